@@ -1,0 +1,35 @@
+# Two commands do all the set-up:  `make demo` (the main job on the sample corpus)
+# and `make test` (the test suite). Both create .venv from pyproject.toml if needed.
+
+VENV      := .venv
+STAMP     := $(VENV)/.installed-stamp
+# Python 3.12 or 3.13: PATH first, then pyenv's versions.
+FIND_PY   := for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bin/python3 \
+                 $$HOME/.pyenv/versions/3.13*/bin/python3 python3; do \
+               "$$p" -c 'import sys; sys.exit(not (3, 12) <= sys.version_info[:2] < (3, 14))' 2>/dev/null \
+                 && { echo "$$p"; break; }; done
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	@py="$$($(FIND_PY))"; \
+	if [ -z "$$py" ]; then \
+	  echo "error: Sada needs Python 3.12 or 3.13 (hazm >= 0.11 and camel-tools 1.6 require it); found none." >&2; \
+	  echo "       Install one (e.g. 'pyenv install 3.12') and run make again." >&2; exit 1; fi; \
+	echo "creating $(VENV) with $$py"; \
+	"$$py" -m venv $(VENV) && \
+	$(VENV)/bin/python -m pip install -q --upgrade pip && \
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/sada run
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

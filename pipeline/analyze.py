@@ -1,0 +1,215 @@
+"""Run feedback files through the pipeline: ingest -> validate -> language -> normalise -> classify -> store.
+
+:func:`analyze_batch` does one batch and is what the Prefect flows call;
+:func:`analyze` streams whole inputs through it in batches, so memory stays
+flat however large the input. Every row read ends up exactly once as
+analysed, quarantined or duplicate, and the run summary says how many.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from typing import Any, Protocol
+
+from pipeline.config import Settings
+from pipeline.ingest import ColumnMapping, RawRow, read_inputs
+from pipeline.language import LanguageIdentifier, default_identifier
+from pipeline.normalise import Normaliser, mask_pii
+from pipeline.store import Store
+from pipeline.validate import FeedbackItem, Rejection, validate
+
+__all__ = ["BatchCounts", "Classifier", "RunSummary", "analyze", "analyze_batch", "batched"]
+
+logger = logging.getLogger(__name__)
+
+
+class Prediction(Protocol):
+    sentiment: str
+    sentiment_probs: dict[str, float]
+    themes: dict[str, float]
+    theme_sentiment: dict[str, str]
+    is_complaint: bool
+    model_version: str
+
+
+class Classifier(Protocol):
+    """What the pipeline needs of a classifier (models.classifier.Classifier is one)."""
+
+    def predict(self, texts: list[str], languages: list[str]) -> list[Prediction]: ...
+
+
+@dataclass
+class BatchCounts:
+    """What happened to the rows of one batch (or a whole run, summed)."""
+
+    rows_read: int = 0
+    analysed: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    languages: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+
+    def __iadd__(self, other: BatchCounts) -> BatchCounts:
+        self.rows_read += other.rows_read
+        self.analysed += other.analysed
+        self.quarantined += other.quarantined
+        self.duplicates += other.duplicates
+        self.languages.update(other.languages)
+        self.reasons.update(other.reasons)
+        return self
+
+
+@dataclass
+class RunSummary:
+    """The summary ``sada analyze --json`` prints; the first five keys are a contract."""
+
+    rows_read: int
+    analysed: int
+    quarantined: int
+    duplicates: int
+    languages: dict[str, int]
+    quarantine_reasons: dict[str, int]
+    run_id: str
+    model_version: str | None
+    seconds: float
+    items_per_second: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def batched(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
+    """Consecutive lists of at most ``size`` rows."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def analyze_batch(
+    rows: Sequence[RawRow],
+    store: Store,
+    run_id: str,
+    settings: Settings,
+    identifier: LanguageIdentifier,
+    normaliser: Normaliser,
+    classifier: Classifier | None = None,
+    seen: dict[str, str] | None = None,
+) -> BatchCounts:
+    """Validate, identify, normalise, classify and store one batch of rows.
+
+    ``seen`` (feedback_id -> content hash) carries the ids met earlier in the
+    same run, so a row repeated inside one input counts as a duplicate.
+    """
+    counts = BatchCounts(rows_read=len(rows))
+    seen = {} if seen is None else seen
+    rejections: list[Rejection] = []
+    items: list[FeedbackItem] = []
+    for row in rows:
+        outcome = validate(row, settings.max_text_length, settings.date_dayfirst)
+        (rejections if isinstance(outcome, Rejection) else items).append(outcome)
+
+    guesses = identifier.predict([item.text for item in items])
+    kept: list[tuple[FeedbackItem, Any]] = []
+    for item, guess in zip(items, guesses):
+        if guess.language == "unsupported":
+            rejections.append(Rejection(item.source_file, item.row_number, "unsupported_language",
+                                        "the text is mostly in a script other than Arabic or Latin",
+                                        {"text": item.text}))
+        else:
+            kept.append((item, guess))
+
+    stored = store.known_hashes(item.feedback_id for item, _ in kept)
+    fresh: list[tuple[FeedbackItem, Any]] = []
+    for item, guess in kept:
+        previous = seen.get(item.feedback_id, stored.get(item.feedback_id))
+        if previous == item.content_hash:
+            counts.duplicates += 1
+        else:
+            seen[item.feedback_id] = item.content_hash
+            fresh.append((item, guess))
+
+    records, results = [], []
+    normalised = [normaliser(item.text, guess.language) for item, guess in fresh]
+    predictions = (classifier.predict([item.text for item, _ in fresh], [g.language for _, g in fresh])
+                   if classifier is not None and fresh else [None] * len(fresh))
+    for (item, guess), norm, prediction in zip(fresh, normalised, predictions):
+        records.append({
+            "feedback_id": item.feedback_id, "content_hash": item.content_hash,
+            "source_file": item.source_file, "row_number": item.row_number,
+            "source": item.source, "channel": item.channel, "customer_id": item.customer_id,
+            "created_at": item.created_at, "rating": item.rating, "nps_score": item.nps_score,
+            "language": guess.language, "language_confidence": round(guess.confidence, 4),
+            "raw_text": mask_pii(item.text) if settings.mask_pii else item.text,
+            "normalised_text": norm.text, "cues": norm.cues.as_dict(), "run_id": run_id,
+        })
+        if prediction is not None:
+            results.append({
+                "feedback_id": item.feedback_id, "model_version": prediction.model_version,
+                "sentiment": prediction.sentiment, "sentiment_probs": prediction.sentiment_probs,
+                "themes": prediction.themes, "theme_sentiment": prediction.theme_sentiment,
+                "is_complaint": bool(prediction.is_complaint),
+            })
+    written = store.add_feedback(records, results)
+    counts.analysed = len(written)
+    counts.duplicates += len(records) - len(written)  # another writer stored them first
+    counts.languages.update(r["language"] for r in records if r["feedback_id"] in written)
+
+    store.add_quarantine(run_id, [_quarantine_row(r, settings.mask_pii) for r in rejections])
+    counts.quarantined = len(rejections)
+    counts.reasons.update(r.reason for r in rejections)
+    return counts
+
+
+def _quarantine_row(rejection: Rejection, mask: bool) -> dict[str, Any]:
+    fields = {k: (mask_pii(v) if mask and isinstance(v, str) else v) for k, v in rejection.fields.items()}
+    fields = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in fields.items()}
+    fields = {k: (v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if isinstance(v, str) else v)
+              for k, v in fields.items()}
+    return {"source_file": rejection.source_file, "row_number": rejection.row_number,
+            "reason": rejection.reason, "detail": rejection.detail, "fields": fields}
+
+
+def analyze(
+    inputs: Sequence[str],
+    store: Store,
+    settings: Settings,
+    mapping: ColumnMapping | None = None,
+    encoding: str | None = None,
+    classifier: Classifier | None = None,
+    identifier: LanguageIdentifier | None = None,
+    on_batch: Callable[[BatchCounts], None] | None = None,
+) -> RunSummary:
+    """Analyse every row of ``inputs`` and store the results; returns the run summary."""
+    start = time.perf_counter()
+    run_id = store.start_run("analyze", [str(i) for i in inputs])
+    identifier = identifier or default_identifier()
+    normaliser = Normaliser(mask_pii=settings.mask_pii)
+    total = BatchCounts()
+    seen: dict[str, str] = {}
+    try:
+        for rows in batched(read_inputs(inputs, mapping, encoding), settings.batch_size):
+            counts = analyze_batch(rows, store, run_id, settings, identifier, normaliser, classifier, seen)
+            total += counts
+            if on_batch:
+                on_batch(counts)
+    except BaseException:
+        store.finish_run(run_id, {"rows_read": total.rows_read}, status="failed")
+        raise
+    seconds = time.perf_counter() - start
+    summary = RunSummary(
+        rows_read=total.rows_read, analysed=total.analysed, quarantined=total.quarantined,
+        duplicates=total.duplicates,
+        languages={lang: total.languages.get(lang, 0) for lang in ("ar", "fa", "mixed", "other")},
+        quarantine_reasons=dict(sorted(total.reasons.items())), run_id=run_id,
+        model_version=getattr(classifier, "model_version", None),
+        seconds=round(seconds, 3), items_per_second=round(total.rows_read / seconds, 1) if seconds else 0.0,
+    )
+    if summary.analysed + summary.quarantined + summary.duplicates != summary.rows_read:
+        raise RuntimeError(f"row accounting is off, please report this as a bug: {summary}")
+    store.finish_run(run_id, summary.as_dict())
+    return summary

@@ -1,0 +1,275 @@
+"""The results store: SQLAlchemy 2, SQLite by default, PostgreSQL by URL.
+
+Tables: feedback items, analysis results (one per item and model version),
+quarantine, customers, churn scores and runs. The schema is versioned with
+Alembic (pipeline/migrations); :meth:`Store.open` brings a database up to the
+newest version. Inserts use ``ON CONFLICT DO NOTHING`` so parallel writers
+never duplicate an item and a re-run over the same input adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from pipeline.errors import ConfigError
+
+__all__ = ["Store", "metadata", "feedback", "analysis", "quarantine", "customers", "churn_scores", "runs"]
+
+logger = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+feedback = Table(
+    "feedback", metadata,
+    Column("feedback_id", String(80), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("source_file", Text), Column("row_number", Integer),
+    Column("source", String(32)), Column("channel", String(64)),
+    Column("customer_id", String(128), index=True),
+    Column("created_at", DateTime, index=True),
+    Column("rating", Float), Column("nps_score", Integer),
+    Column("language", String(8), index=True), Column("language_confidence", Float),
+    Column("raw_text", Text, nullable=False), Column("normalised_text", Text, nullable=False),
+    Column("cues", JSON),
+    Column("run_id", String(36), index=True),
+    Column("ingested_at", DateTime, nullable=False),
+)
+
+analysis = Table(
+    "analysis", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feedback_id", String(80), ForeignKey("feedback.feedback_id", ondelete="CASCADE"), nullable=False),
+    Column("model_version", String(80), nullable=False),
+    Column("sentiment", String(16), nullable=False),
+    Column("sentiment_probs", JSON, nullable=False),
+    Column("themes", JSON, nullable=False),
+    Column("theme_sentiment", JSON, nullable=False),
+    Column("is_complaint", Boolean, nullable=False),
+    Column("analysed_at", DateTime, nullable=False),
+    UniqueConstraint("feedback_id", "model_version", name="uq_analysis_item_model"),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), index=True, nullable=False),
+    Column("source_file", Text), Column("row_number", Integer),
+    Column("reason", String(40), nullable=False, index=True),
+    Column("detail", Text),
+    Column("fields", JSON),
+    Column("quarantined_at", DateTime, nullable=False),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("customer_id", String(128), primary_key=True),
+    Column("signup_date", DateTime), Column("tenure_months", Float),
+    Column("segment", String(64)), Column("orders", Float), Column("spend", Float),
+    Column("last_activity", DateTime),
+    Column("churned", Boolean), Column("churn_date", DateTime),
+    Column("crm_risk", Float),
+    Column("attributes", JSON),
+)
+
+churn_scores = Table(
+    "churn_scores", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), index=True),
+    Column("customer_id", String(128), nullable=False, index=True),
+    Column("as_of", DateTime, nullable=False),
+    Column("model_version", String(80), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("band", String(16), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    UniqueConstraint("customer_id", "as_of", "model_version", name="uq_churn_customer_asof_model"),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("command", String(40), nullable=False),
+    Column("started_at", DateTime, nullable=False), Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),
+    Column("inputs", JSON),
+    Column("rows_read", Integer), Column("analysed", Integer),
+    Column("quarantined", Integer), Column("duplicates", Integer),
+    Column("languages", JSON),
+    Column("summary", JSON),
+)
+
+
+# Alembic's command API keeps module-level state: one migration at a time per process.
+_MIGRATION_LOCK = threading.Lock()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Store:
+    """A connection to the results store. Use :meth:`open`, which migrates."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @classmethod
+    def open(cls, url: str, migrate: bool = True) -> Store:
+        """Connect to ``url`` (sqlite:///path or postgresql://...) and upgrade the schema.
+
+        Raises:
+            ConfigError: the URL is malformed or the database cannot be reached.
+        """
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        try:
+            engine = create_engine(url, future=True, pool_pre_ping=True)
+            store = cls(engine)
+            if migrate:
+                store.migrate()
+        except (ArgumentError, OperationalError) as exc:
+            raise ConfigError(
+                f"cannot open the store at {engine_url_safe(url)}: {str(exc).splitlines()[0]}; "
+                "check --db / SADA_DATABASE_URL"
+            ) from None
+        return store
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest Alembic revision."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with _MIGRATION_LOCK, self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def schema_version(self) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(self, command: str, inputs: Sequence[str] = ()) -> str:
+        run_id = str(uuid.uuid4())
+        with self.engine.begin() as c:
+            c.execute(runs.insert().values(run_id=run_id, command=command, started_at=_now(),
+                                           status="running", inputs=list(inputs)))
+        return run_id
+
+    def finish_run(self, run_id: str, summary: dict[str, Any], status: str = "ok") -> None:
+        counts = {k: summary.get(k) for k in ("rows_read", "analysed", "quarantined", "duplicates", "languages")}
+        with self.engine.begin() as c:
+            c.execute(runs.update().where(runs.c.run_id == run_id).values(
+                finished_at=_now(), status=status, summary=summary, **counts))
+
+    # ------------------------------------------------------------------ feedback
+
+    def known_hashes(self, feedback_ids: Iterable[str]) -> dict[str, str]:
+        """feedback_id -> content_hash for the ids already stored."""
+        ids = list(set(feedback_ids))
+        found: dict[str, str] = {}
+        with self.engine.connect() as c:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                rows = c.execute(select(feedback.c.feedback_id, feedback.c.content_hash)
+                                 .where(feedback.c.feedback_id.in_(chunk)))
+                found.update({r.feedback_id: r.content_hash for r in rows})
+        return found
+
+    def add_feedback(self, items: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]] = ()) -> set[str]:
+        """Insert new items (and their analysis results) in one transaction.
+
+        Items whose feedback_id is already stored with the same content are
+        skipped; an id stored with different content is updated (its old
+        analysis is replaced). Returns the ids written, so the caller can
+        count the rest as duplicates, also when another writer got there first.
+        """
+        if not items:
+            return set()
+        now = _now()
+        # one key order for every writer, so parallel transactions cannot deadlock on each other's rows
+        rows = sorted(({**item, "ingested_at": now} for item in items), key=lambda r: r["feedback_id"])
+        written: set[str] = set()
+        with self.engine.begin() as c:
+            stmt = self._insert(feedback).on_conflict_do_nothing(index_elements=["feedback_id"])
+            for row in rows:  # RETURNING per row keeps this portable across SQLite and PostgreSQL
+                if c.execute(stmt.values(**row).returning(feedback.c.feedback_id)).first():
+                    written.add(row["feedback_id"])
+            changed = [r for r in rows if r["feedback_id"] not in written]
+            if changed:
+                stored = {fid: h for fid, h in c.execute(
+                    select(feedback.c.feedback_id, feedback.c.content_hash)
+                    .where(feedback.c.feedback_id.in_([r["feedback_id"] for r in changed])))}
+                for row in changed:
+                    if stored.get(row["feedback_id"]) not in (None, row["content_hash"]):
+                        fid = row["feedback_id"]
+                        c.execute(feedback.update().where(feedback.c.feedback_id == fid).values(**row))
+                        c.execute(analysis.delete().where(analysis.c.feedback_id == fid))
+                        written.add(fid)
+            result_rows = [{**r, "analysed_at": now} for r in results if r["feedback_id"] in written]
+            if result_rows:
+                c.execute(self._insert(analysis).on_conflict_do_nothing(
+                    index_elements=["feedback_id", "model_version"]), result_rows)
+        return written
+
+    def add_quarantine(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        now = _now()
+        with self.engine.begin() as c:
+            c.execute(quarantine.insert(), [{**r, "run_id": run_id, "quarantined_at": now} for r in rows])
+
+    # ------------------------------------------------------------------ reading
+
+    def count(self, table: Table) -> int:
+        with self.engine.connect() as c:
+            return c.execute(select(func.count()).select_from(table)).scalar_one()
+
+    def quarantine_reasons(self, run_id: str | None = None) -> dict[str, int]:
+        query = select(quarantine.c.reason, func.count()).group_by(quarantine.c.reason)
+        if run_id:
+            query = query.where(quarantine.c.run_id == run_id)
+        with self.engine.connect() as c:
+            return {reason: n for reason, n in c.execute(query)}
+
+
+def engine_url_safe(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"

@@ -1,0 +1,176 @@
+"""Turn raw rows into valid feedback items or quarantine them with a reason.
+
+Every row ends up exactly once as a :class:`FeedbackItem` or a
+:class:`Rejection`; reasons are machine-readable codes (see ``REASONS``).
+
+Example:
+    >>> from pipeline.ingest import RawRow
+    >>> validate(RawRow("f.csv", 1, {"text": "  "})).reason
+    'empty_text'
+    >>> validate(RawRow("f.csv", 2, {"text": "عالی بود", "nps_score": "۱۱"})).reason
+    'nps_out_of_range'
+    >>> validate(RawRow("f.csv", 3, {"text": "عالی بود", "nps_score": "۹"})).nps_score
+    9
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from dateutil import parser as date_parser
+
+from pipeline.ingest import RawRow
+
+__all__ = ["REASONS", "FeedbackItem", "Rejection", "validate", "content_hash", "make_feedback_id"]
+
+#: Every quarantine reason Sada writes, with what it means.
+REASONS = {
+    "empty_text": "the text is empty or only whitespace",
+    "text_too_long": "the text is longer than SADA_MAX_TEXT_LENGTH characters",
+    "undecodable_bytes": "the text holds bytes that are not valid in the file's encoding",
+    "unparseable_date": "created_at is present but is not a date",
+    "nps_out_of_range": "nps_score is not a whole number from 0 to 10",
+    "rating_out_of_range": "rating is not a number from 0 to 10",
+    "unsupported_language": "the text is mostly in a script other than Arabic or Latin",
+    "malformed_record": "the row could not be parsed (bad JSON, too many CSV fields)",
+    "missing_text_column": "the file has no column recognised as the feedback text",
+    "column_mapping": "a --map option names a column the file does not have",
+    "unreadable_file": "the file could not be opened or read at all",
+}
+
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_SOURCES = {
+    "review": "review", "reviews": "review", "appstore": "review", "app_store": "review",
+    "survey": "survey", "nps": "survey", "csat": "survey",
+    "ticket": "ticket", "tickets": "ticket", "support": "ticket", "complaint": "ticket",
+}
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """A valid feedback item, ready for language ID and normalisation."""
+
+    feedback_id: str
+    content_hash: str
+    text: str
+    source_file: str
+    row_number: int
+    source: str
+    channel: str | None
+    customer_id: str | None
+    created_at: datetime | None
+    rating: float | None
+    nps_score: int | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A quarantined row: where it came from, why, and what was in it."""
+
+    source_file: str
+    row_number: int
+    reason: str
+    detail: str
+    fields: dict[str, object]
+
+
+def content_hash(source: str, customer_id: str | None, created_at: datetime | None, text: str) -> str:
+    """SHA-256 of the fields that make an item what it is."""
+    key = "\x1f".join([source, customer_id or "", created_at.isoformat() if created_at else "", text])
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def make_feedback_id(given: object, digest: str) -> str:
+    """The source's own id when it has one, else ``h-`` and the content hash's first 24 hex digits."""
+    text = _as_text(given)
+    return text[:80] if text else "h-" + digest[:24]
+
+
+def validate(row: RawRow, max_text_length: int = 5000, dayfirst: bool = True) -> FeedbackItem | Rejection:
+    """Check one raw row; return the item or the reason it is quarantined."""
+    if row.error:
+        return Rejection(row.source_file, row.row_number, row.error, row.detail, row.fields)
+
+    def reject(reason: str, detail: str) -> Rejection:
+        return Rejection(row.source_file, row.row_number, reason, detail, row.fields)
+
+    fields = row.fields
+    text = _as_text(fields.get("text"))
+    if not text:
+        return reject("empty_text", REASONS["empty_text"])
+    if _SURROGATE.search(text):
+        return reject("undecodable_bytes", "the text holds bytes that do not decode; re-export the file as UTF-8")
+    if len(text) > max_text_length:
+        return reject("text_too_long", f"{len(text)} characters, more than the limit of {max_text_length}")
+    created_at = None
+    raw_date = _as_text(fields.get("created_at"))
+    if raw_date:
+        created_at = _parse_date(raw_date, dayfirst)
+        if created_at is None:
+            return reject("unparseable_date", f"created_at {raw_date[:40]!r} is not a date")
+    nps = _parse_number(fields.get("nps_score"))
+    if nps is not None and (nps != nps or nps != int(nps) or not 0 <= nps <= 10):
+        return reject("nps_out_of_range", f"nps_score {fields.get('nps_score')!r} is not a whole number 0..10")
+    rating = _parse_number(fields.get("rating"))
+    if rating is not None and (rating != rating or not 0 <= rating <= 10):
+        return reject("rating_out_of_range", f"rating {fields.get('rating')!r} is not a number 0..10")
+    source_raw = (_as_text(fields.get("source")) or "").casefold()
+    source = _SOURCES.get(source_raw, source_raw[:32] or "unknown")
+    customer_id = _as_text(fields.get("customer_id"))
+    digest = content_hash(source, customer_id, created_at, text)
+    return FeedbackItem(
+        feedback_id=make_feedback_id(fields.get("feedback_id"), digest),
+        content_hash=digest,
+        text=text,
+        source_file=row.source_file,
+        row_number=row.row_number,
+        source=source,
+        channel=(_as_text(fields.get("channel")) or None),
+        customer_id=customer_id[:128] if customer_id else None,
+        created_at=created_at,
+        rating=rating,
+        nps_score=int(nps) if nps is not None else None,
+    )
+
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    return str(value).strip()
+
+
+def _parse_number(value: object) -> float | None:
+    """None when absent; NaN when present but not a number (so range checks reject it)."""
+    text = _as_text(value).translate(_DIGITS)
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def _parse_date(text: str, dayfirst: bool) -> datetime | None:
+    text = text.translate(_DIGITS)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = date_parser.parse(text, dayfirst=dayfirst)
+        except (ValueError, OverflowError):
+            return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    if not 1900 <= parsed.year <= 2200:
+        return None
+    return parsed
