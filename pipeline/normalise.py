@@ -35,7 +35,7 @@ _D = r"[0-9٠-٩۰-۹]"
 
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"']+|\b[a-z0-9-]+\.(?:com|net|org|ir|sa|ae|eg|io|me|app)(?:/[^\s<>\"']*)?\b")
 _EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
-_IBAN = re.compile(r"(?i)\b(?:IR|SA|AE|EG|JO|KW|QA|BH|LB|TR)\d{2}(?:[ -]?[0-9A-Z]){10,30}\b")
+_IBAN = re.compile(r"\b(?:IR|SA|AE|EG|JO|KW|QA|BH|LB|TR)\d{2}(?:[ -]?[0-9A-Z]){10,30}\b")
 _CARD = re.compile(rf"(?<!{_D})(?:{_D}[ -]?){{12,18}}{_D}(?!{_D})")
 _PHONE = re.compile(rf"(?<![\w@])\+?(?:{_D}[ -]?){{7,13}}{_D}(?!{_D})")
 

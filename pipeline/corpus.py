@@ -1,0 +1,351 @@
+"""Load the sample corpus that ships in ``corpus/``: themes, feedback, customers, truth.
+
+The corpus is built by ``python -m corpus.build`` from the hand-written items in
+``corpus/texts/*.jsonl`` and a seeded customer simulator. The loaders here only
+read the built files; they never build them. The corpus folder is
+:attr:`pipeline.config.Settings.corpus_dir` (``SADA_CORPUS_DIR`` overrides it) unless
+a ``corpus_dir`` is passed explicitly.
+
+Example:
+    >>> from pipeline.corpus import load_feedback, theme_ids
+    >>> train = load_feedback("train")            # doctest: +SKIP
+    >>> sorted(theme_ids())[:3]                   # doctest: +SKIP
+    ['app', 'billing', 'delivery']
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.errors import CorpusError
+
+__all__ = [
+    "LANGUAGES",
+    "VARIETIES",
+    "SENTIMENTS",
+    "DOMAINS",
+    "SOURCES",
+    "CHANNELS",
+    "SPLITS",
+    "FEEDBACK_COLUMNS",
+    "CUSTOMER_COLUMNS",
+    "NPS_RANGE",
+    "RATING_RANGE",
+    "Theme",
+    "corpus_path",
+    "load_themes",
+    "themes_frame",
+    "theme_ids",
+    "load_feedback",
+    "load_customers",
+    "load_truth",
+    "nps_category",
+    "corpus_stats",
+]
+
+#: Languages of the corpus.
+LANGUAGES: tuple[str, ...] = ("ar", "fa")
+#: Allowed ``variety`` values per language.
+VARIETIES: dict[str, tuple[str, ...]] = {
+    "ar": ("msa", "gulf", "egyptian", "levantine", "maghrebi", "arabizi"),
+    "fa": ("formal", "colloquial", "finglish"),
+}
+SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
+DOMAINS: tuple[str, ...] = ("telecom", "ecommerce", "banking", "restaurants")
+SOURCES: tuple[str, ...] = ("review", "survey", "ticket")
+CHANNELS: tuple[str, ...] = ("app", "web", "call_center", "store")
+SPLITS: tuple[str, ...] = ("train", "dev", "test")
+
+#: NPS scores (survey items) allowed for each overall sentiment (inclusive ranges).
+#: Detractors are 0-6, passives 7-8, promoters 9-10; a neutral comment may come
+#: with a high detractor or a passive score, a positive one with a passive score.
+NPS_RANGE: dict[str, tuple[int, int]] = {"negative": (0, 6), "neutral": (5, 8), "positive": (7, 10)}
+#: Star ratings (review items) allowed for each overall sentiment (inclusive ranges).
+RATING_RANGE: dict[str, tuple[int, int]] = {"negative": (1, 3), "neutral": (2, 4), "positive": (3, 5)}
+
+#: Columns of the loaded feedback frame, in order.
+FEEDBACK_COLUMNS: tuple[str, ...] = (
+    "feedback_id", "text", "customer_id", "created_at", "source", "rating", "nps_score",
+    "channel", "language", "variety", "sentiment", "themes", "theme_sentiment", "domain", "split",
+)
+#: Columns of the loaded customers frame, in order.
+CUSTOMER_COLUMNS: tuple[str, ...] = (
+    "customer_id", "language", "domain", "segment", "plan", "signup_date", "tenure_months",
+    "orders", "spend", "last_activity_date", "n_feedback", "churned", "churn_date",
+)
+
+_BUILD_HINT = "run `python -m corpus.build` from the repository root to build it"
+
+
+@dataclass(frozen=True)
+class Theme:
+    """One complaint / experience theme of ``corpus/themes.yaml``.
+
+    Attributes:
+        id: Stable lower-case identifier used in labels, e.g. ``"billing"``.
+        names: Display name per language (``ar``, ``fa``, ``en``).
+        descriptions: One-line description per language.
+        seeds: A handful of seed phrases per language for bootstrapping classifiers.
+    """
+
+    id: str
+    names: dict[str, str]
+    descriptions: dict[str, str]
+    seeds: dict[str, list[str]] = field(default_factory=dict)
+
+    def name(self, language: str = "en") -> str:
+        """The theme's name in ``language``, falling back to English."""
+        return self.names.get(language) or self.names["en"]
+
+
+def corpus_path(corpus_dir: str | Path | None = None) -> Path:
+    """The corpus folder: ``corpus_dir`` if given, else the configured one.
+
+    Args:
+        corpus_dir: Explicit folder; ``None`` reads ``SADA_CORPUS_DIR`` / the default.
+
+    Returns:
+        The folder as a :class:`~pathlib.Path` (not checked for existence).
+    """
+    if corpus_dir is not None:
+        return Path(corpus_dir)
+    from pipeline.config import load_settings  # deferred: nothing happens at import time
+
+    return Path(load_settings().corpus_dir)
+
+
+def _require(path: Path, what: str, hint: str = _BUILD_HINT) -> Path:
+    if not path.is_file():
+        raise CorpusError(f"expected {what} at {path}, found no such file; {hint} or set SADA_CORPUS_DIR")
+    return path
+
+
+def load_themes(corpus_dir: str | Path | None = None) -> list[Theme]:
+    """Read ``themes.yaml`` into a list of :class:`Theme`, in file order.
+
+    Args:
+        corpus_dir: Corpus folder; defaults to the configured one.
+
+    Returns:
+        The themes; ids are unique.
+
+    Raises:
+        CorpusError: The file is missing, is not valid YAML, or an entry lacks a field.
+    """
+    import yaml
+
+    path = _require(corpus_path(corpus_dir) / "themes.yaml", "the theme taxonomy themes.yaml",
+                    "restore corpus/themes.yaml from the repository")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CorpusError(f"expected valid YAML in {path}, found a syntax error ({exc}); fix the file") from None
+    if not isinstance(data, dict) or not isinstance(data.get("themes"), list):
+        raise CorpusError(f"expected a top-level `themes:` list in {path}, found {type(data).__name__}; "
+                          "see the comment at the top of the file for the layout")
+    themes: list[Theme] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(data["themes"]):
+        if not isinstance(entry, dict) or not all(k in entry for k in ("id", "names", "descriptions")):
+            raise CorpusError(f"expected theme #{i + 1} in {path} to have id, names and descriptions, "
+                              f"found {entry!r:.120}; add the missing keys")
+        tid = str(entry["id"])
+        if tid in seen:
+            raise CorpusError(f"expected unique theme ids in {path}, found {tid!r} twice; rename or merge one")
+        missing = [lang for lang in ("ar", "fa", "en") if not entry["names"].get(lang)]
+        if missing:
+            raise CorpusError(f"expected names in ar, fa and en for theme {tid!r} in {path}, "
+                              f"found none for {', '.join(missing)}; add them")
+        seen.add(tid)
+        seeds = {str(k): [str(s) for s in v or []] for k, v in (entry.get("seeds") or {}).items()}
+        themes.append(Theme(id=tid, names={str(k): str(v) for k, v in entry["names"].items()},
+                            descriptions={str(k): str(v) for k, v in entry["descriptions"].items()},
+                            seeds=seeds))
+    return themes
+
+
+def themes_frame(corpus_dir: str | Path | None = None) -> pd.DataFrame:
+    """The themes as a DataFrame, one row per theme.
+
+    Columns: ``id``, ``name_ar``, ``name_fa``, ``name_en``, ``description_ar``,
+    ``description_fa``, ``description_en``, ``seeds_ar``, ``seeds_fa``, ``seeds_en``
+    (the seed columns hold lists of strings).
+
+    Args:
+        corpus_dir: Corpus folder; defaults to the configured one.
+    """
+    rows = []
+    for t in load_themes(corpus_dir):
+        row: dict[str, Any] = {"id": t.id}
+        for lang in ("ar", "fa", "en"):
+            row[f"name_{lang}"] = t.names.get(lang, "")
+            row[f"description_{lang}"] = t.descriptions.get(lang, "")
+            row[f"seeds_{lang}"] = list(t.seeds.get(lang, []))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def theme_ids(corpus_dir: str | Path | None = None) -> list[str]:
+    """The theme ids in taxonomy order (the label set of the theme classifier)."""
+    return [t.id for t in load_themes(corpus_dir)]
+
+
+def _split_themes(value: Any) -> list[str]:
+    if not isinstance(value, str) or not value:
+        return []
+    return [t for t in value.split(";") if t]
+
+
+def _parse_json_dict(value: Any) -> dict[str, str]:
+    if not isinstance(value, str) or not value:
+        return {}
+    return dict(json.loads(value))
+
+
+def load_feedback(split: str | None = None, corpus_dir: str | Path | None = None) -> pd.DataFrame:
+    """Read ``feedback.csv``: one row per labelled feedback item.
+
+    Args:
+        split: ``"train"``, ``"dev"`` or ``"test"`` to keep one split; ``None`` for all.
+        corpus_dir: Corpus folder; defaults to the configured one.
+
+    Returns:
+        A DataFrame with :data:`FEEDBACK_COLUMNS`: ``themes`` is a ``list[str]``,
+        ``theme_sentiment`` a ``dict[str, str]``, ``rating`` and ``nps_score`` are
+        nullable integers, ``created_at`` a timestamp.
+
+    Raises:
+        CorpusError: The file is missing or lacks columns, or ``split`` is unknown.
+    """
+    if split is not None and split not in SPLITS:
+        raise CorpusError(f"expected split to be one of {', '.join(SPLITS)} or None, found {split!r}; "
+                          "pass a valid split name")
+    path = _require(corpus_path(corpus_dir) / "feedback.csv", "the built feedback file feedback.csv")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    missing = [c for c in FEEDBACK_COLUMNS if c not in df.columns]
+    if missing:
+        raise CorpusError(f"expected columns {', '.join(FEEDBACK_COLUMNS)} in {path}, found no "
+                          f"{', '.join(missing)}; {_BUILD_HINT}")
+    df = df[list(FEEDBACK_COLUMNS)].copy()
+    for col in ("rating", "nps_score"):
+        df[col] = pd.to_numeric(df[col].replace("", None), errors="raise").astype("Int64")
+    df["created_at"] = pd.to_datetime(df["created_at"], format="ISO8601")
+    df["themes"] = df["themes"].map(_split_themes)
+    df["theme_sentiment"] = df["theme_sentiment"].map(_parse_json_dict)
+    if split is not None:
+        df = df[df["split"] == split].reset_index(drop=True)
+    return df
+
+
+def load_customers(corpus_dir: str | Path | None = None) -> pd.DataFrame:
+    """Read ``customers.csv``: the simulated customer base with churn outcomes.
+
+    Args:
+        corpus_dir: Corpus folder; defaults to the configured one.
+
+    Returns:
+        A DataFrame with :data:`CUSTOMER_COLUMNS`; dates are timestamps
+        (``churn_date`` is ``NaT`` for customers who stayed), ``churned`` is 0/1.
+
+    Raises:
+        CorpusError: The file is missing or lacks columns.
+    """
+    path = _require(corpus_path(corpus_dir) / "customers.csv", "the simulated customers file customers.csv")
+    df = pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False, na_values={"churn_date": [""]})
+    missing = [c for c in CUSTOMER_COLUMNS if c not in df.columns]
+    if missing:
+        raise CorpusError(f"expected columns {', '.join(CUSTOMER_COLUMNS)} in {path}, found no "
+                          f"{', '.join(missing)}; {_BUILD_HINT}")
+    for col in ("signup_date", "last_activity_date", "churn_date"):
+        df[col] = pd.to_datetime(df[col], format="ISO8601")
+    df["churned"] = df["churned"].astype(int)
+    return df
+
+
+def load_truth(corpus_dir: str | Path | None = None) -> dict[str, Any]:
+    """Read ``truth.json``: the simulator's seed, story, true coefficients and per-customer churn probabilities.
+
+    Args:
+        corpus_dir: Corpus folder; defaults to the configured one.
+
+    Returns:
+        The parsed JSON object (keys include ``seed``, ``coefficients``,
+        ``features``, ``customers`` and ``oracle_auc``).
+
+    Raises:
+        CorpusError: The file is missing or is not valid JSON.
+    """
+    path = _require(corpus_path(corpus_dir) / "truth.json", "the simulator truth file truth.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"expected JSON in {path}, found a syntax error ({exc}); {_BUILD_HINT}") from None
+
+
+def nps_category(score: int | None) -> str | None:
+    """Standard NPS category: ``detractor`` (0-6), ``passive`` (7-8), ``promoter`` (9-10).
+
+    Args:
+        score: NPS answer 0..10, or ``None``/NA.
+
+    Returns:
+        The category, or ``None`` when there is no score.
+    """
+    if score is None or pd.isna(score):
+        return None
+    s = int(score)
+    if not 0 <= s <= 10:
+        raise CorpusError(f"expected an NPS score between 0 and 10, found {s}; fix the item's nps value")
+    return "detractor" if s <= 6 else "passive" if s <= 8 else "promoter"
+
+
+def corpus_stats(corpus_dir: str | Path | None = None) -> dict[str, Any]:
+    """Counts of the built corpus, as printed by ``sada corpus stats``.
+
+    Args:
+        corpus_dir: Corpus folder; defaults to the configured one.
+
+    Returns:
+        A JSON-serialisable dict with ``items``, ``by_language``, ``by_sentiment``,
+        ``by_theme`` (items mentioning each theme, taxonomy order), ``by_domain``,
+        ``by_source``, ``by_split``, ``by_language_sentiment``, ``no_theme``,
+        ``customers``, ``churned``, ``churn_rate`` and ``customers_with_feedback``.
+
+    Raises:
+        CorpusError: A built file is missing or malformed.
+    """
+    fb = load_feedback(corpus_dir=corpus_dir)
+    cu = load_customers(corpus_dir=corpus_dir)
+    ids = theme_ids(corpus_dir)
+
+    def counts(col: str, order: tuple[str, ...] | list[str]) -> dict[str, int]:
+        vc = fb[col].value_counts()
+        keys = [k for k in order if k in vc.index] + sorted(k for k in vc.index if k not in order)
+        return {str(k): int(vc[k]) for k in keys}
+
+    theme_counts = fb["themes"].explode().dropna().value_counts()
+    by_lang_sent = {
+        lang: {s: int(((fb["language"] == lang) & (fb["sentiment"] == s)).sum()) for s in SENTIMENTS}
+        for lang in counts("language", LANGUAGES)
+    }
+    churned = int(cu["churned"].sum())
+    return {
+        "items": int(len(fb)),
+        "by_language": counts("language", LANGUAGES),
+        "by_sentiment": counts("sentiment", SENTIMENTS),
+        "by_theme": {t: int(theme_counts.get(t, 0)) for t in ids},
+        "no_theme": int((fb["themes"].map(len) == 0).sum()),
+        "by_domain": counts("domain", DOMAINS),
+        "by_source": counts("source", SOURCES),
+        "by_split": counts("split", SPLITS),
+        "by_language_sentiment": by_lang_sent,
+        "customers": int(len(cu)),
+        "churned": churned,
+        "churn_rate": round(churned / len(cu), 4) if len(cu) else 0.0,
+        "customers_with_feedback": int((cu["n_feedback"] > 0).sum()),
+    }

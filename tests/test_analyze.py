@@ -1,0 +1,108 @@
+"""End to end through `sada analyze`: counts add up, re-runs add nothing, both databases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+from pipeline.store import Store, feedback, quarantine
+
+# A deliberately messy export: one row per bad-input class, plus good ones in both languages.
+MESSY_ROWS = [
+    ("m1", "الخدمة ممتازة والتوصيل سريع 😍", "c1", "2025-01-05", "9"),
+    ("m2", "پشتیبانی اصلا جواب نمیده، خیلی بد بود!!!", "c2", "05/01/2025", "2"),
+    ("m3", "", "c3", "2025-01-05", ""),  # empty text
+    ("m4", "التطبيق يعلق كل مرة", "c4", "not a date", ""),  # unparseable date
+    ("m5", "عالی بود", "c5", "2025-01-06", "12"),  # NPS out of range
+    ("m6", "x" * 6000, "c6", "2025-01-06", ""),  # too long
+    ("m7", "Доставка была быстрой", "c7", "2025-01-06", ""),  # unsupported language
+    ("m8", 'قال "سنتصل بك"\nولم يتصل, أبدا', "c8", "2025-01-07", "3"),  # quotes, comma, newline
+    ("m1", "الخدمة ممتازة والتوصيل سريع 😍", "c1", "2025-01-05", "9"),  # duplicate of m1
+    ("m9", "great app, call me on 0912 345 6789", "c9", "2025-01-08", "10"),  # Latin, with a phone number
+]
+
+
+def write_messy_csv(path: Path) -> Path:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Review ID", "Comment", "Customer", "Date", "NPS"])
+        writer.writerows(MESSY_ROWS)
+    with path.open("ab") as handle:
+        handle.write(b'm10,"bad \xff\xfe bytes",c10,2025-01-09,5\n')  # undecodable bytes
+    return path
+
+
+def _analyze(*args: str) -> dict:
+    result = CliRunner().invoke(main, ["analyze", *args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_messy_file_counts_add_up_and_rerun_adds_nothing(tmp_path, db_url):
+    path = write_messy_csv(tmp_path / "messy.csv")
+    first = _analyze("--input", str(path), "--db", db_url)
+    assert first["rows_read"] == 11
+    assert first["quarantine_reasons"] == {"empty_text": 1, "nps_out_of_range": 1, "text_too_long": 1,
+                                           "undecodable_bytes": 1, "unparseable_date": 1,
+                                           "unsupported_language": 1}
+    assert (first["analysed"], first["quarantined"], first["duplicates"]) == (4, 6, 1)
+    assert first["languages"] == {"ar": 2, "fa": 1, "mixed": 0, "other": 1}
+
+    second = _analyze("--input", str(path), "--db", db_url)
+    assert (second["rows_read"], second["analysed"], second["duplicates"], second["quarantined"]) == (11, 0, 5, 6)
+
+    store = Store.open(db_url)
+    assert store.count(feedback) == 4
+    assert store.count(quarantine) == 12  # each run accounts for its own rejected rows
+
+
+def test_pii_is_masked_in_the_store_by_default(tmp_path, db_url):
+    path = write_messy_csv(tmp_path / "messy.csv")
+    _analyze("--input", str(path), "--db", db_url)
+    with Store.open(db_url).engine.connect() as c:
+        texts = [r.raw_text + " " + r.normalised_text for r in c.execute(feedback.select())]
+    assert not any("0912" in t for t in texts)
+    assert any("[PHONE]" in t for t in texts)
+
+
+def test_folder_of_mixed_formats(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_messy_csv(folder / "a.csv")
+    (folder / "b.jsonl").write_text(
+        json.dumps({"text": "سفارش دیر رسید", "nps": 4}, ensure_ascii=False) + "\n{oops\n", encoding="utf-8")
+    (folder / "c.xlsx").write_bytes(b"PK\x03\x04 corrupt")
+    summary = _analyze("--input", str(folder), "--db", f"sqlite:///{tmp_path / 's.sqlite'}")
+    assert summary["rows_read"] == 11 + 2 + 1
+    assert summary["analysed"] + summary["quarantined"] + summary["duplicates"] == summary["rows_read"]
+    assert summary["quarantine_reasons"]["malformed_record"] == 1
+    assert summary["quarantine_reasons"]["unreadable_file"] == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["analyze", "--input", "/nonexistent/file.csv"], "does not exist"),
+        (["analyze", "--input", "{tmp}", "--db", "mysql://x/y"], "SADA_DATABASE_URL"),
+        (["analyze", "--input", "{tmp}", "--map", "text"], "expected --map FIELD=COLUMN"),
+    ],
+)
+def test_failures_are_one_line_errors_with_nonzero_exit(tmp_path, args, message):
+    (tmp_path / "a.csv").write_text("text\nعالی\n", encoding="utf-8")
+    args = [a.replace("{tmp}", str(tmp_path / "a.csv")) for a in args]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["analyze"], ["run"]])
+def test_help_is_available_everywhere(command):
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output

@@ -1,0 +1,203 @@
+"""Classifier heads, artifact round trips, zero-shot themes, evaluation and the CLI (real encoder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# Our own labelled sentences (never taken from a public dataset).
+LABELLED = [
+    ("الطلب وصل متأخر أسبوع كامل", "ar", "negative", ["delivery"]),
+    ("المندوب ما رد على الجوال والشحنة ضاعت", "ar", "negative", ["delivery"]),
+    ("السعر غالي جداً مقارنة بالجودة", "ar", "negative", ["price"]),
+    ("الإنترنت يقطع كل ساعة وما في تغطية", "ar", "negative", ["network"]),
+    ("خدمة العملاء سيئة وما حد يرد", "ar", "negative", ["service"]),
+    ("المنتج وصل مكسور والتغليف رديء", "ar", "negative", ["packaging", "quality"]),
+    ("خصموا مبلغ من الفاتورة بدون سبب", "ar", "negative", ["billing"]),
+    ("التطبيق يعلق ولا أقدر أدفع", "ar", "negative", ["app"]),
+    ("سفارشم یک هفته دیر رسید", "fa", "negative", ["delivery"]),
+    ("پیک اصلا زنگ نزد و بسته گم شد", "fa", "negative", ["delivery"]),
+    ("قیمت‌ها خیلی گرونه و ارزش نداره", "fa", "negative", ["price"]),
+    ("اینترنت مدام قطع میشه و آنتن نمیده", "fa", "negative", ["network"]),
+    ("پشتیبانی جواب نمیده و بی‌ادب بودن", "fa", "negative", ["service"]),
+    ("قبض این ماه اشتباه حساب شده", "fa", "negative", ["billing"]),
+    ("التوصيل سريع والمنتج ممتاز", "ar", "positive", ["delivery", "quality"]),
+    ("الموظف كان محترم وحل مشكلتي بسرعة", "ar", "positive", ["service"]),
+    ("السعر مناسب والعرض حلو", "ar", "positive", ["price"]),
+    ("الشبكة قوية والسرعة ممتازة", "ar", "positive", ["network", "speed"]),
+    ("التطبيق سهل وسريع", "ar", "positive", ["app"]),
+    ("جودة عالية وأنصح فيه", "ar", "positive", ["quality"]),
+    ("ارسال خیلی سریع بود، ممنون", "fa", "positive", ["delivery"]),
+    ("کیفیت محصول عالی بود", "fa", "positive", ["quality"]),
+    ("پشتیبانی خیلی مودب و سریع جواب داد", "fa", "positive", ["service"]),
+    ("قیمتش مناسب بود و تخفیف خوبی داشت", "fa", "positive", ["price"]),
+    ("اپلیکیشن جدید خیلی راحته", "fa", "positive", ["app"]),
+    ("سرعت اینترنت عالی شده", "fa", "positive", ["network", "speed"]),
+    ("بسته‌بندی تمیز و مرتب بود", "fa", "positive", ["packaging"]),
+    ("طلبت شريحة جديدة", "ar", "neutral", []),
+    ("متى يفتح الفرع يوم الجمعة؟", "ar", "neutral", []),
+    ("أبغى أغير الباقة للشهر الجاي", "ar", "neutral", []),
+    ("وصلني الطلب اليوم", "ar", "neutral", ["delivery"]),
+    ("كم سعر الباقة الشهرية؟", "ar", "neutral", ["price"]),
+    ("ساعت کاری شعبه چنده؟", "fa", "neutral", []),
+    ("می‌خوام بسته اینترنتم رو عوض کنم", "fa", "neutral", []),
+    ("سفارش امروز تحویل شد", "fa", "neutral", ["delivery"]),
+    ("قیمت این گوشی چنده؟", "fa", "neutral", ["price"]),
+    ("شماره پیگیری رو برام بفرستید", "fa", "neutral", []),
+    ("برنامه را به‌روزرسانی کردم", "fa", "neutral", ["app"]),
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("sada-cache")
+
+
+@pytest.fixture(scope="module")
+def encoder(cache: Path):
+    from models.encoder import Encoder
+
+    return Encoder.from_pretrained(None, cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "mine.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for i, (text, lang, label, themes) in enumerate(LABELLED):
+            row = {"id": f"t{i}", "text": text, "language": lang, "label": label, "themes": themes}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(encoder, data_file: Path, cache: Path):
+    from models.training import train
+
+    return train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=encoder, cache_dir=cache, seed=7)
+
+
+def test_predict_returns_complete_predictions(trained) -> None:
+    clf = trained["classifier"]
+    preds = clf.predict(["الطلب تأخر أسبوعين وما حد رد علي", "غذا عالی بود، ممنون"], ["ar", "fa"])
+    assert [p.sentiment for p in preds] == ["negative", "positive"]
+    for p in preds:
+        assert set(p.sentiment_probs) == {"negative", "neutral", "positive"}
+        assert abs(sum(p.sentiment_probs.values()) - 1) < 1e-3
+        assert set(p.theme_sentiment) == set(p.themes)
+        assert p.model_version == clf.model_version and p.model_version.startswith("sada-")
+    assert preds[0].is_complaint and not preds[1].is_complaint
+    assert "delivery" in preds[0].themes
+
+
+def test_predict_empty_and_mismatched_inputs(trained) -> None:
+    from pipeline.errors import InputError
+
+    clf = trained["classifier"]
+    assert clf.predict([], []) == []
+    with pytest.raises(InputError):
+        clf.predict(["نص"], [])
+
+
+def test_training_is_deterministic(encoder, data_file: Path, cache: Path, trained) -> None:
+    from models.training import train
+
+    again = train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=encoder, cache_dir=cache, seed=7)
+    a, b = trained["classifier"], again["classifier"]
+    assert np.array_equal(a.sentiment.stack.weight, b.sentiment.stack.weight)
+    assert np.array_equal(a.themes.supervised.weight, b.themes.supervised.weight)
+
+
+def test_save_and_load_round_trip_without_pickle(trained, encoder, tmp_path: Path) -> None:
+    from models.classifier import Classifier
+
+    clf = trained["classifier"]
+    out = clf.save_pretrained(tmp_path / "artifact", "# card\n")
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "vocab.json", "weights.safetensors"]
+    loaded = Classifier.from_pretrained(out, encoder=encoder)
+    texts, langs = ["الشبكة ضعيفة جداً", "ارسال سریع بود ولی غذا سرد بود"], ["ar", "fa"]
+    assert [p.__dict__ for p in loaded.predict(texts, langs)] == [p.__dict__ for p in clf.predict(texts, langs)]
+
+
+def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
+    from models.classifier import Classifier
+    from pipeline.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError, match="no classifier artifact"):
+        Classifier.from_pretrained(tmp_path / "nowhere")
+
+
+def test_new_theme_works_zero_shot(encoder, cache: Path) -> None:
+    from models.training import build_theme_head
+    from pipeline.corpus import Theme
+
+    themes = [
+        Theme("delivery", {"ar": "التوصيل", "fa": "ارسال", "en": "Delivery"},
+              {"ar": "تأخر الطلب", "fa": "تأخیر سفارش", "en": "late orders"},
+              {"ar": ["الطلب تأخر"], "fa": ["سفارش دیر رسید"], "en": ["late delivery"]}),
+        Theme("parking", {"ar": "مواقف السيارات", "fa": "پارکینگ", "en": "Parking"},
+              {"ar": "لا توجد مواقف عند الفرع", "fa": "جای پارک نزدیک شعبه نیست", "en": "No parking near the branch"},
+              {"ar": ["ما في مواقف", "المواقف زحمة"], "fa": ["جای پارک پیدا نکردم", "پارکینگ نداره"],
+               "en": ["no parking spaces"]}),
+    ]
+    head = build_theme_head(encoder, themes, cache_dir=cache)
+    x = encoder.encode(["ما لقيت موقف للسيارة عند الفرع ودرت ساعة", "جای پارک جلوی فروشگاه نبود"])
+    p = head.predict_proba(x)
+    assert (p.argmax(axis=1) == 1).all()
+
+
+def test_labelled_examples_change_theme_scores(trained) -> None:
+    head = trained["classifier"].themes
+    assert head.supervised is not None and head.sup_weight.max() > 0
+
+
+def test_evaluate_two_class_file(trained, tmp_path: Path) -> None:
+    from models.evaluation import evaluate_file
+
+    path = tmp_path / "two.csv"
+    path.write_text("id,text,label\n1,الخدمة ممتازة وسريعة,positive\n2,أسوأ تجربة والطلب ما وصل,negative\n"
+                    "3,سفارش خیلی دیر رسید و سرد بود,negative\n4,همه چیز عالی بود,positive\n", encoding="utf-8")
+    res = evaluate_file(trained["classifier"], path)
+    assert set(res["per_class_f1"]) == {"negative", "positive"}
+    assert res["n"] == 4 and res["accuracy"] >= 0.75 and res["items_per_second"] > 0
+
+
+def test_cli_evaluate_json(trained, cache: Path, tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+
+    trained["classifier"].save_pretrained(tmp_path / "artifact")
+    data = tmp_path / "eval.csv"
+    data.write_text("id,text,label\n1,التوصيل سريع والمنتج ممتاز,positive\n2,پیک خیلی دیر اومد,negative\n",
+                    encoding="utf-8")
+    monkeypatch.setenv("SADA_CACHE_DIR", str(cache))
+    result = CliRunner().invoke(main, ["evaluate", "--data", str(data), "--model", str(tmp_path / "artifact"),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert {"accuracy", "macro_f1", "n", "items_per_second"} <= set(out) and out["n"] == 2
+
+
+def test_default_artifact_on_shared_snappfood(cache: Path) -> None:
+    from models.classifier import DEFAULT_ARTIFACT, Classifier
+    from models.data import shared_datasets_dir
+    from models.evaluation import evaluate_file
+
+    root = shared_datasets_dir()
+    if root is None or not (root / "fa_snappfood_test.csv").is_file():
+        pytest.skip("../shared/datasets/fa_snappfood_test.csv is not available (fresh clone)")
+    if not (DEFAULT_ARTIFACT / "config.json").is_file():
+        pytest.skip("no committed default artifact in models/default")
+    import pandas as pd
+
+    sample = pd.read_csv(root / "fa_snappfood_test.csv").sample(n=200, random_state=0)
+    path = Path(str(cache)) / "snappfood_sample.csv"
+    sample.to_csv(path, index=False)
+    res = evaluate_file(Classifier.from_pretrained(cache_dir=cache), path)
+    assert res["accuracy"] >= 0.8
