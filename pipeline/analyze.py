@@ -23,7 +23,10 @@ from pipeline.normalise import Normaliser, mask_pii
 from pipeline.store import Store
 from pipeline.validate import FeedbackItem, Rejection, validate
 
-__all__ = ["BatchCounts", "Classifier", "RunSummary", "analyze", "analyze_batch", "batched"]
+__all__ = [
+    "BatchCounts", "Classifier", "PreparedBatch", "RunSummary", "analyze", "analyze_batch", "batched",
+    "classify_texts", "prepare_batch", "store_batch", "summarise",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -90,17 +93,27 @@ def batched(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
         yield chunk
 
 
-def analyze_batch(
+@dataclass
+class PreparedBatch:
+    """A batch after validation, language ID, de-duplication and normalisation, before classification."""
+
+    records: list[dict[str, Any]]
+    languages: list[str]
+    texts: list[str]
+    rejections: list[dict[str, Any]]
+    counts: BatchCounts
+
+
+def prepare_batch(
     rows: Sequence[RawRow],
     store: Store,
     run_id: str,
     settings: Settings,
     identifier: LanguageIdentifier,
     normaliser: Normaliser,
-    classifier: Classifier | None = None,
     seen: dict[str, str] | None = None,
-) -> BatchCounts:
-    """Validate, identify, normalise, classify and store one batch of rows.
+) -> PreparedBatch:
+    """Validate, identify and normalise a batch; drop items already stored with the same content.
 
     ``seen`` (feedback_id -> content hash) carries the ids met earlier in the
     same run, so a row repeated inside one input counts as a duplicate.
@@ -114,7 +127,7 @@ def analyze_batch(
         (rejections if isinstance(outcome, Rejection) else items).append(outcome)
 
     guesses = identifier.predict([item.text for item in items])
-    kept: list[tuple[FeedbackItem, Any]] = []
+    kept = []
     for item, guess in zip(items, guesses):
         if guess.language == "unsupported":
             rejections.append(Rejection(item.source_file, item.row_number, "unsupported_language",
@@ -124,20 +137,17 @@ def analyze_batch(
             kept.append((item, guess))
 
     stored = store.known_hashes(item.feedback_id for item, _ in kept)
-    fresh: list[tuple[FeedbackItem, Any]] = []
+    fresh = []
     for item, guess in kept:
-        previous = seen.get(item.feedback_id, stored.get(item.feedback_id))
-        if previous == item.content_hash:
+        if seen.get(item.feedback_id, stored.get(item.feedback_id)) == item.content_hash:
             counts.duplicates += 1
         else:
             seen[item.feedback_id] = item.content_hash
             fresh.append((item, guess))
 
-    records, results = [], []
-    normalised = [normaliser(item.text, guess.language) for item, guess in fresh]
-    predictions = (classifier.predict([item.text for item, _ in fresh], [g.language for _, g in fresh])
-                   if classifier is not None and fresh else [None] * len(fresh))
-    for (item, guess), norm, prediction in zip(fresh, normalised, predictions):
+    records = []
+    for item, guess in fresh:
+        norm = normaliser(item.text, guess.language)
         records.append({
             "feedback_id": item.feedback_id, "content_hash": item.content_hash,
             "source_file": item.source_file, "row_number": item.row_number,
@@ -147,22 +157,53 @@ def analyze_batch(
             "raw_text": mask_pii(item.text) if settings.mask_pii else item.text,
             "normalised_text": norm.text, "cues": norm.cues.as_dict(), "run_id": run_id,
         })
-        if prediction is not None:
-            results.append({
-                "feedback_id": item.feedback_id, "model_version": prediction.model_version,
-                "sentiment": prediction.sentiment, "sentiment_probs": prediction.sentiment_probs,
-                "themes": prediction.themes, "theme_sentiment": prediction.theme_sentiment,
-                "is_complaint": bool(prediction.is_complaint),
-            })
-    written = store.add_feedback(records, results)
-    counts.analysed = len(written)
-    counts.duplicates += len(records) - len(written)  # another writer stored them first
-    counts.languages.update(r["language"] for r in records if r["feedback_id"] in written)
-
-    store.add_quarantine(run_id, [_quarantine_row(r, settings.mask_pii) for r in rejections])
     counts.quarantined = len(rejections)
     counts.reasons.update(r.reason for r in rejections)
+    return PreparedBatch(
+        records=records,
+        languages=[guess.language for _, guess in fresh],
+        texts=[item.text for item, _ in fresh],
+        rejections=[_quarantine_row(r, settings.mask_pii) for r in rejections],
+        counts=counts,
+    )
+
+
+def classify_texts(texts: list[str], languages: list[str], classifier: Classifier | None) -> list[dict[str, Any]]:
+    """The classifier's predictions as plain dicts (empty without a classifier)."""
+    if classifier is None or not texts:
+        return []
+    return [{
+        "model_version": p.model_version, "sentiment": p.sentiment, "sentiment_probs": p.sentiment_probs,
+        "themes": p.themes, "theme_sentiment": p.theme_sentiment, "is_complaint": bool(p.is_complaint),
+    } for p in classifier.predict(texts, languages)]
+
+
+def store_batch(prepared: PreparedBatch, predictions: list[dict[str, Any]], store: Store, run_id: str) -> BatchCounts:
+    """Write a prepared batch and its predictions; returns the batch's final counts."""
+    counts = prepared.counts
+    results = [{**p, "feedback_id": r["feedback_id"]} for r, p in zip(prepared.records, predictions)]
+    written = store.add_feedback(prepared.records, results)
+    counts.analysed = len(written)
+    counts.duplicates += len(prepared.records) - len(written)  # another writer stored them first
+    counts.languages.update(r["language"] for r in prepared.records if r["feedback_id"] in written)
+    store.add_quarantine(run_id, prepared.rejections)
     return counts
+
+
+def analyze_batch(
+    rows: Sequence[RawRow],
+    store: Store,
+    run_id: str,
+    settings: Settings,
+    identifier: LanguageIdentifier,
+    normaliser: Normaliser,
+    classifier: Classifier | None = None,
+    seen: dict[str, str] | None = None,
+) -> BatchCounts:
+    """:func:`prepare_batch`, :func:`classify_texts` and :func:`store_batch` in one call."""
+    prepared = prepare_batch(rows, store, run_id, settings, identifier, normaliser, seen)
+    predictions = classify_texts(prepared.texts, prepared.languages, classifier)
+    return store_batch(prepared, predictions, store, run_id)
 
 
 def _quarantine_row(rejection: Rejection, mask: bool) -> dict[str, Any]:
@@ -172,6 +213,20 @@ def _quarantine_row(rejection: Rejection, mask: bool) -> dict[str, Any]:
               for k, v in fields.items()}
     return {"source_file": rejection.source_file, "row_number": rejection.row_number,
             "reason": rejection.reason, "detail": rejection.detail, "fields": fields}
+
+
+def summarise(total: BatchCounts, run_id: str, model_version: str | None, seconds: float) -> RunSummary:
+    """The run summary of summed batch counts; checks that every row is accounted for."""
+    summary = RunSummary(
+        rows_read=total.rows_read, analysed=total.analysed, quarantined=total.quarantined,
+        duplicates=total.duplicates,
+        languages={lang: total.languages.get(lang, 0) for lang in ("ar", "fa", "mixed", "other")},
+        quarantine_reasons=dict(sorted(total.reasons.items())), run_id=run_id, model_version=model_version,
+        seconds=round(seconds, 3), items_per_second=round(total.rows_read / seconds, 1) if seconds else 0.0,
+    )
+    if summary.analysed + summary.quarantined + summary.duplicates != summary.rows_read:
+        raise RuntimeError(f"row accounting is off, please report this as a bug: {summary}")
+    return summary
 
 
 def analyze(
@@ -200,16 +255,6 @@ def analyze(
     except BaseException:
         store.finish_run(run_id, {"rows_read": total.rows_read}, status="failed")
         raise
-    seconds = time.perf_counter() - start
-    summary = RunSummary(
-        rows_read=total.rows_read, analysed=total.analysed, quarantined=total.quarantined,
-        duplicates=total.duplicates,
-        languages={lang: total.languages.get(lang, 0) for lang in ("ar", "fa", "mixed", "other")},
-        quarantine_reasons=dict(sorted(total.reasons.items())), run_id=run_id,
-        model_version=getattr(classifier, "model_version", None),
-        seconds=round(seconds, 3), items_per_second=round(total.rows_read / seconds, 1) if seconds else 0.0,
-    )
-    if summary.analysed + summary.quarantined + summary.duplicates != summary.rows_read:
-        raise RuntimeError(f"row accounting is off, please report this as a bug: {summary}")
+    summary = summarise(total, run_id, getattr(classifier, "model_version", None), time.perf_counter() - start)
     store.finish_run(run_id, summary.as_dict())
     return summary

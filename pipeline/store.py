@@ -9,6 +9,8 @@ never duplicate an item and a re-run over the same input adds nothing.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import uuid
@@ -79,6 +81,7 @@ analysis = Table(
 quarantine = Table(
     "quarantine", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("row_key", String(64), nullable=False, unique=True),
     Column("run_id", String(36), index=True, nullable=False),
     Column("source_file", Text), Column("row_number", Integer),
     Column("reason", String(40), nullable=False, index=True),
@@ -244,12 +247,19 @@ class Store:
                     index_elements=["feedback_id", "model_version"]), result_rows)
         return written
 
-    def add_quarantine(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    def add_quarantine(self, run_id: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Record rejected rows; a row already quarantined by an earlier run is not added again.
+
+        Returns how many rows were new to the quarantine table.
+        """
         if not rows:
-            return
+            return 0
         now = _now()
+        keyed = sorted(({**r, "row_key": _row_key(r), "run_id": run_id, "quarantined_at": now} for r in rows),
+                       key=lambda r: r["row_key"])
+        stmt = self._insert(quarantine).on_conflict_do_nothing(index_elements=["row_key"])
         with self.engine.begin() as c:
-            c.execute(quarantine.insert(), [{**r, "run_id": run_id, "quarantined_at": now} for r in rows])
+            return sum(c.execute(stmt.values(**r).returning(quarantine.c.id)).first() is not None for r in keyed)
 
     # ------------------------------------------------------------------ reading
 
@@ -263,6 +273,13 @@ class Store:
             query = query.where(quarantine.c.run_id == run_id)
         with self.engine.connect() as c:
             return {reason: n for reason, n in c.execute(query)}
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    """Identity of a quarantined row: where it was, why, and what it held."""
+    payload = json.dumps([row.get("source_file"), row.get("row_number"), row["reason"], row.get("fields")],
+                         sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def engine_url_safe(url: str) -> str:

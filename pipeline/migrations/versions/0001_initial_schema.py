@@ -71,6 +71,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_feedback_run_id'), 'feedback', ['run_id'], unique=False)
     op.create_table('quarantine',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('row_key', sa.String(length=64), nullable=False),
     sa.Column('run_id', sa.String(length=36), nullable=False),
     sa.Column('source_file', sa.Text(), nullable=True),
     sa.Column('row_number', sa.Integer(), nullable=True),
@@ -78,7 +79,8 @@ def upgrade() -> None:
     sa.Column('detail', sa.Text(), nullable=True),
     sa.Column('fields', sa.JSON(), nullable=True),
     sa.Column('quarantined_at', sa.DateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('row_key')
     )
     op.create_index(op.f('ix_quarantine_reason'), 'quarantine', ['reason'], unique=False)
     op.create_index(op.f('ix_quarantine_run_id'), 'quarantine', ['run_id'], unique=False)
