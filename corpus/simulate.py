@@ -1,0 +1,393 @@
+"""Seeded simulator of a customer base whose churn depends on what customers wrote.
+
+The generative story (also in ``corpus/README.md``; the numbers live in
+:data:`COEFFICIENTS` and are copied to ``truth.json``):
+
+1. **Customers.** Each (language, domain) cell of the corpus gets its share of
+   ``n_customers``. A customer has a segment (consumer/business), a plan
+   (basic/standard/premium), a signup date (55 % signed up in the four years
+   before the window, 45 % during its first 13 months), a latent monthly
+   activity rate ``activity_rate`` (orders or transactions per month, log-normal
+   by plan), a latent dissatisfaction ``u ~ N(0, 1)`` and a feedback propensity
+   (Gamma, so that many customers never write and a few write several times).
+2. **Months.** The window has ``months`` calendar months. Every month each
+   active customer places ``Poisson(activity_rate)`` orders (spend per order is
+   log-normal by domain).
+3. **Feedback.** The hand-written items of a cell are shuffled and spread evenly
+   over the months. Each item goes to one active customer of its cell (at most
+   one item per customer per month), drawn with weight
+   ``propensity * exp(GAMMA * s * u)`` where ``s`` is +1 for a negative item, -1
+   for a positive one and 0 for a neutral one: unhappy customers write the
+   complaints, but ``u`` itself does not enter the hazard. The item gets a
+   timestamp inside that month and inside the customer's active life.
+4. **Churn.** After the month's feedback, each active customer churns with the
+   monthly hazard ``sigmoid(intercept + sum(coef * feature))`` (features in
+   :data:`FEATURES`; feedback features are "ever, up to and including this
+   month", so only feedback written before the churn date counts). A churner's
+   churn date lies after their last feedback, so every feedback timestamp is
+   strictly earlier than the churn date. Customers who never write can churn
+   (silent churn); complainers can stay.
+5. **Truth.** Each customer's true probability of churning within the window
+   is ``1 - prod(1 - hazard)`` over the months from signup to the window end,
+   with the features they actually had (frozen after churning). ``oracle_auc``
+   is the AUC of that probability against the simulated outcome.
+
+Everything is drawn from one ``numpy.random.Generator`` seeded by the build, in a
+fixed order, so the same seed and the same items give identical files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COEFFICIENTS",
+    "THEME_COEFFICIENTS",
+    "FEATURES",
+    "GAMMA",
+    "SimConfig",
+    "SimResult",
+    "simulate",
+    "auc",
+]
+
+#: Weight of the latent dissatisfaction when choosing who wrote an item.
+GAMMA = 0.8
+
+#: Monthly churn hazard, logit scale. Reference: consumer segment, standard plan,
+#: no feedback. Odds ratios are ``exp(coef)``.
+COEFFICIENTS: dict[str, float] = {
+    "intercept": -3.0,
+    "log1p_tenure_months": -0.35,
+    "log1p_activity_rate": -0.45,
+    "plan_basic": 0.25,
+    "plan_premium": -0.30,
+    "segment_business": -0.20,
+    "negative_feedback": 0.50,
+    "positive_feedback": -0.30,
+    "detractor": 0.60,
+    "promoter": -0.40,
+}
+
+#: Extra log-odds of churning per month once a customer has complained about a
+#: theme (an item with ``theme_sentiment[theme] == "negative"``).
+THEME_COEFFICIENTS: dict[str, float] = {
+    "billing": 1.00,
+    "network": 0.90,
+    "trust": 0.80,
+    "refunds": 0.60,
+    "service": 0.50,
+    "hygiene": 0.50,
+    "price": 0.45,
+    "speed": 0.40,
+    "quality": 0.40,
+    "delivery": 0.35,
+    "app": 0.30,
+    "packaging": 0.10,
+    "other": 0.05,
+}
+
+#: Definition of each hazard feature, evaluated for customer i in month m.
+FEATURES: dict[str, str] = {
+    "log1p_tenure_months": "log(1 + months from signup to the start of month m, at least 0)",
+    "log1p_activity_rate": "log(1 + the customer's latent orders/transactions per month); "
+                           "estimate it as orders / active months",
+    "plan_basic": "1 if plan == basic",
+    "plan_premium": "1 if plan == premium",
+    "segment_business": "1 if segment == business",
+    "negative_feedback": "1 if the customer wrote any item with sentiment negative up to month m",
+    "positive_feedback": "1 if the customer wrote any item with sentiment positive up to month m",
+    "detractor": "1 if any survey item up to month m had nps_score 0-6",
+    "promoter": "1 if any survey item up to month m had nps_score 9-10",
+    "theme_negative_<theme>": "1 if any item up to month m had theme_sentiment[<theme>] == negative",
+}
+
+_PLANS = ("basic", "standard", "premium")
+_PLAN_P = (0.45, 0.35, 0.20)
+_PLAN_ACTIVITY = {"basic": 1.5, "standard": 3.0, "premium": 5.0}  # median orders / month
+_SPEND_PER_ORDER = {"telecom": 14.0, "ecommerce": 38.0, "banking": 22.0, "restaurants": 11.0}
+#: Channel probabilities by source and domain (app, web, call_center, store).
+_CHANNELS = ("app", "web", "call_center", "store")
+_CHANNEL_P: dict[str, dict[str, tuple[float, float, float, float]]] = {
+    "review": {d: (0.6, 0.4, 0.0, 0.0) for d in ("telecom", "ecommerce", "banking", "restaurants")},
+    "survey": {
+        "telecom": (0.35, 0.35, 0.15, 0.15),
+        "ecommerce": (0.5, 0.5, 0.0, 0.0),
+        "banking": (0.35, 0.3, 0.1, 0.25),
+        "restaurants": (0.45, 0.25, 0.0, 0.3),
+    },
+    "ticket": {
+        "telecom": (0.25, 0.15, 0.5, 0.1),
+        "ecommerce": (0.35, 0.25, 0.4, 0.0),
+        "banking": (0.2, 0.15, 0.5, 0.15),
+        "restaurants": (0.4, 0.2, 0.3, 0.1),
+    },
+}
+_DAYS_PER_MONTH = 30.4375
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Simulator settings.
+
+    Attributes:
+        seed: Seed of the ``numpy.random.Generator``.
+        n_customers: Customers in total, shared among (language, domain) cells
+            in proportion to their items.
+        start: First day of the observation window.
+        months: Length of the window in calendar months (12-18).
+    """
+
+    seed: int = 3
+    n_customers: int = 4000
+    start: date = date(2025, 1, 1)
+    months: int = 18
+
+
+@dataclass
+class SimResult:
+    """What :func:`simulate` returns.
+
+    Attributes:
+        links: One row per item: feedback_id, customer_id, created_at (ISO string), channel.
+        customers: One row per customer (see ``pipeline.corpus.CUSTOMER_COLUMNS``).
+        truth: JSON-serialisable dict: seed, story, coefficients, per-customer truth.
+    """
+
+    links: pd.DataFrame
+    customers: pd.DataFrame
+    truth: dict[str, Any]
+
+
+def _add_months(d: date, n: int) -> date:
+    y, m = divmod(d.month - 1 + n, 12)
+    return date(d.year + y, m + 1, 1)
+
+
+def auc(score: np.ndarray, label: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties counted half).
+
+    Args:
+        score: Higher means more likely positive.
+        label: 0/1 outcomes.
+
+    Returns:
+        The AUC, or ``nan`` when only one class is present.
+    """
+    score = np.asarray(score, dtype=float)
+    label = np.asarray(label, dtype=int)
+    n_pos, n_neg = int(label.sum()), int((1 - label).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = pd.Series(score).rank(method="average").to_numpy()
+    return float((ranks[label == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def simulate(items: pd.DataFrame, config: SimConfig = SimConfig()) -> SimResult:
+    """Simulate customers, link every item to one of them, and draw churn.
+
+    Args:
+        items: One row per item with columns feedback_id, language, domain,
+            sentiment, source, nps (Int or None), theme_sentiment (dict). The
+            order of rows must be deterministic (the build sorts by feedback_id).
+        config: Seed, size and window.
+
+    Returns:
+        The links, the customers and the truth.
+
+    Raises:
+        ValueError: a cell has more items in a month than active customers.
+    """
+    rng = np.random.default_rng(config.seed)
+    months = config.months
+    theme_list = list(THEME_COEFFICIENTS)
+    month_starts = [_add_months(config.start, m) for m in range(months + 1)]
+    window_end = month_starts[-1] - timedelta(days=1)
+    epoch = config.start
+    day = lambda d: (d - epoch).days  # noqa: E731 - day index relative to the window start
+
+    cells = sorted({(str(r.language), str(r.domain)) for r in items.itertuples()})
+    cell_items = {c: items[(items["language"] == c[0]) & (items["domain"] == c[1])] for c in cells}
+    total_items = len(items)
+    # customers per cell, proportional to items (largest remainder, deterministic)
+    raw = np.array([config.n_customers * len(cell_items[c]) / total_items for c in cells])
+    counts = np.floor(raw).astype(int)
+    for k in np.argsort(-(raw - counts), kind="stable")[: config.n_customers - counts.sum()]:
+        counts[k] += 1
+
+    # ---- customers -----------------------------------------------------------------------
+    n = int(counts.sum())
+    cust_cell = np.repeat(np.arange(len(cells)), counts)
+    lang = np.array([cells[k][0] for k in cust_cell])
+    domain = np.array([cells[k][1] for k in cust_cell])
+    segment = np.where(rng.random(n) < 0.15, "business", "consumer")
+    plan = np.array(_PLANS)[rng.choice(3, size=n, p=_PLAN_P)]
+    existing = rng.random(n) < 0.55
+    before = rng.integers(1, 4 * 365, size=n)  # days before the window
+    during = rng.integers(0, 396, size=n)  # days into the window (first ~13 months)
+    signup_day = np.where(existing, -before, during)
+    activity = np.array([_PLAN_ACTIVITY[p] for p in plan]) * np.exp(rng.normal(0.0, 0.6, size=n))
+    activity = np.round(activity, 4)
+    u = rng.normal(0.0, 1.0, size=n)
+    propensity = rng.gamma(0.6, 1.0, size=n) * (1.0 + 0.3 * np.log1p(activity))
+    basket = np.array([_SPEND_PER_ORDER[d] for d in domain]) * np.exp(rng.normal(0.0, 0.3, size=n))
+    customer_id = np.array([f"C{i + 1:05d}" for i in range(n)])
+
+    # ---- time loop -----------------------------------------------------------------------
+    churned = np.zeros(n, dtype=bool)
+    churn_day = np.full(n, np.iinfo(np.int32).max, dtype=np.int64)
+    last_fb_day = np.full(n, -10**6, dtype=np.int64)
+    last_act_day = np.full(n, -10**6, dtype=np.int64)
+    orders = np.zeros(n, dtype=np.int64)
+    spend = np.zeros(n, dtype=float)
+    n_fb = np.zeros(n, dtype=np.int64)
+    neg_any = np.zeros(n, dtype=bool)
+    pos_any = np.zeros(n, dtype=bool)
+    detr_any = np.zeros(n, dtype=bool)
+    prom_any = np.zeros(n, dtype=bool)
+    theme_neg = np.zeros((n, len(theme_list)), dtype=bool)
+    log_surv = np.zeros(n, dtype=float)
+
+    static = (COEFFICIENTS["intercept"]
+              + COEFFICIENTS["log1p_activity_rate"] * np.log1p(activity)
+              + COEFFICIENTS["plan_basic"] * (plan == "basic")
+              + COEFFICIENTS["plan_premium"] * (plan == "premium")
+              + COEFFICIENTS["segment_business"] * (segment == "business"))
+    theme_coef = np.array([THEME_COEFFICIENTS[t] for t in theme_list])
+
+    # spread each cell's items over the months (shuffled, then evenly split)
+    plan_by_month: list[list[int]] = [[] for _ in range(months)]
+    for c in cells:
+        idx = cell_items[c].index.to_numpy()
+        idx = idx[rng.permutation(len(idx))]
+        for m, chunk in enumerate(np.array_split(idx, months)):
+            plan_by_month[m].extend(int(i) for i in chunk)
+
+    sent_sign = {"negative": 1.0, "neutral": 0.0, "positive": -1.0}
+    link_rows: list[tuple[str, str, str, str]] = []
+    theme_pos = {t: j for j, t in enumerate(theme_list)}
+
+    for m in range(months):
+        m_start, m_end = day(month_starts[m]), day(month_starts[m + 1]) - 1
+        signed = signup_day <= m_end
+        active = signed & ~churned
+        first_day = np.maximum(signup_day, m_start)
+        # orders this month (fraction of month active counts)
+        frac = np.where(active, (m_end - first_day + 1) / (m_end - m_start + 1), 0.0)
+        n_orders = rng.poisson(activity * frac)
+        orders += n_orders
+        spend += n_orders * basket
+        has = n_orders > 0
+        act_day = first_day + np.floor(rng.random(n) * (m_end - first_day + 1)).astype(np.int64)
+        last_act_day = np.where(has & active, np.maximum(last_act_day, act_day), last_act_day)
+
+        # feedback: each planned item goes to one active customer of its cell
+        taken = np.zeros(n, dtype=bool)
+        for item_ix in plan_by_month[m]:
+            row = items.loc[item_ix]
+            k = cells.index((str(row["language"]), str(row["domain"])))
+            cand = np.flatnonzero(active & (cust_cell == k) & ~taken)
+            if cand.size == 0:
+                raise ValueError(f"no active customer left in cell {cells[k]} in month {m}; raise n_customers")
+            w = propensity[cand] * np.exp(GAMMA * sent_sign[str(row["sentiment"])] * u[cand])
+            i = int(cand[rng.choice(cand.size, p=w / w.sum())])
+            taken[i] = True
+            d0 = int(first_day[i])
+            fb_day = d0 + int(rng.integers(0, m_end - d0 + 1))
+            secs = int(rng.integers(7 * 3600, 24 * 3600))
+            ts = datetime.combine(epoch + timedelta(days=fb_day), datetime.min.time()) + timedelta(seconds=secs)
+            src, dom = str(row["source"]), str(row["domain"])
+            channel = _CHANNELS[int(rng.choice(4, p=_CHANNEL_P[src][dom]))]
+            link_rows.append((str(row["feedback_id"]), str(customer_id[i]), ts.isoformat(), channel))
+            n_fb[i] += 1
+            last_fb_day[i] = max(last_fb_day[i], fb_day)
+            sentiment = str(row["sentiment"])
+            neg_any[i] |= sentiment == "negative"
+            pos_any[i] |= sentiment == "positive"
+            nps = row["nps"]
+            if nps is not None and not pd.isna(nps):
+                detr_any[i] |= int(nps) <= 6
+                prom_any[i] |= int(nps) >= 9
+            for t, s in dict(row["theme_sentiment"]).items():
+                if s == "negative" and t in theme_pos:
+                    theme_neg[i, theme_pos[t]] = True
+
+        # hazard with the state at the end of this month's feedback
+        tenure = np.maximum(m_start - signup_day, 0) / _DAYS_PER_MONTH
+        eta = (static
+               + COEFFICIENTS["log1p_tenure_months"] * np.log1p(tenure)
+               + COEFFICIENTS["negative_feedback"] * neg_any
+               + COEFFICIENTS["positive_feedback"] * pos_any
+               + COEFFICIENTS["detractor"] * detr_any
+               + COEFFICIENTS["promoter"] * prom_any
+               + theme_neg.astype(float) @ theme_coef)
+        hazard = _sigmoid(eta)
+        log_surv += np.where(signed, np.log1p(-hazard), 0.0)
+        draw = rng.random(n)
+        new_churn = active & (draw < hazard)
+        earliest = np.maximum(first_day, last_fb_day + 1)
+        span = np.maximum(m_end - earliest + 1, 1)
+        cday = earliest + np.floor(rng.random(n) * span).astype(np.int64)
+        churn_day = np.where(new_churn, cday, churn_day)
+        churned |= new_churn
+
+    # ---- assemble ------------------------------------------------------------------------
+    end_day = day(window_end)
+    stop_day = np.where(churned, churn_day, end_day)
+    tenure_months = np.floor((stop_day - signup_day) / _DAYS_PER_MONTH).astype(int)
+    last_act = np.where(last_act_day < -10**5, signup_day, last_act_day)
+    last_act = np.where(churned, np.minimum(last_act, churn_day), last_act)
+    to_iso = lambda d: (epoch + timedelta(days=int(d))).isoformat()  # noqa: E731
+    customers = pd.DataFrame({
+        "customer_id": customer_id,
+        "language": lang,
+        "domain": domain,
+        "segment": segment,
+        "plan": plan,
+        "signup_date": [to_iso(d) for d in signup_day],
+        "tenure_months": tenure_months,
+        "orders": orders,
+        "spend": np.round(spend, 2),
+        "last_activity_date": [to_iso(d) for d in last_act],
+        "n_feedback": n_fb,
+        "churned": churned.astype(int),
+        "churn_date": [to_iso(d) if c else "" for d, c in zip(churn_day, churned)],
+    })
+    links = pd.DataFrame(link_rows, columns=["feedback_id", "customer_id", "created_at", "channel"])
+    p_true = 1.0 - np.exp(log_surv)
+    truth = {
+        "seed": config.seed,
+        "generator": "numpy.random.default_rng (PCG64)",
+        "window": {"start": config.start.isoformat(), "end": window_end.isoformat(), "months": months},
+        "n_customers": n,
+        "n_churned": int(churned.sum()),
+        "model": ("discrete-time monthly hazard: P(churn in month m | active at its start) = "
+                  "sigmoid(intercept + sum_k coef_k * feature_k(i, m)); feedback written in month m "
+                  "counts in month m and always precedes the churn date"),
+        "features": FEATURES,
+        "coefficients": {**COEFFICIENTS, **{f"theme_negative_{t}": v for t, v in THEME_COEFFICIENTS.items()}},
+        "feedback_assignment": {
+            "gamma": GAMMA,
+            "rule": "weight = propensity * exp(gamma * s * u), s = +1 negative / 0 neutral / -1 positive; "
+                    "u ~ N(0,1) does not enter the hazard",
+        },
+        "oracle_auc": round(auc(p_true, churned.astype(int)), 6),
+        "customers": [
+            {"customer_id": str(cid), "p_churn": round(float(p), 6), "activity_rate": float(a),
+             "dissatisfaction": round(float(uu), 6)}
+            for cid, p, a, uu in zip(customer_id, p_true, activity, u)
+        ],
+    }
+    if not math.isfinite(truth["oracle_auc"]):
+        truth["oracle_auc"] = None
+    return SimResult(links=links, customers=customers, truth=truth)
