@@ -14,8 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any
 
+from pipeline.classify import Classifier, classify_texts
 from pipeline.config import Settings
 from pipeline.ingest import ColumnMapping, RawRow, read_inputs
 from pipeline.language import LanguageIdentifier, default_identifier
@@ -24,26 +25,11 @@ from pipeline.store import Store
 from pipeline.validate import FeedbackItem, Rejection, validate
 
 __all__ = [
-    "BatchCounts", "Classifier", "PreparedBatch", "RunSummary", "analyze", "analyze_batch", "batched",
-    "classify_texts", "prepare_batch", "store_batch", "summarise",
+    "BatchCounts", "PreparedBatch", "RunSummary", "analyze", "analyze_batch", "batched", "prepare_batch",
+    "store_batch", "summarise",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class Prediction(Protocol):
-    sentiment: str
-    sentiment_probs: dict[str, float]
-    themes: dict[str, float]
-    theme_sentiment: dict[str, str]
-    is_complaint: bool
-    model_version: str
-
-
-class Classifier(Protocol):
-    """What the pipeline needs of a classifier (models.classifier.Classifier is one)."""
-
-    def predict(self, texts: list[str], languages: list[str]) -> list[Prediction]: ...
 
 
 @dataclass
@@ -166,16 +152,6 @@ def prepare_batch(
         rejections=[_quarantine_row(r, settings.mask_pii) for r in rejections],
         counts=counts,
     )
-
-
-def classify_texts(texts: list[str], languages: list[str], classifier: Classifier | None) -> list[dict[str, Any]]:
-    """The classifier's predictions as plain dicts (empty without a classifier)."""
-    if classifier is None or not texts:
-        return []
-    return [{
-        "model_version": p.model_version, "sentiment": p.sentiment, "sentiment_probs": p.sentiment_probs,
-        "themes": p.themes, "theme_sentiment": p.theme_sentiment, "is_complaint": bool(p.is_complaint),
-    } for p in classifier.predict(texts, languages)]
 
 
 def store_batch(prepared: PreparedBatch, predictions: list[dict[str, Any]], store: Store, run_id: str) -> BatchCounts:

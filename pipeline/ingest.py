@@ -32,6 +32,7 @@ __all__ = [
     "expand_inputs",
     "read_file",
     "read_inputs",
+    "read_query",
 ]
 
 logger = logging.getLogger(__name__)
@@ -248,6 +249,32 @@ def _clean_value(value: object) -> object:
     if isinstance(value, float) and value != value:  # NaN from Excel/Parquet
         return None
     return value
+
+
+def read_query(url: str, query: str, mapping: ColumnMapping | None = None, chunk_size: int = 2000) -> Iterator[RawRow]:
+    """Rows of a SQL query run through SQLAlchemy, streamed in chunks.
+
+    The query's column names are mapped like a file's header; rows are
+    numbered from 1 and their ``source_file`` is ``sql:`` plus the query.
+
+    Raises:
+        InputError: the database cannot be reached or the query fails.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    mapping = mapping or ColumnMapping()
+    label = "sql:" + " ".join(query.split())[:200]
+    try:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            result = connection.execution_options(stream_results=True, yield_per=chunk_size).execute(text(query))
+            header = list(result.keys())
+            columns = _resolve(mapping, header)
+            for number, row in enumerate(result, start=1):
+                yield _mapped_row(Path(label), number, header, dict(row._mapping), columns)
+    except SQLAlchemyError as exc:
+        raise InputError(f"SQL source failed: {str(exc).splitlines()[0]}; check the URL and query") from None
 
 
 # --------------------------------------------------------------------------- encodings

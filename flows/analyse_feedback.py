@@ -1,0 +1,202 @@
+"""Flow ``analyse-feedback``: sources -> validate and quarantine -> language -> normalise -> classify -> store.
+
+Thin typed tasks around :mod:`pipeline.analyze`. Incremental by content hash:
+items already stored with the same content are skipped before classification,
+so a re-run over the same input writes nothing new, and a run that crashed
+resumes where it stopped (every batch is committed in one transaction).
+Classification results are also cached by Prefect, keyed on the batch's texts
+and the model version. Retries only on the steps that do I/O.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import time
+from collections import deque
+from collections.abc import Iterator
+from functools import lru_cache
+from itertools import chain
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from pipeline.analyze import BatchCounts, PreparedBatch, batched, prepare_batch, store_batch, summarise
+from pipeline.classify import artifact_version, classify_texts, load_classifier
+from pipeline.config import Settings, load_settings
+from pipeline.errors import InputError
+from pipeline.ingest import RawRow, expand_inputs, read_inputs, read_query
+from pipeline.language import default_identifier
+from pipeline.normalise import Normaliser
+from pipeline.store import Store
+
+__all__ = ["analyse_feedback", "breakdown_markdown"]
+
+_IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 10, 30]}
+
+
+@lru_cache(maxsize=4)
+def _store(url: str) -> Store:
+    """One engine per process and URL (threads and Dask workers share it)."""
+    return Store.open(url)
+
+
+@lru_cache(maxsize=4)
+def _normaliser(mask_pii: bool) -> Normaliser:
+    return Normaliser(mask_pii=mask_pii)
+
+
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def start_run(database_url: str, sources: list[str]) -> str:
+    return _store(database_url).start_run("analyse_feedback", sources)
+
+
+@task(cache_policy=NO_CACHE)
+def discover_sources(sources: list[str]) -> list[str]:
+    """Files named, found below folders, or matched by glob patterns."""
+    logger = get_run_logger()
+    paths: list[str] = []
+    for source in sources:
+        if any(ch in source for ch in "*?["):
+            matched = sorted(glob.glob(source, recursive=True))
+            if not matched:
+                logger.warning("source pattern %s matches no file", source)
+            paths.extend(matched)
+        else:
+            paths.append(source)
+    return [str(p) for p in expand_inputs(paths)] if paths else []
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, timeout_seconds=900)
+def prepare(rows: list[RawRow], database_url: str, run_id: str, settings: Settings) -> PreparedBatch:
+    return prepare_batch(rows, _store(database_url), run_id, settings, default_identifier(),
+                         _normaliser(settings.mask_pii))
+
+
+def _classify_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    prepared: PreparedBatch = parameters["prepared"]
+    if parameters["model_version"] is None:
+        return None
+    digest = hashlib.sha256()
+    for text, language in zip(prepared.texts, prepared.languages):
+        digest.update(f"{language}\x1f{text}\x1e".encode("utf-8", "surrogatepass"))
+    return f"sada-classify-{parameters['model_version']}-{digest.hexdigest()}"
+
+
+@task(cache_key_fn=_classify_cache_key, persist_result=True, timeout_seconds=3600)
+def classify(prepared: PreparedBatch, model_path: str | None, model_version: str | None) -> list[dict[str, Any]]:
+    if model_version is None or not prepared.texts:
+        return []
+    return classify_texts(prepared.texts, prepared.languages, load_classifier(model_path))
+
+
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def store_results(prepared: PreparedBatch, predictions: list[dict[str, Any]], database_url: str,
+                  run_id: str) -> BatchCounts:
+    return store_batch(prepared, predictions, _store(database_url), run_id)
+
+
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def finish_run(database_url: str, run_id: str, summary: dict[str, Any]) -> None:
+    _store(database_url).finish_run(run_id, summary)
+
+
+@flow(name="analyse-feedback", log_prints=True)
+def analyse_feedback(
+    sources: list[str] | None = None,
+    database_url: str | None = None,
+    sql_url: str | None = None,
+    sql_query: str | None = None,
+    model_path: str | None = None,
+    classify_items: bool = True,
+    batch_size: int | None = None,
+    max_in_flight: int = 4,
+) -> dict[str, Any]:
+    """Analyse new and changed feedback from files, folders, glob patterns and/or a SQL query.
+
+    Returns the run summary (the keys of ``sada analyze --json``).
+    """
+    logger = get_run_logger()
+    started = time.perf_counter()
+    settings = load_settings(database_url=database_url, batch_size=batch_size)
+    url = settings.database_url
+    sources = list(sources or [])
+    if not sources and not sql_query:
+        raise InputError("expected at least one source (files, folders, glob patterns) or a SQL query, found none")
+    model_version = artifact_version(model_path) if classify_items else None
+    if model_version:
+        load_classifier(model_path)  # fail fast, naming the path, before any batch runs
+    run_id = start_run(url, sources + ([f"sql:{sql_query}"] if sql_query else []))
+    files = discover_sources(sources)
+    rows: Iterator[RawRow] = read_inputs(files)
+    if sql_query:
+        rows = chain(rows, read_query(sql_url or url, sql_query))
+
+    total, pending = BatchCounts(), deque()
+    for number, batch in enumerate(batched(rows, settings.batch_size), start=1):
+        prepared = prepare.submit(batch, url, run_id, settings)
+        predictions = classify.submit(prepared, model_path, model_version)
+        pending.append(store_results.submit(prepared, predictions, url, run_id))
+        while len(pending) >= max_in_flight:  # bounded: memory stays flat however large the input
+            total += pending.popleft().result()
+        if number % 10 == 0:
+            logger.info("batch %d: %d rows read so far", number, total.rows_read)
+    while pending:
+        total += pending.popleft().result()
+
+    summary = summarise(total, run_id, model_version, time.perf_counter() - started).as_dict()
+    finish_run(url, run_id, summary)
+    _publish(summary, url, run_id)
+    logger.info("analysed %(analysed)d, quarantined %(quarantined)d, duplicates %(duplicates)d "
+                "of %(rows_read)d rows", summary)
+    return summary
+
+
+def breakdown_markdown(store: Store, run_id: str) -> str:
+    """Sentiment and theme counts by language for the items a run wrote, as markdown tables."""
+    from sqlalchemy import select
+
+    from pipeline.store import analysis, feedback
+
+    query = (select(feedback.c.language, analysis.c.sentiment, analysis.c.themes)
+             .join(analysis, analysis.c.feedback_id == feedback.c.feedback_id)
+             .where(feedback.c.run_id == run_id))
+    sentiments: dict[tuple[str, str], int] = {}
+    themes: dict[tuple[str, str], int] = {}
+    with store.engine.connect() as c:
+        for language, sentiment, item_themes in c.execute(query):
+            sentiments[(language, sentiment)] = sentiments.get((language, sentiment), 0) + 1
+            for theme in item_themes or {}:
+                themes[(language, theme)] = themes.get((language, theme), 0) + 1
+    if not sentiments:
+        return "_No classified items in this run._\n"
+    languages = sorted({lang for lang, _ in sentiments})
+    lines = ["| sentiment | " + " | ".join(languages) + " |", "|---|" + "---|" * len(languages)]
+    for label in ("negative", "neutral", "positive"):
+        lines.append(f"| {label} | " + " | ".join(str(sentiments.get((lang, label), 0)) for lang in languages) + " |")
+    lines += ["", "| theme | " + " | ".join(languages) + " |", "|---|" + "---|" * len(languages)]
+    for theme in sorted({t for _, t in themes}, key=lambda t: -sum(themes.get((lang, t), 0) for lang in languages)):
+        lines.append(f"| {theme} | " + " | ".join(str(themes.get((lang, theme), 0)) for lang in languages) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _publish(summary: dict[str, Any], url: str, run_id: str) -> None:
+    counts = "\n".join(f"| {k} | {summary[k]} |" for k in ("rows_read", "analysed", "quarantined", "duplicates"))
+    languages = ", ".join(f"{k} {v}" for k, v in summary["languages"].items())
+    reasons = ", ".join(f"{k} {v}" for k, v in summary["quarantine_reasons"].items()) or "none"
+    create_markdown_artifact(
+        key="feedback-summary",
+        markdown=(f"# Feedback analysed\n\n| count | rows |\n|---|---|\n{counts}\n\n"
+                  f"Languages: {languages}  \nQuarantine reasons: {reasons}  \n"
+                  f"Model: {summary['model_version'] or 'none'}\n\n"
+                  f"## Sentiment and themes by language\n\n{breakdown_markdown(_store(url), run_id)}"),
+        description="Counts read / analysed / quarantined / duplicate, and the sentiment and theme mix",
+    )
+    if summary["quarantine_reasons"]:
+        create_table_artifact(
+            key="quarantine-reasons",
+            table=[{"reason": k, "rows": v} for k, v in summary["quarantine_reasons"].items()],
+            description="Why rows were quarantined in this run",
+        )
