@@ -123,20 +123,49 @@ def analyze(inputs: tuple[str, ...], db: str | None, mapping: tuple[str, ...], e
 
 @main.command()
 @_db_option
+@click.option("--input", "-i", "inputs", multiple=True, type=click.Path(exists=True),
+              help="Feedback files or folders (default: the sample corpus, corpus/feedback.csv).")
+@click.option("--model", "model_path", type=click.Path(), help="Classifier artifact directory (default: models/default).")
+@click.option("--dask-address", envvar="SADA_DASK_ADDRESS", help="Run batches on this dask.distributed scheduler.")
 @_json_option
-def run(db: str | None, as_json: bool) -> None:
-    """Run the whole job on the sample corpus (corpus/feedback.csv) with defaults."""
-    from pipeline.config import load_settings
+def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_address: str | None,
+        as_json: bool) -> None:
+    """Run the whole job (the cx-weekly Prefect flow) on the sample corpus with defaults.
 
-    settings = load_settings()
-    corpus_file = settings.corpus_dir / "feedback.csv"
-    if not corpus_file.is_file():
-        raise click.ClickException(
-            f"expected the sample corpus at {corpus_file}, found nothing; "
-            "run `python -m corpus.build` or set SADA_CORPUS_DIR"
-        )
-    summary = _run_analysis([str(corpus_file)], db, [], None, None, None)
+    Runs in Prefect's ephemeral mode: no server to start. A second run over the
+    same store analyses nothing new.
+    """
+    from flows.runtime import configure_prefect
+
+    configure_prefect()
+    from flows.weekly import cx_weekly
+
+    summary = cx_weekly(sources=list(inputs) or None, database_url=db, model_path=model_path,
+                        dask_address=dask_address)
     _echo_json(summary) if as_json else _print_summary(summary)
+
+
+@main.command()
+@_db_option
+@click.option("--input", "-i", "inputs", multiple=True, help="Feedback sources: files, folders or glob patterns.")
+@click.option("--weekly-cron", default="0 6 * * 1", show_default=True, help="When the full job runs.")
+@click.option("--daily-cron", default="0 5 * * *", show_default=True,
+              help="When new feedback is analysed; 'off' for none.")
+@click.option("--timezone", default="UTC", show_default=True, help="Time zone of the cron schedules.")
+def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron: str, timezone: str) -> None:
+    """Serve the scheduled Prefect deployments from this process until stopped (Ctrl-C)."""
+    from flows.runtime import configure_prefect
+
+    configure_prefect()
+    from prefect import serve as prefect_serve
+
+    from flows.deployments import build_deployments
+
+    deployments = build_deployments(list(inputs) or None, db, weekly_cron,
+                                    None if daily_cron == "off" else daily_cron, timezone)
+    click.echo(f"serving {len(deployments)} deployments: " + ", ".join(d.name for d in deployments), err=True)
+    prefect_serve(*deployments)
+
 
 # --- corpus (issue 3) -----------------------------------------------------------------------
 
@@ -240,6 +269,66 @@ def evaluate_cmd(data_file: Path, task: str, model_dir: Path | None, encoder_pat
     if "ece" in result:
         click.echo(f"calibration ECE {result['ece']:.4f}")
     click.echo(f"items/second    {result['items_per_second']}")
+
+
+# --- churn (issue 5) ------------------------------------------------------------------------
+
+
+@main.command("churn")
+@click.option("--customers", "customers_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Customer file (.csv .tsv .parquet) [default: the corpus's customers.csv, else the store].")
+@click.option("--as-of", "as_of", metavar="DATE", default=None,
+              help="Score as of this date (YYYY-MM-DD); nothing after it is used [default: latest date in the data].")
+@click.option("--id-column", metavar="NAME", default=None, help="Column holding the customer id (default: detected).")
+@click.option("--churn-column", metavar="NAME", default=None,
+              help="Column holding the churn flag (1/0, yes/no, true/false; default: detected).")
+@click.option("--exclude-column", "exclude", multiple=True, metavar="NAME",
+              help="Leave this customer column out of the model; repeatable.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
+@_db_option
+@_json_option
+def churn_cmd(customers_path: str | None, as_of: str | None, id_column: str | None, churn_column: str | None,
+              exclude: tuple[str, ...], seed: int, db: str | None, as_json: bool) -> None:
+    """Score churn risk per customer (calibrated, with reasons and segments) and write it to the store.
+
+    With churn labels it prints held-out AUC, PR-AUC, top-decile lift and Brier score, the
+    baselines, the theme drivers and NPS; `--json` prints one object with those keys.
+    """
+    from pipeline.churn import score_churn
+    from pipeline.config import load_settings
+    from pipeline.store import Store
+
+    settings = load_settings(database_url=db)
+    store = Store.open(settings.database_url)
+    report = score_churn(store, customers_path, as_of, id_column=id_column, churn_column=churn_column,
+                         exclude=exclude, seed=seed)
+    summary = report.summary()
+    if as_json:
+        _echo_json(summary)
+        return
+    cust = summary["customers"]
+    click.echo(f"customers    {cust['rows_read']} read, {cust['accepted']} accepted, {cust['quarantined']} "
+               f"quarantined, {cust['duplicates']} duplicates; {summary['scored']} scored as of {summary['as_of']}")
+    click.echo(f"feedback     {summary['feedback_input']}")
+    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    click.echo(f"held-out     n {summary['n']}  AUC {fmt(summary['auc'])}  PR-AUC {fmt(summary['pr_auc'])}  "
+               f"top-decile lift {summary['top_decile_lift']}  Brier {fmt(summary['brier'])}  ECE {fmt(summary['ece'])}")
+    if "auc_mean" in summary:
+        click.echo(f"AUC over {len(summary['auc_seeds'])} seeds: mean {summary['auc_mean']:.4f} "
+                   f"({min(summary['auc_seeds']):.4f} to {max(summary['auc_seeds']):.4f})")
+    for key, label in (("baseline_rf_auc", "baseline recency-frequency AUC"), ("baseline_nps_auc", "baseline NPS-only AUC"),
+                       ("oracle_auc", "simulator oracle AUC"), ("oracle_auc_heldout", "oracle AUC, held-out part"),
+                       ("crm_auc", "team's CRM score AUC"), ("crm_plus_feedback_auc", "CRM score + feedback AUC")):
+        if summary.get(key) is not None:
+            click.echo(f"{label:<32}{summary[key]:.4f}")
+    click.echo("segments     " + ", ".join(f"{k} {v}" for k, v in summary["segments"].items()))
+    click.echo("bands        " + ", ".join(f"{k} {v}" for k, v in summary["bands"].items()))
+    if summary["nps"] and summary["nps"].get("n"):
+        click.echo(f"NPS          {summary['nps']['nps']} ({summary['nps']['n']} answers)")
+    for d in summary["top_drivers"]:
+        click.echo(f"driver       {d['theme']:<10} lift {d['lift']} [{d['lift_lower']}, {d['lift_upper']}]  "
+                   f"model OR {d['model_odds_ratio']}  customers lost {d['customers_lost']}")
+    click.echo(f"run {summary['run_id']}  model {summary['model_version']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,44 @@
+"""Deployments with cron schedules, served locally by ``sada serve`` (Prefect's ``serve``).
+
+The same deployments are declared in prefect.yaml for teams that run a Prefect
+server with workers. Times are in the given time zone (default UTC).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["WEEKLY_CRON", "DAILY_CRON", "build_deployments"]
+
+#: Monday 06:00: the CX report is ready when the team starts the week.
+WEEKLY_CRON = "0 6 * * 1"
+#: Every day 05:00: new feedback is analysed daily.
+DAILY_CRON = "0 5 * * *"
+
+
+def build_deployments(
+    sources: list[str] | None = None,
+    database_url: str | None = None,
+    weekly_cron: str = WEEKLY_CRON,
+    daily_cron: str | None = DAILY_CRON,
+    timezone: str = "UTC",
+) -> list[Any]:
+    """The cx-weekly deployment (and a daily analyse-feedback one unless ``daily_cron`` is None)."""
+    from prefect.schedules import Cron
+
+    from flows.analyse_feedback import analyse_feedback
+    from flows.weekly import cx_weekly, default_sources
+
+    sources = sources or default_sources()
+    deployments = [cx_weekly.to_deployment(
+        name="sada-weekly", schedule=Cron(weekly_cron, timezone=timezone),
+        parameters={"sources": sources, "database_url": database_url},
+        description="Analyse new feedback, score churn risk and build the CX report.",
+    )]
+    if daily_cron:
+        deployments.append(analyse_feedback.to_deployment(
+            name="sada-daily-feedback", schedule=Cron(daily_cron, timezone=timezone),
+            parameters={"sources": sources, "database_url": database_url},
+            description="Analyse the day's new feedback.",
+        ))
+    return deployments
