@@ -160,8 +160,40 @@ def _parse_number(value: object) -> float | None:
         return float("nan")
 
 
+_YMD = re.compile(r"^(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def _from_local_calendar(text: str) -> datetime | None:
+    """Solar Hijri (years 1300-1429, Iran) and Umm al-Qura Hijri (1430-1500) dates, as Gregorian.
+
+    Example:
+        >>> _from_local_calendar("1403/05/12"), _from_local_calendar("1446-02-07 10:30")
+        (datetime.datetime(2024, 8, 2, 0, 0), datetime.datetime(2024, 8, 11, 10, 30))
+    """
+    match = _YMD.match(text)
+    if not match or not 1300 <= int(match[1]) <= 1500:
+        return None
+    year, month, day = int(match[1]), int(match[2]), int(match[3])
+    clock = [int(x) if x else 0 for x in match.groups()[3:]]
+    try:
+        if year < 1430:
+            import jdatetime
+
+            gregorian = jdatetime.date(year, month, day).togregorian()
+        else:
+            from hijridate import Hijri
+
+            gregorian = Hijri(year, month, day).to_gregorian()
+    except (ValueError, OverflowError):
+        return None
+    return datetime(gregorian.year, gregorian.month, gregorian.day, *clock)
+
+
 def _parse_date(text: str, dayfirst: bool) -> datetime | None:
     text = text.translate(_DIGITS)
+    local = _from_local_calendar(text)
+    if local is not None:
+        return local
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -23,7 +23,7 @@ def _row(**fields) -> RawRow:
         ({"text": "x" * 5001}, "text_too_long"),
         ({"text": "bad \udcff byte"}, "undecodable_bytes"),  # surrogate escape left by ingestion
         ({"text": "عالی", "created_at": "yesterday-ish"}, "unparseable_date"),
-        ({"text": "عالی", "created_at": "1403/05/12"}, "unparseable_date"),  # Solar Hijri dates are not read yet
+        ({"text": "عالی", "created_at": "1403/13/40"}, "unparseable_date"),  # no 13th month in the Solar Hijri year
         ({"text": "عالی", "nps_score": "11"}, "nps_out_of_range"),
         ({"text": "عالی", "nps_score": "-1"}, "nps_out_of_range"),
         ({"text": "عالی", "nps_score": "7.5"}, "nps_out_of_range"),  # NPS is a whole number
@@ -46,6 +46,8 @@ def test_bad_rows_are_rejected_with_a_reason(fields, reason):
         ({"text": "ممتاز", "created_at": "2025-03-04T10:00:00+03:30"}, "created_at", datetime(2025, 3, 4, 6, 30)),
         ({"text": "ممتاز", "created_at": "04/03/2025"}, "created_at", datetime(2025, 3, 4)),  # day first
         ({"text": "ممتاز", "created_at": "۲۰۲۵-۰۳-۰۴"}, "created_at", datetime(2025, 3, 4)),
+        ({"text": "عالی", "created_at": "۱۴۰۳/۰۵/۱۲"}, "created_at", datetime(2024, 8, 2)),  # Solar Hijri (Iran)
+        ({"text": "ممتاز", "created_at": "1446-02-07"}, "created_at", datetime(2024, 8, 11)),  # Hijri (Umm al-Qura)
         ({"text": "ممتاز", "source": "Support"}, "source", "ticket"),
         ({"text": "ممتاز"}, "source", "unknown"),
         ({"text": "  ممتاز  "}, "text", "ممتاز"),
