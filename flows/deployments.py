@@ -22,6 +22,7 @@ def build_deployments(
     weekly_cron: str = WEEKLY_CRON,
     daily_cron: str | None = DAILY_CRON,
     timezone: str = "UTC",
+    customers_path: str | None = None,
 ) -> list[Any]:
     """The cx-weekly deployment (and a daily analyse-feedback one unless ``daily_cron`` is None)."""
     from prefect.schedules import Cron
@@ -29,10 +30,10 @@ def build_deployments(
     from flows.analyse_feedback import analyse_feedback
     from flows.weekly import cx_weekly, default_sources
 
+    weekly = {"sources": sources, "database_url": database_url, "customers_path": customers_path}
     sources = sources or default_sources()
     deployments = [cx_weekly.to_deployment(
-        name="sada-weekly", schedule=Cron(weekly_cron, timezone=timezone),
-        parameters={"sources": sources, "database_url": database_url},
+        name="sada-weekly", schedule=Cron(weekly_cron, timezone=timezone), parameters=weekly,
         description="Analyse new feedback, score churn risk and build the CX report.",
     )]
     if daily_cron:

@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger
 
 from flows.analyse_feedback import analyse_feedback
 from flows.runtime import task_runner
+from flows.score_churn import score_churn_flow
 from pipeline.config import load_settings
 
 __all__ = ["cx_weekly", "default_sources"]
@@ -29,8 +30,10 @@ def cx_weekly(
     model_path: str | None = None,
     dask_address: str | None = None,
     workers: int = 2,
+    customers_path: str | None = None,
+    as_of: str | None = None,
 ) -> dict[str, Any]:
-    """Analyse new feedback from ``sources`` (default: the sample corpus), then the later steps.
+    """Analyse new feedback from ``sources`` (default: the sample corpus), then score churn risk.
 
     Returns one summary object whose keys include those of ``sada analyze --json``.
     """
@@ -39,4 +42,10 @@ def cx_weekly(
     summary = analyse(sources=sources or default_sources(), database_url=database_url, model_path=model_path)
     logger.info("feedback: %d analysed, %d quarantined, %d duplicates", summary["analysed"],
                 summary["quarantined"], summary["duplicates"])
-    return summary
+    if customers_path is None and sources is None:
+        customers_path = str(load_settings().corpus_dir / "customers.csv")  # the sample corpus's customers
+    if customers_path is None:
+        logger.warning("no customer records given (customers_path): churn scoring skipped")
+        return {**summary, "churn": None}
+    churn = score_churn_flow(database_url=database_url, customers_path=customers_path, as_of=as_of)
+    return {**summary, "churn": churn}

@@ -147,3 +147,33 @@ def test_killed_run_resumes_to_the_same_store(prefect_api, tmp_path):
     summary = analyse_feedback(sources=[str(source)], database_url=resumed, classify_items=False, batch_size=50)
     assert summary["duplicates"] >= written  # finished batches were not redone
     assert _store_contents(resumed) == _store_contents(whole)
+
+
+def _artifacts(api: str, key: str) -> list[dict]:
+    import httpx
+
+    body = {"artifacts": {"key": {"any_": [key]}}, "limit": 50, "offset": 0, "sort": "CREATED_DESC"}
+    return httpx.post(f"{api}/artifacts/filter", json=body, timeout=30).raise_for_status().json()
+
+
+def test_score_churn_flow_writes_scores_and_publishes_tables(prefect_api, tmp_path):
+    from flows.score_churn import score_churn_flow
+    from pipeline.store import churn_scores
+
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    summary = score_churn_flow(database_url=url, customers_path=str(REPO / "corpus" / "customers.csv"))
+    assert summary["scored"] == Store.open(url).count(churn_scores) > 2000
+    assert 0.5 < summary["auc"] <= 1 and summary["oracle_auc"] > 0.5
+    rows = _artifacts(prefect_api, "top-at-risk-customers")[0]["data"]
+    assert "customer_id" in rows and "reasons" in rows
+
+
+def test_deployments_have_cron_schedules_and_parameters():
+    from flows.deployments import build_deployments
+
+    weekly, daily = build_deployments(["/data/*.csv"], "sqlite:///x.sqlite", customers_path="/data/customers.csv")
+    assert weekly.name == "sada-weekly" and weekly.schedules[0].schedule.cron == "0 6 * * 1"
+    assert weekly.parameters["customers_path"] == "/data/customers.csv"
+    assert daily.schedules[0].schedule.cron == "0 5 * * *"
+    assert daily.parameters == {"sources": ["/data/*.csv"], "database_url": "sqlite:///x.sqlite"}
+    assert len(build_deployments(daily_cron=None)) == 1
