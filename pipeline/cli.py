@@ -127,9 +127,11 @@ def analyze(inputs: tuple[str, ...], db: str | None, mapping: tuple[str, ...], e
               help="Feedback files or folders (default: the sample corpus, corpus/feedback.csv).")
 @click.option("--model", "model_path", type=click.Path(), help="Classifier artifact directory (default: models/default).")
 @click.option("--dask-address", envvar="SADA_DASK_ADDRESS", help="Run batches on this dask.distributed scheduler.")
+@click.option("--customers", "customers_path", type=click.Path(exists=True),
+              help="Customer records for churn scoring (default with the sample corpus: corpus/customers.csv).")
 @_json_option
 def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_address: str | None,
-        as_json: bool) -> None:
+        customers_path: str | None, as_json: bool) -> None:
     """Run the whole job (the cx-weekly Prefect flow) on the sample corpus with defaults.
 
     Runs in Prefect's ephemeral mode: no server to start. A second run over the
@@ -141,7 +143,7 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
     from flows.weekly import cx_weekly
 
     summary = cx_weekly(sources=list(inputs) or None, database_url=db, model_path=model_path,
-                        dask_address=dask_address)
+                        dask_address=dask_address, customers_path=customers_path)
     _echo_json(summary) if as_json else _print_summary(summary)
 
 
@@ -152,7 +154,9 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
 @click.option("--daily-cron", default="0 5 * * *", show_default=True,
               help="When new feedback is analysed; 'off' for none.")
 @click.option("--timezone", default="UTC", show_default=True, help="Time zone of the cron schedules.")
-def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron: str, timezone: str) -> None:
+@click.option("--customers", "customers_path", help="Customer records (CSV/Parquet) for churn scoring.")
+def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron: str, timezone: str,
+          customers_path: str | None) -> None:
     """Serve the scheduled Prefect deployments from this process until stopped (Ctrl-C)."""
     from flows.runtime import configure_prefect
 
@@ -162,7 +166,7 @@ def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron:
     from flows.deployments import build_deployments
 
     deployments = build_deployments(list(inputs) or None, db, weekly_cron,
-                                    None if daily_cron == "off" else daily_cron, timezone)
+                                    None if daily_cron == "off" else daily_cron, timezone, customers_path)
     click.echo(f"serving {len(deployments)} deployments: " + ", ".join(d.name for d in deployments), err=True)
     prefect_serve(*deployments)
 
@@ -329,6 +333,48 @@ def churn_cmd(customers_path: str | None, as_of: str | None, id_column: str | No
         click.echo(f"driver       {d['theme']:<10} lift {d['lift']} [{d['lift_lower']}, {d['lift_upper']}]  "
                    f"model OR {d['model_odds_ratio']}  customers lost {d['customers_lost']}")
     click.echo(f"run {summary['run_id']}  model {summary['model_version']}")
+
+
+# --- report (issue 7) -----------------------------------------------------------------------
+
+
+@main.command("report")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="HTML file to write [default: out/sada-report-<period>-<lang>.html].")
+@click.option("--period", metavar="PERIOD", default=None,
+              help="YYYY-MM, YYYY-Qn, YYYY-Www, YYYY, START..END (dates) or last-Nd "
+                   "[default: the month of the newest item]; compared with the period before it.")
+@click.option("--lang", type=click.Choice(["en", "ar", "fa"]), default="en", show_default=True,
+              help="Interface language of the report (Arabic and Persian are laid out right to left).")
+@click.option("--baseline", type=click.IntRange(2, 52), default=6, show_default=True,
+              help="Trailing periods in the spike-alert baseline.")
+@_db_option
+@_json_option
+def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db: str | None, as_json: bool) -> None:
+    """Write the CX report: one self-contained HTML file with charts, spike alerts and quotes.
+
+    It reads whatever the store holds (feedback, the newest analysis per item,
+    churn scores) and needs no network to view. `--json` prints the path, the
+    spike alerts and the headline figures as one object.
+    """
+    from pipeline.config import load_settings
+    from pipeline.report import build_report
+    from pipeline.store import Store
+
+    settings = load_settings(database_url=db)
+    store = Store.open(settings.database_url)
+    result = build_report(store, out=out, period=period, lang=lang, corpus_dir=settings.corpus_dir,
+                          baseline=baseline)
+    if as_json:
+        _echo_json(result.as_dict())
+        return
+    click.echo(f"wrote {result.path} ({result.period} vs {result.previous_period}, {result.lang})")
+    for s in result.spikes:
+        click.echo(f"spike        {s['theme']} ({s['language']}, {s['channel']}): {s['count']} complaints, "
+                   f"usually {s['baseline_mean']} +/- {s['baseline_sd']}")
+    missing = [k for k, v in result.sections.items() if not v]
+    if missing:
+        click.echo(f"no data for  {', '.join(missing)}")
 
 
 if __name__ == "__main__":  # pragma: no cover
