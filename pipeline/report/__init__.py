@@ -1,0 +1,24 @@
+"""The CX report: one self-contained HTML file with charts, spike alerts and customer quotes.
+
+Modules, one concept each:
+
+* :mod:`~pipeline.report.period`: reporting periods (``--period``);
+* :mod:`~pipeline.report.data`: reading feedback, analysis and churn scores from the store;
+* :mod:`~pipeline.report.metrics`: headline figures, series, theme tables, quotes, churn tables;
+* :mod:`~pipeline.report.spikes`: spike alerts;
+* :mod:`~pipeline.report.i18n`: interface language (en/ar/fa), number formats, direction;
+* :mod:`~pipeline.report.charts`: Plotly charts;
+* :mod:`~pipeline.report.build`: :func:`build_report`, the template (``templates/report.html.j2``);
+* :mod:`~pipeline.report.artifacts`: Prefect artifacts of a built report.
+"""
+
+from __future__ import annotations
+
+from pipeline.report.artifacts import publish_report_artifacts
+from pipeline.report.build import ReportResult, build_report, default_report_path
+from pipeline.report.i18n import INTERFACE_LANGUAGES, Translator
+from pipeline.report.period import Period, parse_period
+from pipeline.report.spikes import detect_spikes
+
+__all__ = ["INTERFACE_LANGUAGES", "Period", "ReportResult", "Translator", "build_report", "default_report_path",
+           "detect_spikes", "parse_period", "publish_report_artifacts"]

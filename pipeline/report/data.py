@@ -1,0 +1,171 @@
+"""Read what the report needs from the store: feedback with its newest analysis, churn scores, customers.
+
+The report reads whatever is in the store: every feedback item, joined to its
+newest analysis row (latest ``analysed_at``, whichever model wrote it), and the
+churn-score snapshot that applies to the reporting period.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["FEEDBACK_COLUMNS", "ChurnSnapshot", "as_dict", "complaint_themes", "load_feedback", "load_churn_snapshot",
+           "reason_texts"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of :func:`load_feedback`'s frame.
+FEEDBACK_COLUMNS: tuple[str, ...] = (
+    "feedback_id", "customer_id", "created_at", "source", "channel", "language", "nps_score", "rating",
+    "raw_text", "model_version", "sentiment", "themes", "theme_sentiment", "is_complaint",
+)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON column's value as a dict (JSON text is parsed; anything else is ``{}``)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return dict(json.loads(value))
+        except ValueError:
+            return {}
+    return {}
+
+
+def complaint_themes(themes: Any, theme_sentiment: Any, threshold: float = 0.5) -> list[str]:
+    """Themes an item complains about: theme-level sentiment negative and theme score >= ``threshold``.
+
+    Example:
+        >>> complaint_themes({"billing": 0.9, "app": 0.2}, {"billing": "negative", "app": "negative"})
+        ['billing']
+    """
+    scores = as_dict(themes)
+    out = []
+    for theme, label in as_dict(theme_sentiment).items():
+        score = scores.get(theme, 1.0)
+        if label == "negative" and (score is None or float(score) >= threshold):
+            out.append(theme)
+    return out
+
+
+def reason_texts(value: Any) -> list[str]:
+    """A ``churn_scores.reasons`` value as plain strings: strings stay, ``{"text": ...}`` dicts give their text.
+
+    Example:
+        >>> reason_texts([{"text": "NPS fell from 9 to 3", "feature": "nps_change"}, "2 complaints"])
+        ['NPS fell from 9 to 3', '2 complaints']
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    if not isinstance(value, list):
+        return []
+    return [str(x.get("text", "")) if isinstance(x, dict) else str(x) for x in value if x]
+
+
+def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Feedback items (created before ``until``) joined to their newest analysis.
+
+    Items without an analysis row keep NA ``sentiment`` and empty theme dicts.
+
+    Args:
+        store: An open :class:`pipeline.store.Store`.
+        until: Leave out items created at or after this instant (``None``: all).
+
+    Returns:
+        A frame with :data:`FEEDBACK_COLUMNS`; ``created_at`` is a timestamp (NaT when unknown).
+    """
+    from sqlalchemy import select
+
+    from pipeline.store import analysis, feedback
+
+    fq = select(*(feedback.c[c] for c in ("feedback_id", "customer_id", "created_at", "source", "channel",
+                                          "language", "nps_score", "rating", "raw_text")))
+    if until is not None:
+        fq = fq.where((feedback.c.created_at < until.to_pydatetime()) | feedback.c.created_at.is_(None))
+    aq = select(analysis.c.feedback_id, analysis.c.model_version, analysis.c.sentiment, analysis.c.themes,
+                analysis.c.theme_sentiment, analysis.c.is_complaint, analysis.c.analysed_at, analysis.c.id)
+    with store.engine.connect() as c:
+        fb = pd.DataFrame([tuple(r) for r in c.execute(fq)],
+                          columns=["feedback_id", "customer_id", "created_at", "source", "channel", "language",
+                                   "nps_score", "rating", "raw_text"])
+        an = pd.DataFrame([tuple(r) for r in c.execute(aq)],
+                          columns=["feedback_id", "model_version", "sentiment", "themes", "theme_sentiment",
+                                   "is_complaint", "analysed_at", "id"])
+    if len(an):
+        an = (an.sort_values(["feedback_id", "analysed_at", "id"])
+                .drop_duplicates("feedback_id", keep="last").drop(columns=["analysed_at", "id"]))
+    frame = fb.merge(an, on="feedback_id", how="left")
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    frame["nps_score"] = pd.to_numeric(frame["nps_score"], errors="coerce")
+    frame["themes"] = frame["themes"].map(as_dict)
+    frame["theme_sentiment"] = frame["theme_sentiment"].map(as_dict)
+    frame["channel"] = frame["channel"].fillna("(none)").replace("", "(none)")
+    frame["language"] = frame["language"].fillna("other")
+    logger.info("report: %d feedback items (%d analysed)", len(frame), int(frame["sentiment"].notna().sum()))
+    return frame[list(FEEDBACK_COLUMNS)]
+
+
+@dataclass
+class ChurnSnapshot:
+    """Churn scores of one as-of date and model version.
+
+    Attributes:
+        as_of: The snapshot's as-of date (``None`` when the store has no scores).
+        model_version: Which churn model wrote them.
+        scores: ``customer_id, score, band, segment, reasons`` (``reasons`` a list of strings).
+    """
+
+    as_of: pd.Timestamp | None
+    model_version: str | None
+    scores: pd.DataFrame
+
+
+def load_churn_snapshot(store: Any, on_or_before: pd.Timestamp | None = None,
+                        before_as_of: pd.Timestamp | None = None) -> ChurnSnapshot:
+    """The newest churn-score snapshot with ``as_of < on_or_before`` (falling back to the newest overall).
+
+    Args:
+        store: An open store.
+        on_or_before: Prefer snapshots taken before this instant (the period's end).
+        before_as_of: Only snapshots strictly older than this as-of date (for the previous period;
+            no fallback then).
+
+    Returns:
+        The :class:`ChurnSnapshot`; empty ``scores`` when there is none.
+    """
+    from sqlalchemy import func, select
+
+    from pipeline.store import churn_scores as cs
+
+    empty = ChurnSnapshot(None, None, pd.DataFrame(columns=["customer_id", "score", "band", "segment", "reasons"]))
+    with store.engine.connect() as c:
+        snaps = pd.DataFrame([tuple(r) for r in c.execute(
+            select(cs.c.as_of, cs.c.model_version, func.max(cs.c.id)).group_by(cs.c.as_of, cs.c.model_version))],
+            columns=["as_of", "model_version", "last_id"])
+        if not len(snaps):
+            return empty
+        snaps["as_of"] = pd.to_datetime(snaps["as_of"])
+        pick = snaps
+        if before_as_of is not None:
+            pick = snaps[snaps["as_of"] < before_as_of]
+            if on_or_before is not None:
+                pick = pick[pick["as_of"] < on_or_before]
+        elif on_or_before is not None and (snaps["as_of"] < on_or_before).any():
+            pick = snaps[snaps["as_of"] < on_or_before]
+        if not len(pick):
+            return empty
+        best = pick.sort_values(["as_of", "last_id"]).iloc[-1]
+        rows = c.execute(select(cs.c.customer_id, cs.c.score, cs.c.band, cs.c.segment, cs.c.reasons).where(
+            (cs.c.as_of == best["as_of"].to_pydatetime()) & (cs.c.model_version == best["model_version"])))
+        scores = pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", "score", "band", "segment", "reasons"])
+    scores["reasons"] = scores["reasons"].map(reason_texts)
+    return ChurnSnapshot(pd.Timestamp(best["as_of"]), str(best["model_version"]), scores)
