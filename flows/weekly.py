@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger
 
 from flows.analyse_feedback import analyse_feedback
 from flows.runtime import task_runner
+from flows.report import cx_report
 from flows.score_churn import score_churn_flow
 from pipeline.config import load_settings
 
@@ -32,8 +33,11 @@ def cx_weekly(
     workers: int = 2,
     customers_path: str | None = None,
     as_of: str | None = None,
+    report_out: str | None = None,
+    report_lang: str = "en",
+    report_period: str | None = None,
 ) -> dict[str, Any]:
-    """Analyse new feedback from ``sources`` (default: the sample corpus), then score churn risk.
+    """Analyse new feedback from ``sources`` (default: the sample corpus), score churn risk, write the report.
 
     Returns one summary object whose keys include those of ``sada analyze --json``.
     """
@@ -44,8 +48,10 @@ def cx_weekly(
                 summary["quarantined"], summary["duplicates"])
     if customers_path is None and sources is None:
         customers_path = str(load_settings().corpus_dir / "customers.csv")  # the sample corpus's customers
+    churn = None
     if customers_path is None:
         logger.warning("no customer records given (customers_path): churn scoring skipped")
-        return {**summary, "churn": None}
-    churn = score_churn_flow(database_url=database_url, customers_path=customers_path, as_of=as_of)
-    return {**summary, "churn": churn}
+    else:
+        churn = score_churn_flow(database_url=database_url, customers_path=customers_path, as_of=as_of)
+    report = cx_report(database_url=database_url, out=report_out, period=report_period, lang=report_lang)
+    return {**summary, "churn": churn, "report": report}

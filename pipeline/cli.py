@@ -129,9 +129,13 @@ def analyze(inputs: tuple[str, ...], db: str | None, mapping: tuple[str, ...], e
 @click.option("--dask-address", envvar="SADA_DASK_ADDRESS", help="Run batches on this dask.distributed scheduler.")
 @click.option("--customers", "customers_path", type=click.Path(exists=True),
               help="Customer records for churn scoring (default with the sample corpus: corpus/customers.csv).")
+@click.option("--report", "report_out", type=click.Path(dir_okay=False),
+              help="Where to write the CX report (default: out/sada-report-<period>-<lang>.html).")
+@click.option("--lang", "report_lang", type=click.Choice(["en", "ar", "fa"]), default="en", show_default=True,
+              help="Interface language of the report.")
 @_json_option
 def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_address: str | None,
-        customers_path: str | None, as_json: bool) -> None:
+        customers_path: str | None, report_out: str | None, report_lang: str, as_json: bool) -> None:
     """Run the whole job (the cx-weekly Prefect flow) on the sample corpus with defaults.
 
     Runs in Prefect's ephemeral mode: no server to start. A second run over the
@@ -143,8 +147,16 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
     from flows.weekly import cx_weekly
 
     summary = cx_weekly(sources=list(inputs) or None, database_url=db, model_path=model_path,
-                        dask_address=dask_address, customers_path=customers_path)
-    _echo_json(summary) if as_json else _print_summary(summary)
+                        dask_address=dask_address, customers_path=customers_path, report_out=report_out,
+                        report_lang=report_lang)
+    if as_json:
+        _echo_json(summary)
+        return
+    _print_summary(summary)
+    if summary.get("churn"):
+        churn = summary["churn"]
+        click.echo(f"churn        {churn.get('scored')} customers scored, held-out AUC {churn.get('auc')}")
+    click.echo(f"report       {summary['report']['path']}")
 
 
 @main.command()
