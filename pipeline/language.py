@@ -127,24 +127,30 @@ class LanguageIdentifier:
                 guesses[i] = LanguageGuess("other", 1.0, script)
         if arabic_idx:
             probs = self._probabilities([texts[i] for i in arabic_idx])
-            for i, row in zip(arabic_idx, probs):
+            mixed = self._mixed([texts[i] for i in arabic_idx])
+            for i, row, is_mixed in zip(arabic_idx, probs, mixed):
                 best = int(np.argmax(row))
-                language = str(self._classes[best])
-                if self._is_mixed(texts[i]):
-                    language = "mixed"
+                language = "mixed" if is_mixed else str(self._classes[best])
                 guesses[i] = LanguageGuess(language, float(row[best]), "arabic")
         return guesses  # type: ignore[return-value]
 
     def _probabilities(self, texts: Sequence[str]) -> np.ndarray:
         return self._model.predict_proba(self._vectorizer.transform([_letters_only(t) for t in texts]))
 
-    def _is_mixed(self, text: str) -> bool:
-        segments = [s for s in _SEGMENTS.split(text) if len(_letters_only(s).replace(" ", "")) >= _MIXED_MIN_LETTERS]
-        if len(segments) < 2:
-            return False
-        probs = self._probabilities(segments)
-        confident = {self._classes[int(np.argmax(p))] for p in probs if p.max() >= _MIXED_MIN_CONFIDENCE}
-        return confident == {"ar", "fa"}
+    def _mixed(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text has a confidently Arabic and a confidently Persian sentence (one model call)."""
+        owners, segments = [], []
+        for n, text in enumerate(texts):
+            parts = [s for s in _SEGMENTS.split(text) if len(_letters_only(s).replace(" ", "")) >= _MIXED_MIN_LETTERS]
+            if len(parts) >= 2:
+                owners.extend([n] * len(parts))
+                segments.extend(parts)
+        found: dict[int, set[str]] = {}
+        if segments:
+            for n, p in zip(owners, self._probabilities(segments)):
+                if p.max() >= _MIXED_MIN_CONFIDENCE:
+                    found.setdefault(n, set()).add(str(self._classes[int(np.argmax(p))]))
+        return [found.get(n) == {"ar", "fa"} for n in range(len(texts))]
 
 
 @lru_cache(maxsize=4)
