@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ColumnMappingError, InputError, UnsupportedFormatError
+from pipeline.ingest import open_text
 
 __all__ = [
     "CUSTOMER_FIELDS",
@@ -214,13 +215,16 @@ def read_customers(path: str | Path, *, id_column: str | None = None, churn_colu
         raise InputError(f"expected a customer file at {path}, found nothing; check --customers")
     try:
         if suffix in (".csv", ".tsv", ".txt"):
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t" if suffix == ".tsv" else ",",
-                              encoding="utf-8-sig")
+            with open_text(path) as handle:  # the same encoding detection as feedback files
+                raw = pd.read_csv(handle, dtype=str, keep_default_na=False, sep="\t" if suffix == ".tsv" else ",")
+            raw.columns = [str(c).lstrip("\ufeff") for c in raw.columns]
+        elif suffix == ".xlsx":
+            raw = pd.read_excel(path, dtype=str, keep_default_na=False)
         elif suffix == ".parquet":
             raw = pd.read_parquet(path)
             raw = raw.astype(object).where(raw.notna(), "").astype(str)
         else:
-            raise UnsupportedFormatError(f"expected a customer file ending .csv, .tsv or .parquet, found "
+            raise UnsupportedFormatError(f"expected a customer file ending .csv, .tsv, .xlsx or .parquet, found "
                                          f"{path.name}; convert it to CSV or Parquet")
     except (UnicodeDecodeError, pd.errors.ParserError, OSError, ValueError) as exc:
         if isinstance(exc, UnsupportedFormatError):

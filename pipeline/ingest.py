@@ -30,6 +30,7 @@ __all__ = [
     "RawRow",
     "detect_encoding",
     "expand_inputs",
+    "open_text",
     "read_file",
     "read_inputs",
     "read_query",
@@ -316,7 +317,8 @@ def detect_encoding(sample: bytes) -> str:
     return "utf-8" if valid >= 3 * bad else "cp1256"
 
 
-def _open_text(path: Path, encoding: str | None) -> io.TextIOWrapper:
+def open_text(path: Path, encoding: str | None = None) -> io.TextIOWrapper:
+    """Open a text file in its detected (or the given) encoding; undecodable bytes become surrogate escapes."""
     with path.open("rb") as handle:
         sample = handle.read(_SAMPLE_BYTES)
     chosen = encoding or detect_encoding(sample)
@@ -332,7 +334,7 @@ def _open_text(path: Path, encoding: str | None) -> io.TextIOWrapper:
 
 def _csv_records(path: Path, encoding: str | None) -> Iterator[tuple]:
     csv.field_size_limit(1 << 30)
-    with _open_text(path, encoding) as handle:
+    with open_text(path, encoding) as handle:
         sample = handle.read(1 << 16)
         handle.seek(0)
         delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(sample)
@@ -360,7 +362,7 @@ def _sniff_delimiter(sample: str) -> str:
 
 
 def _jsonl_records(path: Path, encoding: str | None) -> Iterator[tuple]:
-    with _open_text(path, encoding) as handle:
+    with open_text(path, encoding) as handle:
         number = 0
         header: list[str] = []
         for line in handle:

@@ -327,3 +327,14 @@ def test_telco_runs_as_is(shared_datasets, tmp_path):
     assert report.customers["rows_read"] == 7043
     assert report.metrics["auc"] >= 0.85  # seed 0, 80/20 split
     assert report.metrics["feedback_input"] == "none"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1256"])
+def test_customer_files_in_legacy_encodings_are_read(tmp_path, encoding):
+    from pipeline.customers import read_customers
+
+    path = tmp_path / "customers.csv"
+    path.write_bytes("customer_id,segment,churned\nC1,تجاري,1\nC2,أفراد,0\n".encode(encoding))
+    load = read_customers(path)
+    assert list(load.frame["customer_id"]) == ["C1", "C2"]
+    assert "تجاري" in load.frame.to_string()
