@@ -177,3 +177,31 @@ def test_deployments_have_cron_schedules_and_parameters():
     assert daily.schedules[0].schedule.cron == "0 5 * * *"
     assert daily.parameters == {"sources": ["/data/*.csv"], "database_url": "sqlite:///x.sqlite"}
     assert len(build_deployments(daily_cron=None)) == 1
+
+
+def test_sada_run_does_the_whole_job_and_a_second_run_analyses_nothing(prefect_api, tmp_path):
+    """`sada run --json`: analyse with the committed classifier, score churn, write the report."""
+    import json
+
+    from click.testing import CliRunner
+
+    from pipeline.cli import main
+    from pipeline.store import churn_scores
+
+    if not (REPO / "models" / "default" / "config.json").is_file():
+        pytest.skip("no committed default classifier in models/default")
+    source = _corpus_sample(tmp_path / "feedback.csv", 60)
+    url, report = f"sqlite:///{tmp_path / 's.sqlite'}", tmp_path / "report.html"
+    args = ["run", "--input", str(source), "--customers", str(REPO / "corpus" / "customers.csv"),
+            "--db", url, "--report", str(report), "--json"]
+    first = CliRunner().invoke(main, args, catch_exceptions=False)
+    summary = json.loads(first.stdout)
+    assert {k: summary[k] for k in ("rows_read", "analysed", "quarantined", "duplicates")} == {
+        "rows_read": 60, "analysed": 60, "quarantined": 0, "duplicates": 0}
+    assert summary["model_version"].startswith("sada-")
+    assert Store.open(url).count(analysis) == 60
+    assert summary["churn"]["scored"] == Store.open(url).count(churn_scores)
+    assert report.is_file() and report.stat().st_size > 100_000
+
+    again = json.loads(CliRunner().invoke(main, args, catch_exceptions=False).stdout)
+    assert (again["analysed"], again["duplicates"]) == (0, 60)
