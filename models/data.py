@@ -1,0 +1,201 @@
+"""Labelled data for training and evaluation: the corpus, the shared public sets, user files.
+
+Every loader returns a DataFrame with at least ``text``, ``label`` (one of
+``negative``/``neutral``/``positive``), ``language`` and ``source``; corpus and
+ParsiNLU rows also carry ``themes`` (list of theme ids) and ``theme_mask``
+(the theme ids whose presence or absence is known).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "shared_datasets_dir",
+    "read_labelled",
+    "map_label",
+    "guess_language",
+    "corpus_training_frame",
+    "shared_training_frame",
+    "SHARED_TRAIN_FILES",
+    "SHARED_TEST_FILES",
+    "PARSINLU_ASPECTS",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Public training files in ../shared/datasets (see its README).
+SHARED_TRAIN_FILES = ("fa_snappfood_train.csv", "ar_elsahar_prod.csv", "ar_elsahar_res2.csv", "fa_parsinlu_food_dev.csv")
+#: Public test files, with the evaluation task each supports.
+SHARED_TEST_FILES = {
+    "fa_snappfood_test.csv": "sentiment",
+    "ar_elsahar_att.csv": "sentiment",
+    "fa_parsinlu_food_test.csv": "sentiment",
+    "fa_parsabsa_test.csv": "aspects",
+}
+#: ParsiNLU aspect columns -> Sada theme ids.
+PARSINLU_ASPECTS = {
+    "taste": "quality",
+    "quality": "quality",
+    "nutrition": "quality",
+    "value": "price",
+    "delivery": "delivery",
+    "packaging": "packaging",
+}
+
+_SYNONYMS = {
+    "neg": "negative", "negative": "negative", "-1": "negative", "-2": "negative", "0.0": "neutral",
+    "neu": "neutral", "neutral": "neutral", "0": "neutral", "3": "neutral", "mixed": "neutral",
+    "pos": "positive", "positive": "positive", "1": "positive", "2": "positive",
+}
+_PERSIAN_ONLY = re.compile("[پچژگکی]")
+
+
+def shared_datasets_dir() -> Path | None:
+    """``../shared/datasets`` beside the checkout (or ``$SADA_SHARED_DATASETS``), if it exists."""
+    import os
+
+    from pipeline.config import REPO_ROOT
+
+    env = os.environ.get("SADA_SHARED_DATASETS")
+    for cand in ([Path(env)] if env else []) + [REPO_ROOT.parent / "shared" / "datasets"]:
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def map_label(value: object) -> str | None:
+    """Normalise a sentiment label: names, short names, or the ParsiNLU -2..3 scale.
+
+    ParsiNLU's 3 (mixed/borderline) is mapped to neutral.
+
+    Example:
+        >>> [map_label(v) for v in ("Positive", -2, 3, "neu", "??")]
+        ['positive', 'negative', 'neutral', 'neutral', None]
+    """
+    key = str(value).strip().lower()
+    if key.endswith(".0"):
+        key = key[:-2]
+    return _SYNONYMS.get(key)
+
+
+def guess_language(text: str) -> str:
+    """``fa`` if the text has a Persian-only letter, else ``ar`` (for unlabelled files)."""
+    return "fa" if _PERSIAN_ONLY.search(text) else "ar"
+
+
+def read_labelled(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or JSONL file with ``text`` and ``label`` columns (``id``, ``language`` optional).
+
+    Args:
+        path: The file.
+
+    Returns:
+        Rows with a known label; ``language`` filled from the column, the file
+        name (``ar_...``/``fa_...``) or the letters.
+
+    Raises:
+        pipeline.errors.InputError: A required column is missing.
+    """
+    from pipeline.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(2, "No such file", str(path))
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        df = pd.read_json(path, lines=True, dtype=False)
+    else:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "text" not in df.columns:
+        raise InputError(f"expected a `text` column in {path}, found {', '.join(map(str, df.columns))}")
+    if "label" not in df.columns and "sentiment" in df.columns:
+        df["label"] = df["sentiment"]
+    if "label" not in df.columns:
+        raise InputError(f"expected a `label` column in {path}, found {', '.join(map(str, df.columns))}")
+    if "id" not in df.columns:
+        df["id"] = [f"{path.stem}-{i}" for i in range(len(df))]
+    df["text"] = df["text"].astype(str)
+    df["label_raw"] = df["label"]
+    df["label"] = df["label"].map(map_label)
+    dropped = int(df["label"].isna().sum())
+    if dropped:
+        logger.warning("%s: %d rows with unknown labels skipped", path.name, dropped)
+    df = df[df["label"].notna()].reset_index(drop=True)
+    if "language" not in df.columns:
+        prefix = path.name[:3]
+        if prefix in ("ar_", "fa_"):
+            df["language"] = prefix[:2]
+        else:
+            df["language"] = df["text"].map(guess_language)
+    df["source"] = path.name
+    return df
+
+
+def _parsinlu_themes(df: pd.DataFrame) -> pd.DataFrame:
+    themes, mask = [], sorted(set(PARSINLU_ASPECTS.values()))
+    for _, row in df.iterrows():
+        found = {PARSINLU_ASPECTS[a] for a in PARSINLU_ASPECTS if a in row and str(row[a]).strip() not in ("-3", "")}
+        themes.append(sorted(found))
+    df = df.copy()
+    df["themes"] = themes
+    df["theme_mask"] = [mask] * len(df)
+    return df
+
+
+def corpus_training_frame(split: str = "train") -> pd.DataFrame:
+    """The sample corpus's labelled items of one split (empty if the corpus is not built).
+
+    Falls back to reading ``corpus/texts/*.jsonl`` directly (every item, with a
+    deterministic 80 % hash split) when ``feedback.csv`` has not been built yet.
+    """
+    import hashlib
+
+    from pipeline.errors import CorpusError
+
+    try:
+        from pipeline.corpus import load_feedback, theme_ids
+
+        df = load_feedback(split)
+        all_ids = theme_ids()
+        df = df.rename(columns={"sentiment": "label"}) if "label" not in df.columns else df
+    except (CorpusError, ImportError, FileNotFoundError) as exc:
+        from pipeline.config import load_settings
+
+        texts_dir = load_settings().corpus_dir / "texts"
+        rows = []
+        for f in sorted(texts_dir.glob("*.jsonl")):
+            for line in f.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    rows.append(json.loads(line))
+        if not rows:
+            logger.warning("no corpus available (%s)", exc)
+            return pd.DataFrame(columns=["text", "label", "language", "source", "themes", "theme_mask"])
+        df = pd.DataFrame(rows).rename(columns={"sentiment": "label"})
+        bucket = df["text"].map(lambda t: int(hashlib.sha1(t.encode()).hexdigest()[:8], 16) % 10)
+        df = df[(bucket < 8) if split == "train" else (bucket >= 8)].reset_index(drop=True)
+        all_ids = sorted({t for ts in df["themes"] for t in ts})
+    df = df[["text", "label", "language", "themes"]].copy()
+    df["label"] = df["label"].map(map_label)
+    df["source"] = "corpus"
+    df["theme_mask"] = [list(all_ids)] * len(df)
+    return df.reset_index(drop=True)
+
+
+def shared_training_frame() -> pd.DataFrame:
+    """The public training files from ../shared/datasets (empty if absent)."""
+    root = shared_datasets_dir()
+    if root is None:
+        return pd.DataFrame(columns=["text", "label", "language", "source"])
+    frames = []
+    for name in SHARED_TRAIN_FILES:
+        if (root / name).is_file():
+            df = read_labelled(root / name)
+            if name.startswith("fa_parsinlu"):
+                df = _parsinlu_themes(df)
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

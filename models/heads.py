@@ -1,0 +1,315 @@
+"""Classification heads over frozen features: sentiment (stacked, calibrated) and themes.
+
+All heads are plain numpy arrays at prediction time (trained with
+scikit-learn, stored in safetensors), so loading an artifact runs no pickle.
+
+* :class:`LinearHead` - a softmax (or per-column sigmoid) linear layer.
+* :class:`SentimentHead` - one linear head on TF-IDF, one on encoder vectors,
+  and a stacker trained on their out-of-fold log-probabilities, which both
+  ensembles the two views and calibrates the result.
+* :class:`ThemeHead` - zero-shot theme scores (cosine between the item's e5
+  ``query:`` vector and the theme's ``passage:`` prototypes built from its
+  names, descriptions and seed phrases), blended with per-theme logistic
+  regressions once labelled examples exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["LinearHead", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "SENTIMENTS"]
+
+logger = logging.getLogger(__name__)
+
+SENTIMENTS = ("negative", "neutral", "positive")
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function."""
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+@dataclass
+class LinearHead:
+    """``x @ W.T + b`` with an optional input standardisation.
+
+    Attributes:
+        weight: ``(n_out, n_in)``.
+        bias: ``(n_out,)``.
+        mean: Subtracted from dense inputs before the product (or None).
+        scale: Divides dense inputs after centring (or None).
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def logits(self, x: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """Raw scores ``(n, n_out)``."""
+        if self.mean is not None:
+            x = (np.asarray(x) - self.mean) / self.scale
+        out = x @ self.weight.T
+        return np.asarray(out) + self.bias
+
+    @classmethod
+    def fit_logistic(
+        cls,
+        x: np.ndarray | sp.spmatrix,
+        y: np.ndarray,
+        n_classes: int,
+        c: float,
+        standardise: bool = False,
+        seed: int = 0,
+        class_weight: str | None = None,
+    ) -> "LinearHead":
+        """Fit a multinomial logistic regression; classes absent from ``y`` get -inf-ish bias.
+
+        Args:
+            x: Features.
+            y: Integer labels in ``[0, n_classes)``.
+            n_classes: Total number of classes.
+            c: Inverse regularisation strength.
+            standardise: Centre and scale dense features first.
+            seed: Random state.
+            class_weight: Passed to scikit-learn.
+
+        Returns:
+            The head with weights for all ``n_classes`` rows.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        mean = scale = None
+        if standardise:
+            x = np.asarray(x, dtype=np.float64)
+            mean = x.mean(axis=0)
+            scale = x.std(axis=0) + 1e-6
+            x = (x - mean) / scale
+        clf = LogisticRegression(C=c, max_iter=2000, random_state=seed, class_weight=class_weight)
+        clf.fit(x, y)
+        weight = np.zeros((n_classes, x.shape[1]), dtype=np.float32)
+        bias = np.full(n_classes, -30.0, dtype=np.float32)
+        classes = list(clf.classes_)
+        if len(classes) == 2:  # scikit-learn keeps one row for two classes: expand symmetrically
+            weight[classes[1]] = clf.coef_[0] / 2
+            weight[classes[0]] = -clf.coef_[0] / 2
+            bias[classes[1]] = clf.intercept_[0] / 2
+            bias[classes[0]] = -clf.intercept_[0] / 2
+        else:
+            for row, k in enumerate(classes):
+                weight[k] = clf.coef_[row]
+                bias[k] = clf.intercept_[row]
+        return cls(
+            weight,
+            bias,
+            None if mean is None else mean.astype(np.float32),
+            None if scale is None else scale.astype(np.float32),
+        )
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Arrays to store under ``prefix``."""
+        out = {f"{prefix}.weight": self.weight.astype(np.float32), f"{prefix}.bias": self.bias.astype(np.float32)}
+        if self.mean is not None:
+            out[f"{prefix}.mean"] = self.mean
+            out[f"{prefix}.scale"] = self.scale
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> "LinearHead":
+        """Inverse of :meth:`to_arrays`."""
+        return cls(
+            arrays[f"{prefix}.weight"].astype(np.float32),
+            arrays[f"{prefix}.bias"].astype(np.float32),
+            arrays.get(f"{prefix}.mean"),
+            arrays.get(f"{prefix}.scale"),
+        )
+
+
+@dataclass
+class SentimentHead:
+    """TF-IDF view + encoder view, stacked and calibrated on out-of-fold predictions.
+
+    Attributes:
+        tfidf: Head over TF-IDF features (may be None).
+        emb: Head over encoder vectors (may be None).
+        stack: Head over the concatenated log-probabilities of the views.
+        labels: Class names, in column order.
+    """
+
+    tfidf: LinearHead | None
+    emb: LinearHead | None
+    stack: LinearHead
+    labels: tuple[str, ...] = SENTIMENTS
+
+    @staticmethod
+    def _view_features(parts: list[np.ndarray]) -> np.ndarray:
+        return np.hstack([np.log(np.clip(p, 1e-6, 1.0)) for p in parts])
+
+    def view_probs(self, x_tfidf: sp.spmatrix | None, x_emb: np.ndarray | None) -> list[np.ndarray]:
+        """Per-view class probabilities."""
+        parts = []
+        if self.tfidf is not None:
+            parts.append(softmax(self.tfidf.logits(x_tfidf)))
+        if self.emb is not None:
+            parts.append(softmax(self.emb.logits(x_emb)))
+        return parts
+
+    def predict_proba(self, x_tfidf: sp.spmatrix | None, x_emb: np.ndarray | None) -> np.ndarray:
+        """Calibrated ``(n, 3)`` probabilities."""
+        return softmax(self.stack.logits(self._view_features(self.view_probs(x_tfidf, x_emb))))
+
+    @classmethod
+    def fit(
+        cls,
+        x_tfidf: sp.spmatrix | None,
+        x_emb: np.ndarray | None,
+        y: np.ndarray,
+        *,
+        c_tfidf: float = 10.0,
+        c_emb: float = 0.5,
+        folds: int = 5,
+        seed: int = 0,
+    ) -> "SentimentHead":
+        """Train both views, then the stacker on their out-of-fold predictions.
+
+        Args:
+            x_tfidf: TF-IDF matrix or None to skip that view.
+            x_emb: Encoder vectors or None to skip that view.
+            y: Integer labels (index into :data:`SENTIMENTS`).
+            c_tfidf: Regularisation of the TF-IDF view.
+            c_emb: Regularisation of the encoder view.
+            folds: Folds for the out-of-fold predictions.
+            seed: Random state (fold split and solvers).
+
+        Returns:
+            The fitted head.
+        """
+        from sklearn.model_selection import StratifiedKFold
+
+        k = len(SENTIMENTS)
+        views: list[tuple[str, Any, float, bool]] = []
+        if x_tfidf is not None:
+            views.append(("tfidf", x_tfidf, c_tfidf, False))
+        if x_emb is not None:
+            views.append(("emb", x_emb, c_emb, True))
+        oof = [np.zeros((len(y), k)) for _ in views]
+        skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        for fold, (tr, te) in enumerate(skf.split(np.zeros(len(y)), y)):
+            for v, (_, x, c, std) in enumerate(views):
+                head = LinearHead.fit_logistic(x[tr], y[tr], k, c, standardise=std, seed=seed)
+                oof[v][te] = softmax(head.logits(x[te]))
+            logger.info("sentiment: fold %d/%d done", fold + 1, folds)
+        stack = LinearHead.fit_logistic(cls._view_features(oof), y, k, 1.0, seed=seed)
+        full = {name: LinearHead.fit_logistic(x, y, k, c, standardise=std, seed=seed) for name, x, c, std in views}
+        head = cls(full.get("tfidf"), full.get("emb"), stack)
+        head.oof_probs = softmax(stack.logits(cls._view_features(oof)))  # type: ignore[attr-defined]
+        head.oof_views = oof  # type: ignore[attr-defined]
+        return head
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays to store."""
+        out = self.stack.to_arrays("sentiment.stack")
+        if self.tfidf is not None:
+            out.update(self.tfidf.to_arrays("sentiment.tfidf"))
+        if self.emb is not None:
+            out.update(self.emb.to_arrays("sentiment.emb"))
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "SentimentHead":
+        """Inverse of :meth:`to_arrays`."""
+        tfidf = LinearHead.from_arrays(arrays, "sentiment.tfidf") if "sentiment.tfidf.weight" in arrays else None
+        emb = LinearHead.from_arrays(arrays, "sentiment.emb") if "sentiment.emb.weight" in arrays else None
+        return cls(tfidf, emb, LinearHead.from_arrays(arrays, "sentiment.stack"))
+
+
+@dataclass
+class ThemeHead:
+    """Multi-label theme scores: zero-shot prototypes blended with supervised heads.
+
+    Attributes:
+        theme_ids: Theme ids, in column order.
+        prototypes: ``(n_prototypes, dim)`` unit vectors (e5 ``passage:`` embeddings).
+        prototype_theme: ``(n_prototypes,)`` column index of each prototype's theme.
+        zs_a: Slope of the zero-shot calibration ``sigmoid(a * (s - b))``.
+        zs_b: Offset of the zero-shot calibration (per theme).
+        supervised: Per-theme logistic head over encoder vectors (or None).
+        sup_weight: Per-theme weight of the supervised probability in the blend.
+        threshold: Per-theme detection threshold on the blended probability.
+    """
+
+    theme_ids: list[str]
+    prototypes: np.ndarray
+    prototype_theme: np.ndarray
+    zs_a: float = 40.0
+    zs_b: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    supervised: LinearHead | None = None
+    sup_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    threshold: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+
+    def similarity(self, x_emb: np.ndarray) -> np.ndarray:
+        """``(n, n_themes)`` max cosine between items and each theme's prototypes."""
+        sims = x_emb @ self.prototypes.T
+        out = np.full((x_emb.shape[0], len(self.theme_ids)), -1.0, dtype=np.float32)
+        for j in range(len(self.theme_ids)):
+            cols = self.prototype_theme == j
+            if cols.any():
+                top = np.sort(sims[:, cols], axis=1)[:, -2:]  # mean of the two best prototypes
+                out[:, j] = top.mean(axis=1)
+        return out
+
+    def zero_shot(self, x_emb: np.ndarray) -> np.ndarray:
+        """Calibrated zero-shot probabilities, relative to the item's mean theme similarity."""
+        s = self.similarity(x_emb)
+        rel = s - s.mean(axis=1, keepdims=True)
+        return sigmoid(self.zs_a * (rel - self.zs_b))
+
+    def predict_proba(self, x_emb: np.ndarray) -> np.ndarray:
+        """``(n, n_themes)`` blended probabilities."""
+        p = self.zero_shot(x_emb)
+        if self.supervised is not None:
+            ps = sigmoid(self.supervised.logits(x_emb))
+            w = self.sup_weight[None, :]
+            p = w * ps + (1 - w) * p
+        return p
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays to store."""
+        out = {
+            "themes.prototypes": self.prototypes.astype(np.float16),
+            "themes.prototype_theme": self.prototype_theme.astype(np.int32),
+            "themes.zs_b": self.zs_b.astype(np.float32),
+            "themes.zs_a": np.asarray([self.zs_a], dtype=np.float32),
+            "themes.sup_weight": self.sup_weight.astype(np.float32),
+            "themes.threshold": self.threshold.astype(np.float32),
+        }
+        if self.supervised is not None:
+            out.update(self.supervised.to_arrays("themes.supervised"))
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], theme_ids: list[str]) -> "ThemeHead":
+        """Inverse of :meth:`to_arrays`."""
+        sup = LinearHead.from_arrays(arrays, "themes.supervised") if "themes.supervised.weight" in arrays else None
+        return cls(
+            list(theme_ids),
+            arrays["themes.prototypes"].astype(np.float32),
+            arrays["themes.prototype_theme"].astype(np.int64),
+            float(arrays["themes.zs_a"][0]),
+            arrays["themes.zs_b"].astype(np.float32),
+            sup,
+            arrays["themes.sup_weight"].astype(np.float32),
+            arrays["themes.threshold"].astype(np.float32),
+        )
