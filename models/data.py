@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,6 @@ __all__ = [
     "shared_datasets_dir",
     "read_labelled",
     "map_label",
-    "guess_language",
     "corpus_training_frame",
     "shared_training_frame",
     "SHARED_TRAIN_FILES",
@@ -53,7 +51,6 @@ _SYNONYMS = {
     "neu": "neutral", "neutral": "neutral", "0": "neutral", "3": "neutral", "mixed": "neutral",
     "pos": "positive", "positive": "positive", "1": "positive", "2": "positive",
 }
-_PERSIAN_ONLY = re.compile("[پچژگکی]")
 
 
 def shared_datasets_dir() -> Path | None:
@@ -82,11 +79,6 @@ def map_label(value: object) -> str | None:
     if key.endswith(".0"):
         key = key[:-2]
     return _SYNONYMS.get(key)
-
-
-def guess_language(text: str) -> str:
-    """``fa`` if the text has a Persian-only letter, else ``ar`` (for unlabelled files)."""
-    return "fa" if _PERSIAN_ONLY.search(text) else "ar"
 
 
 def read_labelled(path: str | Path) -> pd.DataFrame:
@@ -130,8 +122,10 @@ def read_labelled(path: str | Path) -> pd.DataFrame:
         prefix = path.name[:3]
         if prefix in ("ar_", "fa_"):
             df["language"] = prefix[:2]
-        else:
-            df["language"] = df["text"].map(guess_language)
+        else:  # the pipeline's own language ID, so training and analysis route texts alike
+            from pipeline.language import default_identifier
+
+            df["language"] = [g.language for g in default_identifier().predict(df["text"].tolist())]
     df["source"] = path.name
     return df
 
