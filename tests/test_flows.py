@@ -205,3 +205,25 @@ def test_sada_run_does_the_whole_job_and_a_second_run_analyses_nothing(prefect_a
 
     again = json.loads(CliRunner().invoke(main, args, catch_exceptions=False).stdout)
     assert (again["analysed"], again["duplicates"]) == (0, 60)
+
+
+def test_sada_serve_registers_scheduled_deployments(prefect_api, tmp_path):
+    import httpx
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.sqlite'}",
+         "--weekly-cron", "15 7 * * 1"], cwd=REPO, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    found: dict[str, list] = {}
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and len(found) < 2 and process.poll() is None:
+            time.sleep(1)
+            body = {"deployments": {"name": {"any_": ["sada-weekly", "sada-daily-feedback"]}},
+                    "limit": 10, "offset": 0}
+            response = httpx.post(f"{prefect_api}/deployments/filter", json=body, timeout=30)
+            found = {d["name"]: [s["schedule"]["cron"] for s in d["schedules"]] for d in response.json()}
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert found == {"sada-weekly": ["15 7 * * 1"], "sada-daily-feedback": ["0 5 * * *"]}
