@@ -63,21 +63,24 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print the s
 
 
 def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encoding: str | None,
-                  mask_pii: bool | None, max_length: int | None) -> dict[str, Any]:
+                  mask_pii: bool | None, max_length: int | None, model_path: str | None,
+                  classify: bool) -> dict[str, Any]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from pipeline.analyze import analyze
+    from pipeline.classify import load_classifier
     from pipeline.config import load_settings
     from pipeline.ingest import ColumnMapping
     from pipeline.store import Store
 
     settings = load_settings(database_url=db, mask_pii=mask_pii, max_text_length=max_length)
     columns = ColumnMapping.parse(mapping)
+    classifier = load_classifier(model_path) if classify else None  # fails fast, naming the path
     store = Store.open(settings.database_url)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} rows"),
                   TimeElapsedColumn(), console=_stderr_console(), transient=True) as progress:
         task = progress.add_task("analysing", total=None)
-        summary = analyze(inputs, store, settings, columns, encoding,
+        summary = analyze(inputs, store, settings, columns, encoding, classifier=classifier,
                           on_batch=lambda counts: progress.advance(task, counts.rows_read))
     return summary.as_dict()
 
@@ -109,15 +112,19 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @click.option("--encoding", help="Force the text encoding (default: detect UTF-8/UTF-16/Windows-1256).")
 @click.option("--mask-pii/--no-mask-pii", default=None, help="Mask URLs, e-mails, phone and card numbers (default on).")
 @click.option("--max-length", type=int, help="Quarantine texts longer than this many characters (default 5000).")
+@click.option("--model", "model_path", type=click.Path(), help="Classifier artifact directory (default: models/default).")
+@click.option("--classify/--no-classify", default=True, show_default=True,
+              help="Classify sentiment and themes (off: language ID and normalisation only).")
 @_json_option
 def analyze(inputs: tuple[str, ...], db: str | None, mapping: tuple[str, ...], encoding: str | None,
-            mask_pii: bool | None, max_length: int | None, as_json: bool) -> None:
+            mask_pii: bool | None, max_length: int | None, model_path: str | None, classify: bool,
+            as_json: bool) -> None:
     """Ingest feedback files, analyse every row and store the results.
 
     Each row is counted exactly once: analysed, quarantined (with a reason) or
     a duplicate of an item already stored. Re-running on the same files adds nothing.
     """
-    summary = _run_analysis(list(inputs), db, list(mapping), encoding, mask_pii, max_length)
+    summary = _run_analysis(list(inputs), db, list(mapping), encoding, mask_pii, max_length, model_path, classify)
     _echo_json(summary) if as_json else _print_summary(summary)
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.store import Store, feedback, quarantine
+from pipeline.store import Store, analysis, feedback, quarantine
 
 # A deliberately messy export: one row per bad-input class, plus good ones in both languages.
 MESSY_ROWS = [
@@ -59,7 +59,24 @@ def test_messy_file_counts_add_up_and_rerun_adds_nothing(tmp_path, db_url):
 
     store = Store.open(db_url)
     assert store.count(feedback) == 4
+    assert store.count(analysis) == 4  # each analysed item has its classifier result
+    assert first["model_version"].startswith("sada-")
     assert store.count(quarantine) == 6  # the second run counts its rejections but does not store them twice
+
+
+def test_no_classify_stores_items_without_results(tmp_path):
+    path = write_messy_csv(tmp_path / "messy.csv")
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    summary = _analyze("--input", str(path), "--db", url, "--no-classify")
+    assert summary["analysed"] == 4 and summary["model_version"] is None
+    assert Store.open(url).count(analysis) == 0
+
+
+def test_missing_model_is_a_one_line_error(tmp_path):
+    path = write_messy_csv(tmp_path / "messy.csv")
+    result = CliRunner().invoke(main, ["analyze", "--input", str(path), "--model", str(tmp_path / "nope")])
+    assert result.exit_code != 0 and str(tmp_path / "nope") in result.output
+    assert "Traceback" not in result.output
 
 
 def test_pii_is_masked_in_the_store_by_default(tmp_path, db_url):
