@@ -108,17 +108,22 @@ def prepare_batch(
     seen = {} if seen is None else seen
     rejections: list[Rejection] = []
     items: list[FeedbackItem] = []
+    fields: list[dict[str, object]] = []  # each item's input row, kept for the quarantine
     for row in rows:
         outcome = validate(row, settings.max_text_length, settings.date_dayfirst)
-        (rejections if isinstance(outcome, Rejection) else items).append(outcome)
+        if isinstance(outcome, Rejection):
+            rejections.append(outcome)
+        else:
+            items.append(outcome)
+            fields.append(row.fields)
 
     guesses = identifier.predict([item.text for item in items])
     kept = []
-    for item, guess in zip(items, guesses):
+    for item, row_fields, guess in zip(items, fields, guesses):
         if guess.language == "unsupported":
             rejections.append(Rejection(item.source_file, item.row_number, "unsupported_language",
                                         "the text is mostly in a script other than Arabic or Latin",
-                                        {"text": item.text}))
+                                        row_fields))
         else:
             kept.append((item, guess))
 

@@ -37,7 +37,9 @@ _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"']+|\b[a-z0-9-]+\.(?:com|ne
 _EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
 _IBAN = re.compile(r"\b(?:IR|SA|AE|EG|JO|KW|QA|BH|LB|TR)\d{2}(?:[ -]?[0-9A-Z]){10,30}\b")
 _CARD = re.compile(rf"(?<!{_D})(?:{_D}[ -]?){{12,18}}{_D}(?!{_D})")
-_PHONE = re.compile(rf"(?<![\w@])\+?(?:{_D}[ -]?){{7,13}}{_D}(?!{_D})")
+# Dashed dates (2025-03-07, 07-03-2025) have a phone number's shape but are not PII.
+_DASHED_DATE = rf"(?:{_D}{{4}}-{_D}{{1,2}}-{_D}{{1,2}}|{_D}{{1,2}}-{_D}{{1,2}}-{_D}{{4}})(?!{_D})"
+_PHONE = re.compile(rf"(?<![\w@])(?!{_DASHED_DATE})\+?(?:{_D}[ -]?){{7,13}}{_D}(?!{_D})")
 
 _ARABIC_LETTER = "\u0621-\u064a\u066e-\u06d3\u06fa-\u06ff"
 _ELONGATED_AR = re.compile(rf"([{_ARABIC_LETTER}])\1{{2,}}")
@@ -57,6 +59,8 @@ def mask_pii(text: str) -> str:
         'اتصل على [PHONE] أو [EMAIL]'
         >>> mask_pii("سفارش ۳ تا پیتزا")
         'سفارش ۳ تا پیتزا'
+        >>> mask_pii("طلبت يوم 2025-03-04 ولم يصل")
+        'طلبت يوم 2025-03-04 ولم يصل'
     """
     text = _EMAIL.sub("[EMAIL]", text)
     text = _URL.sub("[URL]", text)

@@ -64,6 +64,21 @@ def test_messy_file_counts_add_up_and_rerun_adds_nothing(tmp_path, db_url):
     assert store.count(quarantine) == 6  # the second run counts its rejections but does not store them twice
 
 
+def test_quarantined_rows_keep_their_fields_and_dates_stay_readable(tmp_path):
+    import sqlalchemy as sa
+
+    path = write_messy_csv(tmp_path / "messy.csv")
+    url = f"sqlite:///{tmp_path / 'q.sqlite'}"
+    _analyze("--input", str(path), "--db", url, "--no-classify")
+    with Store.open(url).engine.connect() as conn:
+        rows = {r.reason: r.fields for r in conn.execute(sa.select(quarantine.c.reason, quarantine.c.fields))}
+    # rejected after language ID: the whole input row is kept, not just the text
+    assert rows["unsupported_language"]["customer_id"] == "c7"
+    assert rows["unsupported_language"]["created_at"] == "2025-01-06"
+    # PII masking must not turn a date into [PHONE]: the row could not be fixed and re-sent otherwise
+    assert rows["nps_out_of_range"]["created_at"] == "2025-01-06"
+
+
 def test_no_classify_stores_items_without_results(tmp_path):
     path = write_messy_csv(tmp_path / "messy.csv")
     url = f"sqlite:///{tmp_path / 's.sqlite'}"

@@ -63,6 +63,10 @@ def test_persian_letters_survive_in_both_routes_only_when_routed_right(normalise
         ("سایت www.shop.example.com/item/12 باز نمیشه", "سایت [URL] باز نمیشه"),
         ("IBAN SA0380000000608010167519 please", "IBAN [IBAN] please"),
         ("سفارش ۲ تا پیتزا ساعت ۸", "سفارش ۲ تا پیتزا ساعت ۸"),  # small numbers are not PII
+        ("طلبت يوم 2025-03-04 ولم يصل", "طلبت يوم 2025-03-04 ولم يصل"),  # an ISO date is not a phone
+        ("سفارش ۱۴۰۳-۰۵-۱۲ ثبت شد", "سفارش ۱۴۰۳-۰۵-۱۲ ثبت شد"),  # nor a Solar Hijri date in Persian digits
+        ("وصل 07-03-2025 اتصل 0501234567", "وصل 07-03-2025 اتصل [PHONE]"),  # day-first date, then a phone
+        ("رقمي 0912-345-6789", "رقمي [PHONE]"),  # dashes in a phone's own grouping still mask
     ],
 )
 def test_pii_masking(raw, expected):
