@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from models.encoder import Encoder
+from models.encoder import DEFAULT_BATCH_SIZE, Encoder
 from models.features import TfidfFeatures
 from models.heads import SENTIMENTS, SentimentHead, ThemeHead
 
@@ -231,7 +231,7 @@ class Classifier:
         return [self._normaliser(t, lang).text for t, lang in zip(texts, languages)]
 
     def features(
-        self, texts: Sequence[str], languages: Sequence[str], batch_size: int = 64
+        self, texts: Sequence[str], languages: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE
     ) -> tuple[Any, np.ndarray]:
         """TF-IDF matrix (or None) and encoder vectors, each on the input the config asks for."""
         texts = list(texts)
@@ -266,7 +266,7 @@ class Classifier:
         return self.sentiment_proba(spans, languages)
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, texts: list[str], languages: list[str], batch_size: int = 64) -> list["Prediction"]:
+    def predict(self, texts: list[str], languages: list[str], batch_size: int = DEFAULT_BATCH_SIZE) -> list["Prediction"]:
         """Classify feedback items.
 
         Args:

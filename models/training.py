@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from models.classifier import Classifier
-from models.encoder import Encoder
+from models.encoder import DEFAULT_BATCH_SIZE, Encoder
 from models.features import TfidfFeatures
 from models.heads import SENTIMENTS, LinearHead, SentimentHead, ThemeHead
 
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 MODEL_NAME = "sada-e5s-tfidf"
 
 
-def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, batch_size: int = 64) -> np.ndarray:
+def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """``encoder.encode`` with an on-disk cache keyed by encoder, prefix and texts."""
     if cache_dir is None:
         return encoder.encode(texts, batch_size=batch_size)
