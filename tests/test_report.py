@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +22,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.corpus import load_themes
 from pipeline.errors import ConfigError
 from pipeline.normalise import mask_pii
-from pipeline.report import build_report, detect_spikes, parse_period
+from pipeline.report import build_report, charts, detect_spikes, parse_period
 from pipeline.report.data import load_feedback
 from pipeline.report.i18n import Translator
+from pipeline.report.reasons import localise_reason
 from pipeline.store import Store, churn_scores, customers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,6 +158,117 @@ def test_interface_languages_format_numbers_in_their_own_digits():
         Translator("de")
 
 
+@pytest.mark.parametrize("lang, counts", [
+    ("en", {1: "1 complaint", 2: "2 complaints", 3: "3 complaints", 11: "11 complaints", 1200: "1,200 complaints"}),
+    ("ar", {1: "شكوى واحدة", 2: "شكويان", 3: "٣ شكاوى", 7: "٧ شكاوى", 10: "١٠ شكاوى", 11: "١١ شكوى", 99: "٩٩ شكوى",
+            100: "١٠٠ شكوى", 102: "١٠٢ شكوى", 103: "١٠٣ شكاوى", 111: "١١١ شكوى", 1200: "١٬٢٠٠ شكوى"}),
+    ("fa", {1: "۱ شکایت", 2: "۲ شکایت", 7: "۷ شکایت", 11: "۱۱ شکایت", 1200: "۱٬۲۰۰ شکایت"}),
+])
+def test_counted_nouns_agree_with_their_number(lang, counts):
+    t = Translator(lang)
+    assert {n: t.count(n, "complaint") for n in counts} == counts
+
+
+def test_arabic_counts_after_a_preposition_take_the_oblique_dual():
+    t = Translator("ar")
+    assert [t.count(n, "day", oblique=True) for n in (1, 2, 5, 60)] == ["يوم واحد", "يومين", "٥ أيام", "٦٠ يومًا"]
+    assert [t.count(n, "negative_comment") for n in (2, 4, 25)] == ["تعليقان سلبيان", "٤ تعليقات سلبية",
+                                                                   "٢٥ تعليقًا سلبيًا"]
+
+
+# as `sada churn` stores them (churn_scores.reasons): the text in English, the feature it came from
+STORED_REASONS = [
+    {"text": "gave NPS 1 (detractor)", "feature": "nps_latest_centered", "contribution": 0.523},
+    {"text": "1 complaint about billing and payments (last on 2025-11-11)", "feature": "complaint_billing",
+     "contribution": 0.395},
+    {"text": "5 negative comments", "feature": "sentiment_mean", "contribution": 0.385},
+    {"text": "NPS fell from 2 to 0", "feature": "nps_change", "contribution": 0.311},
+    {"text": "2 complaints about refunds and returns in 60 days", "feature": "complaint_refunds", "contribution": 0.3},
+    {"text": "low activity: 0.6 orders a month", "feature": "orders_per_month", "contribution": 0.172},
+    {"text": "plan: basic", "feature": "plan", "contribution": 0.24},
+    {"text": "customer for only 16 months", "feature": "tenure_months", "contribution": 0.188},
+    {"text": "spend_per_order 24.782 (high)", "feature": "spend_per_order", "contribution": 0.101},
+    {"text": "loyalty_tier: gold", "feature": "loyalty_tier", "contribution": 0.09},  # no words for this one
+    "NPS fell from 9 to 2",  # an old plain-string reason: no feature recorded
+]
+SHOWN_REASONS = {
+    "en": [r["text"] if isinstance(r, dict) else r for r in STORED_REASONS],
+    "ar": ["أعطى درجة ١ في استبيان NPS (من المنتقدين)",
+           "شكوى واحدة بخصوص الفواتير والمدفوعات (آخر شكوى في ٢٠٢٥/١١/١١)",
+           "٥ تعليقات سلبية",
+           "انخفضت درجة NPS من ٢ إلى ٠",
+           "شكويان بخصوص الاسترجاع والإرجاع خلال ٦٠ يومًا",
+           "نشاط منخفض: ٠٫٦ طلب شهريًا",
+           "الباقة: أساسية",
+           "عميل منذ ١٦ شهرًا فقط",
+           "متوسط قيمة الطلب: ٢٤٫٧٨٢ (مرتفع)",
+           "loyalty_tier: gold",
+           "NPS fell from 9 to 2"],
+    "fa": ["امتیاز ۱ در نظرسنجی NPS داد (منتقد)",
+           "۱ شکایت درباره صورتحساب و پرداخت (آخرین شکایت در ۲۰۲۵/۱۱/۱۱)",
+           "۵ نظر منفی",
+           "امتیاز NPS از ۲ به ۰ کاهش یافت",
+           "۲ شکایت درباره بازگشت وجه و مرجوعی در ۶۰ روز گذشته",
+           "فعالیت کم: ۰٫۶ سفارش در ماه",
+           "طرح: پایه",
+           "مدت مشتری بودن: فقط ۱۶ ماه",
+           "میانگین مبلغ سفارش: ۲۴٫۷۸۲ (بالا)",
+           "loyalty_tier: gold",
+           "NPS fell from 9 to 2"],
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "fa"])
+def test_churn_reasons_are_shown_in_the_interface_language(lang):
+    names = {th.id: th.name(lang) for th in load_themes()}
+    shown = [localise_reason(r, Translator(lang), names) for r in STORED_REASONS]
+    assert [r.text for r in shown] == SHOWN_REASONS[lang]
+    # what has no words in Arabic or Persian stays in English (and is isolated on the page)
+    assert [r.translated for r in shown] == [True] * 9 + [lang == "en"] * 2
+
+
+@pytest.mark.parametrize("lang", ["ar", "fa"])
+def test_every_kind_of_reason_sada_churn_writes_is_translated(lang):
+    from pipeline.churn import _reason
+
+    last = pd.Timestamp("2026-03-16")
+    cases = [  # (feature, the customer's info row, their feature values)
+        ("complaint_delivery", {"ev_recent_delivery": 3, "ev_total_delivery": 4}, {}),
+        ("complaint_delivery", {"ev_recent_delivery": 0, "ev_total_delivery": 2, "ev_last_delivery": last}, {}),
+        ("complaint_delivery", {"ev_recent_delivery": 0, "ev_total_delivery": 1}, {}),
+        ("nps_change", {"nps_first": 9, "nps_latest": 3}, {}),
+        ("nps_detractor", {"nps_first": 2, "nps_latest": 4}, {}),
+        ("nps_promoter", {"nps_first": 9, "nps_latest": 9}, {}),
+        ("has_nps", {}, {}),
+        ("sentiment_trend", {"last_sentiment": -1, "n_negative": 1}, {}),
+        ("sentiment_mean", {"n_negative": 4}, {}),
+        ("any_negative", {"n_negative": 0}, {}),
+        ("n_complaints", {"complaints_recent": 2, "n_complaints": 5}, {}),
+        ("complaints_recent", {"complaints_recent": 0, "n_complaints": 12}, {}),
+        ("unanswered_complaints", {"unanswered_complaints": 2}, {}),
+        ("any_positive", {}, {}),
+        ("n_feedback", {"n_feedback": 1}, {}),
+        ("tenure_months", {"tenure_months": 2.2}, {}),
+        ("tenure_months", {"tenure_months": 40.0}, {}),
+        ("recency_days", {"recency_days": 45.0}, {}),
+        ("orders_per_month", {"orders_per_month": 0.64}, {}),
+        ("plan", {}, {"plan": "premium"}),
+        ("domain", {}, {"domain": "telecom"}),
+        ("segment", {}, {"segment": "business"}),
+        ("language", {}, {"language": "fa"}),
+        ("spend_per_order", {}, {"spend_per_order": 12.5}),
+        ("spend_per_order", {}, {"spend_per_order": None}),
+    ]
+    en_names = {th.id: th.name("en") for th in load_themes()}
+    names = {th.id: th.name(lang) for th in load_themes()}
+    t = Translator(lang)
+    for feature, row, x in cases:
+        stored = {"text": _reason(feature, row, x, {"spend_per_order": 20.0}, en_names, 60), "feature": feature}
+        shown = localise_reason(stored, t, names)
+        assert shown.translated, stored
+        assert not re.search(r"[A-Za-z0-9]", shown.text.replace("NPS", "")), (stored, shown.text)
+
+
 def test_spike_is_found_per_theme_language_and_channel(fixture_store):
     fb = load_feedback(fixture_store)
     spikes, history = detect_spikes(fb, parse_period(PERIOD))
@@ -167,6 +281,28 @@ def test_spike_is_found_per_theme_language_and_channel(fixture_store):
     assert len(spike["examples"]) == 2 and all("\u202e" not in q["text"] for q in spike["examples"])
     # no history, no alert: the first month of data cannot spike
     assert detect_spikes(fb, parse_period("2025-12"))[0] == []
+
+
+def _figure_data(snippet: str) -> list[dict]:
+    """The traces of a chart snippet, as Plotly.newPlot receives them."""
+    start = snippet.index("[", snippet.index("Plotly.newPlot("))
+    return json.JSONDecoder().raw_decode(snippet, start)[0]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "fa"])
+def test_nps_chart_leaves_gaps_between_months_with_answers(lang):
+    t = Translator(lang)
+    months = [f"2025-{m:02d}" for m in range(1, 9)]
+    rows = [(m, "all", 10.0 * i, 40) for i, m in enumerate(months)]
+    # Persian answers every month; "other" in January, April (2 answers: too few) and August only
+    rows += [(m, "fa", -5.0 * i, 20) for i, m in enumerate(months)]
+    rows += [("2025-01", "other", 50.0, 4), ("2025-04", "other", 0.0, 2), ("2025-08", "other", -50.0, 3)]
+    table = pd.DataFrame(rows, columns=["month", "language", "nps", "n"])
+    traces = {tr["name"]: tr for tr in _figure_data(charts.nps_chart(table, t))}
+    other = traces[t.language("other")]
+    assert other["y"] == [50.0, None, None, None, None, None, None, -50.0]
+    assert not other.get("connectgaps"), "a line drawn across seven months without answers"
+    assert traces[t.language("fa")]["y"] == [-5.0 * i for i in range(8)]
 
 
 # ------------------------------------------------------------------------------- the file
@@ -194,6 +330,23 @@ def test_report_reads_the_store_on_sqlite_and_postgresql(db_url, tmp_path):
     assert "<link" not in html and 'src="http' not in html and "@import" not in html
     assert html.count("plotly.js v") >= 1 and html.count("Plotly.newPlot(") == 6
     assert json.dumps(result.as_dict(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("lang, spike, reason", [
+    ("en", "5 complaints about Delivery and logistics in Arabic via App",
+     "3 complaints about Delivery and logistics in 60 days"),
+    ("ar", "٥ شكاوى بخصوص التوصيل والشحن باللغة العربية عبر التطبيق", "٣ شكاوى بخصوص التوصيل والشحن خلال ٦٠ يومًا"),
+    ("fa", "۵ شکایت درباره ارسال و تحویل به زبان عربی از طریق اپلیکیشن",
+     "۳ شکایت درباره ارسال و تحویل در ۶۰ روز گذشته"),
+])
+def test_report_counts_and_reasons_read_in_the_interface_language(fixture_store, tmp_path, lang, spike, reason):
+    html = build_report(fixture_store, out=tmp_path / f"{lang}.html", period=PERIOD, lang=lang).path.read_text(
+        encoding="utf-8")
+    assert f'<div class="head">{spike}' in html
+    assert f'<li dir="{"ltr" if lang == "en" else "rtl"}">{reason}</li>' in html
+    # a reason with no words in the interface language stays in English, isolated from the line around it
+    stored = "NPS fell from 9 to 2"
+    assert (f'<li dir="ltr">{stored}</li>' if lang == "en" else f'<li dir="rtl"><bdi>{stored}</bdi></li>') in html
 
 
 def test_report_on_an_empty_store_says_what_is_missing(tmp_path):
@@ -259,6 +412,12 @@ return Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => ({
   height: gd.getBoundingClientRect().height,
   fits: gd.querySelector('svg.main-svg').getBoundingClientRect().width
         <= gd.closest('.chart').getBoundingClientRect().width + 1,
+  titleGap: (() => {  // pixels between the y-axis title and the left edge of the y tick labels
+    const title = gd.querySelector('.g-ytitle text');
+    const ticks = Array.from(gd.querySelectorAll('.subplot.xy .yaxislayer-above .ytick text'));
+    return title && ticks.length ? Math.min(...ticks.map(x => x.getBoundingClientRect().left))
+                                   - title.getBoundingClientRect().right : null;
+  })(),
 }));
 """
 
@@ -281,6 +440,11 @@ return {
   innerWidth: window.innerWidth,
   table: table ? [table.getBoundingClientRect().left, table.getBoundingClientRect().right] : null,
   reasons: table ? table.textContent : '',
+  reasonLines: table ? Array.from(table.querySelectorAll('td li')).map(li => {
+    const list = li.parentElement.getBoundingClientRect(), line = li.getBoundingClientRect();
+    return {dir: dir(li), display: getComputedStyle(li).display, bullet: getComputedStyle(li).listStyleType,
+            room: dir(li) === 'rtl' ? list.right - line.right : line.left - list.left};  // where the bullet goes
+  }) : [],
   resources: performance.getEntriesByType('resource').map(e => e.name),
   kpi: document.querySelector('[data-kpi="items"] .value').textContent,
 };
@@ -306,6 +470,10 @@ def test_report_in_headless_chromium(browser, fixture_store, tmp_path_factory, l
     for chart in charts.values():
         assert chart["svg"] >= 1 and chart["traces"] >= 1 and chart["points"] > 0 and chart["height"] > 200, chart
         assert chart["fits"], f"{chart['id']} is wider than its box"  # drawn before the layout settled
+    # y-axis titles sit clear of the tick labels, in every interface language
+    titled = {k: c["titleGap"] for k, c in charts.items() if c["titleGap"] is not None}
+    assert set(titled) == {"chart-sentiment", "chart-nps", "chart-risk", "chart-segments"}
+    assert all(gap >= 3 for gap in titled.values()), titled
 
     state = browser.execute_script(_PAGE_STATE)
     # direction: the page flips for Arabic and Persian; customer quotes are always right to left and isolated
@@ -322,7 +490,14 @@ def test_report_in_headless_chromium(browser, fixture_store, tmp_path_factory, l
     assert state["pwned"] == "undefined" and state["imgs"] == 0
     assert "\u202e" not in texts and "\u2067" not in texts
     assert "<script>window.__sadaPwned = 4</script>" in state["reasons"]
-    assert "3 complaints about Delivery and logistics in 60 days" in state["reasons"] and "'feature'" not in state["reasons"]
+    assert {"en": "3 complaints about Delivery and logistics in 60 days",
+            "ar": "٣ شكاوى بخصوص التوصيل والشحن خلال ٦٠ يومًا",
+            "fa": "۳ شکایت درباره ارسال و تحویل در ۶۰ روز گذشته"}[lang] in state["reasons"]
+    assert "'feature'" not in state["reasons"]
+    # each reason is a bulleted line in the page's direction, its bullet inside the list on the line's start side
+    assert len(state["reasonLines"]) >= 15
+    assert all(x["dir"] == expected and x["display"] == "list-item" and x["bullet"] == "disc" and x["room"] >= 10
+               for x in state["reasonLines"]), state["reasonLines"]
     assert state["scrollWidth"] <= state["innerWidth"], "the page scrolls sideways"
     assert state["table"][0] >= 0 and state["table"][1] <= state["innerWidth"]
     assert not any(q["overflow"] or q["width"] > q["parent"] + 1 for q in state["quotes"])

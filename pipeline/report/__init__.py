@@ -7,6 +7,7 @@ Modules, one concept each:
 * :mod:`~pipeline.report.metrics`: headline figures, series, theme tables, quotes, churn tables;
 * :mod:`~pipeline.report.spikes`: spike alerts;
 * :mod:`~pipeline.report.i18n`: interface language (en/ar/fa), number formats, direction;
+* :mod:`~pipeline.report.reasons`: churn reasons in the interface language;
 * :mod:`~pipeline.report.charts`: Plotly charts;
 * :mod:`~pipeline.report.build`: :func:`build_report`, the template (``templates/report.html.j2``);
 * :mod:`~pipeline.report.artifacts`: Prefect artifacts of a built report.

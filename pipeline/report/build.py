@@ -22,6 +22,7 @@ from pipeline.report import charts, metrics
 from pipeline.report.data import load_churn_snapshot, load_feedback
 from pipeline.report.i18n import Translator, quote_direction
 from pipeline.report.period import Period, parse_period
+from pipeline.report.reasons import localise_reason
 from pipeline.report.spikes import detect_spikes
 
 __all__ = ["ReportResult", "build_report", "default_report_path", "render_html"]
@@ -109,14 +110,14 @@ def _kpis(h: dict[str, Any], t: Translator) -> list[dict[str, Any]]:
         {"key": "negative", "label": f"{t.t('sentiment_mix')}: {t.t('negative')}",
          "value": t.percent(sent["negative"]),
          "detail": f"{t.t('neutral')} {t.percent(sent['neutral'])} · {t.t('positive')} {t.percent(sent['positive'])}"
-                   f" · {t.t('of_classified', n=t.number(cur['classified']))}",
+                   f" · {t.t('of_classified', items=t.count(cur['classified'], 'classified_item', oblique=True))}",
          "delta": t.delta(d["sentiment"]["negative"], "pp") if d["sentiment"]["negative"] is not None else None,
          "unit": t.unit("pp"),
          "tone": _tone(d["sentiment"]["negative"], True)},
         {"key": "nps", "label": t.t("nps"), "value": t.number(nps["nps"]),
          "detail": (f"{t.t('promoters')} {t.percent(nps['promoters'])} · {t.t('passives')} "
                     f"{t.percent(nps['passives'])} · {t.t('detractors')} {t.percent(nps['detractors'])} · "
-                    f"{t.t('n_answers', n=t.number(nps['n']))}") if nps["n"] else None,
+                    f"{t.count(nps['n'], 'answer')}") if nps["n"] else None,
          "delta": t.delta(d["nps"]) if d["nps"] is not None else None, "tone": _tone(d["nps"], False)},
         {"key": "complaints", "label": t.t("complaint_rate"), "value": t.percent(cur["complaint_rate"]),
          "delta": t.delta(d["complaint_rate"], "pp") if d["complaint_rate"] is not None else None,
@@ -206,7 +207,7 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
     }
     spike_views = [{
         "theme": s["theme"],
-        "line": t.t("spike_line", count=t.number(s["count"]), theme=names.get(s["theme"], s["theme"]),
+        "line": t.t("spike_line", complaints=t.count(s["count"], "complaint"), theme=names.get(s["theme"], s["theme"]),
                     language=t.language(s["language"]), channel=t.channel(s["channel"]),
                     mean=t.number(s["baseline_mean"], 1), sd=t.number(s["baseline_sd"], 1)),
         "examples": [_quote_view({**q, "channel": s["channel"], "sentiment": "negative"}, t) for q in s["examples"]],
@@ -215,7 +216,8 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
                     "quotes": [_quote_view(q, t, t.t(q["sentiment"]) if q["sentiment"] in metrics.SENTIMENTS else "")
                                for q in g["quotes"]]} for g in quotes]
     risk_views = [{"customer_id": r["customer_id"], "score": t.percent(r["score"]), "band": t.band(r["band"]),
-                   "band_key": r["band"], "segment": t.segment(r["segment"]), "reasons": r["reasons"]}
+                   "band_key": r["band"], "segment": t.segment(r["segment"]),
+                   "reasons": [localise_reason(x, t, names) for x in r["reasons"]]}
                   for r in at_risk]
     versions = sorted(str(v) for v in feedback["model_version"].dropna().unique())
     stamp = pd.Timestamp(now or datetime.now())

@@ -55,8 +55,10 @@ def _layout(fig: Any, t: Translator, title: str | None = None, height: int = 360
 def _label_margin(fig: Any, labels: list[str]) -> None:
     """Room for category labels on the y axis, from their length.
 
-    Plotly's ``automargin`` under-measures Arabic-script labels (they come out clipped), so the
-    margin is set from the longest label instead.
+    Plotly's ``automargin`` under-measured Arabic-script labels (they came out clipped) because
+    its off-screen text tester inherited the page's right-to-left direction; the template now
+    measures left to right (``#js-plotly-tester``), but the margin is still set from the longest
+    label here.
     """
     longest = max((len(x) for x in labels), default=0)
     fig.update_yaxes(automargin=False)
@@ -179,7 +181,11 @@ def segment_chart(scores: pd.DataFrame, t: Translator) -> str | None:
 
 
 def nps_chart(table: pd.DataFrame, t: Translator, min_answers: int = 3) -> str | None:
-    """NPS per month: overall (thick) and per language (months with fewer than ``min_answers`` left out)."""
+    """NPS per month: overall (thick) and per language (months with fewer than ``min_answers`` left out).
+
+    Lines join consecutive months only: a month left out breaks the line, so a language with a few
+    scattered months shows as separate points rather than straight lines across the months between.
+    """
     if not len(table):
         return None
     from plotly import graph_objects as go
@@ -192,7 +198,7 @@ def nps_chart(table: pd.DataFrame, t: Translator, min_answers: int = 3) -> str |
         part.loc[part["n"] < min_answers, "nps"] = None  # too few answers to plot
         name = t.t("all") if lang == "all" else t.language(lang)
         fig.add_trace(go.Scatter(x=ticks, y=part["nps"].tolist(), name=_esc(name), mode="lines+markers",
-                                 line={"width": 4 if lang == "all" else 2}, connectgaps=True,
+                                 line={"width": 4 if lang == "all" else 2}, connectgaps=False,
                                  customdata=part["n"].fillna(0).astype(int).tolist(),
                                  hovertemplate="%{x}: %{y:.0f} (n=%{customdata})<extra>" + _esc(name) + "</extra>"))
     fig.add_hline(y=0, line_color="#999", line_width=1)

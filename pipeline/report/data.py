@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["FEEDBACK_COLUMNS", "ChurnSnapshot", "as_dict", "complaint_themes", "load_feedback", "load_churn_snapshot",
-           "reason_texts"]
+           "reason_records", "reason_texts"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,27 @@ def complaint_themes(themes: Any, theme_sentiment: Any, threshold: float = 0.5) 
     return out
 
 
+def reason_records(value: Any) -> list[dict[str, str]]:
+    """A ``churn_scores.reasons`` value as ``{"text", "feature"}`` dicts (``feature`` is ``""`` for plain strings).
+
+    ``sada churn`` stores ``{"text", "feature", "contribution"}`` dicts; older rows may hold plain strings.
+
+    Example:
+        >>> reason_records([{"text": "NPS fell from 9 to 3", "feature": "nps_change", "contribution": 0.3},
+        ...                 "2 complaints"])
+        [{'text': 'NPS fell from 9 to 3', 'feature': 'nps_change'}, {'text': '2 complaints', 'feature': ''}]
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = [value]
+    if not isinstance(value, list):
+        return []
+    return [{"text": str(x.get("text", "")), "feature": str(x.get("feature") or "")} if isinstance(x, dict)
+            else {"text": str(x), "feature": ""} for x in value if x]
+
+
 def reason_texts(value: Any) -> list[str]:
     """A ``churn_scores.reasons`` value as plain strings: strings stay, ``{"text": ...}`` dicts give their text.
 
@@ -61,14 +82,7 @@ def reason_texts(value: Any) -> list[str]:
         >>> reason_texts([{"text": "NPS fell from 9 to 3", "feature": "nps_change"}, "2 complaints"])
         ['NPS fell from 9 to 3', '2 complaints']
     """
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return [value]
-    if not isinstance(value, list):
-        return []
-    return [str(x.get("text", "")) if isinstance(x, dict) else str(x) for x in value if x]
+    return [r["text"] for r in reason_records(value)]
 
 
 def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -121,7 +135,8 @@ class ChurnSnapshot:
     Attributes:
         as_of: The snapshot's as-of date (``None`` when the store has no scores).
         model_version: Which churn model wrote them.
-        scores: ``customer_id, score, band, segment, reasons`` (``reasons`` a list of strings).
+        scores: ``customer_id, score, band, segment, reasons`` (``reasons`` a list of
+            :func:`reason_records` dicts: ``text`` and the ``feature`` it came from).
     """
 
     as_of: pd.Timestamp | None
@@ -167,5 +182,5 @@ def load_churn_snapshot(store: Any, on_or_before: pd.Timestamp | None = None,
         rows = c.execute(select(cs.c.customer_id, cs.c.score, cs.c.band, cs.c.segment, cs.c.reasons).where(
             (cs.c.as_of == best["as_of"].to_pydatetime()) & (cs.c.model_version == best["model_version"])))
         scores = pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", "score", "band", "segment", "reasons"])
-    scores["reasons"] = scores["reasons"].map(reason_texts)
+    scores["reasons"] = scores["reasons"].map(reason_records)
     return ChurnSnapshot(pd.Timestamp(best["as_of"]), str(best["model_version"]), scores)

@@ -5,12 +5,19 @@ Arabic uses Arabic-Indic digits (٠-٩), Persian uses Persian digits (۰-۹); bo
 the Arabic decimal (٫) and thousands (٬) separators and the Arabic percent sign (٪),
 and the page is laid out right to left.
 
+Counted nouns agree with their number (:meth:`Translator.count`): English singular
+or plural; Arabic by the number's last two digits (one and two without the
+numeral, a plural for 3-10, a singular after 11-99 and after hundreds); Persian
+keeps the singular after any number.
+
 Example:
     >>> t = Translator("fa")
     >>> t.number(1234.5, 1), t.percent(0.25), t.dir
     ('۱٬۲۳۴٫۵', '۲۵٪', 'rtl')
     >>> Translator("en").delta(-0.031, "pp"), Translator("fa").unit("pp")
     ('−3.1', 'واحد')
+    >>> [Translator("ar").count(n, "complaint") for n in (1, 2, 3, 11)]
+    ['شكوى واحدة', 'شكويان', '٣ شكاوى', '١١ شكوى']
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["INTERFACE_LANGUAGES", "STRINGS", "Translator", "localise_digits", "quote_direction"]
+__all__ = ["INTERFACE_LANGUAGES", "STRINGS", "Translator", "arabic_plural_form", "localise_digits",
+           "quote_direction"]
 
 #: Interface languages the report can be written in.
 INTERFACE_LANGUAGES: tuple[str, ...] = ("en", "ar", "fa")
@@ -33,6 +41,25 @@ _MONTHS = {
     "ar": ["يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر",
            "ديسمبر"],
     "fa": ["ژانویه", "فوریه", "مارس", "آوریل", "مه", "ژوئن", "ژوئیه", "اوت", "سپتامبر", "اکتبر", "نوامبر", "دسامبر"],
+}
+
+#: Counted nouns (:meth:`Translator.count`): noun -> (en (singular, plural),
+#: ar (one, two, two after a preposition, 3-10, 11-99, other: 0, 100, 101, 102, ...), fa (singular,)).
+#: Arabic one and two are whole phrases (no numeral); the other forms follow the numeral.
+_NOUNS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "complaint": (("complaint", "complaints"),
+                  ("شكوى واحدة", "شكويان", "شكويين", "شكاوى", "شكوى", "شكوى"), ("شکایت",)),
+    "answer": (("answer", "answers"), ("إجابة واحدة", "إجابتان", "إجابتين", "إجابات", "إجابة", "إجابة"), ("پاسخ",)),
+    "classified_item": (("classified item", "classified items"),
+                        ("عنصر مصنَّف واحد", "عنصران مصنَّفان", "عنصرين مصنَّفين", "عناصر مصنَّفة", "عنصرًا مصنَّفًا",
+                         "عنصر مصنَّف"), ("مورد طبقه‌بندی‌شده",)),
+    "negative_comment": (("negative comment", "negative comments"),
+                         ("تعليق سلبي واحد", "تعليقان سلبيان", "تعليقين سلبيين", "تعليقات سلبية", "تعليقًا سلبيًا",
+                          "تعليق سلبي"), ("نظر منفی",)),
+    "feedback_item": (("feedback item", "feedback items"),
+                      ("ملاحظة واحدة", "ملاحظتان", "ملاحظتين", "ملاحظات", "ملاحظة", "ملاحظة"), ("بازخورد",)),
+    "day": (("day", "days"), ("يوم واحد", "يومان", "يومين", "أيام", "يومًا", "يوم"), ("روز",)),
+    "month": (("month", "months"), ("شهر واحد", "شهران", "شهرين", "أشهر", "شهرًا", "شهر"), ("ماه",)),
 }
 
 #: key -> (en, ar, fa). ``{name}`` placeholders are filled by :meth:`Translator.t`.
@@ -54,8 +81,7 @@ STRINGS: dict[str, tuple[str, str, str]] = {
     "at_risk": ("Customers at risk", "عملاء معرَّضون للمغادرة", "مشتریان در خطر ریزش"),
     "vs_previous": ("vs previous period", "مقارنة بالفترة السابقة", "نسبت به دوره قبل"),
     "no_previous": ("no data for the previous period", "لا بيانات للفترة السابقة", "برای دوره قبل داده‌ای نیست"),
-    "n_answers": ("{n} answers", "{n} إجابة", "{n} پاسخ"),
-    "of_classified": ("of {n} classified items", "من {n} عنصرًا مصنَّفًا", "از {n} مورد طبقه‌بندی‌شده"),
+    "of_classified": ("of {items}", "من {items}", "از {items}"),
     "high_band": ("band high, as of {date}", "مستوى خطر مرتفع، حتى {date}", "سطح ریسک بالا، تا {date}"),
     "pp": ("pp", "نقطة", "واحد"),
     # sentiments, NPS groups
@@ -116,9 +142,9 @@ STRINGS: dict[str, tuple[str, str, str]] = {
                     "حسب اللغة والقناة.",
                     "موضوع‌هایی که شکایت‌هایشان در این دوره بیش از {z} انحراف معیار بالاتر از میانگین {n} دوره قبل "
                     "است، به تفکیک زبان و کانال."),
-    "spike_line": ("{count} complaints about {theme} in {language} via {channel}; usually {mean} ± {sd}",
-                   "{count} شكوى بخصوص {theme} باللغة {language} عبر {channel}؛ المعتاد {mean} ± {sd}",
-                   "{count} شکایت درباره {theme} به زبان {language} از طریق {channel}؛ معمولاً {mean} ± {sd}"),
+    "spike_line": ("{complaints} about {theme} in {language} via {channel}; usually {mean} ± {sd}",
+                   "{complaints} بخصوص {theme} باللغة {language} عبر {channel}؛ المعتاد {mean} ± {sd}",
+                   "{complaints} درباره {theme} به زبان {language} از طریق {channel}؛ معمولاً {mean} ± {sd}"),
     "no_spikes": ("No theme's complaint volume is unusually high this period.",
                   "لا يوجد ارتفاع غير معتاد في شكاوى أي موضوع خلال هذه الفترة.",
                   "در این دوره حجم شکایت هیچ موضوعی به‌طور غیرعادی بالا نیست."),
@@ -131,6 +157,52 @@ STRINGS: dict[str, tuple[str, str, str]] = {
     "score": ("Risk", "الخطر", "ریسک"),
     "band": ("Band", "المستوى", "سطح"),
     "reasons": ("Why", "الأسباب", "دلایل"),
+    # churn reasons (pipeline.report.reasons); counts ({complaints}, {days}, ...) come from Translator.count
+    "why_theme_recent": ("{complaints} about {theme} in {days}", "{complaints} بخصوص {theme} خلال {days}",
+                         "{complaints} درباره {theme} در {days} گذشته"),
+    "why_theme_last": ("{complaints} about {theme} (last on {date})", "{complaints} بخصوص {theme} (آخر شكوى في {date})",
+                       "{complaints} درباره {theme} (آخرین شکایت در {date})"),
+    "why_theme": ("{complaints} about {theme}", "{complaints} بخصوص {theme}", "{complaints} درباره {theme}"),
+    "why_nps_fell": ("NPS fell from {first} to {latest}", "انخفضت درجة NPS من {first} إلى {latest}",
+                     "امتیاز NPS از {first} به {latest} کاهش یافت"),
+    "why_nps_detractor": ("gave NPS {score} (detractor)", "أعطى درجة {score} في استبيان NPS (من المنتقدين)",
+                          "امتیاز {score} در نظرسنجی NPS داد (منتقد)"),
+    "why_nps": ("gave NPS {score}", "أعطى درجة {score} في استبيان NPS", "امتیاز {score} در نظرسنجی NPS داد"),
+    "why_nps_never": ("never answered an NPS survey", "لم يُجب قط عن استبيان NPS", "هرگز به نظرسنجی NPS پاسخ نداده"),
+    "why_turned_negative": ("latest feedback turned negative", "آخر ملاحظاته كانت سلبية", "آخرین بازخوردش منفی بود"),
+    "why_negative_comments": ("{comments}", "{comments}", "{comments}"),
+    "why_no_positive": ("no positive feedback", "لا ملاحظات إيجابية", "بدون بازخورد مثبت"),
+    "why_complaints_recent": ("{complaints} in {days}", "{complaints} خلال {days}", "{complaints} در {days} گذشته"),
+    "why_complaints": ("{complaints}", "{complaints}", "{complaints}"),
+    "why_unanswered": ("{complaints} with no positive follow-up", "{complaints} دون متابعة إيجابية بعدها",
+                       "{complaints} بدون بازخورد مثبت پس از آن"),
+    "why_feedback_items": ("{items}", "{items}", "{items}"),
+    "why_tenure_short": ("customer for only {months}", "عميل منذ {months} فقط", "مدت مشتری بودن: فقط {months}"),
+    "why_tenure": ("customer for {months}", "عميل منذ {months}", "مدت مشتری بودن: {months}"),
+    "why_recency": ("no activity for {days}", "لا نشاط منذ {days}", "{days} بدون فعالیت"),
+    "why_orders": ("low activity: {rate} orders a month", "نشاط منخفض: {rate} طلب شهريًا",
+                   "فعالیت کم: {rate} سفارش در ماه"),
+    "why_category": ("{feature}: {value}", "{feature}: {value}", "{feature}: {value}"),
+    "why_value": ("{feature} {value}", "{feature}: {value}", "{feature}: {value}"),
+    "why_value_high": ("{feature} {value} (high)", "{feature}: {value} (مرتفع)", "{feature}: {value} (بالا)"),
+    "why_value_low": ("{feature} {value} (low)", "{feature}: {value} (منخفض)", "{feature}: {value} (پایین)"),
+    "why_missing": ("{feature} missing", "{feature}: غير معروف", "{feature}: نامشخص"),
+    # customer attributes named in churn reasons (the sample corpus's customers.csv), and their values
+    "feat_plan": ("plan", "الباقة", "طرح"),
+    "feat_domain": ("domain", "القطاع", "حوزه"),
+    "feat_segment": ("segment", "فئة العميل", "نوع مشتری"),
+    "feat_language": ("language", "اللغة", "زبان"),
+    "feat_spend_per_order": ("spend_per_order", "متوسط قيمة الطلب", "میانگین مبلغ سفارش"),
+    "feat_spend": ("spend", "إجمالي الإنفاق", "مجموع خرید"),
+    "val_plan_basic": ("basic", "أساسية", "پایه"),
+    "val_plan_standard": ("standard", "قياسية", "استاندارد"),
+    "val_plan_premium": ("premium", "مميزة", "ویژه"),
+    "val_domain_banking": ("banking", "الخدمات المصرفية", "بانکداری"),
+    "val_domain_ecommerce": ("ecommerce", "التجارة الإلكترونية", "تجارت الکترونیک"),
+    "val_domain_restaurants": ("restaurants", "المطاعم", "رستوران"),
+    "val_domain_telecom": ("telecom", "الاتصالات", "مخابرات"),
+    "val_segment_consumer": ("consumer", "أفراد", "حقیقی"),
+    "val_segment_business": ("business", "شركات", "حقوقی"),
     "sec_quotes": ("What customers said, per theme", "ماذا قال العملاء، حسب الموضوع", "مشتریان چه گفتند، به تفکیک موضوع"),
     "quotes_note": ("Customer text as written, personal data masked.", "نص العميل كما كتبه، مع إخفاء البيانات الشخصية.",
                     "متن مشتری همان‌طور که نوشته، با پوشاندن اطلاعات شخصی."),
@@ -170,6 +242,27 @@ def localise_digits(text: str, lang: str) -> str:
     """
     digits = _DIGITS.get(lang)
     return text.translate(str.maketrans("0123456789", digits)) if digits else text
+
+
+def arabic_plural_form(n: int) -> int:
+    """Which Arabic form of a counted noun follows ``n``: an index into the Arabic forms of :data:`_NOUNS`.
+
+    ``0``: one (``شكوى واحدة``), ``1``: two (``شكويان``; ``2`` after a preposition), ``3``: 3-10
+    (``شكاوى``), ``4``: 11-99 (``شكوى``), ``5``: other (0, 100, 101, 102, ...). Numbers above 100
+    follow their last two digits (103: ``شكاوى``, 111: ``شكوى``).
+
+    Example:
+        >>> [arabic_plural_form(n) for n in (1, 2, 3, 10, 11, 99, 100, 102, 103, 0)]
+        [0, 1, 3, 3, 4, 4, 5, 5, 3, 5]
+    """
+    n = abs(int(n))
+    if n in (1, 2):
+        return n - 1
+    if 3 <= n % 100 <= 10:
+        return 3
+    if 11 <= n % 100 <= 99:
+        return 4
+    return 5
 
 
 def quote_direction(language: str | None) -> str:
@@ -239,6 +332,26 @@ class Translator:
         sign = "+" if v > 0 else "\u2212" if v < 0 else "±"
         body = self.number(abs(v), decimals if unit == "pp" or v % 1 else 0)
         return f"{sign}{body}"
+
+    def count(self, n: int, noun: str, oblique: bool = False) -> str:
+        """``n`` of a counted noun of :data:`_NOUNS`, in agreement: ``3 complaints``, ``٣ شكاوى``, ``۳ شکایت``.
+
+        Args:
+            n: How many (a whole number).
+            noun: A key of :data:`_NOUNS`, e.g. ``complaint``.
+            oblique: The count follows an Arabic preposition (``خلال يومين``, not ``خلال يومان``).
+
+        Returns:
+            The number in this language's digits with the noun, or the Arabic phrase for one and two.
+        """
+        en, ar, fa = _NOUNS[noun]
+        n = int(n)
+        if self.lang == "ar":
+            form = arabic_plural_form(n)
+            form = 2 if form == 1 and oblique else form
+            return ar[form] if form < 3 else f"{self.number(n)} {ar[form]}"
+        word = fa[0] if self.lang == "fa" else en[0] if n == 1 else en[1]
+        return f"{self.number(n)} {word}"
 
     def unit(self, unit: str) -> str:
         """The label of a delta's unit (``pp``: percentage points), or ``""``."""

@@ -181,10 +181,14 @@ def representative_quotes(feedback: pd.DataFrame, period: Period, themes: list[s
 
 
 def at_risk_table(snapshot: ChurnSnapshot, top: int = 15) -> list[dict[str, Any]]:
-    """The ``top`` highest-scored customers in band high who have not churned yet, with their reasons."""
+    """The ``top`` highest-scored customers in band high who have not churned yet, with their reasons.
+
+    Each reason is a ``{"text", "feature"}`` dict (:func:`pipeline.report.data.reason_records`), its text cleaned.
+    """
     risky = _at_risk(snapshot).sort_values(["score", "customer_id"], ascending=[False, True]).head(top)
     return [{"customer_id": r.customer_id, "score": float(r.score), "band": r.band, "segment": r.segment,
-             "reasons": [clean_quote(x, 200) for x in (r.reasons or [])]} for r in risky.itertuples(index=False)]
+             "reasons": [{**x, "text": clean_quote(x["text"], 200)} for x in (r.reasons or [])]}
+            for r in risky.itertuples(index=False)]
 
 
 def churn_lift(store: Any, themes: list[str], as_of: pd.Timestamp) -> pd.DataFrame | None:
