@@ -29,7 +29,8 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
-	$(VENV)/bin/python -m benchmarks
+	$(VENV)/bin/python benchmarks/bench_classifier.py --stream 100000
+	$(VENV)/bin/python -m benchmarks.bench_flow --rows 20000 100000 --workers 1 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
