@@ -107,6 +107,8 @@ def main() -> None:
     parser.add_argument("--no-classify", action="store_true", help="Measure without the classifier.")
     parser.add_argument("--batch-size", type=int, default=512)
     args = parser.parse_args()
+    # Every measurement classifies: cached results of an earlier one (same texts, same model) would be reused.
+    os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
     configure_prefect()
     # One Prefect server for the flow and every Dask worker; in ephemeral mode each worker would start its own.
     from prefect.server.api.server import SubprocessASGIServer

@@ -117,6 +117,7 @@ def tables_markdown(evaluation: dict[str, Any], downstream: dict[str, Any], seed
     churn = downstream["churn"]
     lines += ["", "## Churn (simulated customers)", "", "| model | AUC |", "|---|---|",
               f"| Sada (held-out, n={churn.get('n')}) | {f(churn.get('auc'))} |",
+              f"| Sada, mean over seeded splits {f(churn.get('auc_seeds'))} | {f(churn.get('auc_mean'))} |",
               f"| oracle (simulator's true probabilities) | {f(churn.get('oracle_auc'))} |",
               f"| baseline: recency-frequency only | {f(churn.get('baseline_rf_auc'))} |",
               f"| baseline: NPS only | {f(churn.get('baseline_nps_auc'))} |", "",
