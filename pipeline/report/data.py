@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["FEEDBACK_COLUMNS", "ChurnSnapshot", "as_dict", "complaint_themes", "load_feedback", "load_churn_snapshot",
-           "reason_records", "reason_texts"]
+           "reason_records"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +73,6 @@ def reason_records(value: Any) -> list[dict[str, str]]:
         return []
     return [{"text": str(x.get("text", "")), "feature": str(x.get("feature") or "")} if isinstance(x, dict)
             else {"text": str(x), "feature": ""} for x in value if x]
-
-
-def reason_texts(value: Any) -> list[str]:
-    """A ``churn_scores.reasons`` value as plain strings: strings stay, ``{"text": ...}`` dicts give their text.
-
-    Example:
-        >>> reason_texts([{"text": "NPS fell from 9 to 3", "feature": "nps_change"}, "2 complaints"])
-        ['NPS fell from 9 to 3', '2 complaints']
-    """
-    return [r["text"] for r in reason_records(value)]
 
 
 def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame:
