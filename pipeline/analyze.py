@@ -8,7 +8,10 @@ analysed, quarantined or duplicate, and the run summary says how many.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,7 +21,7 @@ from typing import Any
 
 from pipeline.classify import Classifier, classify_texts
 from pipeline.config import Settings
-from pipeline.ingest import ColumnMapping, RawRow, read_inputs
+from pipeline.ingest import ColumnMapping, RawRow, check_encoding, read_inputs
 from pipeline.language import LanguageIdentifier, default_identifier
 from pipeline.normalise import Normaliser, mask_pii
 from pipeline.store import Store
@@ -40,6 +43,8 @@ class BatchCounts:
     analysed: int = 0
     quarantined: int = 0
     duplicates: int = 0
+    #: Analysed rows replaced by a newer row with the same id later in the same batch (counted in ``analysed``).
+    superseded: int = 0
     languages: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
 
@@ -48,6 +53,7 @@ class BatchCounts:
         self.analysed += other.analysed
         self.quarantined += other.quarantined
         self.duplicates += other.duplicates
+        self.superseded += other.superseded
         self.languages.update(other.languages)
         self.reasons.update(other.reasons)
         return self
@@ -88,6 +94,7 @@ class PreparedBatch:
     texts: list[str]
     rejections: list[dict[str, Any]]
     counts: BatchCounts
+    mask_pii: bool = True
 
 
 def prepare_batch(
@@ -110,7 +117,7 @@ def prepare_batch(
     items: list[FeedbackItem] = []
     fields: list[dict[str, object]] = []  # each item's input row, kept for the quarantine
     for row in rows:
-        outcome = validate(row, settings.max_text_length, settings.date_dayfirst)
+        outcome = _validate_safely(row, settings)
         if isinstance(outcome, Rejection):
             rejections.append(outcome)
         else:
@@ -128,13 +135,16 @@ def prepare_batch(
             kept.append((item, guess))
 
     stored = store.known_hashes(item.feedback_id for item, _ in kept)
-    fresh = []
+    newest: dict[str, tuple[FeedbackItem, Any]] = {}
     for item, guess in kept:
         if seen.get(item.feedback_id, stored.get(item.feedback_id)) == item.content_hash:
             counts.duplicates += 1
-        else:
-            seen[item.feedback_id] = item.content_hash
-            fresh.append((item, guess))
+            continue
+        if item.feedback_id in newest:  # the same id with other content later in this batch: the newer wins
+            counts.superseded += 1
+        seen[item.feedback_id] = item.content_hash
+        newest[item.feedback_id] = (item, guess)
+    fresh = list(newest.values())
 
     records = []
     for item, guess in fresh:
@@ -156,6 +166,7 @@ def prepare_batch(
         texts=[item.text for item, _ in fresh],
         rejections=[_quarantine_row(r, settings.mask_pii) for r in rejections],
         counts=counts,
+        mask_pii=settings.mask_pii,
     )
 
 
@@ -163,11 +174,20 @@ def store_batch(prepared: PreparedBatch, predictions: list[dict[str, Any]], stor
     """Write a prepared batch and its predictions; returns the batch's final counts."""
     counts = prepared.counts
     results = [{**p, "feedback_id": r["feedback_id"]} for r, p in zip(prepared.records, predictions)]
-    written = store.add_feedback(prepared.records, results)
-    counts.analysed = len(written)
-    counts.duplicates += len(prepared.records) - len(written)  # another writer stored them first
+    written, refused = store.add_feedback_or_refuse(prepared.records, results)
+    refused_ids = {r["feedback_id"] for r in refused}
+    counts.analysed = len(written) + counts.superseded
+    # another writer stored them first
+    counts.duplicates += len(prepared.records) - len(written) - len(refused)
     counts.languages.update(r["language"] for r in prepared.records if r["feedback_id"] in written)
-    store.add_quarantine(run_id, prepared.rejections)
+    rejections = list(prepared.rejections)
+    for record in refused:
+        rejections.append(_quarantine_row(Rejection(
+            record["source_file"], record["row_number"], "store_rejected", record["error"],
+            {k: record.get(k) for k in ("feedback_id", "customer_id", "channel", "raw_text")}), prepared.mask_pii))
+    counts.quarantined += len(refused_ids)
+    counts.reasons.update(["store_rejected"] * len(refused_ids))
+    store.add_quarantine(run_id, rejections)
     return counts
 
 
@@ -187,13 +207,41 @@ def analyze_batch(
     return store_batch(prepared, predictions, store, run_id)
 
 
+def _validate_safely(row: RawRow, settings: Settings) -> FeedbackItem | Rejection:
+    """:func:`validate`, with any unexpected failure turned into a quarantined ``invalid_row``."""
+    try:
+        return validate(row, settings.max_text_length, settings.date_dayfirst)
+    except Exception as exc:  # one bad cell must never stop the run
+        logger.exception("validating %s row %d failed; quarantined as invalid_row", row.source_file, row.row_number)
+        return Rejection(row.source_file, row.row_number, "invalid_row", f"{type(exc).__name__}: {exc}", row.fields)
+
+
+#: Quarantined values longer than this keep a prefix, their length and their SHA-256 (a 50 MB cell stays small).
+QUARANTINE_VALUE_CHARS = 2000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database column takes them
+
+
+def _storable(value: object, mask: bool) -> object:
+    """A quarantined cell as the store can hold it: masked, NUL/surrogate-free, bounded, JSON-typed."""
+    if value is None or isinstance(value, (bool, int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if mask and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**8:
+            value = str(value)  # a phone or card number typed as a number in a spreadsheet
+        else:
+            return value
+    text = value if isinstance(value, str) else str(value)
+    text = _UNSTORABLE.sub("\ufffd", text)
+    if len(text) > QUARANTINE_VALUE_CHARS:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        text = f"{text[:QUARANTINE_VALUE_CHARS]}… [{len(text)} characters, sha256 {digest}]"
+    return mask_pii(text) if mask else text
+
+
 def _quarantine_row(rejection: Rejection, mask: bool) -> dict[str, Any]:
-    fields = {k: (mask_pii(v) if mask and isinstance(v, str) else v) for k, v in rejection.fields.items()}
-    fields = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in fields.items()}
-    fields = {k: (v.encode("utf-8", "surrogateescape").decode("utf-8", "replace") if isinstance(v, str) else v)
-              for k, v in fields.items()}
-    return {"source_file": rejection.source_file, "row_number": rejection.row_number,
-            "reason": rejection.reason, "detail": rejection.detail, "fields": fields}
+    fields = {str(k): _storable(v, mask) for k, v in rejection.fields.items()}
+    return {"source_file": _storable(rejection.source_file, False), "row_number": rejection.row_number,
+            "reason": rejection.reason, "detail": _storable(rejection.detail, mask), "fields": fields}
 
 
 def summarise(total: BatchCounts, run_id: str, model_version: str | None, seconds: float) -> RunSummary:
@@ -222,6 +270,7 @@ def analyze(
 ) -> RunSummary:
     """Analyse every row of ``inputs`` and store the results; returns the run summary."""
     start = time.perf_counter()
+    encoding = check_encoding(encoding)
     run_id = store.start_run("analyze", [str(i) for i in inputs])
     identifier = identifier or default_identifier()
     normaliser = Normaliser(mask_pii=settings.mask_pii)

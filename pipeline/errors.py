@@ -10,6 +10,7 @@ __all__ = [
     "SadaError",
     "InputError",
     "ColumnMappingError",
+    "DuplicateColumnError",
     "UnsupportedFormatError",
     "ConfigError",
     "ModelNotFoundError",
@@ -27,6 +28,10 @@ class InputError(SadaError, ValueError):
 
 class ColumnMappingError(SadaError, LookupError):
     """A required column is missing or a mapping names a column that does not exist."""
+
+
+class DuplicateColumnError(ColumnMappingError):
+    """A file's header names a column Sada needs more than once."""
 
 
 class UnsupportedFormatError(InputError):

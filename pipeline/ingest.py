@@ -1,33 +1,41 @@
 """Read feedback files of any common shape into a stream of raw rows.
 
-Formats: CSV, TSV, JSON Lines, Excel (.xlsx) and Parquet, one file or a folder.
-Text files may be UTF-8 (with or without BOM), UTF-16 or Windows-1256; bytes
-that do not decode survive as surrogate escapes so that only the row holding
-them is quarantined, never the whole file. Nothing here judges a row: that is
-:mod:`pipeline.validate`'s job. A file that cannot be read at all yields one
-row carrying the reason, so every input is accounted for.
+Formats: CSV, TSV, JSON Lines (each also gzip-compressed, ``.csv.gz``), Excel
+(.xlsx) and Parquet, one file or a folder. Text files may be UTF-8 (with or
+without BOM), UTF-16 or Windows-1256; a Windows-1256 file may hold UTF-8 lines
+(one export appended to another), which are decoded line by line. Bytes that do
+not decode survive as surrogate escapes so that only the row holding them is
+quarantined, never the whole file. Nothing here judges a row: that is
+:mod:`pipeline.validate`'s job. Everything that cannot be read still yields
+rows carrying the reason, so every input is accounted for: a file in another
+format, a folder that cannot be listed, a symlink loop (one row each), a CSV
+line whose quote never closes, each row of a corrupt Parquet row group.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import json
 import logging
+import os
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from pipeline.errors import ColumnMappingError, InputError
+from pipeline.errors import ColumnMappingError, DuplicateColumnError, InputError
 
 __all__ = [
     "FIELDS",
     "SUPPORTED_SUFFIXES",
     "ColumnMapping",
     "RawRow",
+    "check_encoding",
     "detect_encoding",
     "expand_inputs",
     "open_text",
@@ -41,7 +49,8 @@ logger = logging.getLogger(__name__)
 #: Canonical fields a feedback row can carry. Only ``text`` is required.
 FIELDS = ("text", "feedback_id", "customer_id", "created_at", "source", "rating", "nps_score", "channel")
 
-SUPPORTED_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".xlsx", ".parquet"}
+SUPPORTED_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".xlsx", ".parquet",
+                      ".csv.gz", ".tsv.gz", ".jsonl.gz", ".ndjson.gz"}
 
 #: Header names recognised for each field, compared after :func:`_header_key`.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -156,16 +165,21 @@ class RawRow:
 
 
 def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus supported files found below folders (sorted).
+    """Files named directly, plus every entry found below folders (sorted).
+
+    Folder entries include files in formats Sada does not read, folders that
+    cannot be listed and symlink loops: :func:`read_file` turns each into one
+    quarantined row, so nothing in a folder is skipped without a trace.
+    Hidden entries (names starting with ".") are left out.
 
     Raises:
-        InputError: a path does not exist, or a folder holds no supported file.
+        InputError: a path does not exist, or a folder is empty.
     """
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            found = sorted(_walk(path))
             if not found:
                 raise InputError(
                     f"expected feedback files ({', '.join(sorted(SUPPORTED_SUFFIXES))}) in folder {path}, found none"
@@ -178,6 +192,51 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
+def _walk(folder: Path, ancestors: frozenset[str] = frozenset()) -> Iterator[Path]:
+    """Every non-hidden entry below ``folder``; unlistable folders and loops are yielded themselves."""
+    real = os.path.realpath(folder)
+    ancestors = ancestors | {real}
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        yield folder
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir():  # follows symlinks
+            if os.path.realpath(path) in ancestors:
+                yield path
+            else:
+                yield from _walk(path, ancestors)
+        else:
+            yield path
+
+
+def _suffix(path: Path) -> str:
+    """The format suffix, compression included: ``.csv``, ``.csv.gz``."""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[1] == ".gz":
+        return "".join(suffixes)
+    return suffixes[-1] if suffixes else ""
+
+
+def _unreadable_entry(path: Path) -> str | None:
+    """Why a folder entry cannot be read as a file, or None when it is a regular file."""
+    if path.is_file():
+        return None
+    if path.is_symlink() and not path.exists():
+        return f"{path} is a link to {os.readlink(path)}, which does not exist"
+    if path.is_dir():
+        try:
+            os.scandir(path).close()
+        except OSError as exc:
+            return f"folder {path} cannot be listed ({exc.strerror}); fix its permissions"
+        return f"{path} links back to {os.path.realpath(path)}, a folder above it (a symlink loop)"
+    return f"{path} is not a regular file"
+
+
 def read_inputs(
     paths: Iterable[str | Path], mapping: ColumnMapping | None = None, encoding: str | None = None
 ) -> Iterator[RawRow]:
@@ -186,24 +245,46 @@ def read_inputs(
         yield from read_file(path, mapping, encoding)
 
 
+def check_encoding(encoding: str | None) -> str | None:
+    """The encoding's canonical name, None when not given.
+
+    Raises:
+        InputError: Python knows no such encoding.
+    """
+    if encoding is None:
+        return None
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}; expected a codec name such as utf-8, cp1256 or utf-16, "
+                         "or leave --encoding out to detect it") from None
+
+
+_READERS_BY_FORMAT = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                      ".xlsx": "xlsx", ".parquet": "parquet"}
+
+
 def read_file(path: str | Path, mapping: ColumnMapping | None = None, encoding: str | None = None) -> Iterator[RawRow]:
     """Rows of one file, with fields renamed to the canonical names.
 
-    A file in an unsupported format, or one that fails to open, yields one
+    A file in an unsupported format yields one ``unsupported_format`` row; one
+    that fails to open, a folder that cannot be listed or a symlink loop one
     ``unreadable_file`` row. A file without a text column yields every row as
     ``missing_text_column``.
     """
     path = Path(path)
     mapping = mapping or ColumnMapping()
-    suffix = path.suffix.lower()
-    readers = {
-        ".csv": _csv_records, ".tsv": _csv_records, ".jsonl": _jsonl_records, ".ndjson": _jsonl_records,
-        ".xlsx": _xlsx_records, ".parquet": _parquet_records,
-    }
-    reader = readers.get(suffix)
-    if reader is None:
-        yield RawRow(str(path), 0, {}, "unreadable_file",
-                     f"unsupported format {suffix or '(none)'}; expected one of {sorted(SUPPORTED_SUFFIXES)}")
+    problem = _unreadable_entry(path)
+    if problem:
+        yield RawRow(str(path), 0, {}, "unreadable_file", problem)
+        return
+    suffix = _suffix(path)
+    readers = {"csv": _csv_records, "jsonl": _jsonl_records, "xlsx": _xlsx_records, "parquet": _parquet_records}
+    reader = readers.get(_READERS_BY_FORMAT.get(suffix.removesuffix(".gz"), ""))
+    if reader is None or (suffix.endswith(".gz") and reader not in (_csv_records, _jsonl_records)):
+        yield RawRow(str(path), 0, {}, "unsupported_format",
+                     f"unsupported format {suffix or '(none)'}; expected one of {sorted(SUPPORTED_SUFFIXES)}; "
+                     "convert the file or move it out of the input folder")
         return
     count = 0
     resolved: dict[tuple, dict[str, str] | ColumnMappingError] = {}
@@ -211,7 +292,7 @@ def read_file(path: str | Path, mapping: ColumnMapping | None = None, encoding: 
         for header, number, record, error, detail in reader(path, encoding):
             count = number
             if error:
-                yield RawRow(str(path), number, {}, error, detail)
+                yield RawRow(str(path), number, record or {}, error, detail)
                 continue
             key = tuple(header)
             if key not in resolved:
@@ -225,21 +306,53 @@ def read_file(path: str | Path, mapping: ColumnMapping | None = None, encoding: 
 
 def _resolve(mapping: ColumnMapping, header: list[str]) -> dict[str, str] | ColumnMappingError:
     try:
-        return mapping.resolve(header)
+        columns = mapping.resolve(header)
     except ColumnMappingError as exc:
         return exc
+    for name, column in columns.items():
+        if name not in mapping.explicit and f"{column}{_DUPLICATE_MARK}2" in header:
+            return DuplicateColumnError(
+                f"expected one column named {column!r} for {name}, found {header.count(column) + 1} "
+                f"(read as {column!r}, {column + _DUPLICATE_MARK + '2'!r}, ...); rename one in the file or "
+                f"pick one with --map {name}=COLUMN")
+    return columns
+
+
+#: Repeated header names are read as ``name``, ``name.2``, ``name.3`` so no column overwrites another.
+_DUPLICATE_MARK = "."
+
+
+def _unique_header(header: list[str]) -> list[str]:
+    """Header names made unique: the second ``text`` becomes ``text.2``.
+
+    Example:
+        >>> _unique_header(["id", "متن", "متن", "id"])
+        ['id', 'متن', 'متن.2', 'id.2']
+    """
+    seen: dict[str, int] = {}
+    unique = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}{_DUPLICATE_MARK}{seen[name]}")
+    return unique
 
 
 def _mapped_row(
     path: Path, number: int, header: list[str], record: dict, columns: dict[str, str] | ColumnMappingError
 ) -> RawRow:
     if isinstance(columns, ColumnMappingError):
-        return RawRow(str(path), number, {}, "column_mapping", str(columns))
+        reason = "duplicate_column" if isinstance(columns, DuplicateColumnError) else "column_mapping"
+        return RawRow(str(path), number, _first_fields(record), reason, str(columns))
     if "text" not in columns:
-        return RawRow(str(path), number, {}, "missing_text_column",
+        return RawRow(str(path), number, _first_fields(record), "missing_text_column",
                       f"expected a text column, found {header}; name it with --map text=COLUMN")
     fields = {name: _clean_value(record.get(column)) for name, column in columns.items()}
     return RawRow(str(path), number, fields)
+
+
+def _first_fields(record: dict | None, limit: int = 20) -> dict[str, object]:
+    """A row's own cells, kept in the quarantine when no field could be mapped."""
+    return {str(k): _clean_value(v) for k, v in list((record or {}).items())[:limit]}
 
 
 def _clean_value(value: object) -> object:
@@ -317,15 +430,57 @@ def detect_encoding(sample: bytes) -> str:
     return "utf-8" if valid >= 3 * bad else "cp1256"
 
 
+def _open_binary(path: Path):
+    """The file's bytes, decompressed when it ends in .gz."""
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")
+
+
+def _chosen_encoding(path: Path, encoding: str | None) -> str:
+    if encoding:
+        return encoding
+    with _open_binary(path) as handle:
+        return detect_encoding(handle.read(_SAMPLE_BYTES))
+
+
 def open_text(path: Path, encoding: str | None = None) -> io.TextIOWrapper:
     """Open a text file in its detected (or the given) encoding; undecodable bytes become surrogate escapes."""
-    with path.open("rb") as handle:
-        sample = handle.read(_SAMPLE_BYTES)
-    chosen = encoding or detect_encoding(sample)
+    chosen = _chosen_encoding(path, encoding)
     logger.debug("%s: reading as %s", path, chosen)
     # surrogateescape keeps undecodable bytes so only their row is quarantined
     errors = "surrogateescape" if not chosen.startswith("utf-16") else "replace"
-    return path.open("r", encoding=chosen, errors=errors, newline="")
+    return io.TextIOWrapper(_open_binary(path), encoding=chosen, errors=errors, newline="")
+
+
+def text_lines(path: Path, encoding: str | None = None) -> Iterator[str]:
+    """The file's lines as text, line endings kept.
+
+    A file detected as Windows-1256 is decoded line by line: a line that is
+    valid UTF-8 (and not plain ASCII) is read as UTF-8, since Windows-1256
+    Arabic practically never forms valid UTF-8; other lines as Windows-1256.
+    """
+    chosen = _chosen_encoding(path, encoding)
+    if chosen != "cp1256" or encoding:
+        with open_text(path, chosen) as handle:
+            yield from handle
+        return
+    with _open_binary(path) as handle:
+        for line in handle:
+            yield _decode_legacy_line(line)
+
+
+def _decode_legacy_line(line: bytes) -> str:
+    """One line of a Windows-1256 file that may hold UTF-8 lines.
+
+    Example:
+        >>> _decode_legacy_line("سلام\\n".encode("utf-8")), _decode_legacy_line("سلام\\n".encode("cp1256"))
+        ('سلام\\n', 'سلام\\n')
+    """
+    if line.isascii():
+        return line.decode("ascii")
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("cp1256", errors="surrogateescape")
 
 
 # --------------------------------------------------------------------------- readers
@@ -333,25 +488,62 @@ def open_text(path: Path, encoding: str | None = None) -> io.TextIOWrapper:
 
 
 def _csv_records(path: Path, encoding: str | None) -> Iterator[tuple]:
+    """CSV/TSV records, parsed strictly so that a quote that never closes cannot swallow the rows after it.
+
+    When a record does not parse (a stray quote), its first line is quarantined
+    as ``malformed_record`` and the lines after it are parsed again as rows of
+    their own.
+    """
     csv.field_size_limit(1 << 30)
-    with open_text(path, encoding) as handle:
-        sample = handle.read(1 << 16)
-        handle.seek(0)
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(sample)
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = next((row for row in reader if any(cell.strip() for cell in row)), None)
-        if header is None:
+    lines = text_lines(path, encoding)
+    head = [line for _, line in zip(range(20), lines)]
+    if path.suffix.lower() == ".tsv" or path.name.lower().endswith(".tsv.gz"):
+        delimiter = "\t"
+    else:
+        delimiter = _sniff_delimiter("".join(head))
+    pending: deque[str] = deque(head)
+    taken: list[str] = []  # the physical lines of the record being parsed
+
+    def source() -> Iterator[str]:
+        while True:
+            line = pending.popleft() if pending else next(lines, None)
+            if line is None:
+                return
+            taken.append(line)
+            yield line
+
+    feed = source()
+    reader = csv.reader(feed, delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    number = 0
+    while True:
+        taken.clear()
+        try:
+            row = next(reader)
+        except StopIteration:
             return
-        header = [h.strip().lstrip("\ufeff") for h in header]
-        number = 0
-        for row in reader:
-            if not any(cell.strip() for cell in row):
+        except csv.Error as exc:
+            first, rest = taken[:1], taken[1:]
+            pending.extendleft(reversed(rest))
+            reader = csv.reader(feed, delimiter=delimiter, strict=True)
+            if header is None:
                 continue
             number += 1
-            if len(row) > len(header):
-                yield header, number, None, "malformed_record", f"expected {len(header)} fields, found {len(row)}"
-                continue
-            yield header, number, dict(zip(header, row)), None, ""
+            yield header, number, {"line": first[0].rstrip("\r\n") if first else ""}, "malformed_record", (
+                f"unbalanced quote ({exc}); the {len(rest)} line(s) after it are read as rows of their own; "
+                "fix the quoting in the file")
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = _unique_header([h.strip().lstrip("\ufeff") for h in row])
+            continue
+        number += 1
+        if len(row) > len(header):
+            yield header, number, {"line": delimiter.join(row)}, "malformed_record", \
+                f"expected {len(header)} fields, found {len(row)}"
+            continue
+        yield header, number, dict(zip(header, row)), None, ""
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -361,25 +553,36 @@ def _sniff_delimiter(sample: str) -> str:
         return ","
 
 
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"key(s) {repeated} appear more than once in the object")
+    return dict(pairs)
+
+
 def _jsonl_records(path: Path, encoding: str | None) -> Iterator[tuple]:
-    with open_text(path, encoding) as handle:
-        number = 0
-        header: list[str] = []
-        for line in handle:
-            if not line.strip():
-                continue
-            number += 1
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield header, number, None, "malformed_record", f"invalid JSON: {exc.msg}"
-                continue
-            if not isinstance(record, dict):
-                yield header, number, None, "malformed_record", f"expected a JSON object, found {type(record).__name__}"
-                continue
-            record = {str(k): (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
-                      for k, v in record.items()}
-            yield list(record), number, record, None, ""
+    number = 0
+    header: list[str] = []
+    for line in text_lines(path, encoding):
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            record = json.loads(line, object_pairs_hook=_no_repeated_keys)
+        except json.JSONDecodeError as exc:
+            yield header, number, {"line": line.rstrip("\r\n")}, "malformed_record", f"invalid JSON: {exc.msg}"
+            continue
+        except ValueError as exc:  # a repeated key would silently drop one of its values
+            yield header, number, {"line": line.rstrip("\r\n")}, "malformed_record", f"invalid record: {exc}"
+            continue
+        if not isinstance(record, dict):
+            yield header, number, {"line": line.rstrip("\r\n")}, "malformed_record", \
+                f"expected a JSON object, found {type(record).__name__}"
+            continue
+        record = {str(k): (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
+                  for k, v in record.items()}
+        yield list(record), number, record, None, ""
 
 
 def _xlsx_records(path: Path, encoding: str | None) -> Iterator[tuple]:
@@ -391,7 +594,8 @@ def _xlsx_records(path: Path, encoding: str | None) -> Iterator[tuple]:
         header = None
         for values in rows:
             if any(v not in (None, "") for v in values):
-                header = [str(v).strip() if v is not None else f"column{i + 1}" for i, v in enumerate(values)]
+                header = _unique_header(
+                    [str(v).strip() if v is not None else f"column{i + 1}" for i, v in enumerate(values)])
                 break
         if header is None:
             return
@@ -406,12 +610,23 @@ def _xlsx_records(path: Path, encoding: str | None) -> Iterator[tuple]:
 
 
 def _parquet_records(path: Path, encoding: str | None) -> Iterator[tuple]:
+    """Parquet rows, one row group at a time: a corrupt group yields one ``unreadable_rows`` row per record."""
     import pyarrow.parquet as pq
 
     table = pq.ParquetFile(path)
-    header = table.schema_arrow.names
+    header = _unique_header(table.schema_arrow.names)
     number = 0
-    for batch in table.iter_batches(batch_size=4096):
-        for record in batch.to_pylist():
+    for group in range(table.num_row_groups):
+        size = table.metadata.row_group(group).num_rows
+        try:
+            records = table.read_row_group(group).to_pylist()
+        except Exception as exc:  # noqa: BLE001 - any decoding failure of this group
+            detail = (f"row group {group + 1} of {table.num_row_groups} (rows {number + 1}-{number + size}) "
+                      f"cannot be read: {type(exc).__name__}: {str(exc)[:200]}")
+            for _ in range(size):
+                number += 1
+                yield header, number, None, "unreadable_rows", detail
+            continue
+        for record in records:
             number += 1
-            yield header, number, record, None, ""
+            yield header, number, dict(zip(header, record.values())), None, ""

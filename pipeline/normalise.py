@@ -26,21 +26,13 @@ from camel_tools.tokenizers.word import simple_word_tokenize
 from camel_tools.utils.dediac import dediac_ar
 from camel_tools.utils.normalize import normalize_alef_ar, normalize_alef_maksura_ar, normalize_teh_marbuta_ar
 
+from pipeline.pii import mask_pii  # re-exported: PII masking lives in pipeline/pii.py
+
 __all__ = ["Cues", "NormalisedText", "Normaliser", "extract_cues", "mask_pii", "reduce_elongation"]
 
 # ---------------------------------------------------------------- tables, built once
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
-_D = r"[0-9٠-٩۰-۹]"
-
-_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"']+|\b[a-z0-9-]+\.(?:com|net|org|ir|sa|ae|eg|io|me|app)(?:/[^\s<>\"']*)?\b")
-_EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
-_IBAN = re.compile(r"\b(?:IR|SA|AE|EG|JO|KW|QA|BH|LB|TR)\d{2}(?:[ -]?[0-9A-Z]){10,30}\b")
-_CARD = re.compile(rf"(?<!{_D})(?:{_D}[ -]?){{12,18}}{_D}(?!{_D})")
-# Dashed dates (2025-03-07, 07-03-2025) have a phone number's shape but are not PII.
-_DASHED_DATE = rf"(?:{_D}{{4}}-{_D}{{1,2}}-{_D}{{1,2}}|{_D}{{1,2}}-{_D}{{1,2}}-{_D}{{4}})(?!{_D})"
-_PHONE = re.compile(rf"(?<![\w@])(?!{_DASHED_DATE})\+?(?:{_D}[ -]?){{7,13}}{_D}(?!{_D})")
-
 _ARABIC_LETTER = "\u0621-\u064a\u066e-\u06d3\u06fa-\u06ff"
 _ELONGATED_AR = re.compile(rf"([{_ARABIC_LETTER}])\1{{2,}}")
 _ELONGATED_LATIN = re.compile(r"([A-Za-z])\1{2,}")
@@ -49,24 +41,6 @@ _EXCLAIM = re.compile(r"[!！]{2,}")
 _QUESTION = re.compile(r"[?؟]{2,}")
 _PLACEHOLDER = re.compile(r"\[\s*(URL|EMAIL|PHONE|CARD|IBAN)\s*\]")
 _SPACES = re.compile(r"\s+")
-
-
-def mask_pii(text: str) -> str:
-    """Replace URLs, e-mails, IBANs, card and phone numbers with placeholders.
-
-    Example:
-        >>> mask_pii("اتصل على ٠٥٥١٢٣٤٥٦٧ أو test@example.com")
-        'اتصل على [PHONE] أو [EMAIL]'
-        >>> mask_pii("سفارش ۳ تا پیتزا")
-        'سفارش ۳ تا پیتزا'
-        >>> mask_pii("طلبت يوم 2025-03-04 ولم يصل")
-        'طلبت يوم 2025-03-04 ولم يصل'
-    """
-    text = _EMAIL.sub("[EMAIL]", text)
-    text = _URL.sub("[URL]", text)
-    text = _IBAN.sub("[IBAN]", text)
-    text = _CARD.sub("[CARD]", text)
-    return _PHONE.sub("[PHONE]", text)
 
 
 def reduce_elongation(text: str) -> str:

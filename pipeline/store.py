@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, OperationalError, StatementError
 
 from pipeline.errors import ConfigError
 
@@ -247,6 +247,31 @@ class Store:
                     index_elements=["feedback_id", "model_version"]), result_rows)
         return written
 
+    def add_feedback_or_refuse(
+        self, items: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]] = ()
+    ) -> tuple[set[str], list[dict[str, Any]]]:
+        """:meth:`add_feedback`, but a row the database refuses does not sink its batch.
+
+        The batch goes in one transaction; if the database refuses it (a value
+        it cannot store), each row is retried on its own. Returns the ids
+        written and the refused items, each with an ``error`` saying why.
+        """
+        try:
+            return self.add_feedback(items, results), []
+        except (DataError, StatementError) as exc:
+            logger.warning("the store refused a batch (%s); writing its %d rows one by one",
+                           _first_line(exc), len(items))
+        by_id = {r["feedback_id"]: r for r in results}
+        written: set[str] = set()
+        refused: list[dict[str, Any]] = []
+        for item in items:
+            result = [by_id[item["feedback_id"]]] if item["feedback_id"] in by_id else []
+            try:
+                written |= self.add_feedback([item], result)
+            except (DataError, StatementError) as exc:
+                refused.append({**item, "error": f"the database refused the row: {_first_line(exc)}"})
+        return written, refused
+
     def add_quarantine(self, run_id: str, rows: Sequence[dict[str, Any]]) -> int:
         """Record rejected rows; a row already quarantined by an earlier run is not added again.
 
@@ -280,6 +305,10 @@ def _row_key(row: dict[str, Any]) -> str:
     payload = json.dumps([row.get("source_file"), row.get("row_number"), row["reason"], row.get("fields")],
                          sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 def engine_url_safe(url: str) -> str:

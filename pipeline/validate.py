@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,13 +25,23 @@ from dateutil import parser as date_parser
 
 from pipeline.ingest import RawRow
 
-__all__ = ["REASONS", "FeedbackItem", "Rejection", "validate", "content_hash", "make_feedback_id"]
+__all__ = [
+    "REASONS", "FeedbackItem", "Rejection", "validate", "content_hash", "make_feedback_id", "bounded_id",
+    "ID_LENGTH", "CUSTOMER_ID_LENGTH", "CHANNEL_LENGTH",
+]
+
+#: Column widths of the store; longer ids keep a prefix and a hash of the whole (see :func:`bounded_id`).
+ID_LENGTH = 80
+CUSTOMER_ID_LENGTH = 128
+CHANNEL_LENGTH = 64
 
 #: Every quarantine reason Sada writes, with what it means.
 REASONS = {
     "empty_text": "the text is empty or only whitespace",
     "text_too_long": "the text is longer than SADA_MAX_TEXT_LENGTH characters",
-    "undecodable_bytes": "the text holds bytes that are not valid in the file's encoding",
+    "undecodable_bytes": "a field holds bytes that are not valid in the file's encoding (or a lone surrogate)",
+    "invalid_characters": "a field holds a NUL character, which no database column can store",
+    "field_too_long": "channel is longer than 64 characters",
     "unparseable_date": "created_at is present but is not a date",
     "nps_out_of_range": "nps_score is not a whole number from 0 to 10",
     "rating_out_of_range": "rating is not a number from 0 to 10",
@@ -39,10 +50,15 @@ REASONS = {
     "missing_text_column": "the file has no column recognised as the feedback text",
     "column_mapping": "a --map option names a column the file does not have",
     "unreadable_file": "the file could not be opened or read at all",
+    "unreadable_rows": "part of a file (e.g. a corrupt Parquet row group) could not be read; one row per record",
+    "unsupported_format": "a file in an input folder is not a format Sada reads",
+    "duplicate_column": "the header names a column Sada uses twice; rename one or pick it with --map",
+    "invalid_row": "validating the row failed unexpectedly (a bug: please report it)",
+    "store_rejected": "the database refused the row (the detail says why)",
 }
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
-_SURROGATE = re.compile("[\udc80-\udcff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SOURCES = {
     "review": "review", "reviews": "review", "appstore": "review", "app_store": "review",
     "survey": "survey", "nps": "survey", "csat": "survey",
@@ -84,10 +100,28 @@ def content_hash(source: str, customer_id: str | None, created_at: datetime | No
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def bounded_id(value: str, width: int) -> str:
+    """``value`` if it fits ``width``, else a prefix, ``~`` and 16 hex digits of its SHA-256.
+
+    Two long ids that share a prefix stay two ids; the same id always maps to the same value.
+
+    Example:
+        >>> bounded_id("سفارش-12", 80)
+        'سفارش-12'
+        >>> a, b = bounded_id("x" * 90 + "A", 80), bounded_id("x" * 90 + "B", 80)
+        >>> len(a), a == b, a == bounded_id("x" * 90 + "A", 80)
+        (80, False, True)
+    """
+    if len(value) <= width:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return value[: width - 17] + "~" + digest
+
+
 def make_feedback_id(given: object, digest: str) -> str:
     """The source's own id when it has one, else ``h-`` and the content hash's first 24 hex digits."""
     text = _as_text(given)
-    return text[:80] if text else "h-" + digest[:24]
+    return bounded_id(text, ID_LENGTH) if text else "h-" + digest[:24]
 
 
 def validate(row: RawRow, max_text_length: int = 5000, dayfirst: bool = True) -> FeedbackItem | Rejection:
@@ -102,8 +136,14 @@ def validate(row: RawRow, max_text_length: int = 5000, dayfirst: bool = True) ->
     text = _as_text(fields.get("text"))
     if not text:
         return reject("empty_text", REASONS["empty_text"])
-    if _SURROGATE.search(text):
-        return reject("undecodable_bytes", "the text holds bytes that do not decode; re-export the file as UTF-8")
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            continue
+        if _SURROGATE.search(value):
+            return reject("undecodable_bytes",
+                          f"{name} holds bytes that do not decode (or a lone surrogate); re-export the file as UTF-8")
+        if "\x00" in value:
+            return reject("invalid_characters", f"{name} holds a NUL character; remove it or re-export the file")
     if len(text) > max_text_length:
         return reject("text_too_long", f"{len(text)} characters, more than the limit of {max_text_length}")
     created_at = None
@@ -113,11 +153,14 @@ def validate(row: RawRow, max_text_length: int = 5000, dayfirst: bool = True) ->
         if created_at is None:
             return reject("unparseable_date", f"created_at {raw_date[:40]!r} is not a date")
     nps = _parse_number(fields.get("nps_score"))
-    if nps is not None and (nps != nps or nps != int(nps) or not 0 <= nps <= 10):
+    if nps is not None and (not math.isfinite(nps) or nps != int(nps) or not 0 <= nps <= 10):
         return reject("nps_out_of_range", f"nps_score {fields.get('nps_score')!r} is not a whole number 0..10")
     rating = _parse_number(fields.get("rating"))
     if rating is not None and (rating != rating or not 0 <= rating <= 10):
         return reject("rating_out_of_range", f"rating {fields.get('rating')!r} is not a number 0..10")
+    channel = _as_text(fields.get("channel")) or None
+    if channel and len(channel) > CHANNEL_LENGTH:
+        return reject("field_too_long", f"channel is {len(channel)} characters, more than {CHANNEL_LENGTH}")
     source_raw = (_as_text(fields.get("source")) or "").casefold()
     source = _SOURCES.get(source_raw, source_raw[:32] or "unknown")
     customer_id = _as_text(fields.get("customer_id"))
@@ -129,8 +172,8 @@ def validate(row: RawRow, max_text_length: int = 5000, dayfirst: bool = True) ->
         source_file=row.source_file,
         row_number=row.row_number,
         source=source,
-        channel=(_as_text(fields.get("channel")) or None),
-        customer_id=customer_id[:128] if customer_id else None,
+        channel=channel,
+        customer_id=bounded_id(customer_id, CUSTOMER_ID_LENGTH) if customer_id else None,
         created_at=created_at,
         rating=rating,
         nps_score=int(nps) if nps is not None else None,
@@ -184,25 +227,25 @@ def _from_local_calendar(text: str) -> datetime | None:
             from hijridate import Hijri
 
             gregorian = Hijri(year, month, day).to_gregorian()
-    except (ValueError, OverflowError):
+        return datetime(gregorian.year, gregorian.month, gregorian.day, *clock)
+    except (ValueError, OverflowError):  # no such day, or hour 25
         return None
-    return datetime(gregorian.year, gregorian.month, gregorian.day, *clock)
 
 
 def _parse_date(text: str, dayfirst: bool) -> datetime | None:
     text = text.translate(_DIGITS)
-    local = _from_local_calendar(text)
-    if local is not None:
-        return local
+    match = _YMD.match(text)
+    if match and 1300 <= int(match[1]) <= 1500:  # a local-calendar date, or nothing
+        return _from_local_calendar(text)
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
         try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
             parsed = date_parser.parse(text, dayfirst=dayfirst)
-        except (ValueError, OverflowError):
-            return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        if parsed.tzinfo is not None:  # year 1 in UTC+1 is year 0 in UTC: OverflowError
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return None
     if not 1900 <= parsed.year <= 2200:
         return None
     return parsed

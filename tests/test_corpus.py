@@ -53,7 +53,7 @@ CORPUS = REPO / "corpus"
 DATASETS = REPO.parent / "shared" / "datasets"
 BUILT = ("feedback.csv", "customers.csv", "truth.json", "README.md")
 THEME_IDS = ["delivery", "price", "quality", "service", "billing", "app", "network", "speed", "packaging",
-             "hygiene", "refunds", "trust", "other"]
+             "hygiene", "refunds", "trust", "other", "ambience"]
 
 
 @pytest.fixture(scope="module")

@@ -119,7 +119,7 @@ def test_file_without_text_column_quarantines_each_row(tmp_path):
     [
         ("broken.xlsx", b"PK\x03\x04 not really a zip", "unreadable_file"),  # corrupt Excel file
         ("broken.parquet", b"PAR1 garbage", "unreadable_file"),  # corrupt Parquet file
-        ("notes.docx", b"whatever", "unreadable_file"),  # a format Sada does not read
+        ("notes.docx", b"whatever", "unsupported_format"),  # a format Sada does not read
     ],
 )
 def test_unreadable_files_yield_one_row_with_the_reason(tmp_path, name, content, reason):
@@ -147,8 +147,10 @@ def test_folders_are_expanded_and_missing_paths_are_clear_errors(tmp_path):
     (tmp_path / "sub" / "b.jsonl").write_text(json.dumps({"text": "عالی"}) + "\n", encoding="utf-8")
     (tmp_path / "a.csv").write_text("text\nممتاز\n", encoding="utf-8")
     (tmp_path / "readme.txt").write_text("not feedback", encoding="utf-8")
-    assert [p.name for p in expand_inputs([tmp_path])] == ["a.csv", "b.jsonl"]
-    assert len(list(read_inputs([tmp_path]))) == 2
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x01")  # hidden entries are not inputs
+    assert [p.name for p in expand_inputs([tmp_path])] == ["a.csv", "readme.txt", "b.jsonl"]
+    rows = list(read_inputs([tmp_path]))  # the .txt file is counted, not skipped
+    assert [r.error for r in rows] == [None, "unsupported_format", None]
     with pytest.raises(InputError, match="does not exist"):
         expand_inputs([tmp_path / "missing.csv"])
     (tmp_path / "empty").mkdir()
