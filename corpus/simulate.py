@@ -91,6 +91,8 @@ THEME_COEFFICIENTS: dict[str, float] = {
     "app": 0.30,
     "packaging": 0.10,
     "other": 0.05,
+    # added with the theme (after the simulator was written): the place itself does not drive churn
+    "ambience": 0.0,
 }
 
 #: Definition of each hazard feature, evaluated for customer i in month m.
