@@ -70,11 +70,12 @@ def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encodin
     from pipeline.analyze import analyze
     from pipeline.classify import load_classifier
     from pipeline.config import load_settings
-    from pipeline.ingest import ColumnMapping
+    from pipeline.ingest import ColumnMapping, check_encoding
     from pipeline.store import Store
 
     settings = load_settings(database_url=db, mask_pii=mask_pii, max_text_length=max_length)
     columns = ColumnMapping.parse(mapping)
+    encoding = check_encoding(encoding)  # before the store exists: a typo creates nothing
     classifier = load_classifier(model_path) if classify else None  # fails fast, naming the path
     store = Store.open(settings.database_url)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} rows"),
@@ -398,7 +399,7 @@ def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db
     from pipeline.store import Store
 
     settings = load_settings(database_url=db)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, create=False)
     result = build_report(store, out=out, period=period, lang=lang, corpus_dir=settings.corpus_dir,
                           baseline=baseline)
     if as_json:

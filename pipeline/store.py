@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -38,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, OperationalError, StatementError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, StatementError
 
 from pipeline.errors import ConfigError
 
@@ -126,6 +128,7 @@ runs = Table(
     Column("quarantined", Integer), Column("duplicates", Integer),
     Column("languages", JSON),
     Column("summary", JSON),
+    Column("host", String(255)), Column("pid", Integer),
 )
 
 
@@ -145,14 +148,25 @@ class Store:
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @classmethod
-    def open(cls, url: str, migrate: bool = True) -> Store:
+    def open(cls, url: str, migrate: bool = True, create: bool = True) -> Store:
         """Connect to ``url`` (sqlite:///path or postgresql://...) and upgrade the schema.
 
+        Args:
+            url: SQLAlchemy URL of the store.
+            migrate: Bring the schema up to the newest revision.
+            create: Create a SQLite file that does not exist yet (off for commands that only read,
+                so a mistyped path is an error rather than a new empty store).
+
         Raises:
-            ConfigError: the URL is malformed or the database cannot be reached.
+            ConfigError: the URL is malformed, the database cannot be reached, the file is not a
+                database, or (``create=False``) there is no store at the path.
         """
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.removeprefix("sqlite:///")).expanduser()
+            if not create and not path.is_file():
+                raise ConfigError(f"expected a Sada store at {path}, found no such file; check --db / "
+                                  "SADA_DATABASE_URL (sada analyze creates the store)")
+            path.parent.mkdir(parents=True, exist_ok=True)
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         try:
@@ -160,7 +174,7 @@ class Store:
             store = cls(engine)
             if migrate:
                 store.migrate()
-        except (ArgumentError, OperationalError) as exc:
+        except (ArgumentError, DatabaseError) as exc:  # DatabaseError: also "file is not a database"
             raise ConfigError(
                 f"cannot open the store at {engine_url_safe(url)}: {str(exc).splitlines()[0]}; "
                 "check --db / SADA_DATABASE_URL"
@@ -185,11 +199,31 @@ class Store:
     # ------------------------------------------------------------------ runs
 
     def start_run(self, command: str, inputs: Sequence[str] = ()) -> str:
+        """Record a new run as ``running``; first mark runs of dead processes on this host ``interrupted``."""
+        self.mark_interrupted_runs()
         run_id = str(uuid.uuid4())
         with self.engine.begin() as c:
             c.execute(runs.insert().values(run_id=run_id, command=command, started_at=_now(),
-                                           status="running", inputs=list(inputs)))
+                                           status="running", inputs=list(inputs),
+                                           host=socket.gethostname(), pid=os.getpid()))
         return run_id
+
+    def mark_interrupted_runs(self) -> list[str]:
+        """Runs still ``running`` whose process on this host is gone (killed) become ``interrupted``.
+
+        Runs of other hosts are left alone: their processes cannot be checked from here.
+        Returns the run ids marked.
+        """
+        host = socket.gethostname()
+        with self.engine.begin() as c:
+            open_runs = c.execute(select(runs.c.run_id, runs.c.pid).where(
+                runs.c.status == "running", runs.c.host == host, runs.c.pid.is_not(None))).all()
+            dead = [r.run_id for r in open_runs if not _process_alive(r.pid)]
+            if dead:
+                c.execute(runs.update().where(runs.c.run_id.in_(dead)).values(status="interrupted", finished_at=_now()))
+        for run_id in dead:
+            logger.warning("run %s was still marked running but its process is gone: marked interrupted", run_id)
+        return dead
 
     def finish_run(self, run_id: str, summary: dict[str, Any], status: str = "ok") -> None:
         counts = {k: summary.get(k) for k in ("rows_read", "analysed", "quarantined", "duplicates", "languages")}
@@ -300,9 +334,22 @@ class Store:
             return {reason: n for reason, n in c.execute(query)}
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
 def _row_key(row: dict[str, Any]) -> str:
-    """Identity of a quarantined row: where it was, why, and what it held."""
-    payload = json.dumps([row.get("source_file"), row.get("row_number"), row["reason"], row.get("fields")],
+    """Identity of a quarantined row: where it was (the file's real path), why, and what it held."""
+    source = row.get("source_file")
+    if source and not str(source).startswith("sql:"):
+        source = os.path.realpath(source)  # the same file by relative and absolute path is one file
+    payload = json.dumps([source, row.get("row_number"), row["reason"], row.get("fields")],
                          sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 

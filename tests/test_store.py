@@ -7,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.store import Store, analysis, feedback, quarantine
+from sqlalchemy import inspect
+
+from pipeline.store import Store, analysis, feedback, metadata, quarantine
 
 
 def _item(fid: str, text: str = "الخدمة ممتازة", digest: str | None = None) -> dict:
@@ -23,7 +25,9 @@ def _result(fid: str) -> dict:
 
 def test_migrations_create_every_table_at_the_newest_version(db_url):
     store = Store.open(db_url)
-    assert store.schema_version() == "0001"
+    assert store.schema_version() == "0002"
+    columns = {table: {c["name"] for c in inspect(store.engine).get_columns(table)} for table in metadata.tables}
+    assert columns == {name: set(table.columns.keys()) for name, table in metadata.tables.items()}
     Store.open(db_url)  # opening again is a no-op, not an error
     assert store.count(feedback) == 0
 
