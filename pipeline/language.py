@@ -45,22 +45,54 @@ LANGUAGES = ("ar", "fa", "mixed", "other")
 
 _SEGMENTS = re.compile(r"[.!?؟\n،,;؛]+")
 _NOT_ARABIC_LETTER = re.compile(r"[^\u0621-\u063a\u0641-\u064a\u066e-\u06d3\u06fa-\u06ff\s]+")
+#: URLs, e-mail addresses and @mentions carry Latin letters that say nothing about the writer's language.
+_NOT_LANGUAGE = re.compile(r"(?i)(?:https?://|www\.)\S+|\S+@\S+\.\S+|@\w+|\[(?:URL|EMAIL|PHONE|CARD|IBAN)\]")
+#: Laughter (ههههه, خخخخ) is written alike in Arabic and Persian; elongation (جمييييل) repeats one letter.
+_HASHTAG = re.compile(r"#\w+")
+_LAUGHTER = re.compile(r"\b(?:ه{2,}|(?:ها){2,}|خ{3,}|ع{3,})\b")
+_ELONGATION = re.compile(r"(.)\1{2,}")
 _MIXED_MIN_LETTERS = 15
 _MIXED_MIN_CONFIDENCE = 0.99
 
 
 def _letters_only(text: str) -> str:
-    """Arabic-script letters and spaces: punctuation runs, digits and Latin say nothing here."""
-    return " ".join(_NOT_ARABIC_LETTER.sub(" ", text).split())
+    """Arabic-script letters and spaces: URLs, mentions, punctuation, digits, Latin and laughter say nothing here.
+
+    Example:
+        >>> _letters_only("جمييييييل ههههههه @ali_88 https://t.co/x1")
+        'جميل'
+    """
+    text = _LAUGHTER.sub(" ", _NOT_LANGUAGE.sub(" ", text))
+    text = _ELONGATION.sub(r"\1", _NOT_ARABIC_LETTER.sub(" ", text))
+    return " ".join(text.split())
 
 
 def script_of(text: str) -> str:
     """The dominant script of ``text``: arabic, latin, none or other.
 
+    URLs, e-mail addresses, @mentions and hashtags are left out first
+    (hashtags count only when the text has no other letters).
+
     Example:
         >>> script_of("سلام hello world"), script_of("😍👍 123"), script_of("Привет")
         ('latin', 'none', 'other')
+        >>> script_of("محد صاح @someone https://t.co/AbCdEfGh #MannequinChallenge"), script_of("#خدمة_سيئة")
+        ('arabic', 'arabic')
     """
+    counts = _letter_counts(text)
+    if counts == (0, 0, 0):
+        return "none"
+    arabic, latin, other = counts
+    best = max(counts)
+    return "arabic" if arabic == best else "latin" if latin == best else "other"
+
+
+def _letter_counts(text: str) -> tuple[int, int, int]:
+    """Arabic-script, Latin and other letters, after URLs, e-mails, mentions and (if others remain) hashtags."""
+    text = _NOT_LANGUAGE.sub(" ", text)
+    without_tags = _HASHTAG.sub(" ", text)
+    if any(ch.isalpha() for ch in without_tags):
+        text = without_tags
     arabic = latin = other = 0
     for ch in text:
         if not ch.isalpha():
@@ -71,10 +103,26 @@ def script_of(text: str) -> str:
             latin += 1
         else:
             other += 1
-    if arabic == latin == other == 0:
-        return "none"
-    best = max(arabic, latin, other)
-    return "arabic" if arabic == best else "latin" if latin == best else "other"
+    return arabic, latin, other
+
+
+#: A Latin-majority text with at least this many Arabic-script letters, and this share of its letters,
+#: is Arabic or Persian quoting product names ("إيجابيات و سلبيات Sandisk Cruzer Blade").
+_MIN_ARABIC_LETTERS = 8
+_MIN_ARABIC_SHARE = 0.25
+
+
+def _writes_arabic_script(text: str) -> bool:
+    """Whether the writer's own words are in Arabic script (the dominant script, or enough of it).
+
+    Example:
+        >>> _writes_arabic_script("- إيجابيات و سلبيات Sandisk Cruzer Blade"), _writes_arabic_script("great app شكرا")
+        (True, False)
+    """
+    arabic, latin, other = _letter_counts(text)
+    if arabic and arabic >= max(latin, other):
+        return True
+    return arabic >= _MIN_ARABIC_LETTERS and arabic >= _MIN_ARABIC_SHARE * (arabic + latin + other)
 
 
 @dataclass(frozen=True)
@@ -118,7 +166,7 @@ class LanguageIdentifier:
         guesses: list[LanguageGuess | None] = [None] * len(texts)
         arabic_idx = []
         for i, text in enumerate(texts):
-            script = script_of(text)
+            script = "arabic" if _writes_arabic_script(text) else script_of(text)
             if script == "arabic":
                 arabic_idx.append(i)
             elif script == "other":
