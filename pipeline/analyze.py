@@ -69,6 +69,8 @@ class RunSummary:
     duplicates: int
     languages: dict[str, int]
     quarantine_reasons: dict[str, int]
+    #: Analysed rows that a newer row with the same id replaced in the same run (so the store holds one).
+    superseded: int
     run_id: str
     model_version: str | None
     seconds: float
@@ -135,16 +137,26 @@ def prepare_batch(
             kept.append((item, guess))
 
     stored = store.known_hashes(item.feedback_id for item, _ in kept)
+    # The same id with other content later in the batch: the newer row wins, and the rows it replaces
+    # share its fate (analysed, or duplicates when the newest is what the store already holds).
     newest: dict[str, tuple[FeedbackItem, Any]] = {}
+    replaced: Counter = Counter()
     for item, guess in kept:
-        if seen.get(item.feedback_id, stored.get(item.feedback_id)) == item.content_hash:
-            counts.duplicates += 1
+        earlier = newest.get(item.feedback_id)
+        if item.content_hash in (seen.get(item.feedback_id), earlier and earlier[0].content_hash):
+            counts.duplicates += 1  # met earlier in this run
             continue
-        if item.feedback_id in newest:  # the same id with other content later in this batch: the newer wins
-            counts.superseded += 1
-        seen[item.feedback_id] = item.content_hash
+        if earlier:
+            replaced[item.feedback_id] += 1
         newest[item.feedback_id] = (item, guess)
-    fresh = list(newest.values())
+    fresh = []
+    for feedback_id, (item, guess) in newest.items():
+        seen[feedback_id] = item.content_hash
+        if stored.get(feedback_id) == item.content_hash:
+            counts.duplicates += 1 + replaced[feedback_id]
+        else:
+            counts.superseded += replaced[feedback_id]
+            fresh.append((item, guess))
 
     records = []
     for item, guess in fresh:
@@ -232,10 +244,13 @@ def _storable(value: object, mask: bool) -> object:
             return value
     text = value if isinstance(value, str) else str(value)
     text = _UNSTORABLE.sub("\ufffd", text)
+    note = ""
     if len(text) > QUARANTINE_VALUE_CHARS:
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        text = f"{text[:QUARANTINE_VALUE_CHARS]}… [{len(text)} characters, sha256 {digest}]"
-    return mask_pii(text) if mask else text
+        note = f"… [{len(text)} characters, sha256 {hashlib.sha256(text.encode('utf-8')).hexdigest()}]"
+        cut = text[:QUARANTINE_VALUE_CHARS]
+        # end on a word boundary, so half a phone number cannot slip past the masking
+        text = cut.rsplit(None, 1)[0] if not text[QUARANTINE_VALUE_CHARS].isspace() and " " in cut else cut
+    return (mask_pii(text) if mask else text) + note
 
 
 def _quarantine_row(rejection: Rejection, mask: bool) -> dict[str, Any]:
@@ -250,7 +265,7 @@ def summarise(total: BatchCounts, run_id: str, model_version: str | None, second
         rows_read=total.rows_read, analysed=total.analysed, quarantined=total.quarantined,
         duplicates=total.duplicates,
         languages={lang: total.languages.get(lang, 0) for lang in ("ar", "fa", "mixed", "other")},
-        quarantine_reasons=dict(sorted(total.reasons.items())), run_id=run_id, model_version=model_version,
+        quarantine_reasons=dict(sorted(total.reasons.items())), superseded=total.superseded, run_id=run_id, model_version=model_version,
         seconds=round(seconds, 3), items_per_second=round(total.rows_read / seconds, 1) if seconds else 0.0,
     )
     if summary.analysed + summary.quarantined + summary.duplicates != summary.rows_read:
