@@ -24,6 +24,7 @@ from pipeline.config import Settings
 from pipeline.ingest import ColumnMapping, RawRow, check_encoding, read_inputs
 from pipeline.language import LanguageIdentifier, default_identifier
 from pipeline.normalise import Normaliser, mask_pii
+from pipeline.pii import pseudonymous_id
 from pipeline.store import Store
 from pipeline.validate import FeedbackItem, Rejection, validate
 
@@ -164,7 +165,10 @@ def prepare_batch(
         records.append({
             "feedback_id": item.feedback_id, "content_hash": item.content_hash,
             "source_file": item.source_file, "row_number": item.row_number,
-            "source": item.source, "channel": item.channel, "customer_id": item.customer_id,
+            "source": item.source,
+            "channel": mask_pii(item.channel) if settings.mask_pii and item.channel else item.channel,
+            "customer_id": (pseudonymous_id(item.customer_id) if settings.mask_pii and item.customer_id
+                            else item.customer_id),
             "created_at": item.created_at, "rating": item.rating, "nps_score": item.nps_score,
             "language": guess.language, "language_confidence": round(guess.confidence, 4),
             "raw_text": mask_pii(item.text) if settings.mask_pii else item.text,

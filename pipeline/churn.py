@@ -517,7 +517,7 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
         customers_path = corpus / "customers.csv"
     if customers_path is not None:
         load = read_customers(customers_path, id_column=id_column, churn_column=churn_column, exclude=exclude,
-                              dayfirst=settings.date_dayfirst)
+                              dayfirst=settings.date_dayfirst, mask_pii=settings.mask_pii)
     else:
         load = load_customers_from_store(store)
         if not len(load.frame):

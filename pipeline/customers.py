@@ -42,6 +42,8 @@ import pandas as pd
 
 from pipeline.errors import ColumnMappingError, InputError, UnsupportedFormatError
 from pipeline.ingest import open_text
+from pipeline.pii import mask_pii as mask_text
+from pipeline.pii import pseudonymous_id
 
 __all__ = [
     "CUSTOMER_FIELDS",
@@ -190,7 +192,7 @@ def detect_customer_columns(columns: list[str], overrides: dict[str, str] | None
 
 def read_customers(path: str | Path, *, id_column: str | None = None, churn_column: str | None = None,
                    columns: dict[str, str] | None = None, exclude: tuple[str, ...] = (),
-                   dayfirst: bool = False) -> CustomerLoad:
+                   dayfirst: bool = False, mask_pii: bool = True) -> CustomerLoad:
     """Read a customer file (``.csv``, ``.tsv``, ``.parquet``) and validate every row.
 
     Args:
@@ -236,7 +238,7 @@ def read_customers(path: str | Path, *, id_column: str | None = None, churn_colu
         overrides["customer_id"] = id_column
     if churn_column:
         overrides["churned"] = churn_column
-    load = validate_customers(raw, overrides, exclude=exclude, dayfirst=dayfirst)
+    load = validate_customers(raw, overrides, exclude=exclude, dayfirst=dayfirst, mask_pii=mask_pii)
     load.source = str(path)
     logger.info("read %d customer rows from %s: %d accepted, %d quarantined, %d duplicates",
                 load.rows_read, path, len(load.frame), load.quarantined, load.duplicates)
@@ -260,7 +262,7 @@ def _parse_flag(values: pd.Series) -> pd.Series:
 
 
 def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = None, *,
-                       exclude: tuple[str, ...] = (), dayfirst: bool = False) -> CustomerLoad:
+                       exclude: tuple[str, ...] = (), dayfirst: bool = False, mask_pii: bool = True) -> CustomerLoad:
     """Validate a table of raw customer rows (all values strings) into a :class:`CustomerLoad`.
 
     Args:
@@ -268,6 +270,8 @@ def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = Non
         overrides: Field -> column mapping given by the user.
         exclude: Attribute columns to leave out of the model.
         dayfirst: Read ambiguous dates day first.
+        mask_pii: Customer ids holding a phone or e-mail become pseudonyms (as in feedback), and
+            quarantined cells are masked.
 
     Returns:
         The accepted frame plus the quarantine rows and counts.
@@ -287,6 +291,8 @@ def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = Non
 
     out = pd.DataFrame(index=raw.index)
     cid = raw[mapping["customer_id"]].str.strip()
+    if mask_pii:
+        cid = cid.map(pseudonymous_id)
     out["customer_id"] = cid
     flag(cid.eq(""), "missing_customer_id", f"column {mapping['customer_id']} is empty")
 
@@ -358,7 +364,7 @@ def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = Non
             first_seen[key] = content
     quarantine_rows = [
         {"row_number": int(pos) + 2, "reason": reason[idx], "detail": detail[idx],
-         "fields": {k: v for k, v in raw.loc[idx].items()}}
+         "fields": {k: (mask_text(v) if mask_pii and isinstance(v, str) else v) for k, v in raw.loc[idx].items()}}
         for pos, idx in enumerate(raw.index) if reason[idx]
     ]
     keep = reason.eq("") & ~dup_mask
@@ -378,6 +384,10 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _masked_attribute(value: Any) -> Any:
+    return mask_text(value) if isinstance(value, str) else value
+
+
 def save_customers(store: Any, load: CustomerLoad, run_id: str | None = None) -> int:
     """Upsert the accepted customers into the store's ``customers`` table, and the quarantine rows.
 
@@ -395,7 +405,7 @@ def save_customers(store: Any, load: CustomerLoad, run_id: str | None = None) ->
             row[fld] = _json_safe(rec[fld])
         row["churned"] = None if pd.isna(rec["churned"]) else bool(rec["churned"])
         row["segment"] = rec["segment"] if isinstance(rec["segment"], str) else None
-        row["attributes"] = {c: _json_safe(rec[c]) for c in load.attribute_columns}
+        row["attributes"] = {c: _masked_attribute(_json_safe(rec[c])) for c in load.attribute_columns}
         rows.append(row)
     if rows:
         insert = store._insert(table)

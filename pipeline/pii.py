@@ -37,9 +37,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import re
 
-__all__ = ["PLACEHOLDERS", "mask_pii"]
+__all__ = ["PLACEHOLDERS", "mask_pii", "pseudonymous_id"]
 
 PLACEHOLDERS = ("[URL]", "[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]")
 
@@ -242,3 +243,23 @@ def mask_pii(text: str) -> str:
         return text
     text = _IBAN.sub(_mask_iban, text)
     return _NUMBER.sub(_classify_number, text)
+
+
+def pseudonymous_id(value: str) -> str:
+    """An identifier with personal data in it (a phone, an e-mail) as a stable pseudonym; others unchanged.
+
+    Customer ids are join keys: masking a phone-number id to ``[PHONE]`` would
+    merge every such customer into one. The pseudonym is ``pii-`` plus 20 hex
+    digits of the value's SHA-256, so the same customer gets the same id in
+    feedback and in customer files, and the number itself is not stored.
+
+    Example:
+        >>> pseudonymous_id("cust-4821")
+        'cust-4821'
+        >>> a = pseudonymous_id("٠٥٥١٢٣٤٥٦٧")
+        >>> a.startswith("pii-"), a == pseudonymous_id("٠٥٥١٢٣٤٥٦٧"), len(a)
+        (True, True, 24)
+    """
+    if mask_pii(value) == value:
+        return value
+    return "pii-" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:20]

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.pii import mask_pii, pseudonymous_id
 from pipeline.report import charts, metrics
 from pipeline.report.data import load_churn_snapshot, load_feedback
 from pipeline.report.i18n import Translator, quote_direction
@@ -133,7 +134,8 @@ def _kpis(h: dict[str, Any], t: Translator) -> list[dict[str, Any]]:
 
 def _quote_view(q: dict[str, Any], t: Translator, extra: str = "") -> dict[str, Any]:
     meta = " · ".join(x for x in (t.language(q.get("language")), t.channel(q.get("channel"))) if x)
-    return {"text": q["text"], "dir": quote_direction(q.get("language")), "lang": _LANG_TAG.get(q.get("language"), "und"),
+    # masked here too: with --no-mask-pii the store holds raw text, but a report travels further than a database
+    return {"text": mask_pii(q["text"]), "dir": quote_direction(q.get("language")), "lang": _LANG_TAG.get(q.get("language"), "und"),
             "sentiment": q.get("sentiment", ""), "meta": meta, "date": t.date(q.get("created_at")), "extra": extra}
 
 
@@ -215,7 +217,7 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
     quote_views = [{"theme": g["theme"], "name": names.get(g["theme"], g["theme"]),
                     "quotes": [_quote_view(q, t, t.t(q["sentiment"]) if q["sentiment"] in metrics.SENTIMENTS else "")
                                for q in g["quotes"]]} for g in quotes]
-    risk_views = [{"customer_id": r["customer_id"], "score": t.percent(r["score"]), "band": t.band(r["band"]),
+    risk_views = [{"customer_id": pseudonymous_id(str(r["customer_id"])), "score": t.percent(r["score"]), "band": t.band(r["band"]),
                    "band_key": r["band"], "segment": t.segment(r["segment"]),
                    "reasons": [localise_reason(x, t, names) for x in r["reasons"]]}
                   for r in at_risk]
