@@ -142,7 +142,7 @@ class Classifier:
             encoder: An :class:`Encoder`, or the path of a local Hugging Face checkpoint;
                 ``None`` uses the artifact's ``encoder_path`` or the default e5 encoder.
             cache_dir: Cache root for the default encoder.
-            quantize: Dynamic int8 encoder; ``None`` follows the artifact's config.
+            quantize: Int8 encoder (per-row activation scales); ``None`` follows the artifact's config.
 
         Returns:
             The classifier.

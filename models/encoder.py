@@ -6,6 +6,16 @@ through exactly the same code: ``AutoModel`` + the checkpoint's fast tokenizer,
 mean pooling over the attention mask, L2 normalisation. Nothing is ever
 downloaded (``local_files_only=True``).
 
+Batch invariance: an item's vector does not depend on the other texts of the
+call. Texts are padded to a length bucket of their own (a multiple of
+:data:`PAD_MULTIPLE` tokens), so a text always runs through attention with the
+same shapes and mask whatever its neighbours; and the int8 encoder quantises
+activations per token row (:class:`RowInt8Linear`, exact int32 accumulation)
+instead of with one scale per batch, so a neighbour cannot change a text's
+scales. Measured on 600 SnappFood reviews, file order vs shuffled in batches of
+7: the per-batch dynamic int8 of PyTorch changed 7 sentiments, 225 theme sets and a
+probability by 0.25; per-row int8 and fp32 change none.
+
 Example:
     >>> from models.encoder import Encoder
     >>> enc = Encoder.from_pretrained()              # doctest: +SKIP
@@ -23,7 +33,8 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["Encoder", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS"]
+__all__ = ["Encoder", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
+           "PAD_MULTIPLE", "bucket_length"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +45,78 @@ DEFAULT_MAX_LENGTH = 256
 #: 1.93 GB peak RSS, 64 / 4,096 gave 112 items/s and 2.0-2.18 GB (smaller batches pad less).
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_TOKENS = 2048
+#: Every text is padded up to a multiple of this many tokens (its own bucket), never to the
+#: longest text of its batch, so its attention shapes do not depend on its neighbours.
+PAD_MULTIPLE = 8
+#: Largest magnitude of a signed int8 code (symmetric quantisation).
+_INT8_MAX = 127.0
 _E5_MARKER = "sada_conversion.json"
+
+
+def bucket_length(n_tokens: int, multiple: int = PAD_MULTIPLE) -> int:
+    """The padded length of a text of ``n_tokens`` tokens: the next multiple of ``multiple``.
+
+    Example:
+        >>> [bucket_length(n) for n in (1, 8, 9, 30)]
+        [8, 8, 16, 32]
+    """
+    return max(multiple, -(-int(n_tokens) // multiple) * multiple)
+
+
+def _row_int8_linear_class():
+    """Build :class:`RowInt8Linear` lazily so that importing this module does not import torch."""
+    import torch
+
+    class _RowInt8Linear(torch.nn.Module):
+        """A Linear layer with int8 weights (per output channel) and int8 activations per row.
+
+        Each input row (one token) gets its own scale ``max|x| / 127``, the product
+        runs as an exact int8 x int8 -> int32 matrix product (``torch._int_mm``), and
+        the result is rescaled per row and per output channel. A row's output is
+        therefore a function of that row alone: the batch it arrives in cannot change
+        it (PyTorch's dynamic quantisation computes one activation scale per call).
+
+        Args:
+            linear: The float Linear layer to replace (its weights are quantised once).
+        """
+
+        def __init__(self, linear: "torch.nn.Linear") -> None:
+            super().__init__()
+            weight = linear.weight.detach().to(torch.float32)
+            scale = weight.abs().amax(dim=1).clamp(min=1e-12) / _INT8_MAX
+            codes = torch.round(weight / scale[:, None]).clamp(-_INT8_MAX, _INT8_MAX).to(torch.int8)
+            self.register_buffer("weight_t", codes.t().contiguous())  # (in, out), as _int_mm wants
+            self.register_buffer("weight_scale", scale)
+            bias = None if linear.bias is None else linear.bias.detach().to(torch.float32).clone()
+            self.register_buffer("bias", bias)
+            self.in_features = linear.in_features
+            self.out_features = linear.out_features
+
+        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+            shape = x.shape
+            rows = x.reshape(-1, shape[-1])
+            scale = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-12).div_(_INT8_MAX)
+            # |rows / scale| <= 127 by construction, so rounding needs no clamp
+            codes = torch.round(rows / scale).to(torch.int8)
+            out = torch._int_mm(codes, self.weight_t).to(torch.float32).mul_(scale)
+            if self.bias is None:
+                out.mul_(self.weight_scale)
+            else:
+                out = torch.addcmul(self.bias, out, self.weight_scale)
+            return out.reshape(*shape[:-1], self.out_features)
+
+        def extra_repr(self) -> str:
+            return f"in_features={self.in_features}, out_features={self.out_features}, int8 per-row activations"
+
+    return _RowInt8Linear
+
+
+def __getattr__(name: str):  # PEP 562: models.encoder.RowInt8Linear, built on first use
+    if name == "RowInt8Linear":
+        cls = _row_int8_linear_class()
+        globals()["RowInt8Linear"] = cls
+        return cls
+    raise AttributeError(name)
 
 
 def _check_dir(path: Path) -> Path:
@@ -69,7 +151,7 @@ class Encoder:
         prefix: Text prepended to every input (``"query: "`` for e5 models).
         max_length: Truncation length in tokens.
         pad_id: Id used to pad batches.
-        quantized: Whether Linear layers run as dynamic int8.
+        quantized: Whether Linear layers run as int8 (per-row activations, see :class:`RowInt8Linear`).
     """
 
     def __init__(
@@ -113,7 +195,8 @@ class Encoder:
             cache_dir: Cache root for the default encoder (``SADA_CACHE_DIR``).
             prefix: Input prefix; ``None`` picks ``"query: "`` for e5 and ``""`` otherwise.
             max_length: Truncation length in tokens.
-            quantize: Run the Linear layers as dynamic int8 (faster on CPU).
+            quantize: Run the Linear layers as int8 with per-row activation scales (about twice
+                as fast on CPU, batch-invariant like fp32).
             overlay: A safetensors file of fine-tuned weights to load over the checkpoint.
 
         Returns:
@@ -198,17 +281,17 @@ class Encoder:
 
     @staticmethod
     def _quantize(model: "torch.nn.Module") -> "torch.nn.Module":  # noqa: F821
-        import warnings
-
+        """Replace every Linear layer by a :class:`RowInt8Linear` (in place)."""
         import torch
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        # per-output-channel weight scales: mean cosine to fp32 0.988 vs 0.982 per-tensor, same speed
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return quantize_dynamic(
-                model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
-            )
+        row_int8 = _row_int8_linear_class()
+        targets = [(name, mod) for name, mod in model.named_modules() if isinstance(mod, torch.nn.Linear)]
+        for name, linear in targets:
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            setattr(parent, child, row_int8(linear))
+        logger.debug("quantised %d Linear layers to int8 with per-row activation scales", len(targets))
+        return model
 
     # ------------------------------------------------------------------ identity
     @property
@@ -248,24 +331,30 @@ class Encoder:
     def batches(
         self, ids: list[list[int]], batch_size: int, max_tokens: int = DEFAULT_MAX_TOKENS
     ) -> Iterable[tuple[np.ndarray, "torch.Tensor", "torch.Tensor"]]:  # noqa: F821
-        """Length-sorted padded batches: ``(original indices, input_ids, attention_mask)``.
+        """Padded batches of one length bucket each: ``(original indices, input_ids, attention_mask)``.
 
-        A batch holds at most ``batch_size`` texts and ``max_tokens`` padded tokens, so
-        long texts go in smaller batches and attention memory stays bounded.
+        Texts are grouped by :func:`bucket_length` and every text of a batch is padded to
+        exactly its bucket's length, so a text is computed with the same shapes whatever
+        else is in the call. A batch holds at most ``batch_size`` texts and ``max_tokens``
+        padded tokens, so long texts go in smaller batches and attention memory stays
+        bounded.
         """
         import torch
 
+        # never past the truncation length (a checkpoint's position table may not be a multiple of 8)
+        widths = [min(bucket_length(len(x)), max(len(x), self.max_length)) for x in ids]
         order = np.argsort([len(x) for x in ids], kind="stable")
-        groups: list[np.ndarray] = []
+        groups: list[tuple[int, np.ndarray]] = []
         start = 0
         while start < len(order):
+            width = widths[order[start]]
+            per_batch = max(1, min(batch_size, max_tokens // width))
             end = start + 1
-            while end < len(order) and end - start < batch_size and len(ids[order[end]]) * (end - start + 1) <= max_tokens:
+            while end < len(order) and end - start < per_batch and widths[order[end]] == width:
                 end += 1
-            groups.append(order[start:end])
+            groups.append((width, order[start:end]))
             start = end
-        for idx in groups:
-            width = max(len(ids[i]) for i in idx)
+        for width, idx in groups:
             input_ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for row, i in enumerate(idx):
@@ -286,8 +375,9 @@ class Encoder:
     def encode(self, texts: list[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Encode texts into an ``(n, dim)`` float32 array of unit vectors.
 
-        Texts are sorted by length and padded per batch, so short reviews are
-        not padded to the longest one.
+        Texts are sorted by length and padded to their own length bucket, so short
+        reviews are not padded to the longest one and no text's vector depends on
+        the other texts of the call (see the module docstring).
 
         Args:
             texts: Raw texts (the prefix is added here).

@@ -44,7 +44,7 @@ def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, ba
     if cache_dir is None:
         return encoder.encode(texts, batch_size=batch_size)
     h = hashlib.sha256()
-    quant = "int8-per-channel" if encoder.quantized else "fp32"
+    quant = "int8-per-row" if encoder.quantized else "fp32"
     h.update(f"{encoder.sha256}|{encoder.prefix}|{encoder.max_length}|{quant}".encode())
     for t in texts:
         h.update(t.encode("utf-8") + b"\0")
@@ -209,7 +209,8 @@ def train(
         views: Sentiment views to use: ``tfidf`` and/or ``emb``.
         tfidf_input: ``raw`` or ``normalised`` text for TF-IDF.
         encoder_input: ``raw`` or ``normalised`` text for the encoder.
-        quantize: The artifact runs its encoder as dynamic int8 (per-channel); training uses fp32 vectors.
+        quantize: The artifact runs its encoder as int8 (per-channel weights, per-row activations; batch-
+            invariant, see :mod:`models.encoder`); training uses fp32 vectors.
         max_items: Subsample the training data (for quick tests).
 
     Returns:

@@ -203,6 +203,66 @@ def test_default_artifact_on_shared_snappfood(cache: Path) -> None:
     assert res["accuracy"] >= 0.8
 
 
+# Our own reviews of very different lengths (1 to ~60 tokens), Arabic and Persian, to mix into batches.
+MIXED_LENGTHS = [
+    "زفت",
+    "عالی بود",
+    "الطلب وصل بارد والمندوب تأخر ساعة كاملة عن الموعد",
+    "پیک خیلی مودب بود ولی غذا سرد رسید و نوشابه هم نداشت",
+    "الموظفين في الفرع محترمين بس الزحمة كبيرة والمكان ضيق ومافي مواقف للسيارات أبداً، انتظرت ساعة "
+    "كاملة عشان أحدث بياناتي والتطبيق ما يشتغل من أسبوع",
+    "قیمت بسته‌های اینترنت هر ماه بالاتر میره، آنتن‌دهی تو خونه ضعیفه و پشتیبانی هم جواب درستی نمیده. "
+    "اگه همین‌طوری پیش بره اپراتورم رو عوض می‌کنم",
+    "سؤال: هل عندكم جلسات عائلية؟",
+    "اپ بانک بعد از آپدیت باز نمیشه 😡😡",
+]
+
+
+def _shuffled_predictions(clf, texts: list[str], langs: list[str], batch_size: int, seed: int) -> list:
+    """Predictions for ``texts`` classified in a shuffled order with ``batch_size``, back in input order."""
+    order = np.random.default_rng(seed).permutation(len(texts))
+    preds = clf.predict([texts[i] for i in order], [langs[i] for i in order], batch_size=batch_size)
+    out = [None] * len(texts)
+    for k, i in enumerate(order):
+        out[i] = preds[k]
+    return out
+
+
+def test_predictions_do_not_depend_on_batch_neighbours(cache: Path) -> None:
+    """The shipped model (precision as its config says): same item, same result, whatever its batch."""
+    from models.classifier import DEFAULT_ARTIFACT, Classifier
+
+    if not (DEFAULT_ARTIFACT / "config.json").is_file():
+        pytest.skip("no committed default artifact in models/default")
+    clf = Classifier.from_pretrained(cache_dir=cache)
+    texts = [t for t, *_ in LABELLED] + MIXED_LENGTHS
+    langs = [lang for _, lang, *_ in LABELLED] + ["ar", "ar", "ar", "fa", "ar", "fa", "ar", "fa"]
+    reference = clf.predict(texts, langs)
+    for batch_size, seed in ((5, 1), (1, 2), (64, 3)):
+        again = _shuffled_predictions(clf, texts, langs, batch_size, seed)
+        for text, a, b in zip(texts, reference, again):
+            assert a.sentiment == b.sentiment, (batch_size, text)
+            assert set(a.themes) == set(b.themes), (batch_size, text)
+            assert a.theme_sentiment == b.theme_sentiment and a.is_complaint == b.is_complaint, (batch_size, text)
+            for label, p in a.sentiment_probs.items():
+                assert abs(p - b.sentiment_probs[label]) <= 1e-4, (batch_size, text, label)
+            for theme, p in a.themes.items():
+                assert abs(p - b.themes[theme]) <= 1e-4, (batch_size, text, theme)
+
+
+def test_int8_encoder_is_row_wise_and_close_to_fp32(encoder, cache: Path) -> None:
+    """Per-row int8: a text's vector is the same alone or in any batch, and close to fp32."""
+    from models.encoder import Encoder
+
+    int8 = Encoder.from_pretrained(None, cache_dir=cache, quantize=True)
+    texts = [t for t, *_ in LABELLED] + MIXED_LENGTHS
+    together = int8.encode(texts, batch_size=16)
+    alone = np.stack([int8.encode([t])[0] for t in texts])
+    assert np.abs(together - alone).max() <= 1e-6
+    cos = (together * encoder.encode(texts)).sum(axis=1)
+    assert cos.min() >= 0.995, cos.min()
+
+
 def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Path) -> None:
     from models.classifier import Classifier
     from models.finetune import OVERLAY_FILE, finetune_encoder
