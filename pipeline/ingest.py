@@ -525,6 +525,7 @@ def _csv_records(path: Path, encoding: str | None) -> Iterator[tuple]:
         except csv.Error as exc:
             first, rest = taken[:1], taken[1:]
             pending.extendleft(reversed(rest))
+            feed = source()  # the old one may have run to the end of the file
             reader = csv.reader(feed, delimiter=delimiter, strict=True)
             if header is None:
                 continue

@@ -162,3 +162,20 @@ def test_bom_in_header_does_not_hide_the_text_column(tmp_path):
     path = tmp_path / "f.csv"
     path.write_bytes(codecs.BOM_UTF8 + "text,id\nعالی,1\n".encode())
     assert [r.fields.get("text") for r in read_file(path)] == ["عالی"]
+
+
+@pytest.mark.parametrize(
+    "body, errors",
+    [
+        # the quote never closes: it would swallow every line to the end of the file
+        ('q1,"الخدمة ممتازة,\nq2,سفارش دیر رسید,\nq3,عالی بود,\n', ["malformed_record", None, None]),
+        # the quote would close at the next row's opening quote; that row is well formed on its own
+        ('q1,"الخدمة ممتازة,\nq2,"سفارش دیر رسید",\nq3,عالی بود,\n', ["malformed_record", None, None]),
+        # a quoted field may hold a line break: one record, not a broken one
+        ('q1,"الخدمة ممتازة\nوالتوصيل سريع",\nq2,عالی بود,\n', [None, None]),
+    ],
+)
+def test_an_unbalanced_quote_costs_only_its_own_line(tmp_path, body, errors):
+    path = tmp_path / "f.csv"
+    path.write_text("id,text,nps\n" + body, encoding="utf-8")
+    assert [r.error for r in read_file(path)] == errors
