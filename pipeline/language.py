@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import unicodedata
@@ -35,9 +36,10 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import MultinomialNB
 
-from pipeline.errors import CorpusError
+from pipeline.errors import CorpusError, ModelNotFoundError
 
-__all__ = ["LANGUAGES", "LanguageGuess", "LanguageIdentifier", "default_identifier", "script_of"]
+__all__ = ["DEFAULT_MODEL_DIR", "LANGUAGES", "LanguageGuess", "LanguageIdentifier", "default_identifier", "script_of",
+           "train_on_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ _NOT_LANGUAGE = re.compile(r"(?i)(?:https?://|www\.)\S+|\S+@\S+\.\S+|@\w+|\[(?:U
 _HASHTAG = re.compile(r"#\w+")
 _LAUGHTER = re.compile(r"\b(?:ه{2,}|(?:ها){2,}|خ{3,}|ع{3,})\b")
 _ELONGATION = re.compile(r"(.)\1{2,}")
+NGRAM_RANGE = (1, 4)
 _MIXED_MIN_LETTERS = 15
 _MIXED_MIN_CONFIDENCE = 0.99
 
@@ -137,14 +140,21 @@ class LanguageGuess:
 class LanguageIdentifier:
     """Character n-gram naive Bayes over Arabic-script text, with script rules around it.
 
-    Build it with :meth:`train` (or :func:`default_identifier`, trained on the
-    sample corpus once per process) and call it on texts.
+    Build it with :meth:`train`, load a saved one with :meth:`from_pretrained`
+    (:func:`default_identifier` loads the one shipped in ``pipeline/language_id``),
+    and call it on texts.
+
+    Args:
+        ngrams: The character n-grams (the vectorizer's vocabulary), in column order.
+        classes: The languages, in row order of ``log_probs``.
+        log_probs: log P(n-gram | language), one row per class.
     """
 
-    def __init__(self, vectorizer: CountVectorizer, model: MultinomialNB) -> None:
-        self._vectorizer = vectorizer
-        self._model = model
-        self._classes = list(model.classes_)
+    def __init__(self, ngrams: Sequence[str], classes: Sequence[str], log_probs: np.ndarray) -> None:
+        self._vectorizer = CountVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, lowercase=False,
+                                           vocabulary=list(ngrams))
+        self._classes = list(classes)
+        self._log_probs = np.asarray(log_probs, dtype=np.float64)
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[str], alpha: float = 0.1) -> LanguageIdentifier:
@@ -153,10 +163,49 @@ class LanguageIdentifier:
         if {y for _, y in pairs} != {"ar", "fa"}:
             raise CorpusError("language ID needs Arabic-script training texts labelled both 'ar' and 'fa', found "
                               f"{sorted({y for _, y in pairs})}")
-        vectorizer = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=False, min_df=1)
+        vectorizer = CountVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, lowercase=False, min_df=1)
         features = vectorizer.fit_transform([_letters_only(t) for t, _ in pairs])
         model = MultinomialNB(alpha=alpha, fit_prior=False).fit(features, [y for _, y in pairs])
-        return cls(vectorizer, model)
+        return cls(vectorizer.get_feature_names_out().tolist(), [str(c) for c in model.classes_],
+                   model.feature_log_prob_)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> LanguageIdentifier:
+        """Load an identifier saved by :meth:`save_pretrained`.
+
+        Raises:
+            ModelNotFoundError: the folder or one of its files is missing.
+        """
+        from safetensors.numpy import load_file
+
+        directory = Path(directory)
+        files = [directory / name for name in ("config.json", "vocab.json", "weights.safetensors")]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise ModelNotFoundError(f"expected a language-ID model in {directory}, missing {missing}; "
+                                     "rebuild it with `python -m pipeline.language --out DIR`")
+        config = json.loads(files[0].read_text(encoding="utf-8"))
+        ngrams = json.loads(files[1].read_text(encoding="utf-8"))
+        return cls(ngrams, config["classes"], load_file(str(files[2]))["log_probs"])
+
+    def save_pretrained(self, directory: str | Path, trained_on: dict[str, int] | None = None) -> None:
+        """Write ``config.json``, ``vocab.json`` and ``weights.safetensors`` (no pickle) into ``directory``."""
+        from safetensors.numpy import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {"model": "character n-gram multinomial naive Bayes (uniform prior)", "classes": self._classes,
+                  "analyzer": "char_wb", "ngram_range": list(NGRAM_RANGE), "features": len(self._ngrams),
+                  "input": "Arabic-script letters only (pipeline.language._letters_only)",
+                  "trained_on": trained_on or {}}
+        (directory / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n",
+                                               encoding="utf-8")
+        (directory / "vocab.json").write_text(json.dumps(self._ngrams, ensure_ascii=False) + "\n", encoding="utf-8")
+        save_file({"log_probs": np.ascontiguousarray(self._log_probs)}, str(directory / "weights.safetensors"))
+
+    @property
+    def _ngrams(self) -> list[str]:
+        return list(self._vectorizer.vocabulary)
 
     def __call__(self, text: str) -> LanguageGuess:
         return self.predict([text])[0]
@@ -183,7 +232,12 @@ class LanguageIdentifier:
         return guesses  # type: ignore[return-value]
 
     def _probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        return self._model.predict_proba(self._vectorizer.transform([_letters_only(t) for t in texts]))
+        """P(language | text) under the naive Bayes model with a uniform prior."""
+        counts = self._vectorizer.transform([_letters_only(t) for t in texts])
+        joint = np.asarray(counts @ self._log_probs.T)
+        joint -= joint.max(axis=1, keepdims=True)
+        probs = np.exp(joint)
+        return probs / probs.sum(axis=1, keepdims=True)
 
     def _mixed(self, texts: Sequence[str]) -> list[bool]:
         """Whether each text has a confidently Arabic and a confidently Persian sentence (one model call)."""
@@ -201,11 +255,38 @@ class LanguageIdentifier:
         return [found.get(n) == {"ar", "fa"} for n in range(len(texts))]
 
 
+#: The identifier shipped with Sada, trained on the sample corpus (rebuild: ``python -m pipeline.language``).
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "language_id"
+
+
 @lru_cache(maxsize=4)
-def default_identifier(corpus_dir: Path | None = None) -> LanguageIdentifier:
-    """An identifier trained on the sample corpus's texts (once per process and corpus)."""
+def default_identifier(model_dir: Path | None = None) -> LanguageIdentifier:
+    """The shipped identifier (or the one saved in ``model_dir``), loaded once per process."""
+    return LanguageIdentifier.from_pretrained(model_dir or DEFAULT_MODEL_DIR)
+
+
+def train_on_corpus(corpus_dir: Path | None = None) -> tuple[LanguageIdentifier, dict[str, int]]:
+    """An identifier trained on the sample corpus's texts, and how many texts per language it saw."""
     from pipeline.corpus import load_feedback
 
     frame = load_feedback(corpus_dir=corpus_dir) if corpus_dir else load_feedback()
     logger.info("training language ID on %d corpus texts", len(frame))
-    return LanguageIdentifier.train(frame["text"].tolist(), frame["language"].tolist())
+    counts = {str(k): int(v) for k, v in frame["language"].value_counts().sort_index().items()}
+    return LanguageIdentifier.train(frame["text"].tolist(), frame["language"].tolist()), counts
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Rebuild the shipped language-ID model from the sample corpus."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="Folder to write the model into.")
+    parser.add_argument("--corpus-dir", type=Path, default=None, help="Corpus folder (default: corpus/).")
+    args = parser.parse_args(argv)
+    identifier, counts = train_on_corpus(args.corpus_dir)
+    identifier.save_pretrained(args.out, trained_on={f"corpus/feedback.csv ({k})": v for k, v in counts.items()})
+    print(f"wrote {args.out} ({len(identifier._ngrams)} n-grams)")
+
+
+if __name__ == "__main__":
+    main()

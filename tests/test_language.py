@@ -80,3 +80,30 @@ def test_accuracy_on_public_datasets(identify, shared_datasets, filename):
     guesses = identify.predict(texts)
     accuracy = sum(g.language == filename[:2] for g in guesses) / len(guesses)
     assert accuracy >= 0.99, f"{filename}: {accuracy:.4f}"
+
+
+def test_the_shipped_model_is_what_the_corpus_trains(identify):
+    """The files in pipeline/language_id are current: rebuild them with `python -m pipeline.language`."""
+    import numpy as np
+
+    from pipeline.corpus import load_feedback
+    from pipeline.language import train_on_corpus
+
+    fresh, _ = train_on_corpus()
+    assert fresh._ngrams == identify._ngrams and fresh._classes == identify._classes
+    np.testing.assert_allclose(fresh._log_probs, identify._log_probs, rtol=0, atol=1e-12)
+    texts = load_feedback()["text"].tolist()
+    assert [g.language for g in fresh.predict(texts)] == [g.language for g in identify.predict(texts)]
+
+
+def test_save_and_load_round_trip(tmp_path):
+    from pipeline.language import LanguageIdentifier
+
+    trained = LanguageIdentifier.train(["الخدمة ممتازة جدا", "التوصيل كان متأخرا", "خیلی عالی بود", "پشتیبانی جواب نمی‌دهد"],
+                                       ["ar", "ar", "fa", "fa"])
+    trained.save_pretrained(tmp_path / "lid")
+    loaded = LanguageIdentifier.from_pretrained(tmp_path / "lid")
+    texts = ["الطلب وصل متأخر", "سفارش دیر رسید", "great 👍"]
+    assert loaded.predict(texts) == trained.predict(texts)
+    with pytest.raises(LookupError, match="missing"):
+        LanguageIdentifier.from_pretrained(tmp_path / "nothing")
