@@ -3,7 +3,7 @@
 Usage: ``python -m benchmarks.hostile_inputs [--db-url postgresql://...]``. Each case
 runs in a fresh folder and store; the table shows the exit code, whether a
 traceback was printed, the records in the input (counted when the input was
-built) and the run's counts. ``lost`` is records the run did not account for.
+built) and the run's counts. ``lost`` is records the run did not account for; ``store_kb`` the SQLite store's size.
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ def run_case(case, db_url: str | None) -> dict:
         for path in inputs:
             cmd += ["--input", str(path)]
         done = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        store_file = folder / "store.sqlite"
+        size_kb = store_file.stat().st_size // 1024 if store_file.exists() else ""
         for path in folder.rglob("*"):  # let TemporaryDirectory remove locked folders
             if path.is_dir() and not path.is_symlink():
                 path.chmod(0o755)
     row = {"case": case.name, "rc": done.returncode, "traceback": "Traceback" in done.stderr,
-           "records": case.records}
+           "records": case.records, "store_kb": size_kb}
     try:
         summary = json.loads(done.stdout)
     except json.JSONDecodeError:
@@ -63,7 +65,7 @@ def main() -> None:
     parser.add_argument("--db-url", help="A PostgreSQL database URL on a server where new databases can be made.")
     args = parser.parse_args()
     columns = ["case", "rc", "traceback", "records", "rows_read", "analysed", "quarantined", "duplicates", "lost",
-               "reasons"]
+               "store_kb", "reasons"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for case in CASES:

@@ -242,8 +242,8 @@ def _storable(value: object, mask: bool) -> object:
     if value is None or isinstance(value, (bool, int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             return str(value)
-        if mask and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**8:
-            value = str(value)  # a phone or card number typed as a number in a spreadsheet
+        if mask and not isinstance(value, bool) and abs(value) >= 10**7 and float(value).is_integer():
+            value = str(int(value))  # a phone or card number typed as a number in a spreadsheet
         else:
             return value
     text = value if isinstance(value, str) else str(value)

@@ -233,3 +233,27 @@ def _quarantine_by_row(db_url: str) -> dict[int, str]:
     with Store.open(db_url).engine.connect() as c:
         return dict(c.execute(select(quarantine.c.row_number, quarantine.c.reason)).all())
 
+
+
+def test_report_quotes_are_masked_even_when_the_store_is_not(tmp_path):
+    """With --no-mask-pii the store keeps raw text, but the report (which travels further) masks its quotes."""
+    from pipeline.report import build_report
+    from tests.pii_cases import PII_CASES
+
+    phones = [v for v, kind in PII_CASES if kind == "phone"][:6]
+    rows = [[f"p{i}", "2026-05-1{}".format(i % 9), f"التوصيل متأخر جدا والمندوب لم يرد، اتصلوا بي على {phone}"]
+            for i, phone in enumerate(phones)]
+    rows += [[f"f{i}", "2026-05-1{}".format(i % 9), f"سفارش خیلی دیر رسید و غذا سرد بود، شمارم {phone}"]
+             for i, phone in enumerate(phones)]
+    data = tmp_path / "pii.csv"
+    data.write_bytes(csv_bytes(["id", "date", "text"], rows))
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    result = CliRunner().invoke(main, ["analyze", "--json", "--no-mask-pii", "--db", url, "--input", str(data)])
+    assert result.exit_code == 0, result.output
+    store = Store.open(url)
+    with store.engine.connect() as c:
+        stored = " ".join(c.execute(select(feedback.c.raw_text)).scalars())
+    assert all(phone in stored for phone in phones)  # the store really holds them
+    html = build_report(store, out=tmp_path / "r.html").path.read_text(encoding="utf-8")
+    assert "التوصيل متأخر" in html or "سفارش خیلی دیر" in html  # the quotes are in the report
+    assert [phone for phone in phones if phone in html] == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -38,10 +39,12 @@ texts = st.one_of(
                      "ممتاز " * 1200, 'قال "سنتصل', "great app 👍", "خیلیییییی خوب بود هههه"]),
 )
 cells = {
-    "nps": st.sampled_from(["", "9", "۱۰", "Infinity", "-inf", "nan", "11", "7.5", "١٢"]),
+    "nps": st.sampled_from(["", "9", "۱۰", "Infinity", "-inf", "nan", "11", "7.5", "١٢", "00966551234567",
+                            "4111111111111111"]),
     "date": st.sampled_from(["", "2025-01-05", "0001-01-01T00:00:00+01:00", "1403/05/12 25:00", "2026-02-30",
                              "1403/05/12", "9999-12-31T23:59:59-05:00", "not a date"]),
-    "customer": st.one_of(st.sampled_from(["", "c-1", "cust-\udfff", "cust\u00001", "x" * 300]), pii),
+    "customer": st.one_of(st.sampled_from(["", "c-1", "cust-\udfff", "cust\u00001", "x" * 300, "966551234567"]),
+                          pii),
     "channel": st.one_of(st.sampled_from(["", "web", "app", "c" * 100, "we\u0000b"]), pii),
 }
 ids = st.one_of(st.sampled_from(["a1", "a2", "a3"]),  # repeats, with the same or other content
@@ -65,6 +68,17 @@ def _csv_lines(rows: list[dict], broken: set[int]) -> str:
 
 def _write(folder: Path, rows: list[dict], fmt: str, broken: set[int]) -> Path:
     rows = [{k: v.replace("\n", " ").replace("\r", " ") for k, v in r.items()} for r in rows]
+    if fmt == "xlsx":  # digits-only cells become numbers, as spreadsheets store phone numbers
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(list(rows[0]))
+        for row in rows:
+            sheet.append([int(v) if v.isascii() and v.isdigit() else _xlsx_safe(v) for v in row.values()])
+        path = folder / "in.xlsx"
+        book.save(path)
+        return path
     if fmt == "jsonl":
         path = folder / "in.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")  # \ud800 stays escaped
@@ -72,6 +86,11 @@ def _write(folder: Path, rows: list[dict], fmt: str, broken: set[int]) -> Path:
         path = folder / "in.csv"
         path.write_bytes(_csv_lines(rows, broken).encode("utf-8", "surrogatepass"))
     return path
+
+
+def _xlsx_safe(value: str) -> str:
+    """Excel cells cannot hold control characters or lone surrogates: write them visibly instead."""
+    return re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]", "\ufffd", value)
 
 
 def _stored_values(url: str) -> list[str]:
@@ -108,7 +127,7 @@ def server(request):
 
 
 @SETTINGS
-@given(rows=records, fmt=st.sampled_from(["csv", "jsonl"]), broken=st.sets(st.integers(0, 11), max_size=2))
+@given(rows=records, fmt=st.sampled_from(["csv", "jsonl", "xlsx"]), broken=st.sets(st.integers(0, 11), max_size=2))
 def test_hostile_mixes_never_crash_count_every_record_and_leak_no_pii(server, rows, fmt, broken):
     url = server()
     with tempfile.TemporaryDirectory() as tmp:

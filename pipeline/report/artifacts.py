@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.pii import mask_pii
+
 __all__ = ["publish_report_artifacts", "spike_rows"]
 
 
@@ -16,7 +18,8 @@ def spike_rows(spikes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Spike alerts flattened to one table row each (example quotes joined), for a Prefect table artifact."""
     return [{"theme": s["theme_name"], "language": s["language"], "channel": s["channel"], "period": s["period"],
              "complaints": s["count"], "baseline_mean": s["baseline_mean"], "baseline_sd": s["baseline_sd"],
-             "z_score": s["z_score"], "examples": " | ".join(q["text"] for q in s["examples"])} for s in spikes]
+             "z_score": s["z_score"], "examples": " | ".join(mask_pii(q["text"]) for q in s["examples"])}
+            for s in spikes]
 
 
 def publish_report_artifacts(result: Any, key_prefix: str = "cx") -> dict[str, Any]:
