@@ -3,7 +3,8 @@
 An artifact is a directory holding only data:
 
 * ``config.json`` - labels, theme ids, encoder identity (name + hash), input
-  choices (raw or normalised text per view), thresholds, version;
+  choices (raw or normalised text per view), the per-theme detection thresholds
+  (``theme_thresholds``, chosen on held-out data; see :mod:`models.thresholds`), version;
 * ``weights.safetensors`` - every head's arrays and the TF-IDF IDF weights;
 * ``vocab.json`` - the TF-IDF vocabularies;
 * ``README.md`` - the model card (training data, metrics, date, encoder hash).
@@ -124,6 +125,15 @@ class Classifier:
     def theme_ids(self) -> list[str]:
         """Theme ids in column order."""
         return list(self.themes.theme_ids) if self.themes is not None else []
+
+    @property
+    def theme_thresholds(self) -> np.ndarray:
+        """Detection threshold per theme (column order): ``theme_thresholds`` in config.json, else the head's."""
+        if self.themes is None:
+            return np.zeros(0, dtype=np.float32)
+        chosen = self.config.get("theme_thresholds") or {}
+        return np.asarray([float(chosen.get(tid, self.themes.threshold[j])) for j, tid in enumerate(self.theme_ids)],
+                          dtype=np.float32)
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -286,7 +296,7 @@ class Classifier:
         x_tfidf, x_emb = self.features(texts, languages, batch_size)
         probs = self.sentiment.predict_proba(x_tfidf, x_emb)
         theme_p = self.themes.predict_proba(x_emb) if self.themes is not None else np.zeros((len(texts), 0))
-        thresholds = self.themes.threshold if self.themes is not None else np.zeros(0)
+        thresholds = self.theme_thresholds
         labels = np.asarray(SENTIMENTS)
         detected = theme_p >= thresholds[None, :]
         # clear-cut items keep their overall sentiment for every theme; only mixed ones are split

@@ -23,6 +23,8 @@ __all__ = [
     "SHARED_TRAIN_FILES",
     "SHARED_TEST_FILES",
     "PARSINLU_ASPECTS",
+    "parse_theme_labels",
+    "read_theme_labels",
 ]
 
 logger = logging.getLogger(__name__)
@@ -180,16 +182,88 @@ def corpus_training_frame(split: str = "train") -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def parse_theme_labels(value: object) -> dict[str, str]:
+    """Theme labels as ``theme -> sentiment`` from ``a:negative;b:positive``, ``a;b`` or a list.
+
+    A theme without a sentiment maps to ``""``.
+
+    Example:
+        >>> parse_theme_labels("delivery:negative;quality:positive")
+        {'delivery': 'negative', 'quality': 'positive'}
+        >>> parse_theme_labels("price;app"), parse_theme_labels(None)
+        ({'price': '', 'app': ''}, {})
+    """
+    if isinstance(value, (list, tuple)):
+        parts = [str(v) for v in value]
+    elif value is None or (isinstance(value, float) and value != value):
+        parts = []
+    else:
+        parts = str(value).split(";")
+    out: dict[str, str] = {}
+    for part in parts:
+        theme, _, sentiment = part.strip().partition(":")
+        if theme.strip():
+            out[theme.strip()] = sentiment.strip()
+    return out
+
+
+def read_theme_labels(path: str | Path, known: list[str] | None = None) -> pd.DataFrame:
+    """A ``<dataset>_themes.csv`` file joined with its dataset's texts (``<dataset>.csv`` beside it).
+
+    Args:
+        path: The theme file (columns ``id``, ``sentiment``, ``themes``; see ../shared/datasets/README.md).
+        known: The taxonomy's theme ids; labels outside it are dropped (None keeps all).
+
+    Returns:
+        The dataset rows that have theme labels, as :func:`read_labelled` returns them, with
+        ``themes`` (list) and ``theme_mask`` (every known theme: the annotator judged all of them).
+
+    Raises:
+        FileNotFoundError: The dataset file beside it is missing.
+    """
+    path = Path(path)
+    dataset = path.with_name(path.name[: -len("_themes.csv")] + ".csv")
+    labels = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows = read_labelled(dataset)
+    themes = {i: parse_theme_labels(t) for i, t in zip(labels["id"], labels["themes"])}
+    rows = rows[rows["id"].isin(themes)].reset_index(drop=True)
+    ids = sorted({t for d in themes.values() for t in d}) if known is None else list(known)
+    rows["themes"] = [[t for t in themes[i] if t in ids] for i in rows["id"]]
+    rows["theme_mask"] = [list(ids)] * len(rows)
+    return rows
+
+
+def _taxonomy_ids() -> list[str] | None:
+    try:
+        from pipeline.corpus import theme_ids
+
+        return list(theme_ids())
+    except Exception as exc:  # noqa: BLE001 - no taxonomy: keep the files' own theme ids
+        logger.warning("no theme taxonomy (%s)", exc)
+        return None
+
+
 def shared_training_frame() -> pd.DataFrame:
-    """The public training files from ../shared/datasets (empty if absent)."""
+    """The public training files from ../shared/datasets (empty if absent).
+
+    Rows of a training file that also has a ``<name>_themes.csv`` carry its theme labels.
+    """
     root = shared_datasets_dir()
     if root is None:
         return pd.DataFrame(columns=["text", "label", "language", "source"])
     frames = []
+    known = None
     for name in SHARED_TRAIN_FILES:
         if (root / name).is_file():
             df = read_labelled(root / name)
             if name.startswith("fa_parsinlu"):
                 df = _parsinlu_themes(df)
+            theme_file = root / name.replace(".csv", "_themes.csv")
+            if theme_file.is_file():
+                known = known if known is not None else _taxonomy_ids()
+                labelled = read_theme_labels(theme_file, known).set_index("id")
+                df["themes"] = [labelled.at[i, "themes"] if i in labelled.index else None for i in df["id"]]
+                df["theme_mask"] = [labelled.at[i, "theme_mask"] if i in labelled.index else None for i in df["id"]]
+                logger.info("%s: theme labels for %d rows", name, len(labelled))
             frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

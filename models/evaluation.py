@@ -4,10 +4,14 @@ Tasks:
 
 * ``sentiment`` - ``text,label``; a file whose labels use only two classes is
   scored on those two (probabilities renormalised over them).
-* ``themes`` - ParsiNLU-style aspect columns (``taste``, ``value``, ...; -3 =
-  not mentioned), mapped onto Sada themes (taste/quality/nutrition -> quality,
-  value -> price, delivery -> delivery, packaging -> packaging); scored as
-  theme detection (mentioned or not), per theme and macro-averaged.
+* ``themes`` - theme detection, scored per theme (precision, recall, F1,
+  support) and micro/macro-averaged, on one of: a file with a ``themes``
+  column (``a;b`` or ``a:negative;b:positive``, like corpus/feedback.csv; every
+  theme of the model counts as judged); a ``<dataset>_themes.csv`` file of
+  ../shared/datasets (joined on ``id`` with ``<dataset>.csv`` beside it); or
+  ParsiNLU-style aspect columns (``taste``, ``value``, ...; -3 = not
+  mentioned), mapped onto Sada themes (taste/quality/nutrition -> quality,
+  value -> price, delivery -> delivery, packaging -> packaging).
 * ``aspects`` - ``text,target,label``: sentiment towards the given target.
 
 Metrics: accuracy, macro-F1, per-class F1, expected calibration error (15
@@ -73,6 +77,40 @@ def _languages(df: Any) -> list[str]:
     return df["language"].astype(str).tolist()
 
 
+def _labelled_themes(classifier: Any, df: Any, texts: list[str], langs: list[str]) -> dict[str, Any]:
+    """Theme detection scores on rows with a ``themes`` column (and ``theme_mask`` where given)."""
+    from models.data import parse_theme_labels
+    from models.thresholds import theme_prf
+
+    ids = list(classifier.theme_ids)
+    col = {t: j for j, t in enumerate(ids)}
+    truth = np.zeros((len(df), len(ids)), dtype=int)
+    known = np.zeros_like(truth, dtype=bool)
+    masks = df["theme_mask"] if "theme_mask" in df.columns else [None] * len(df)
+    for i, (labels, mask) in enumerate(zip(df["themes"], masks)):
+        for t in (mask if isinstance(mask, list) else ids):
+            if t in col:
+                known[i, col[t]] = True
+        for t in parse_theme_labels(labels):
+            if t in col:
+                truth[i, col[t]] = 1
+    preds = classifier.predict(texts, langs)
+    guess = np.array([[t in p.themes for t in ids] for p in preds], dtype=bool).reshape(len(df), len(ids))
+    prf = theme_prf(guess, truth, known, ids)
+    judged = [t for t in ids if prf[t]["support"] > 0]
+    return {
+        "accuracy": float((guess == truth.astype(bool))[known].mean()) if known.any() else 0.0,
+        "macro_f1": float(np.mean([prf[t]["f1"] for t in judged])) if judged else 0.0,
+        "micro_f1": prf["micro"]["f1"],
+        "micro_precision": prf["micro"]["precision"],
+        "micro_recall": prf["micro"]["recall"],
+        "per_class_f1": {t: prf[t]["f1"] for t in judged},
+        "per_theme": {t: prf[t] for t in judged},
+        "positives": {t: prf[t]["support"] for t in judged},
+        "n": int(len(df)),
+    }
+
+
 def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", baseline: bool = False) -> dict[str, Any]:
     """Score ``classifier`` on one file.
 
@@ -93,12 +131,20 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
     if task not in TASKS:
         raise InputError(f"expected --task to be one of {', '.join(TASKS)}, found {task!r}")
     path = Path(path)
-    df = read_labelled(path)
+    if task == "themes" and path.name.endswith("_themes.csv"):
+        from models.data import read_theme_labels
+
+        df = read_theme_labels(path, list(classifier.theme_ids))  # the annotator judged every theme
+    else:
+        df = read_labelled(path)
     texts = df["text"].tolist()
     langs = _languages(df)
     index = {s: i for i, s in enumerate(SENTIMENTS)}
     start = time.perf_counter()
-    if task == "themes":
+    if task == "themes" and "themes" in df.columns:
+        result = _labelled_themes(classifier, df, texts, langs)
+        elapsed = time.perf_counter() - start
+    elif task == "themes":
         aspects = [a for a in PARSINLU_ASPECTS if a in df.columns]
         if not aspects:
             raise InputError(f"--task themes needs ParsiNLU aspect columns ({', '.join(PARSINLU_ASPECTS)}) in {path}")
@@ -119,6 +165,9 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
             for j, t in enumerate(theme_ids):
                 guess[i, j] = int(t in preds[i].themes)
         per = {t: float(f1_score(truth[:, j], guess[:, j], zero_division=0)) for j, t in enumerate(theme_ids)}
+        from models.thresholds import theme_prf
+
+        prf = theme_prf(guess.astype(bool), truth, None, theme_ids)
         result: dict[str, Any] = {
             "accuracy": float((truth == guess).mean()),
             "macro_f1": float(np.mean(list(per.values()))),
@@ -126,6 +175,9 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
             "per_class_f1": per,
             "n": int(len(df)),
             "positives": {t: int(truth[:, j].sum()) for j, t in enumerate(theme_ids)},
+            "per_theme": {t: prf[t] for t in theme_ids},
+            "micro_precision": prf["micro"]["precision"],
+            "micro_recall": prf["micro"]["recall"],
         }
     else:
         if task == "aspects":

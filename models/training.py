@@ -13,7 +13,13 @@ The recipe (deterministic for a given ``seed``):
 4. Themes: zero-shot prototypes from ``corpus/themes.yaml`` (e5 ``passage:``
    vectors of names, descriptions and seeds), a zero-shot calibration fitted on
    the labelled items, and per-theme logistic regressions for themes with
-   labelled examples, blended by how many positives a theme has.
+   labelled examples, blended by how many positives a theme has. Theme labels
+   come from the corpus, ParsiNLU's aspects and the ``*_themes.csv`` files in
+   ../shared/datasets.
+5. Theme thresholds: one per theme, chosen (:mod:`models.thresholds`) on
+   held-out predictions: 5-fold out-of-fold predictions for every theme-labelled
+   training item plus the corpus dev split scored by the final head. The
+   out-of-fold P/R/F1 per theme and per source go into ``config.json``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ __all__ = ["encode_cached", "build_theme_head", "train", "TrainResult"]
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "sada-e5s-tfidf"
+#: Folds of the out-of-fold theme predictions used to choose the thresholds.
+THEME_FOLDS = 5
 
 
 def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
@@ -157,6 +165,70 @@ def build_theme_head(
     return head
 
 
+def calibrate_theme_thresholds(
+    encoder: Encoder,
+    themes: list[Any],
+    head: ThemeHead,
+    x_emb: np.ndarray,
+    y_themes: np.ndarray,
+    mask: np.ndarray,
+    sources: np.ndarray,
+    dev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    folds: int = THEME_FOLDS,
+) -> dict[str, Any]:
+    """Choose a threshold per theme on held-out predictions and set them on ``head``.
+
+    Held-out predictions: ``folds``-fold out-of-fold predictions of theme heads
+    trained (:func:`build_theme_head`) on the other folds, for every labelled
+    training item, plus ``head``'s predictions for the dev items (never trained on).
+
+    Args:
+        encoder: The encoder (for the prototypes; cached).
+        themes: The taxonomy.
+        head: The theme head trained on all labelled items (its ``threshold`` is set).
+        x_emb: Encoder vectors of the labelled training items.
+        y_themes: Their ``(n, k)`` 0/1 labels.
+        mask: ``(n, k)`` True where a label is known.
+        sources: ``(n,)`` where each item came from (for the per-source report).
+        dev: ``(x_emb, y, mask)`` of the dev items, or None.
+        seed: Fold split and solvers.
+        cache_dir: Embedding cache.
+        folds: Number of folds.
+
+    Returns:
+        ``thresholds`` (theme id -> threshold), ``calibration`` (how each was chosen) and
+        ``cross_validated``: per source (and ``"corpus dev"``), P/R/F1 per theme at the chosen thresholds.
+    """
+    from sklearn.model_selection import KFold
+
+    from models.thresholds import choose_thresholds, theme_prf
+
+    ids = [t.id for t in themes]
+    oof = np.zeros(y_themes.shape, dtype=np.float32)
+    for k, (tr, te) in enumerate(KFold(n_splits=folds, shuffle=True, random_state=seed).split(x_emb)):
+        fold_head = build_theme_head(encoder, themes, x_emb[tr], y_themes[tr], mask[tr], seed=seed, cache_dir=cache_dir)
+        oof[te] = fold_head.predict_proba(x_emb[te])
+        logger.info("themes: fold %d/%d done", k + 1, folds)
+    probs, truth, known = [oof], [y_themes], [mask]
+    if dev is not None and len(dev[0]):
+        dev_probs = head.predict_proba(dev[0])
+        probs.append(dev_probs)
+        truth.append(dev[1])
+        known.append(dev[2])
+    thresholds, info = choose_thresholds(np.vstack(probs), np.vstack(truth), np.vstack(known), ids)
+    head.threshold = np.asarray([thresholds[t] for t in ids], dtype=np.float32)
+    cut = head.threshold[None, :]
+    report: dict[str, Any] = {}
+    for src in sorted(set(sources)):
+        rows = sources == src
+        report[str(src)] = theme_prf(oof[rows] >= cut, y_themes[rows], mask[rows], ids)
+    if dev is not None and len(dev[0]):
+        report["corpus dev"] = theme_prf(dev_probs >= cut, dev[1], dev[2], ids)
+    return {"thresholds": thresholds, "calibration": info, "cross_validated": report}
+
+
 class TrainResult(dict):
     """What :func:`train` reports: the classifier under ``"classifier"`` plus metrics and data counts."""
 
@@ -195,6 +267,7 @@ def train(
     encoder_input: str = "raw",
     quantize: bool = True,
     max_items: int | None = None,
+    calibrate_themes: bool = True,
 ) -> TrainResult:
     """Train sentiment and theme heads; return the classifier and training facts.
 
@@ -212,6 +285,8 @@ def train(
         quantize: The artifact runs its encoder as int8 (per-channel weights, per-row activations; batch-
             invariant, see :mod:`models.encoder`); training uses fp32 vectors.
         max_items: Subsample the training data (for quick tests).
+        calibrate_themes: Choose per-theme thresholds on held-out predictions (needs at
+            least 50 theme-labelled items; otherwise every theme keeps 0.5).
 
     Returns:
         A :class:`TrainResult` with ``classifier``, ``data`` (rows per source),
@@ -309,6 +384,25 @@ def train(
         y_t, m_t = _theme_matrix(df, ids)
         has = m_t.any(axis=1)
         theme_head = build_theme_head(encoder, themes, x_emb[has], y_t[has], m_t[has], seed=seed, cache_dir=cache_dir)
+        if calibrate_themes and has.sum() >= 10 * THEME_FOLDS:
+            dev = None
+            if use_corpus:
+                dev_df = corpus_training_frame("dev")
+                if len(dev_df):
+                    dev_texts = dev_df["text"].tolist()
+                    if encoder_input == "normalised":
+                        from pipeline.normalise import Normaliser
+
+                        dev_norm = Normaliser()
+                        dev_texts = [dev_norm(t, lang).text for t, lang in zip(dev_texts, dev_df["language"])]
+                    dev_x = encode_cached(encoder, dev_texts, cache_dir)
+                    dev_y, dev_m = _theme_matrix(dev_df, ids)
+                    dev = (dev_x, dev_y, dev_m)
+            cal = calibrate_theme_thresholds(encoder, themes, theme_head, x_emb[has], y_t[has], m_t[has],
+                                             df["source"].to_numpy()[has], dev, seed=seed, cache_dir=cache_dir)
+            config["theme_thresholds"] = cal["thresholds"]
+            config["theme_calibration"] = cal["calibration"]
+            config["theme_cross_validated"] = cal["cross_validated"]
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
     digest = hashlib.sha256(f"{encoder.sha256}|{seed}|{len(df)}|{sorted(counts.items())}".encode()).hexdigest()[:8]
     config["model_version"] = f"{MODEL_NAME}-{date.replace('-', '')}-{digest}"

@@ -263,6 +263,59 @@ def test_int8_encoder_is_row_wise_and_close_to_fp32(encoder, cache: Path) -> Non
     assert cos.min() >= 0.995, cos.min()
 
 
+def test_thresholds_are_chosen_per_theme_on_held_out_predictions() -> None:
+    from models.thresholds import choose_thresholds, theme_prf
+
+    rng = np.random.default_rng(0)
+    n = 400
+    truth = np.zeros((n, 3), dtype=int)
+    truth[:100, 0] = 1   # theme a: positives score 0.30-0.40, negatives 0.00-0.20
+    truth[:60, 1] = 1    # theme b: positives score 0.80-0.95, negatives 0.00-0.70
+    truth[:3, 2] = 1     # theme c: too few positives for a threshold of its own
+    probs = np.zeros((n, 3))
+    probs[:, 0] = np.where(truth[:, 0] == 1, rng.uniform(0.30, 0.40, n), rng.uniform(0.0, 0.20, n))
+    probs[:, 1] = np.where(truth[:, 1] == 1, rng.uniform(0.80, 0.95, n), rng.uniform(0.0, 0.70, n))
+    probs[:, 2] = rng.uniform(0, 1, n)
+    mask = np.ones_like(truth, dtype=bool)
+    mask[200:, 1] = False  # theme b judged on half the items only
+    thresholds, info = choose_thresholds(probs, truth, mask, ["a", "b", "c"])
+    assert 0.20 < thresholds["a"] <= 0.30 and 0.70 < thresholds["b"] <= 0.80
+    assert info["themes"]["c"]["source"] == "pooled" and thresholds["c"] == info["pooled_threshold"]
+    assert info["themes"]["b"]["held_out_known"] == 200
+    cut = np.array([thresholds[t] for t in "abc"])
+    prf = theme_prf(probs >= cut, truth, mask, ["a", "b", "c"])
+    assert prf["a"]["f1"] == 1.0 and prf["b"]["f1"] == 1.0 and prf["a"]["support"] == 100
+
+
+def test_config_thresholds_decide_detection(trained) -> None:
+    clf = trained["classifier"]
+    text, lang = "الطلب تأخر أسبوعين وما حد رد علي", "ar"
+    assert "delivery" in clf.predict([text], [lang])[0].themes
+    saved = dict(clf.config)
+    try:
+        clf.config["theme_thresholds"] = {"delivery": 1.01}
+        assert "delivery" not in clf.predict([text], [lang])[0].themes
+        assert clf.theme_thresholds[clf.theme_ids.index("delivery")] == np.float32(1.01)
+    finally:
+        clf.config.clear()
+        clf.config.update(saved)
+
+
+def test_evaluate_themes_reports_precision_and_recall(trained, tmp_path: Path) -> None:
+    from models.evaluation import evaluate_file
+
+    path = tmp_path / "themes.csv"
+    path.write_text("id,text,label,themes\n1,الطلب تأخر أسبوعين وما حد رد علي,negative,delivery:negative\n"
+                    "2,قیمت‌ها خیلی گرونه و ارزش نداره,negative,price\n3,شكراً,positive,\n", encoding="utf-8")
+    res = evaluate_file(trained["classifier"], path, "themes")
+    assert res["n"] == 3 and set(res["per_theme"]) == {"delivery", "price"}
+    for theme in ("delivery", "price"):
+        row = res["per_theme"][theme]
+        assert {"precision", "recall", "f1", "support"} <= set(row) and row["support"] == 1
+        assert row["recall"] == 1.0, (theme, row)
+    assert 0 < res["micro_precision"] <= 1 and res["micro_recall"] == 1.0
+
+
 def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Path) -> None:
     from models.classifier import Classifier
     from models.finetune import OVERLAY_FILE, finetune_encoder
