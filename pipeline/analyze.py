@@ -239,10 +239,12 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no d
 
 def _storable(value: object, mask: bool) -> object:
     """A quarantined cell as the store can hold it: masked, NUL/surrogate-free, bounded, JSON-typed."""
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             return str(value)
-        if mask and not isinstance(value, bool) and abs(value) >= 10**7 and float(value).is_integer():
+        if mask and abs(value) >= 10**7 and float(value).is_integer():
             value = str(int(value))  # a phone or card number typed as a number in a spreadsheet
         else:
             return value

@@ -28,7 +28,7 @@ from pipeline.store import Store, feedback, quarantine
 from tests.hostile_cases import TEXTS
 from tests.pii_cases import PII_CASES, find_pii
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=75, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 pii = st.sampled_from([value for value, _ in PII_CASES])
