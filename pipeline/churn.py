@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -70,6 +71,7 @@ __all__ = [
     "reliability_table",
     "assign_bands",
     "assign_segments",
+    "reason_text",
     "reason_texts",
     "evaluate_split",
     "score_churn",
@@ -304,58 +306,106 @@ def _plural(n: float, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+#: Each reason's English sentence; ``params`` fill it (counts as numbers, ``theme`` as a theme id).
+#: The report writes the same reasons in Arabic and Persian from ``key`` and ``params``
+#: (``why_*`` in :data:`pipeline.report.i18n.STRINGS`), never from this text.
+_ENGLISH: dict[str, Callable[[dict[str, Any], dict[str, str]], str]] = {
+    "why_theme_recent": lambda p, n: f"{_plural(p['complaints'], 'complaint')} about {_theme_name(p['theme'], n)} "
+                                     f"in {p['days']} days",
+    "why_theme_last": lambda p, n: f"{_plural(p['complaints'], 'complaint')} about {_theme_name(p['theme'], n)} "
+                                   f"(last on {p['date']})",
+    "why_theme": lambda p, n: f"{_plural(p['complaints'], 'complaint')} about {_theme_name(p['theme'], n)}",
+    "why_nps_fell": lambda p, n: f"NPS fell from {p['first']} to {p['latest']}",
+    "why_nps_detractor": lambda p, n: f"gave NPS {p['score']} (detractor)",
+    "why_nps": lambda p, n: f"gave NPS {p['score']}",
+    "why_nps_never": lambda p, n: "never answered an NPS survey",
+    "why_turned_negative": lambda p, n: "latest feedback turned negative",
+    "why_negative_comments": lambda p, n: _plural(p["comments"], "negative comment"),
+    "why_no_positive": lambda p, n: "no positive feedback",
+    "why_complaints_recent": lambda p, n: f"{_plural(p['complaints'], 'complaint')} in {p['days']} days",
+    "why_complaints": lambda p, n: _plural(p["complaints"], "complaint"),
+    "why_unanswered": lambda p, n: f"{_plural(p['complaints'], 'complaint')} with no positive follow-up",
+    "why_feedback_items": lambda p, n: _plural(p["items"], "feedback item"),
+    "why_tenure_short": lambda p, n: f"customer for only {p['months']} months",
+    "why_tenure": lambda p, n: f"customer for {p['months']} months",
+    "why_recency": lambda p, n: f"no activity for {p['days']} days",
+    "why_orders": lambda p, n: f"low activity: {p['rate']:.1f} orders a month",
+    "why_category": lambda p, n: f"{p['feature']}: {p['value']}",
+    "why_value": lambda p, n: f"{p['feature']} {p['value']:g}",
+    "why_value_high": lambda p, n: f"{p['feature']} {p['value']:g} (high)",
+    "why_value_low": lambda p, n: f"{p['feature']} {p['value']:g} (low)",
+    "why_missing": lambda p, n: f"{p['feature']} missing",
+}
+
+
+def reason_text(key: str, params: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """The English sentence of a reason (``names``: theme id -> English theme name).
+
+    Example:
+        >>> reason_text("why_theme_recent", {"theme": "billing", "complaints": 2, "days": 60},
+        ...             {"billing": "Billing and payments"})
+        '2 complaints about billing and payments in 60 days'
+    """
+    return _ENGLISH[key](params, names or {})
+
+
 def _theme_name(theme: str, names: dict[str, str]) -> str:
     return names.get(theme, theme).lower()
 
 
-def _reason(feature: str, row: dict[str, Any], x: dict[str, Any], medians: dict[str, float], names: dict[str, str],
-            recent_days: int) -> str:
-    """One plain-words reason for a feature that raises this customer's risk."""
+def _reason(feature: str, row: dict[str, Any], x: dict[str, Any], medians: dict[str, float],
+            recent_days: int) -> dict[str, Any]:
+    """One reason, as data: ``{"key": "why_*", "params": {...}}``, for a feature that raises this customer's risk."""
+
+    def said(key: str, **params: Any) -> dict[str, Any]:
+        return {"key": key, "params": params}
+
     if feature.startswith("complaint_"):
         t = feature.removeprefix("complaint_")
         recent, total = row.get(f"ev_recent_{t}", 0), row.get(f"ev_total_{t}", 0)
         if recent:
-            return f"{_plural(recent, 'complaint')} about {_theme_name(t, names)} in {recent_days} days"
+            return said("why_theme_recent", theme=t, complaints=int(recent), days=recent_days)
         last = row.get(f"ev_last_{t}")
-        when = f" (last on {pd.Timestamp(last).date()})" if pd.notna(last) else ""
-        return f"{_plural(total, 'complaint')} about {_theme_name(t, names)}{when}"
+        if pd.notna(last):
+            return said("why_theme_last", theme=t, complaints=int(total), date=str(pd.Timestamp(last).date()))
+        return said("why_theme", theme=t, complaints=int(total))
     if feature in ("nps_change", "nps_latest_centered", "nps_detractor", "nps_promoter", "has_nps"):
         first, latest = row.get("nps_first"), row.get("nps_latest")
         if pd.notna(first) and pd.notna(latest) and latest < first:
-            return f"NPS fell from {int(first)} to {int(latest)}"
+            return said("why_nps_fell", first=int(first), latest=int(latest))
         if pd.notna(latest):
-            return f"gave NPS {int(latest)}" + (" (detractor)" if latest <= 6 else "")
-        return "never answered an NPS survey"
+            return said("why_nps_detractor" if latest <= 6 else "why_nps", score=int(latest))
+        return said("why_nps_never")
     if feature in ("n_negative", "any_negative", "sentiment_mean", "sentiment_trend"):
         neg = row.get("n_negative", 0)
         if feature == "sentiment_trend" and row.get("last_sentiment", 0) < 0:
-            return "latest feedback turned negative"
-        return f"{_plural(neg, 'negative comment')}" if neg else "no positive feedback"
+            return said("why_turned_negative")
+        return said("why_negative_comments", comments=int(neg)) if neg else said("why_no_positive")
     if feature in ("n_complaints", "complaints_recent"):
         rec = row.get("complaints_recent", 0)
-        return (f"{_plural(rec, 'complaint')} in {recent_days} days" if rec
-                else f"{_plural(row.get('n_complaints', 0), 'complaint')}")
+        return (said("why_complaints_recent", complaints=int(rec), days=recent_days) if rec
+                else said("why_complaints", complaints=int(row.get("n_complaints", 0))))
     if feature == "unanswered_complaints":
-        return f"{_plural(row.get('unanswered_complaints', 0), 'complaint')} with no positive follow-up"
+        return said("why_unanswered", complaints=int(row.get("unanswered_complaints", 0)))
     if feature in ("any_positive", "n_positive"):
-        return "no positive feedback"
+        return said("why_no_positive")
     if feature == "n_feedback":
-        return f"{_plural(row.get('n_feedback', 0), 'feedback item')}"
+        return said("why_feedback_items", items=int(row.get("n_feedback", 0)))
     if feature == "tenure_months":
-        return f"customer for only {row.get('tenure_months', 0):.0f} months" if row.get("tenure_months", 99) < 24 \
-            else f"customer for {row.get('tenure_months', 0):.0f} months"
+        months = int(round(row.get("tenure_months", 0)))
+        return said("why_tenure_short" if row.get("tenure_months", 99) < 24 else "why_tenure", months=months)
     if feature == "recency_days":
-        return f"no activity for {row.get('recency_days', 0):.0f} days"
+        return said("why_recency", days=int(round(row.get("recency_days", 0))))
     if feature == "orders_per_month":
-        return f"low activity: {row.get('orders_per_month', 0):.1f} orders a month"
+        return said("why_orders", rate=round(float(row.get("orders_per_month", 0)), 1))
     value = x.get(feature)
     if isinstance(value, str):
-        return f"{feature}: {value}"
+        return said("why_category", feature=feature, value=value)
     if value is not None and pd.notna(value):
         med = medians.get(feature)
-        side = "" if med is None or pd.isna(med) else (" (high)" if value > med else " (low)" if value < med else "")
-        return f"{feature} {value:g}{side}"
-    return f"{feature} missing"
+        side = "" if med is None or pd.isna(med) else ("_high" if value > med else "_low" if value < med else "")
+        return said("why_value" + side, feature=feature, value=float(value))
+    return said("why_missing", feature=feature)
 
 
 def reason_texts(model: ChurnModel, fs: FeatureSet, names: dict[str, str] | None = None, top: int = 3,
@@ -363,8 +413,10 @@ def reason_texts(model: ChurnModel, fs: FeatureSet, names: dict[str, str] | None
     """Top reasons per customer: the features that raise the risk most, in plain words.
 
     Returns:
-        Per customer (in ``fs.X`` order) a list of ``{"text", "feature", "contribution"}`` dicts,
-        strongest first; contributions are calibrated log-odds versus the average customer.
+        Per customer (in ``fs.X`` order) a list of ``{"text", "key", "params", "feature", "contribution"}``
+        dicts, strongest first: ``key`` and ``params`` say the reason as data (the report writes it in
+        every language from them), ``text`` in English; contributions are calibrated log-odds versus
+        the average customer.
     """
     names = names or {}
     contrib = model.contributions(fs.X[model.columns])
@@ -381,11 +433,12 @@ def reason_texts(model: ChurnModel, fs: FeatureSet, names: dict[str, str] | None
         for j in order:
             if values[i, j] < min_contribution or len(reasons) >= top:
                 break
-            text = _reason(cols[j], info_rows[cid], x_rows[cid], medians, names, recent_days)
+            said = _reason(cols[j], info_rows[cid], x_rows[cid], medians, recent_days)
+            text = reason_text(said["key"], said["params"], names)
             if text in seen:
                 continue
             seen.add(text)
-            reasons.append({"text": text, "feature": cols[j], "contribution": round(float(values[i, j]), 3)})
+            reasons.append({"text": text, **said, "feature": cols[j], "contribution": round(float(values[i, j]), 3)})
         out.append(reasons)
     return out
 

@@ -188,6 +188,7 @@ def test_reasons_are_plain_words(fitted):
     reasons = reason_texts(model, fs, {"billing": "Billing and payments"})
     billers = [i for i, c in enumerate(fs.X.index) if fs.X.loc[c, "complaint_billing"] == 1]
     texts = [r["text"] for r in reasons[billers[0]]]
+    assert all(set(r) == {"text", "key", "params", "feature", "contribution"} for rs in reasons for r in rs)
     assert any(t.endswith("complaint about billing and payments in 60 days") or "about billing" in t for t in texts)
     for rs in reasons:
         assert len(rs) <= 3
@@ -195,13 +196,20 @@ def test_reasons_are_plain_words(fitted):
         assert [r["contribution"] for r in rs] == sorted([r["contribution"] for r in rs], reverse=True)
 
 
-def test_nps_fell_reason():
-    from pipeline.churn import _reason
+def test_reasons_are_data_with_an_english_sentence():
+    from pipeline.churn import _reason, reason_text
 
     row = {"nps_first": 9.0, "nps_latest": 3.0}
-    assert _reason("nps_change", row, {}, {}, {}, 60) == "NPS fell from 9 to 3"
+    said = _reason("nps_change", row, {}, {}, 60)
+    assert said == {"key": "why_nps_fell", "params": {"first": 9, "latest": 3}}
+    assert reason_text(**said) == "NPS fell from 9 to 3"
     row = {"ev_recent_billing": 3, "ev_total_billing": 4}
-    assert _reason("complaint_billing", row, {}, {}, {"billing": "Billing"}, 60) == "3 complaints about billing in 60 days"
+    said = _reason("complaint_billing", row, {}, {}, 60)
+    assert said == {"key": "why_theme_recent", "params": {"theme": "billing", "complaints": 3, "days": 60}}
+    assert reason_text(**said, names={"billing": "Billing"}) == "3 complaints about billing in 60 days"
+    said = _reason("spend_per_order", {}, {"spend_per_order": 24.782}, {"spend_per_order": 20.0}, 60)
+    assert said == {"key": "why_value_high", "params": {"feature": "spend_per_order", "value": 24.782}}
+    assert reason_text(**said) == "spend_per_order 24.782 (high)"
 
 
 def test_bands_and_segments():

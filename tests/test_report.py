@@ -115,8 +115,9 @@ def build_fixture_store(url: str) -> Store:
             score = min(0.99, 0.05 + 0.027 * i + bump)
             band = "low" if score < 0.15 else "medium" if score < 0.35 else "high"
             segment = "churned" if churned and bump else "at risk" if band == "high" else "loyal"
-            reasons = [{"text": "3 complaints about Delivery and logistics in 60 days", "feature": "complaint_delivery",
-                        "contribution": 0.9}, "NPS fell from 9 to 2"]  # dicts (as `sada churn` writes) or strings
+            reasons = [{"text": "3 complaints about Delivery and logistics in 60 days", "key": "why_theme_recent",
+                        "params": {"theme": "delivery", "complaints": 3, "days": 60}, "feature": "complaint_delivery",
+                        "contribution": 0.9}, "NPS fell from 9 to 2"]  # dicts (as `sada churn` writes) or old strings
             if i == 31:
                 reasons.append("<script>window.__sadaPwned = 4</script> شكوى حول التوصيل")
             scores.append({"customer_id": cid, "as_of": as_of, "model_version": "test-fixture", "score": score,
@@ -176,23 +177,34 @@ def test_arabic_counts_after_a_preposition_take_the_oblique_dual():
                                                                    "٢٥ تعليقًا سلبيًا"]
 
 
-# as `sada churn` stores them (churn_scores.reasons): the text in English, the feature it came from
+# as `sada churn` stores them (churn_scores.reasons): the reason as data, the English text, the feature
+def _stored(key: str, source: str, contribution: float, **params) -> dict:
+    from pipeline.churn import reason_text
+
+    names = {th.id: th.name("en") for th in load_themes()}
+    return {"text": reason_text(key, params, names), "key": key, "params": params, "feature": source,
+            "contribution": contribution}
+
+
 STORED_REASONS = [
-    {"text": "gave NPS 1 (detractor)", "feature": "nps_latest_centered", "contribution": 0.523},
-    {"text": "1 complaint about billing and payments (last on 2025-11-11)", "feature": "complaint_billing",
-     "contribution": 0.395},
-    {"text": "5 negative comments", "feature": "sentiment_mean", "contribution": 0.385},
-    {"text": "NPS fell from 2 to 0", "feature": "nps_change", "contribution": 0.311},
-    {"text": "2 complaints about refunds and returns in 60 days", "feature": "complaint_refunds", "contribution": 0.3},
-    {"text": "low activity: 0.6 orders a month", "feature": "orders_per_month", "contribution": 0.172},
-    {"text": "plan: basic", "feature": "plan", "contribution": 0.24},
-    {"text": "customer for only 16 months", "feature": "tenure_months", "contribution": 0.188},
-    {"text": "spend_per_order 24.782 (high)", "feature": "spend_per_order", "contribution": 0.101},
-    {"text": "loyalty_tier: gold", "feature": "loyalty_tier", "contribution": 0.09},  # no words for this one
+    _stored("why_nps_detractor", "nps_latest_centered", 0.523, score=1),
+    _stored("why_theme_last", "complaint_billing", 0.395, theme="billing", complaints=1, date="2025-11-11"),
+    _stored("why_negative_comments", "sentiment_mean", 0.385, comments=5),
+    _stored("why_nps_fell", "nps_change", 0.311, first=2, latest=0),
+    _stored("why_theme_recent", "complaint_refunds", 0.3, theme="refunds", complaints=2, days=60),
+    _stored("why_orders", "orders_per_month", 0.172, rate=0.6),
+    _stored("why_category", "plan", 0.24, feature="plan", value="basic"),
+    _stored("why_tenure_short", "tenure_months", 0.188, months=16),
+    _stored("why_value_high", "spend_per_order", 0.101, feature="spend_per_order", value=24.782),
+    _stored("why_category", "loyalty_tier", 0.09, feature="loyalty_tier", value="gold"),  # no words for this one
+    {"text": "NPS fell from 9 to 2", "feature": "nps_change"},  # stored before reasons were data: no key
     "NPS fell from 9 to 2",  # an old plain-string reason: no feature recorded
 ]
 SHOWN_REASONS = {
-    "en": [r["text"] if isinstance(r, dict) else r for r in STORED_REASONS],
+    "en": ["gave NPS 1 (detractor)", "1 complaint about billing and payments (last on 2025-11-11)",
+           "5 negative comments", "NPS fell from 2 to 0", "2 complaints about refunds and returns in 60 days",
+           "low activity: 0.6 orders a month", "plan: basic", "customer for only 16 months",
+           "spend_per_order 24.782 (high)", "loyalty_tier: gold", "NPS fell from 9 to 2", "NPS fell from 9 to 2"],
     "ar": ["أعطى درجة ١ في استبيان NPS (من المنتقدين)",
            "شكوى واحدة بخصوص الفواتير والمدفوعات (آخر شكوى في ٢٠٢٥/١١/١١)",
            "٥ تعليقات سلبية",
@@ -203,6 +215,7 @@ SHOWN_REASONS = {
            "عميل منذ ١٦ شهرًا فقط",
            "متوسط قيمة الطلب: ٢٤٫٧٨٢ (مرتفع)",
            "loyalty_tier: gold",
+           "NPS fell from 9 to 2",
            "NPS fell from 9 to 2"],
     "fa": ["امتیاز ۱ در نظرسنجی NPS داد (منتقد)",
            "۱ شکایت درباره صورتحساب و پرداخت (آخرین شکایت در ۲۰۲۵/۱۱/۱۱)",
@@ -214,6 +227,7 @@ SHOWN_REASONS = {
            "مدت مشتری بودن: فقط ۱۶ ماه",
            "میانگین مبلغ سفارش: ۲۴٫۷۸۲ (بالا)",
            "loyalty_tier: gold",
+           "NPS fell from 9 to 2",
            "NPS fell from 9 to 2"],
 }
 
@@ -224,12 +238,12 @@ def test_churn_reasons_are_shown_in_the_interface_language(lang):
     shown = [localise_reason(r, Translator(lang), names) for r in STORED_REASONS]
     assert [r.text for r in shown] == SHOWN_REASONS[lang]
     # what has no words in Arabic or Persian stays in English (and is isolated on the page)
-    assert [r.translated for r in shown] == [True] * 9 + [lang == "en"] * 2
+    assert [r.translated for r in shown] == [True] * 9 + [lang == "en"] * 3
 
 
 @pytest.mark.parametrize("lang", ["ar", "fa"])
 def test_every_kind_of_reason_sada_churn_writes_is_translated(lang):
-    from pipeline.churn import _reason
+    from pipeline.churn import _reason, reason_text
 
     last = pd.Timestamp("2026-03-16")
     cases = [  # (feature, the customer's info row, their feature values)
@@ -263,7 +277,8 @@ def test_every_kind_of_reason_sada_churn_writes_is_translated(lang):
     names = {th.id: th.name(lang) for th in load_themes()}
     t = Translator(lang)
     for feature, row, x in cases:
-        stored = {"text": _reason(feature, row, x, {"spend_per_order": 20.0}, en_names, 60), "feature": feature}
+        said = _reason(feature, row, x, {"spend_per_order": 20.0}, 60)
+        stored = {"text": reason_text(**said, names=en_names), **said, "feature": feature}
         shown = localise_reason(stored, t, names)
         assert shown.translated, stored
         assert not re.search(r"[A-Za-z0-9]", shown.text.replace("NPS", "")), (stored, shown.text)

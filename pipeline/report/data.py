@@ -54,15 +54,16 @@ def complaint_themes(themes: Any, theme_sentiment: Any, threshold: float = 0.5) 
     return out
 
 
-def reason_records(value: Any) -> list[dict[str, str]]:
-    """A ``churn_scores.reasons`` value as ``{"text", "feature"}`` dicts (``feature`` is ``""`` for plain strings).
+def reason_records(value: Any) -> list[dict[str, Any]]:
+    """A ``churn_scores.reasons`` value as ``{"text", "feature", "key", "params"}`` dicts.
 
-    ``sada churn`` stores ``{"text", "feature", "contribution"}`` dicts; older rows may hold plain strings.
+    ``sada churn`` stores ``{"text", "key", "params", "feature", "contribution"}`` dicts; older rows
+    may lack ``key``/``params`` (``""``/``{}`` here) or hold plain strings.
 
     Example:
-        >>> reason_records([{"text": "NPS fell from 9 to 3", "feature": "nps_change", "contribution": 0.3},
-        ...                 "2 complaints"])
-        [{'text': 'NPS fell from 9 to 3', 'feature': 'nps_change'}, {'text': '2 complaints', 'feature': ''}]
+        >>> reason_records([{"text": "NPS fell from 9 to 3", "key": "why_nps_fell",
+        ...                  "params": {"first": 9, "latest": 3}, "feature": "nps_change"}, "2 complaints"])[1]
+        {'text': '2 complaints', 'feature': '', 'key': '', 'params': {}}
     """
     if isinstance(value, str):
         try:
@@ -71,8 +72,9 @@ def reason_records(value: Any) -> list[dict[str, str]]:
             value = [value]
     if not isinstance(value, list):
         return []
-    return [{"text": str(x.get("text", "")), "feature": str(x.get("feature") or "")} if isinstance(x, dict)
-            else {"text": str(x), "feature": ""} for x in value if x]
+    return [{"text": str(x.get("text", "")), "feature": str(x.get("feature") or ""), "key": str(x.get("key") or ""),
+             "params": dict(x.get("params") or {})} if isinstance(x, dict)
+            else {"text": str(x), "feature": "", "key": "", "params": {}} for x in value if x]
 
 
 def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame:

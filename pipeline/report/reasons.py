@@ -1,27 +1,26 @@
 """Churn reasons in the interface language.
 
-``sada churn`` stores each customer's reasons as English sentences, each with the feature it came
-from (:func:`pipeline.churn.reason_texts`: ``{"text": "2 complaints about billing and payments in 60
-days", "feature": "complaint_billing", "contribution": 0.4}``). The counts, scores and dates are only
-in the text, so a reason is read back with the English sentence its feature writes (:data:`_RULES`,
-the sentences of ``pipeline.churn._reason``) and written again with the report's labels
-(``why_*``, ``feat_*`` and ``val_*`` in :data:`pipeline.report.i18n.STRINGS`): the theme's name,
-the digits, dates and counted nouns of the interface language. A reason that cannot be read back
-(no sentence for its feature, a text that does not match it, a plain string without a feature, a
-theme without a name) is shown as stored, in English.
+``sada churn`` stores each customer's reasons as data: a ``why_*`` key, its parameters, the feature
+it came from and its contribution (:func:`pipeline.churn.reason_texts`), plus the English sentence
+for the command line. The report writes each reason from ``key`` and ``params`` with the labels of
+:data:`pipeline.report.i18n.STRINGS`: the theme's name, the digits, dates and counted nouns of the
+interface language. Nothing is parsed back from text. A reason that has no words in the interface
+language (an attribute without a ``feat_*`` label, a theme without a name) or that was stored before
+reasons were data (no ``key``) is shown as stored, in English.
 
 Example:
     >>> from pipeline.report.i18n import Translator
-    >>> stored = {"text": "2 complaints about billing and payments in 60 days", "feature": "complaint_billing"}
+    >>> stored = {"text": "2 complaints about billing and payments in 60 days", "key": "why_theme_recent",
+    ...           "params": {"theme": "billing", "complaints": 2, "days": 60}, "feature": "complaint_billing"}
     >>> localise_reason(stored, Translator("ar"), {"billing": "الفواتير والمدفوعات"}).text
     'شكويان بخصوص الفواتير والمدفوعات خلال ٦٠ يومًا'
-    >>> localise_reason({"text": "gave NPS 3 (detractor)", "feature": "nps_detractor"}, Translator("fa"), {})
+    >>> localise_reason({"text": "gave NPS 3 (detractor)", "key": "why_nps_detractor", "params": {"score": 3}},
+    ...                 Translator("fa"), {})
     ShownReason(text='امتیاز ۳ در نظرسنجی NPS داد (منتقد)', translated=True)
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,61 +42,11 @@ class ShownReason:
     translated: bool
 
 
-@dataclass(frozen=True)
-class _Rule:
-    """One English sentence of ``sada churn`` and the label that says it in the interface language.
-
-    Attributes:
-        key: The ``why_*`` key of :data:`pipeline.report.i18n.STRINGS`.
-        pattern: The stored English sentence; its named groups are the label's placeholders.
-        features: Features that write it; one ending in ``_`` is a prefix (``complaint_``: one per theme).
-    """
-
-    key: str
-    pattern: re.Pattern[str]
-    features: tuple[str, ...]
-
-
-def _rule(key: str, pattern: str, *features: str) -> _Rule:
-    return _Rule(key, re.compile(pattern), features)
-
-
-_THEME = "complaint_"
-_NPS = ("nps_change", "nps_latest_centered", "nps_detractor", "nps_promoter", "has_nps")
-_SENTIMENT = ("n_negative", "any_negative", "sentiment_mean", "sentiment_trend")
-_COMPLAINTS = ("n_complaints", "complaints_recent")
-
-#: The sentences of ``pipeline.churn._reason``, per feature; the first that matches is used.
-_RULES: tuple[_Rule, ...] = (
-    _rule("why_theme_recent", r"(?P<complaints>\d+) complaints? about .+ in (?P<days>\d+) days", _THEME),
-    _rule("why_theme_last", r"(?P<complaints>\d+) complaints? about .+ \(last on (?P<date>\d{4}-\d\d-\d\d)\)", _THEME),
-    _rule("why_theme", r"(?P<complaints>\d+) complaints? about .+", _THEME),
-    _rule("why_nps_fell", r"NPS fell from (?P<first>\d+) to (?P<latest>\d+)", *_NPS),
-    _rule("why_nps_detractor", r"gave NPS (?P<score>\d+) \(detractor\)", *_NPS),
-    _rule("why_nps", r"gave NPS (?P<score>\d+)", *_NPS),
-    _rule("why_nps_never", r"never answered an NPS survey", *_NPS),
-    _rule("why_turned_negative", r"latest feedback turned negative", *_SENTIMENT),
-    _rule("why_negative_comments", r"(?P<comments>\d+) negative comments?", *_SENTIMENT),
-    _rule("why_no_positive", r"no positive feedback", *_SENTIMENT, "any_positive", "n_positive"),
-    _rule("why_complaints_recent", r"(?P<complaints>\d+) complaints? in (?P<days>\d+) days", *_COMPLAINTS),
-    _rule("why_complaints", r"(?P<complaints>\d+) complaints?", *_COMPLAINTS),
-    _rule("why_unanswered", r"(?P<complaints>\d+) complaints? with no positive follow-up", "unanswered_complaints"),
-    _rule("why_feedback_items", r"(?P<items>\d+) feedback items?", "n_feedback"),
-    _rule("why_tenure_short", r"customer for only (?P<months>\d+) months", "tenure_months"),
-    _rule("why_tenure", r"customer for (?P<months>\d+) months", "tenure_months"),
-    _rule("why_recency", r"no activity for (?P<days>\d+) days", "recency_days"),
-    _rule("why_orders", r"low activity: (?P<rate>\d+(?:\.\d+)?) orders a month", "orders_per_month"),
-)
-
-#: Named groups that are counts: group -> (counted noun of :meth:`Translator.count`, after an Arabic preposition).
+#: Parameters that are counts: name -> (counted noun of :meth:`Translator.count`, after an Arabic preposition).
 _COUNTED: dict[str, tuple[str, bool]] = {
     "complaints": ("complaint", False), "comments": ("negative_comment", False), "items": ("feedback_item", False),
     "days": ("day", True), "months": ("month", True),
 }
-
-#: A customer attribute's value as ``sada churn`` writes it (``%g``), with "(high)"/"(low)" against the median.
-_NUMBER = r"(?P<value>-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?: \((?P<side>high|low)\))?"
-
 
 def _plain_number(token: str, t: Translator) -> str:
     """A stored number (``0.6``, ``24.782``, ``1.5e+06``) in ``t``'s digits, with the decimals it was stored with.
@@ -111,18 +60,16 @@ def _plain_number(token: str, t: Translator) -> str:
     return t.number(float(token), decimals)
 
 
-def _value(group: str, token: str, t: Translator) -> str:
-    """The value of one named group, written in ``t``'s language (a count with its noun, a date, a number)."""
-    if group in _COUNTED:
-        noun, oblique = _COUNTED[group]
-        return t.count(int(token), noun, oblique=oblique)
-    if group == "date":
-        return t.date(token)
-    return _plain_number(token, t)
-
-
-def _writes(rule: _Rule, feature: str) -> bool:
-    return any(feature.startswith(f) if f.endswith("_") else feature == f for f in rule.features)
+def _param(name: str, value: Any, t: Translator) -> str:
+    """One parameter written in ``t``'s language: a count with its noun, a date, a number."""
+    if name in _COUNTED:
+        noun, oblique = _COUNTED[name]
+        return t.count(int(value), noun, oblique=oblique)
+    if name == "date":
+        return t.date(value)
+    if isinstance(value, (int, float)):
+        return _plain_number(f"{value:g}", t)
+    return str(value)
 
 
 def _category(feature: str, value: str, t: Translator) -> str:
@@ -133,55 +80,45 @@ def _category(feature: str, value: str, t: Translator) -> str:
     return t.t(key) if key in STRINGS else value
 
 
-def _attribute(feature: str, text: str, t: Translator) -> str | None:
-    """A reason about a customer attribute with a ``feat_*`` label (``plan: basic``, ``spend 24.8 (high)``)."""
-    if f"feat_{feature}" not in STRINGS:
+def _words(key: str, params: dict[str, Any], t: Translator, names: dict[str, str]) -> str | None:
+    """The reason in ``t``'s language, or ``None`` when it has no words there."""
+    if key not in STRINGS:
         return None
-    label, name = t.t(f"feat_{feature}"), re.escape(feature)
-    if m := re.fullmatch(rf"{name}: (?P<value>.+)", text):
-        return t.t("why_category", feature=label, value=_category(feature, m["value"], t))
-    if m := re.fullmatch(rf"{name} {_NUMBER}", text):
-        key = f"why_value_{m['side']}" if m["side"] else "why_value"
-        return t.t(key, feature=label, value=_plain_number(m["value"], t))
-    if text == f"{feature} missing":
-        return t.t("why_missing", feature=label)
-    return None
-
-
-def _rewrite(text: str, feature: str, t: Translator, names: dict[str, str]) -> str | None:
-    """``text`` (written for ``feature``) in ``t``'s language, or ``None`` when it cannot be read back."""
-    if not feature:
-        return None
-    for rule in _RULES:
-        m = rule.pattern.fullmatch(text) if _writes(rule, feature) else None
-        if m is None:
-            continue
-        values = {group: _value(group, token, t) for group, token in m.groupdict().items()}
-        if feature.startswith(_THEME):
-            theme = names.get(feature.removeprefix(_THEME))
-            if not theme:
+    values: dict[str, str] = {}
+    for name, value in params.items():
+        if name == "theme":
+            if not names.get(value):
                 return None
-            values["theme"] = theme
-        return t.t(rule.key, **values)
-    return _attribute(feature, text, t)
+            values[name] = names[value]
+        elif name == "feature":
+            if f"feat_{value}" not in STRINGS:
+                return None
+            values[name] = t.t(f"feat_{value}")
+        elif name == "value" and key == "why_category":
+            values[name] = _category(str(params["feature"]), str(value), t)
+        else:
+            values[name] = _param(name, value, t)
+    return t.t(key, **values)
 
 
 def localise_reason(reason: dict[str, Any] | str, t: Translator, names: dict[str, str]) -> ShownReason:
     """One stored churn reason as the report shows it in ``t``'s language.
 
     Args:
-        reason: A ``churn_scores.reasons`` entry: a ``{"text", "feature", ...}`` dict or a plain string.
+        reason: A ``churn_scores.reasons`` entry: a ``{"text", "key", "params", ...}`` dict, or (from
+            before reasons were data) a ``{"text", "feature"}`` dict or a plain string.
         t: The interface language.
         names: Theme id -> theme name in ``t``'s language.
 
     Returns:
         The :class:`ShownReason`: on English pages the stored text; on Arabic and Persian pages the
-        reason written in that language, or the stored English text (``translated=False``) when
-        it cannot be read back.
+        reason written in that language from its key and parameters, or the stored English text
+        (``translated=False``) when it has no words there.
     """
-    text, feature = ((str(reason.get("text", "")), str(reason.get("feature") or "")) if isinstance(reason, dict)
-                     else (str(reason), ""))
+    if not isinstance(reason, dict):
+        return ShownReason(str(reason), t.lang == "en")
+    text = str(reason.get("text", ""))
     if t.lang == "en":
         return ShownReason(text, True)
-    words = _rewrite(text, feature, t, names)
+    words = _words(str(reason.get("key") or ""), dict(reason.get("params") or {}), t, names)
     return ShownReason(text, False) if words is None else ShownReason(words, True)
