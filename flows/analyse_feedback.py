@@ -69,7 +69,7 @@ def discover_sources(sources: list[str]) -> list[str]:
     return [str(p) for p in expand_inputs(paths)] if paths else []
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, timeout_seconds=900)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def prepare(rows: list[RawRow], database_url: str, run_id: str, settings: Settings) -> PreparedBatch:
     return prepare_batch(rows, _store(database_url), run_id, settings, default_identifier(),
                          _normaliser(settings.mask_pii))
@@ -85,7 +85,7 @@ def _classify_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     return f"sada-classify-{parameters['model_version']}-{digest.hexdigest()}"
 
 
-@task(cache_key_fn=_classify_cache_key, persist_result=True, timeout_seconds=3600)
+@task(cache_key_fn=_classify_cache_key, persist_result=True)
 def classify(prepared: PreparedBatch, model_path: str | None, model_version: str | None) -> list[dict[str, Any]]:
     if model_version is None or not prepared.texts:
         return []
@@ -135,16 +135,22 @@ def analyse_feedback(
         rows = chain(rows, read_query(sql_url or url, sql_query))
 
     total, pending = BatchCounts(), deque()
-    for number, batch in enumerate(batched(rows, settings.batch_size), start=1):
+
+    def collect() -> None:  # one finished batch, with a progress line
+        nonlocal total
+        total += pending.popleft().result()
+        seconds = time.perf_counter() - started
+        logger.info("%s rows done (%s analysed) in %.0f s, %.0f rows/s", f"{total.rows_read:,}",
+                    f"{total.analysed:,}", seconds, total.rows_read / seconds if seconds else 0)
+
+    for batch in batched(rows, settings.batch_size):
         prepared = prepare.submit(batch, url, run_id, settings)
         predictions = classify.submit(prepared, model_path, model_version)
         pending.append(store_results.submit(prepared, predictions, url, run_id))
         while len(pending) >= max_in_flight:  # bounded: memory stays flat however large the input
-            total += pending.popleft().result()
-        if number % 10 == 0:
-            logger.info("batch %d: %d rows read so far", number, total.rows_read)
+            collect()
     while pending:
-        total += pending.popleft().result()
+        collect()
 
     summary = summarise(total, run_id, model_version, time.perf_counter() - started).as_dict()
     finish_run(url, run_id, summary)

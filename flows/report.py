@@ -19,7 +19,7 @@ from pipeline.store import Store
 __all__ = ["cx_report"]
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], timeout_seconds=900)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def render(database_url: str, out: str | None, period: str | None, lang: str) -> Any:
     settings = load_settings(database_url=database_url)
     return build_report(Store.open(settings.database_url), out=out, period=period, lang=lang,

@@ -6,10 +6,11 @@ Prefect's server otherwise tries to send telemetry, and CX data is private.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
-__all__ = ["PREFECT_DEFAULTS", "configure_prefect", "task_runner"]
+__all__ = ["PREFECT_DEFAULTS", "configure_prefect", "quiet_task_logs", "task_runner"]
 
 #: Set unless the environment already says otherwise.
 PREFECT_DEFAULTS = {
@@ -24,6 +25,15 @@ def configure_prefect() -> None:
     """Apply :data:`PREFECT_DEFAULTS` to the environment where it is silent."""
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+
+
+def quiet_task_logs() -> None:
+    """Keep Prefect's per-task state lines (``Finished in state Completed()``) off the console.
+
+    For interactive commands such as ``sada run``: task failures are still shown (warnings
+    and errors), and every task's state stays in the Prefect UI.
+    """
+    logging.getLogger("prefect.task_runs").setLevel(logging.WARNING)
 
 
 def task_runner(dask_address: str | None = None, workers: int = 2) -> Any:

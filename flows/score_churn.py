@@ -19,7 +19,7 @@ from pipeline.store import Store
 __all__ = ["score_churn_flow", "publish_churn"]
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30], timeout_seconds=1800)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def score(database_url: str, customers_path: str | None, as_of: str | None) -> ChurnReport:
     return score_churn(Store.open(database_url), customers_path=customers_path, as_of=as_of)
 

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.classify import as_dict, complaint_themes
 from pipeline.errors import InputError
 
 __all__ = ["FeatureConfig", "FeatureSet", "build_features", "load_feedback_signals", "feedback_input_label",
@@ -140,21 +141,15 @@ def load_feedback_signals(store: Any) -> pd.DataFrame:
     """
     from sqlalchemy import select
 
-    from pipeline.store import analysis, feedback
+    from pipeline.store import feedback
 
     with store.engine.connect() as c:
         fb = pd.DataFrame([dict(r._mapping) for r in c.execute(select(
             feedback.c.feedback_id, feedback.c.customer_id, feedback.c.created_at, feedback.c.source,
             feedback.c.nps_score))],
             columns=["feedback_id", "customer_id", "created_at", "source", "nps_score"])
-        an = pd.DataFrame([dict(r._mapping) for r in c.execute(select(
-            analysis.c.feedback_id, analysis.c.model_version, analysis.c.sentiment, analysis.c.themes,
-            analysis.c.theme_sentiment, analysis.c.is_complaint, analysis.c.analysed_at))],
-            columns=["feedback_id", "model_version", "sentiment", "themes", "theme_sentiment", "is_complaint",
-                     "analysed_at"])
-    if len(an):
-        an = (an.sort_values(["feedback_id", "analysed_at", "model_version"])
-                .drop_duplicates("feedback_id", keep="last").drop(columns="analysed_at"))
+    an = pd.DataFrame(store.newest_analyses(), columns=["feedback_id", "model_version", "sentiment", "themes",
+                                                         "theme_sentiment", "is_complaint"])
     merged = fb.merge(an, on="feedback_id", how="left")
     merged["created_at"] = pd.to_datetime(merged["created_at"])
     logger.info("loaded %d feedback items (%d with analysis)", len(merged), int(merged["sentiment"].notna().sum()))
@@ -169,22 +164,6 @@ def feedback_input_label(feedback: pd.DataFrame) -> str:
         return f"nps-only ({len(feedback)} items, no analysis rows)"
     versions = feedback["model_version"].dropna().value_counts()
     return "analysis:" + ",".join(f"{v} ({n} items)" for v, n in versions.items())
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str) and value.startswith("{"):
-        import json
-
-        return json.loads(value)
-    return {}
-
-
-def _complaint_themes(row: Any, threshold: float) -> list[str]:
-    ts = _as_dict(row.theme_sentiment)
-    scores = _as_dict(getattr(row, "themes", None))
-    return [t for t, s in ts.items() if s == "negative" and float(scores.get(t, 1.0) or 0.0) >= threshold]
 
 
 def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of: Any,
@@ -290,7 +269,7 @@ def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of
         fb = fb[fb["created_at"] <= fb["customer_id"].map(cutoff)]
         fb = fb.sort_values(["customer_id", "created_at", "feedback_id"])
     themes = list(config.themes) if config.themes is not None else sorted(
-        {t for v in (fb["theme_sentiment"] if "theme_sentiment" in fb else []) for t in _as_dict(v)})
+        {t for v in (fb["theme_sentiment"] if "theme_sentiment" in fb else []) for t in as_dict(v)})
     n = len(idx)
     pos = {c: i for i, c in enumerate(idx)}
     cols = {k: np.zeros(n) for k in ("n_feedback", "n_negative", "n_positive", "sentiment_mean", "sentiment_trend",
@@ -319,7 +298,8 @@ def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of
                 cols["sentiment_trend"][i] = sent.iloc[-1] - sent.iloc[:-1].mean()
         complaint_flags = []
         for row in items.itertuples(index=False):
-            tlist = _complaint_themes(row, config.theme_threshold) if "theme_sentiment" in items else []
+            tlist = (complaint_themes(getattr(row, "themes", None), row.theme_sentiment, config.theme_threshold)
+                     if "theme_sentiment" in items else [])
             is_c = getattr(row, "is_complaint", None) in (True, 1) or getattr(row, "sentiment", None) == "negative"
             complaint_flags.append(is_c or bool(tlist))
             for t in tlist:

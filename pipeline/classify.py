@@ -7,14 +7,48 @@ load it the same way and only once.
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Classifier", "Prediction", "artifact_version", "classify_texts", "load_classifier"]
+__all__ = ["Classifier", "Prediction", "artifact_version", "as_dict", "classify_texts", "complaint_themes",
+           "load_classifier"]
 
 logger = logging.getLogger(__name__)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON column's value as a dict (JSON text is parsed; anything else is ``{}``)."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return dict(json.loads(value))
+        except ValueError:
+            return {}
+    return {}
+
+
+def complaint_themes(themes: Any, theme_sentiment: Any, threshold: float = 0.5) -> list[str]:
+    """Themes an item complains about: theme sentiment negative and theme score >= ``threshold``.
+
+    The one complaint rule of the report, the spike alerts and the churn features. A theme
+    with a sentiment but no score (or a null one) was detected, so it counts.
+
+    Example:
+        >>> complaint_themes({"billing": 0.9, "app": 0.2, "price": None},
+        ...                  {"billing": "negative", "app": "negative", "price": "negative"})
+        ['billing', 'price']
+    """
+    scores = as_dict(themes)
+    out = []
+    for theme, label in as_dict(theme_sentiment).items():
+        score = scores.get(theme)
+        if label == "negative" and (score is None or float(score) >= threshold):
+            out.append(theme)
+    return out
 
 
 class Prediction(Protocol):

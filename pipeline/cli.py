@@ -149,10 +149,12 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
     Runs in Prefect's ephemeral mode: no server to start. A second run over the
     same store analyses nothing new.
     """
-    from flows.runtime import configure_prefect
+    from flows.runtime import configure_prefect, quiet_task_logs
 
     configure_prefect()
     from flows.weekly import cx_weekly
+
+    quiet_task_logs()  # progress comes from the flows' own lines, not one "Completed()" per task
 
     summary = cx_weekly(sources=list(inputs) or None, database_url=db, model_path=model_path,
                         dask_address=dask_address, customers_path=customers_path, report_out=report_out,

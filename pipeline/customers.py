@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import ColumnMappingError, InputError, UnsupportedFormatError
-from pipeline.ingest import open_text
+from pipeline.ingest import header_key, open_text
 from pipeline.pii import mask_pii as mask_text
 from pipeline.pii import pseudonymous_id
 
@@ -96,13 +96,8 @@ LEAKY_ATTRIBUTE_PATTERNS = (re.compile(r"^n_?feedback$"), re.compile(r"feedback_
 
 _TRUE = {"1", "1.0", "yes", "y", "true", "t", "churned", "churn", "left", "lost", "exited", "نعم", "بله"}
 _FALSE = {"0", "0.0", "no", "n", "false", "f", "stayed", "active", "retained", "لا", "خیر", "نه"}
-_HEADER_JUNK = re.compile(r"[\s_\-.:/()\u200c\ufeff]+")
 _DATE_FIELDS = ("churn_date", "signup_date", "last_activity")
 _NUMBER_FIELDS = ("tenure_months", "orders", "spend")
-
-
-def _key(name: object) -> str:
-    return _HEADER_JUNK.sub("", str(name)).casefold()
 
 
 @dataclass
@@ -174,7 +169,7 @@ def detect_customer_columns(columns: list[str], overrides: dict[str, str] | None
                                      f"{', '.join(map(str, columns))}; check the spelling of the flag")
         mapping[fld] = col
     used = set(mapping.values())
-    keys = {c: _key(c) for c in columns}
+    keys = {c: header_key(c) for c in columns}
     for fld in CUSTOMER_FIELDS:
         if fld in mapping:
             continue

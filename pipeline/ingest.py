@@ -37,6 +37,7 @@ __all__ = [
     "RawRow",
     "check_encoding",
     "detect_encoding",
+    "header_key",
     "expand_inputs",
     "open_text",
     "read_file",
@@ -52,7 +53,7 @@ FIELDS = ("text", "feedback_id", "customer_id", "created_at", "source", "rating"
 SUPPORTED_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".xlsx", ".parquet",
                       ".csv.gz", ".tsv.gz", ".jsonl.gz", ".ndjson.gz"}
 
-#: Header names recognised for each field, compared after :func:`_header_key`.
+#: Header names recognised for each field, compared after :func:`header_key`.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "text": (
         "text", "comment", "comments", "review", "reviewtext", "body", "message", "feedback",
@@ -80,7 +81,13 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 _HEADER_JUNK = re.compile(r"[\s_\-.:/()\u200c\ufeff]+")
 
 
-def _header_key(name: object) -> str:
+def header_key(name: object) -> str:
+    """A header name as compared with known names: no spaces, separators, ZWNJ or BOM; case-folded.
+
+    Example:
+        >>> header_key("Customer_ID"), header_key("شناسه مشتری"), header_key("\ufeffNPS Score")
+        ('customerid', 'شناسهمشتری', 'npsscore')
+    """
     return _HEADER_JUNK.sub("", str(name)).casefold()
 
 
@@ -131,7 +138,7 @@ class ColumnMapping:
                     f"found columns {sorted(present)}; fix the mapping or the file's header"
                 )
             resolved[name] = column
-        keys = {_header_key(h): str(h) for h in reversed(header)}
+        keys = {header_key(h): str(h) for h in reversed(header)}
         taken = set(resolved.values())
         for name in FIELDS:
             if name in resolved:

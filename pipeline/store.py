@@ -326,6 +326,22 @@ class Store:
         with self.engine.connect() as c:
             return c.execute(select(func.count()).select_from(table)).scalar_one()
 
+    def newest_analyses(self) -> list[dict[str, Any]]:
+        """Each analysed item's newest analysis: the latest ``analysed_at``, then the latest row.
+
+        The one definition of "the item's current result" that the churn features and the
+        report both read. Keys: ``feedback_id, model_version, sentiment, themes,
+        theme_sentiment, is_complaint``.
+        """
+        rank = func.row_number().over(partition_by=analysis.c.feedback_id,
+                                      order_by=(analysis.c.analysed_at.desc(), analysis.c.id.desc()))
+        columns = [analysis.c.feedback_id, analysis.c.model_version, analysis.c.sentiment, analysis.c.themes,
+                   analysis.c.theme_sentiment, analysis.c.is_complaint]
+        ranked = select(*columns, rank.label("rank")).subquery()
+        query = select(*(ranked.c[c.name] for c in columns)).where(ranked.c.rank == 1).order_by(ranked.c.feedback_id)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
     def quarantine_reasons(self, run_id: str | None = None) -> dict[str, int]:
         query = select(quarantine.c.reason, func.count()).group_by(quarantine.c.reason)
         if run_id:

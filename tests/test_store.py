@@ -85,3 +85,22 @@ def test_unknown_backends_get_a_clear_error(url):
 def test_unreachable_postgres_is_a_one_line_config_error():
     with pytest.raises(ConfigError, match="cannot open the store"):
         Store.open("postgresql://nobody@127.0.0.1:1/nowhere")
+
+
+def test_newest_analysis_per_item_is_the_latest_written(db_url):
+    from datetime import datetime
+
+    store = Store.open(db_url)
+    store.add_feedback([_item("a"), _item("b")])
+    at = datetime(2026, 6, 1, 12, 0)
+    rows = [  # two models for "a" at the same instant (the later insert wins), an older and a newer one for "b"
+        {**_result("a"), "model_version": "m1", "analysed_at": at},
+        {**_result("a"), "model_version": "m2", "analysed_at": at, "sentiment": "negative"},
+        {**_result("b"), "model_version": "new", "analysed_at": datetime(2026, 6, 2)},
+        {**_result("b"), "model_version": "old", "analysed_at": datetime(2026, 5, 1)},
+    ]
+    with store.engine.begin() as c:
+        for row in rows:
+            c.execute(analysis.insert().values(**row))
+    newest = {r["feedback_id"]: (r["model_version"], r["sentiment"]) for r in store.newest_analyses()}
+    assert newest == {"a": ("m2", "negative"), "b": ("new", "positive")}

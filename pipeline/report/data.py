@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.classify import as_dict, complaint_themes  # re-exported: the one complaint rule
+
 __all__ = ["FEEDBACK_COLUMNS", "ChurnSnapshot", "as_dict", "complaint_themes", "load_feedback", "load_churn_snapshot",
            "reason_records"]
 
@@ -24,34 +26,6 @@ FEEDBACK_COLUMNS: tuple[str, ...] = (
     "feedback_id", "customer_id", "created_at", "source", "channel", "language", "nps_score", "rating",
     "raw_text", "model_version", "sentiment", "themes", "theme_sentiment", "is_complaint",
 )
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    """A JSON column's value as a dict (JSON text is parsed; anything else is ``{}``)."""
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            return dict(json.loads(value))
-        except ValueError:
-            return {}
-    return {}
-
-
-def complaint_themes(themes: Any, theme_sentiment: Any, threshold: float = 0.5) -> list[str]:
-    """Themes an item complains about: theme-level sentiment negative and theme score >= ``threshold``.
-
-    Example:
-        >>> complaint_themes({"billing": 0.9, "app": 0.2}, {"billing": "negative", "app": "negative"})
-        ['billing']
-    """
-    scores = as_dict(themes)
-    out = []
-    for theme, label in as_dict(theme_sentiment).items():
-        score = scores.get(theme, 1.0)
-        if label == "negative" and (score is None or float(score) >= threshold):
-            out.append(theme)
-    return out
 
 
 def reason_records(value: Any) -> list[dict[str, Any]]:
@@ -91,24 +65,18 @@ def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame
     """
     from sqlalchemy import select
 
-    from pipeline.store import analysis, feedback
+    from pipeline.store import feedback
 
     fq = select(*(feedback.c[c] for c in ("feedback_id", "customer_id", "created_at", "source", "channel",
                                           "language", "nps_score", "rating", "raw_text")))
     if until is not None:
         fq = fq.where((feedback.c.created_at < until.to_pydatetime()) | feedback.c.created_at.is_(None))
-    aq = select(analysis.c.feedback_id, analysis.c.model_version, analysis.c.sentiment, analysis.c.themes,
-                analysis.c.theme_sentiment, analysis.c.is_complaint, analysis.c.analysed_at, analysis.c.id)
     with store.engine.connect() as c:
         fb = pd.DataFrame([tuple(r) for r in c.execute(fq)],
                           columns=["feedback_id", "customer_id", "created_at", "source", "channel", "language",
                                    "nps_score", "rating", "raw_text"])
-        an = pd.DataFrame([tuple(r) for r in c.execute(aq)],
-                          columns=["feedback_id", "model_version", "sentiment", "themes", "theme_sentiment",
-                                   "is_complaint", "analysed_at", "id"])
-    if len(an):
-        an = (an.sort_values(["feedback_id", "analysed_at", "id"])
-                .drop_duplicates("feedback_id", keep="last").drop(columns=["analysed_at", "id"]))
+    an = pd.DataFrame(store.newest_analyses(), columns=["feedback_id", "model_version", "sentiment", "themes",
+                                                         "theme_sentiment", "is_complaint"])
     frame = fb.merge(an, on="feedback_id", how="left")
     frame["created_at"] = pd.to_datetime(frame["created_at"])
     frame["nps_score"] = pd.to_numeric(frame["nps_score"], errors="coerce")
