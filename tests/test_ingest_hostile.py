@@ -240,8 +240,8 @@ def test_report_quotes_are_masked_even_when_the_store_is_not(tmp_path):
     from pipeline.report import build_report
     from tests.pii_cases import PII_CASES
 
-    phones = [v for v, kind in PII_CASES if kind == "phone"][:6]
-    rows = [[f"p{i}", "2026-05-1{}".format(i % 9), f"التوصيل متأخر جدا والمندوب لم يرد، اتصلوا بي على {phone}"]
+    phones = [v for v, _ in PII_CASES]  # every kind: phones, e-mails, IBANs, cards
+    rows = [[f"p{i}", "2026-05-1{}".format(i % 9), f"التوصيل متأخر جدا والمندوب لم يرد، راسلوني على {phone}"]
             for i, phone in enumerate(phones)]
     rows += [[f"f{i}", "2026-05-1{}".format(i % 9), f"سفارش خیلی دیر رسید و غذا سرد بود، شمارم {phone}"]
              for i, phone in enumerate(phones)]
@@ -257,3 +257,4 @@ def test_report_quotes_are_masked_even_when_the_store_is_not(tmp_path):
     html = build_report(store, out=tmp_path / "r.html").path.read_text(encoding="utf-8")
     assert "التوصيل متأخر" in html or "سفارش خیلی دیر" in html  # the quotes are in the report
     assert [phone for phone in phones if phone in html] == []
+    assert "[PHONE]" in html or "[EMAIL]" in html or "[IBAN]" in html or "[CARD]" in html  # masked, not dropped
