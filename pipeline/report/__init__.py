@@ -9,17 +9,17 @@ Modules, one concept each:
 * :mod:`~pipeline.report.i18n`: interface language (en/ar/fa), number formats, direction;
 * :mod:`~pipeline.report.reasons`: churn reasons in the interface language;
 * :mod:`~pipeline.report.charts`: Plotly charts;
-* :mod:`~pipeline.report.build`: :func:`build_report`, the template (``templates/report.html.j2``);
-* :mod:`~pipeline.report.artifacts`: Prefect artifacts of a built report.
+* :mod:`~pipeline.report.build`: :func:`build_report`, the template (``templates/report.html.j2``).
+
+Publishing a report to Prefect (link, spike-alert table) is the ``cx-report`` flow's job (flows/report.py).
 """
 
 from __future__ import annotations
 
-from pipeline.report.artifacts import publish_report_artifacts
 from pipeline.report.build import ReportResult, build_report, default_report_path
 from pipeline.report.i18n import INTERFACE_LANGUAGES, Translator
 from pipeline.report.period import Period, parse_period
 from pipeline.report.spikes import detect_spikes
 
 __all__ = ["INTERFACE_LANGUAGES", "Period", "ReportResult", "Translator", "build_report", "default_report_path",
-           "detect_spikes", "parse_period", "publish_report_artifacts"]
+           "detect_spikes", "parse_period"]
