@@ -714,20 +714,10 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _write_scores(store: Any, report: ChurnReport, run_id: str | None) -> int:
-    from pipeline.store import churn_scores
-
     as_of = report.as_of.to_pydatetime()
     rows = [{"run_id": run_id, "customer_id": r.customer_id, "as_of": as_of, "model_version": report.model_version,
              "score": float(r.score), "band": str(r.band), "segment": str(r.segment), "reasons": r.reasons}
             for r in report.scores.itertuples(index=False)]
-    if not rows:
-        return 0
-    insert = store._insert(churn_scores)
-    stmt = insert.on_conflict_do_update(
-        index_elements=["customer_id", "as_of", "model_version"],
-        set_={c: insert.excluded[c] for c in ("run_id", "score", "band", "segment", "reasons")})
-    with store.engine.begin() as c:
-        for start in range(0, len(rows), 1000):
-            c.execute(stmt, rows[start:start + 1000])
+    store.add_churn_scores(rows)
     logger.info("wrote %d churn scores as of %s (%s)", len(rows), report.as_of.date(), report.model_version)
     return len(rows)

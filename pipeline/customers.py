@@ -388,8 +388,6 @@ def save_customers(store: Any, load: CustomerLoad, run_id: str | None = None) ->
 
     Attribute columns go into the ``attributes`` JSON column. Returns the rows written.
     """
-    from pipeline.store import customers as table
-
     frame = load.frame
     rows = []
     for rec in frame.to_dict("records"):
@@ -402,14 +400,7 @@ def save_customers(store: Any, load: CustomerLoad, run_id: str | None = None) ->
         row["segment"] = rec["segment"] if isinstance(rec["segment"], str) else None
         row["attributes"] = {c: _masked_attribute(_json_safe(rec[c])) for c in load.attribute_columns}
         rows.append(row)
-    if rows:
-        insert = store._insert(table)
-        stmt = insert.on_conflict_do_update(
-            index_elements=["customer_id"],
-            set_={c: insert.excluded[c] for c in rows[0] if c != "customer_id"})
-        with store.engine.begin() as c:
-            for start in range(0, len(rows), 1000):
-                c.execute(stmt, rows[start:start + 1000])
+    store.upsert_customers(rows)
     if run_id and load.quarantine_rows:
         store.add_quarantine(run_id, [{"source_file": load.source, **r,
                                        "fields": {k: str(v) for k, v in r["fields"].items()}}
@@ -419,12 +410,7 @@ def save_customers(store: Any, load: CustomerLoad, run_id: str | None = None) ->
 
 def load_customers_from_store(store: Any) -> CustomerLoad:
     """Read the store's ``customers`` table back as a :class:`CustomerLoad` (attributes expanded)."""
-    from sqlalchemy import select
-
-    from pipeline.store import customers as table
-
-    with store.engine.connect() as c:
-        rows = [dict(r._mapping) for r in c.execute(select(table).order_by(table.c.customer_id))]
+    rows = store.customer_rows()
     attrs: list[str] = []
     for r in rows:
         for k in (r.get("attributes") or {}):

@@ -320,6 +320,34 @@ class Store:
         with self.engine.begin() as c:
             return sum(c.execute(stmt.values(**r).returning(quarantine.c.id)).first() is not None for r in keyed)
 
+    # ------------------------------------------------------------------ customers and churn
+
+    def upsert_customers(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert customer records, replacing the stored record of an id seen before; returns the rows written."""
+        if not rows:
+            return 0
+        return self._upsert(customers, rows, ["customer_id"], [c for c in rows[0] if c != "customer_id"])
+
+    def customer_rows(self) -> list[dict[str, Any]]:
+        """Every stored customer record, ordered by id."""
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(select(customers).order_by(customers.c.customer_id))]
+
+    def add_churn_scores(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Write churn scores; a score for the same customer, as-of date and model replaces the old one."""
+        return self._upsert(churn_scores, rows, ["customer_id", "as_of", "model_version"],
+                            ["run_id", "score", "band", "segment", "reasons"])
+
+    def _upsert(self, table: Table, rows: Sequence[dict[str, Any]], keys: list[str], update: list[str]) -> int:
+        if not rows:
+            return 0
+        insert = self._insert(table)
+        stmt = insert.on_conflict_do_update(index_elements=keys, set_={c: insert.excluded[c] for c in update})
+        with self.engine.begin() as c:
+            for start in range(0, len(rows), 1000):
+                c.execute(stmt, list(rows[start:start + 1000]))
+        return len(rows)
+
     # ------------------------------------------------------------------ reading
 
     def count(self, table: Table) -> int:
