@@ -20,9 +20,9 @@ from pipeline.churn import (
     reliability_table,
     score_churn,
 )
-from pipeline.churn_features import FeatureConfig, build_features, load_feedback_signals
-from pipeline.customers import read_customers, validate_customers
-from pipeline.drivers import nps, nps_table, risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
+from pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
+from pipeline.churn.customers import read_customers, validate_customers
+from pipeline.churn.drivers import nps, nps_table, risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
 from pipeline.errors import ColumnMappingError, InputError
 from pipeline.store import Store, analysis, churn_scores, customers, feedback
 
@@ -197,7 +197,7 @@ def test_reasons_are_plain_words(fitted):
 
 
 def test_reasons_are_data_with_an_english_sentence():
-    from pipeline.churn import _reason, reason_text
+    from pipeline.churn.risk import _reason, reason_text
 
     row = {"nps_first": 9.0, "nps_latest": 3.0}
     said = _reason("nps_change", row, {}, {}, 60)
@@ -339,7 +339,7 @@ def test_telco_runs_as_is(shared_datasets, tmp_path):
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1256"])
 def test_customer_files_in_legacy_encodings_are_read(tmp_path, encoding):
-    from pipeline.customers import read_customers
+    from pipeline.churn.customers import read_customers
 
     path = tmp_path / "customers.csv"
     path.write_bytes("customer_id,segment,churned\nC1,تجاري,1\nC2,أفراد,0\n".encode(encoding))

@@ -28,7 +28,7 @@ _LANGS: tuple[str, ...] = ("ar", "fa", "mixed", "other")
 
 
 def _nps(scores: pd.Series) -> dict[str, Any]:
-    from pipeline.drivers import nps  # the churn issue's NPS definition, shared
+    from pipeline.churn.drivers import nps  # the churn issue's NPS definition, shared
 
     return nps(scores)
 
@@ -60,7 +60,7 @@ def headline(feedback: pd.DataFrame, period: Period, churn_now: ChurnSnapshot,
 
     Returns:
         ``{"current": {...}, "previous": {...}, "delta": {...}}``: ``items``, ``by_language``,
-        ``classified``, ``sentiment`` (shares), ``nps`` (:func:`pipeline.drivers.nps`), ``complaint_rate``,
+        ``classified``, ``sentiment`` (shares), ``nps`` (:func:`pipeline.churn.drivers.nps`), ``complaint_rate``,
         ``at_risk`` (customers in band high and not yet churned) and ``at_risk_as_of``.
     """
     prev = period.previous()
@@ -127,7 +127,7 @@ def theme_table(feedback: pd.DataFrame, period: Period, themes: list[str], thres
 
 def nps_by_month(feedback: pd.DataFrame, until: pd.Timestamp) -> pd.DataFrame:
     """NPS per month, overall (``language == "all"``) and per language: ``month, language, n, nps, ...``."""
-    from pipeline.drivers import nps_table
+    from pipeline.churn.drivers import nps_table
 
     fb = feedback[feedback["created_at"].notna() & (feedback["created_at"] < until) & feedback["nps_score"].notna()]
     if not len(fb):
@@ -195,17 +195,17 @@ def churn_lift(store: Any, themes: list[str], as_of: pd.Timestamp) -> pd.DataFra
     """Theme-to-churn lift with confidence intervals, from the churn issue's driver analysis.
 
     Builds point-in-time features as of ``as_of`` from the store's customers and
-    classified feedback (:func:`pipeline.churn_features.build_features`) and calls
-    :func:`pipeline.drivers.theme_drivers` (risk ratio with the Katz interval).
+    classified feedback (:func:`pipeline.churn.features.build_features`) and calls
+    :func:`pipeline.churn.drivers.theme_drivers` (risk ratio with the Katz interval).
 
     Returns:
         The drivers table (``theme, n_with, lift, lift_lower, lift_upper, ...``), or ``None`` when the
         store has no customers with a churn flag or no classified feedback, or the churn modules are absent.
     """
     try:
-        from pipeline.churn_features import FeatureConfig, build_features, load_feedback_signals
-        from pipeline.customers import load_customers_from_store
-        from pipeline.drivers import theme_drivers
+        from pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
+        from pipeline.churn.customers import load_customers_from_store
+        from pipeline.churn.drivers import theme_drivers
     except ImportError as exc:  # the churn issue's modules are not installed
         logger.info("no theme-to-churn lift: %s", exc)
         return None

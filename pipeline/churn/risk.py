@@ -9,16 +9,16 @@ The entry point for the Prefect flow and the report is :func:`score_churn`::
     report = score_churn(store, customers_path="telco_churn.csv")       # any CSV/Parquet customer file
     report.metrics["auc"], report.scores.head(), report.drivers, report.nps["overall"]
 
-It reads and validates the customers (:mod:`pipeline.customers`), stores them,
+It reads and validates the customers (:mod:`pipeline.churn.customers`), stores them,
 joins them to the analysed feedback in the store (the newest analysis per item;
-:func:`pipeline.churn_features.feedback_input_label` says which), builds
-point-in-time features as of the as-of date (:mod:`pipeline.churn_features`),
+:func:`pipeline.churn.features.feedback_input_label` says which), builds
+point-in-time features as of the as-of date (:mod:`pipeline.churn.features`),
 measures the model on a seeded stratified held-out split (AUC, PR-AUC,
 top-decile lift, Brier, reliability; baselines on recency-frequency only and on
 NPS only; the simulator's oracle AUC when the customers are the sample corpus's;
 the team's own CRM scores when the file has them), refits on every labelled
 customer, scores everyone, writes ``churn_scores`` and returns a
-:class:`ChurnReport` with the driver analysis (:mod:`pipeline.drivers`) and NPS tables.
+:class:`ChurnReport` with the driver analysis (:mod:`pipeline.churn.drivers`) and NPS tables.
 
 **Model.** Logistic regression (scikit-learn, L2) on standardised features,
 with ``log1p`` copies of skewed non-negative numbers and one-hot categories,
@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.churn_features import FeatureConfig, FeatureSet, build_features, feedback_input_label
+from pipeline.churn.features import FeatureConfig, FeatureSet, build_features, feedback_input_label
 from pipeline.errors import InputError
 
 __all__ = [
@@ -474,7 +474,7 @@ class ChurnReport:
             (``baseline_rf_auc``, ``baseline_nps_auc``), ``auc_seeds`` / ``auc_mean`` over seeds,
             ``oracle_auc`` (when the simulator's truth applies), ``feedback_input`` and counts.
         scores: One row per scored customer: ``customer_id, score, band, segment, label, reasons``.
-        drivers: :func:`pipeline.drivers.theme_drivers` table.
+        drivers: :func:`pipeline.churn.drivers.theme_drivers` table.
         nps: ``overall`` (dict), ``by_segment``, ``by_period``, ``by_playbook_segment``, ``theme_impact`` (DataFrames).
         reliability: Held-out reliability table.
         coefficients: The final model's effects per design column.
@@ -560,8 +560,8 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
     """
     from pipeline.config import load_settings
     from pipeline.corpus import load_themes
-    from pipeline.customers import load_customers_from_store, read_customers, save_customers
-    from pipeline.drivers import nps, nps_table, theme_drivers, theme_nps_impact
+    from pipeline.churn.customers import load_customers_from_store, read_customers, save_customers
+    from pipeline.churn.drivers import nps, nps_table, theme_drivers, theme_nps_impact
     from pipeline.errors import CorpusError
 
     settings = load_settings()
@@ -617,7 +617,7 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
 
 
 def load_feedback_signals_safe(store: Any) -> pd.DataFrame:
-    from pipeline.churn_features import load_feedback_signals
+    from pipeline.churn.features import load_feedback_signals
 
     return load_feedback_signals(store)
 

@@ -171,7 +171,7 @@ def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of
     """Features of every customer who had signed up by ``as_of``, from data up to ``as_of`` only.
 
     Args:
-        customers: Canonical customer frame (:class:`pipeline.customers.CustomerLoad` ``.frame``).
+        customers: Canonical customer frame (:class:`pipeline.churn.customers.CustomerLoad` ``.frame``).
         feedback: Feedback signals (:func:`load_feedback_signals`); ``None`` for none.
         as_of: The as-of date (anything ``pd.Timestamp`` accepts).
         config: Feature settings.
@@ -190,7 +190,7 @@ def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of
         raise InputError(f"expected an as-of date such as 2026-06-30, found {as_of!r}; fix --as-of") from None
     if "customer_id" not in customers:
         raise InputError("expected a customer_id column in the customer frame, found none; "
-                         "read customers with pipeline.customers.read_customers")
+                         "read customers with pipeline.churn.customers.read_customers")
     cu = customers.copy()
     for col in ("signup_date", "churn_date", "last_activity"):
         cu[col] = pd.to_datetime(cu[col]) if col in cu else pd.NaT
