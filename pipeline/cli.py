@@ -319,7 +319,7 @@ def evaluate_cmd(data_file: Path, task: str, model_dir: Path | None, encoder_pat
 
 @main.command("churn")
 @click.option("--customers", "customers_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Customer file (.csv .tsv .parquet) [default: the corpus's customers.csv, else the store].")
+              help="Customer file (.csv .tsv .parquet) [default: the customers already in the store].")
 @click.option("--as-of", "as_of", metavar="DATE", default=None,
               help="Score as of this date (YYYY-MM-DD); nothing after it is used [default: latest date in the data].")
 @click.option("--id-column", metavar="NAME", default=None, help="Column holding the customer id (default: detected).")

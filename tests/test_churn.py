@@ -346,3 +346,19 @@ def test_customer_files_in_legacy_encodings_are_read(tmp_path, encoding):
     load = read_customers(path)
     assert list(load.frame["customer_id"]) == ["C1", "C2"]
     assert "تجاري" in load.frame.to_string()
+
+
+def test_the_sample_corpus_truth_applies_only_to_the_corpus_file(tmp_path):
+    """A team's customer file whose ids happen to match the corpus's must not get the simulator's as-of or oracle."""
+    import shutil
+
+    from pipeline.config import load_settings
+
+    corpus = load_settings().corpus_dir
+    copy = tmp_path / "crm_export.csv"
+    shutil.copy(corpus / "customers.csv", copy)
+    sample = score_churn(Store.open(f"sqlite:///{tmp_path / 'a.sqlite'}"), corpus / "customers.csv", n_seeds=1)
+    team = score_churn(Store.open(f"sqlite:///{tmp_path / 'b.sqlite'}"), copy, n_seeds=1)
+    assert "oracle_auc" in sample.metrics and "oracle_auc" not in team.metrics
+    with pytest.raises(InputError, match="found none"):  # no implicit fallback to the corpus's customers
+        score_churn(Store.open(f"sqlite:///{tmp_path / 'c.sqlite'}"))

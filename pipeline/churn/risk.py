@@ -5,7 +5,7 @@ The entry point for the Prefect flow and the report is :func:`score_churn`::
     from pipeline.churn import score_churn
     from pipeline.store import Store
 
-    report = score_churn(Store.open("sqlite:///sada.sqlite"))          # the corpus's customers.csv
+    report = score_churn(Store.open("sqlite:///sada.sqlite"))          # the customers already in the store
     report = score_churn(store, customers_path="telco_churn.csv")       # any CSV/Parquet customer file
     report.metrics["auc"], report.scores.head(), report.drivers, report.nps["overall"]
 
@@ -538,8 +538,8 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
 
     Args:
         store: An open :class:`pipeline.store.Store`.
-        customers_path: Customer CSV/Parquet (default: the corpus's ``customers.csv``; the store's
-            ``customers`` table when that is missing too).
+        customers_path: Customer CSV/Parquet (default: the customers already in the store). The
+            sample corpus's ``customers.csv`` is used only when passed here (``sada run`` does).
         as_of: As-of date (default: the latest date in the customer file / feedback, else today).
         id_column: Source column of the customer id (default: detected).
         churn_column: Source column of the churn flag (default: detected).
@@ -549,7 +549,8 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
         n_seeds: Also report the held-out AUC over this many seeds (``auc_seeds``, ``auc_mean``).
         write: Store customers, scores and the run.
         feedback: Feedback signals to use instead of the store's (tests, notebooks).
-        corpus_dir: Corpus folder (default: the configured one).
+        corpus_dir: Corpus folder, for theme names and, with its own ``customers.csv``, the
+            simulator's oracle (default: the configured one).
 
     Returns:
         The :class:`ChurnReport`.
@@ -566,8 +567,6 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
 
     settings = load_settings()
     corpus = Path(corpus_dir) if corpus_dir else settings.corpus_dir
-    if customers_path is None and (corpus / "customers.csv").is_file():
-        customers_path = corpus / "customers.csv"
     if customers_path is not None:
         load = read_customers(customers_path, id_column=id_column, churn_column=churn_column, exclude=exclude,
                               dayfirst=settings.date_dayfirst, mask_pii=settings.mask_pii)
@@ -581,7 +580,9 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
         if write and customers_path is not None:
             save_customers(store, load, run_id)
         fb = feedback if feedback is not None else load_feedback_signals_safe(store)
-        truth = _truth_for(pd.Index(load.frame["customer_id"]), corpus)
+        # the simulator's truth only for the sample corpus's own customer file, never for a team's customers
+        is_sample = customers_path is not None and Path(customers_path).resolve() == (corpus / "customers.csv").resolve()
+        truth = _truth_for(pd.Index(load.frame["customer_id"]), corpus) if is_sample else None
         config = FeatureConfig(exclude=tuple(load.excluded_columns) + tuple(exclude))
         try:
             themes = load_themes(corpus)
