@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.errors import InputError
+
 __all__ = ["WEEKLY_CRON", "DAILY_CRON", "build_deployments"]
 
 #: Monday 06:00: the CX report is ready when the team starts the week.
@@ -24,14 +26,21 @@ def build_deployments(
     timezone: str = "UTC",
     customers_path: str | None = None,
 ) -> list[Any]:
-    """The cx-weekly deployment (and a daily analyse-feedback one unless ``daily_cron`` is None)."""
+    """The cx-weekly deployment (and a daily analyse-feedback one unless ``daily_cron`` is None).
+
+    Raises:
+        InputError: no feedback sources: a schedule runs on the team's own files, never on the
+            sample corpus (``sada run`` is the demo on the corpus).
+    """
     from prefect.schedules import Cron
 
     from flows.analyse_feedback import analyse_feedback
-    from flows.weekly import cx_weekly, default_sources
+    from flows.weekly import cx_weekly
 
+    if not sources:
+        raise InputError("expected the feedback sources to schedule (--input FILE, FOLDER or 'GLOB'), found none; "
+                         "`sada run` runs the job once on the sample corpus")
     weekly = {"sources": sources, "database_url": database_url, "customers_path": customers_path}
-    sources = sources or default_sources()
     deployments = [cx_weekly.to_deployment(
         name="sada-weekly", schedule=Cron(weekly_cron, timezone=timezone), parameters=weekly,
         description="Analyse new feedback, score churn risk and build the CX report.",

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from flows.runtime import configure_prefect
+from pipeline.errors import InputError
 from pipeline.store import Store, analysis, feedback
 
 configure_prefect()
@@ -176,7 +177,9 @@ def test_deployments_have_cron_schedules_and_parameters():
     assert weekly.parameters["customers_path"] == "/data/customers.csv"
     assert daily.schedules[0].schedule.cron == "0 5 * * *"
     assert daily.parameters == {"sources": ["/data/*.csv"], "database_url": "sqlite:///x.sqlite"}
-    assert len(build_deployments(daily_cron=None)) == 1
+    assert len(build_deployments(["/data/*.csv"], daily_cron=None)) == 1
+    with pytest.raises(InputError, match="found none"):  # a schedule never falls back to the sample corpus
+        build_deployments(daily_cron=None)
 
 
 def test_sada_run_does_the_whole_job_and_a_second_run_analyses_nothing(prefect_api, tmp_path):
@@ -212,7 +215,7 @@ def test_sada_serve_registers_scheduled_deployments(prefect_api, tmp_path):
 
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.sqlite'}",
-         "--weekly-cron", "15 7 * * 1"], cwd=REPO, start_new_session=True,
+         "--input", str(tmp_path / "inbox" / "*.csv"), "--weekly-cron", "15 7 * * 1"], cwd=REPO, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     found: dict[str, list] = {}
     try:
