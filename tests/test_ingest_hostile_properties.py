@@ -2,7 +2,9 @@
 
 Each example writes a file whose records are counted as they are written
 (one physical line per record, so the count does not depend on Sada's
-parser), runs ``sada analyze`` and checks: exit 0 and no exception,
+parser), sometimes with file-level trouble too (mixed Windows-1256/UTF-8
+lines, a repeated header, an unsupported file beside it), runs
+``sada analyze`` and checks: exit 0 and no exception,
 rows_read equals the records written, analysed + quarantined + duplicates
 equals rows_read, and no PII from the shared list survives in any stored
 column of feedback or quarantine.
@@ -53,39 +55,55 @@ ids = st.one_of(st.sampled_from(["a1", "a2", "a3"]),  # repeats, with the same o
 records = st.lists(st.fixed_dictionaries({"id": ids, "text": texts, **cells}), min_size=1, max_size=12)
 
 
-def _csv_lines(rows: list[dict], broken: set[int]) -> str:
+def _csv_lines(rows: list[dict], broken: set[int], header: list[str]) -> list[str]:
     """One physical line per record; records in ``broken`` get an opening quote that never closes."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(list(rows[0]))
+    writer.writerow(header)
     for n, row in enumerate(rows):
         if n in broken:
             out.write(f'{row["id"]},"{row["text"].replace(chr(34), "")},{row["nps"]}\n')
         else:
             writer.writerow(list(row.values()))
-    return out.getvalue()
+    return out.getvalue().splitlines(keepends=True)
 
 
-def _write(folder: Path, rows: list[dict], fmt: str, broken: set[int]) -> Path:
+def _encode_line(line: str, legacy: bool) -> bytes:
+    """UTF-8, or (``legacy``) Windows-1256 where the line fits it and UTF-8 where it does not."""
+    if legacy:
+        try:
+            return line.encode("cp1256")
+        except UnicodeEncodeError:
+            pass
+    return line.encode("utf-8", "surrogatepass")
+
+
+def _write(folder: Path, rows: list[dict], fmt: str, broken: set[int], quirks: set[str]) -> Path:
+    """The input file; ``quirks``: ``legacy`` (mixed Windows-1256/UTF-8 lines), ``dup_header`` (a second
+    ``text`` column header), ``extra_file`` (the file sits in a folder with a .txt beside it)."""
+    if "extra_file" in quirks:
+        folder = folder / "inbox"
+        folder.mkdir()
+        (folder / "notes.txt").write_text("ملاحظات\n", encoding="utf-8")
     rows = [{k: v.replace("\n", " ").replace("\r", " ") for k, v in r.items()} for r in rows]
+    header = list(rows[0])
+    if "dup_header" in quirks:
+        header[header.index("channel")] = "text"
     if fmt == "xlsx":  # digits-only cells become numbers, as spreadsheets store phone numbers
         import openpyxl
 
         book = openpyxl.Workbook()
         sheet = book.active
-        sheet.append(list(rows[0]))
+        sheet.append(header)
         for row in rows:
             sheet.append([int(v) if v.isascii() and v.isdigit() else _xlsx_safe(v) for v in row.values()])
-        path = folder / "in.xlsx"
-        book.save(path)
-        return path
-    if fmt == "jsonl":
-        path = folder / "in.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")  # \ud800 stays escaped
+        book.save(folder / "in.xlsx")
+    elif fmt == "jsonl":  # \ud800 stays escaped
+        (folder / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     else:
-        path = folder / "in.csv"
-        path.write_bytes(_csv_lines(rows, broken).encode("utf-8", "surrogatepass"))
-    return path
+        lines = _csv_lines(rows, broken, header)
+        (folder / "in.csv").write_bytes(b"".join(_encode_line(line, "legacy" in quirks) for line in lines))
+    return folder if "extra_file" in quirks else folder / f"in.{fmt}"
 
 
 def _xlsx_safe(value: str) -> str:
@@ -127,15 +145,16 @@ def server(request):
 
 
 @SETTINGS
-@given(rows=records, fmt=st.sampled_from(["csv", "jsonl", "xlsx"]), broken=st.sets(st.integers(0, 11), max_size=2))
-def test_hostile_mixes_never_crash_count_every_record_and_leak_no_pii(server, rows, fmt, broken):
+@given(rows=records, fmt=st.sampled_from(["csv", "jsonl", "xlsx"]), broken=st.sets(st.integers(0, 11), max_size=2),
+       quirks=st.sets(st.sampled_from(["legacy", "dup_header", "extra_file"])))
+def test_hostile_mixes_never_crash_count_every_record_and_leak_no_pii(server, rows, fmt, broken, quirks):
     url = server()
     with tempfile.TemporaryDirectory() as tmp:
-        path = _write(Path(tmp), rows, fmt, broken)
+        path = _write(Path(tmp), rows, fmt, broken, quirks)
         result = CliRunner().invoke(main, ["analyze", "--json", "--no-classify", "--db", url, "--input", str(path)])
     assert result.exit_code == 0 and result.exception is None, result.output
     summary = json.loads(result.stdout)
-    assert summary["rows_read"] == len(rows)
+    assert summary["rows_read"] == len(rows) + ("extra_file" in quirks)
     assert summary["analysed"] + summary["quarantined"] + summary["duplicates"] == summary["rows_read"]
     leaked = [hit for value in _stored_values(url) for hit in find_pii(value)]
     assert leaked == []
