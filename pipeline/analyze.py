@@ -190,8 +190,7 @@ def store_batch(prepared: PreparedBatch, predictions: list[dict[str, Any]], stor
     """Write a prepared batch and its predictions; returns the batch's final counts."""
     counts = prepared.counts
     results = [{**p, "feedback_id": r["feedback_id"]} for r, p in zip(prepared.records, predictions)]
-    written, refused = store.add_feedback_or_refuse(prepared.records, results)
-    refused_ids = {r["feedback_id"] for r in refused}
+    written, refused = store.add_feedback_or_refuse(prepared.records, results)  # one record per id
     counts.analysed = len(written) + counts.superseded
     # another writer stored them first
     counts.duplicates += len(prepared.records) - len(written) - len(refused)
@@ -201,8 +200,8 @@ def store_batch(prepared: PreparedBatch, predictions: list[dict[str, Any]], stor
         rejections.append(_quarantine_row(Rejection(
             record["source_file"], record["row_number"], "store_rejected", record["error"],
             {k: record.get(k) for k in ("feedback_id", "customer_id", "channel", "raw_text")}), prepared.mask_pii))
-    counts.quarantined += len(refused_ids)
-    counts.reasons.update(["store_rejected"] * len(refused_ids))
+    counts.quarantined += len(refused)
+    counts.reasons.update(["store_rejected"] * len(refused))
     store.add_quarantine(run_id, rejections)
     return counts
 
@@ -271,7 +270,8 @@ def summarise(total: BatchCounts, run_id: str, model_version: str | None, second
         rows_read=total.rows_read, analysed=total.analysed, quarantined=total.quarantined,
         duplicates=total.duplicates,
         languages={lang: total.languages.get(lang, 0) for lang in ("ar", "fa", "mixed", "other")},
-        quarantine_reasons=dict(sorted(total.reasons.items())), superseded=total.superseded, run_id=run_id, model_version=model_version,
+        quarantine_reasons=dict(sorted(total.reasons.items())), superseded=total.superseded, run_id=run_id,
+        model_version=model_version,
         seconds=round(seconds, 3), items_per_second=round(total.rows_read / seconds, 1) if seconds else 0.0,
     )
     if summary.analysed + summary.quarantined + summary.duplicates != summary.rows_read:

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -199,10 +199,12 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def _walk(folder: Path, ancestors: frozenset[str] = frozenset()) -> Iterator[Path]:
-    """Every non-hidden entry below ``folder``; unlistable folders and loops are yielded themselves."""
-    real = os.path.realpath(folder)
-    ancestors = ancestors | {real}
+def _walk(folder: Path, ancestors: frozenset[str] | None = None) -> Iterator[Path]:
+    """Every non-hidden entry below ``folder``; unlistable folders and loops are yielded themselves.
+
+    ``ancestors`` are the real paths of ``folder`` and the folders above it.
+    """
+    ancestors = ancestors or frozenset({os.path.realpath(folder)})
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
@@ -213,10 +215,11 @@ def _walk(folder: Path, ancestors: frozenset[str] = frozenset()) -> Iterator[Pat
             continue
         path = Path(entry.path)
         if entry.is_dir():  # follows symlinks
-            if os.path.realpath(path) in ancestors:
+            real = os.path.realpath(path)
+            if real in ancestors:
                 yield path
             else:
-                yield from _walk(path, ancestors)
+                yield from _walk(path, ancestors | {real})
         else:
             yield path
 
@@ -267,10 +270,6 @@ def check_encoding(encoding: str | None) -> str | None:
                          "or leave --encoding out to detect it") from None
 
 
-_READERS_BY_FORMAT = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-                      ".xlsx": "xlsx", ".parquet": "parquet"}
-
-
 def read_file(path: str | Path, mapping: ColumnMapping | None = None, encoding: str | None = None) -> Iterator[RawRow]:
     """Rows of one file, with fields renamed to the canonical names.
 
@@ -286,15 +285,14 @@ def read_file(path: str | Path, mapping: ColumnMapping | None = None, encoding: 
         yield RawRow(str(path), 0, {}, "unreadable_file", problem)
         return
     suffix = _suffix(path)
-    readers = {"csv": _csv_records, "jsonl": _jsonl_records, "xlsx": _xlsx_records, "parquet": _parquet_records}
-    reader = readers.get(_READERS_BY_FORMAT.get(suffix.removesuffix(".gz"), ""))
-    if reader is None or (suffix.endswith(".gz") and reader not in (_csv_records, _jsonl_records)):
+    if suffix not in SUPPORTED_SUFFIXES:
         yield RawRow(str(path), 0, {}, "unsupported_format",
                      f"unsupported format {suffix or '(none)'}; expected one of {sorted(SUPPORTED_SUFFIXES)}; "
                      "convert the file or move it out of the input folder")
         return
     count = 0
     resolved: dict[tuple, dict[str, str] | ColumnMappingError] = {}
+    reader = _READERS[suffix.removesuffix(".gz")]
     try:
         for header, number, record, error, detail in reader(path, encoding):
             count = number
@@ -504,10 +502,7 @@ def _csv_records(path: Path, encoding: str | None) -> Iterator[tuple]:
     csv.field_size_limit(1 << 30)
     lines = text_lines(path, encoding)
     head = [line for _, line in zip(range(20), lines)]
-    if path.suffix.lower() == ".tsv" or path.name.lower().endswith(".tsv.gz"):
-        delimiter = "\t"
-    else:
-        delimiter = _sniff_delimiter("".join(head))
+    delimiter = "\t" if _suffix(path).startswith(".tsv") else _sniff_delimiter("".join(head))
     pending: deque[str] = deque(head)
     taken: list[str] = []  # the physical lines of the record being parsed
 
@@ -562,8 +557,7 @@ def _sniff_delimiter(sample: str) -> str:
 
 
 def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    keys = [k for k, _ in pairs]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    repeated = sorted(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
     if repeated:
         raise ValueError(f"key(s) {repeated} appear more than once in the object")
     return dict(pairs)
@@ -576,17 +570,17 @@ def _jsonl_records(path: Path, encoding: str | None) -> Iterator[tuple]:
         if not line.strip():
             continue
         number += 1
+        raw = {"line": line.rstrip("\r\n")}  # what the quarantine keeps of a record that does not parse
         try:
             record = json.loads(line, object_pairs_hook=_no_repeated_keys)
         except json.JSONDecodeError as exc:
-            yield header, number, {"line": line.rstrip("\r\n")}, "malformed_record", f"invalid JSON: {exc.msg}"
+            yield header, number, raw, "malformed_record", f"invalid JSON: {exc.msg}"
             continue
         except ValueError as exc:  # a repeated key would silently drop one of its values
-            yield header, number, {"line": line.rstrip("\r\n")}, "malformed_record", f"invalid record: {exc}"
+            yield header, number, raw, "malformed_record", f"invalid record: {exc}"
             continue
         if not isinstance(record, dict):
-            yield header, number, {"line": line.rstrip("\r\n")}, "malformed_record", \
-                f"expected a JSON object, found {type(record).__name__}"
+            yield header, number, raw, "malformed_record", f"expected a JSON object, found {type(record).__name__}"
             continue
         record = {str(k): (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
                   for k, v in record.items()}
@@ -618,23 +612,31 @@ def _xlsx_records(path: Path, encoding: str | None) -> Iterator[tuple]:
 
 
 def _parquet_records(path: Path, encoding: str | None) -> Iterator[tuple]:
-    """Parquet rows, one row group at a time: a corrupt group yields one ``unreadable_rows`` row per record."""
+    """Parquet rows, streamed one row group at a time in batches.
+
+    A row group that fails to decode yields one ``unreadable_rows`` row for each
+    of its records not yet read, so the count still matches the file's metadata.
+    """
     import pyarrow.parquet as pq
 
     table = pq.ParquetFile(path)
     header = _unique_header(table.schema_arrow.names)
     number = 0
     for group in range(table.num_row_groups):
-        size = table.metadata.row_group(group).num_rows
+        end = number + table.metadata.row_group(group).num_rows
         try:
-            records = table.read_row_group(group).to_pylist()
+            for batch in table.iter_batches(batch_size=4096, row_groups=[group]):
+                for record in batch.to_pylist():
+                    number += 1
+                    yield header, number, dict(zip(header, record.values())), None, ""
         except Exception as exc:  # noqa: BLE001 - any decoding failure of this group
-            detail = (f"row group {group + 1} of {table.num_row_groups} (rows {number + 1}-{number + size}) "
+            detail = (f"row group {group + 1} of {table.num_row_groups} (rows {number + 1}-{end}) "
                       f"cannot be read: {type(exc).__name__}: {str(exc)[:200]}")
-            for _ in range(size):
+            while number < end:
                 number += 1
                 yield header, number, None, "unreadable_rows", detail
-            continue
-        for record in records:
-            number += 1
-            yield header, number, dict(zip(header, record.values())), None, ""
+
+
+#: The reader of each format (a ``.gz`` file is read by its inner format's reader).
+_READERS = {".csv": _csv_records, ".tsv": _csv_records, ".jsonl": _jsonl_records, ".ndjson": _jsonl_records,
+            ".xlsx": _xlsx_records, ".parquet": _parquet_records}

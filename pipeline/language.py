@@ -82,7 +82,10 @@ def script_of(text: str) -> str:
         >>> script_of("محد صاح @someone https://t.co/AbCdEfGh #MannequinChallenge"), script_of("#خدمة_سيئة")
         ('arabic', 'arabic')
     """
-    counts = _letter_counts(text)
+    return _dominant_script(_letter_counts(text))
+
+
+def _dominant_script(counts: tuple[int, int, int]) -> str:
     if counts == (0, 0, 0):
         return "none"
     arabic, latin, other = counts
@@ -115,14 +118,14 @@ _MIN_ARABIC_LETTERS = 8
 _MIN_ARABIC_SHARE = 0.25
 
 
-def _writes_arabic_script(text: str) -> bool:
+def _writes_arabic_script(counts: tuple[int, int, int]) -> bool:
     """Whether the writer's own words are in Arabic script (the dominant script, or enough of it).
 
     Example:
-        >>> _writes_arabic_script("- إيجابيات و سلبيات Sandisk Cruzer Blade"), _writes_arabic_script("great app شكرا")
-        (True, False)
+        >>> [_writes_arabic_script(_letter_counts(t)) for t in ("- إيجابيات و سلبيات Sandisk Cruzer", "great app شكرا")]
+        [True, False]
     """
-    arabic, latin, other = _letter_counts(text)
+    arabic, latin, other = counts
     if arabic and arabic >= max(latin, other):
         return True
     return arabic >= _MIN_ARABIC_LETTERS and arabic >= _MIN_ARABIC_SHARE * (arabic + latin + other)
@@ -215,7 +218,8 @@ class LanguageIdentifier:
         guesses: list[LanguageGuess | None] = [None] * len(texts)
         arabic_idx = []
         for i, text in enumerate(texts):
-            script = "arabic" if _writes_arabic_script(text) else script_of(text)
+            counts = _letter_counts(text)  # once per text: both rules read the same counts
+            script = "arabic" if _writes_arabic_script(counts) else _dominant_script(counts)
             if script == "arabic":
                 arabic_idx.append(i)
             elif script == "other":

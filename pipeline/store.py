@@ -17,6 +17,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,19 +45,25 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, StatementErr
 
 from pipeline.errors import ConfigError
 
-__all__ = ["Store", "metadata", "feedback", "analysis", "quarantine", "customers", "churn_scores", "runs"]
+__all__ = ["CHANNEL_LENGTH", "CUSTOMER_ID_LENGTH", "ID_LENGTH", "Store", "metadata", "feedback", "analysis",
+           "quarantine", "customers", "churn_scores", "runs"]
 
 logger = logging.getLogger(__name__)
 
 metadata = MetaData()
 
+#: Column widths: longer ids are bounded by :func:`pipeline.validate.bounded_id` before they get here.
+ID_LENGTH = 80
+CUSTOMER_ID_LENGTH = 128
+CHANNEL_LENGTH = 64
+
 feedback = Table(
     "feedback", metadata,
-    Column("feedback_id", String(80), primary_key=True),
+    Column("feedback_id", String(ID_LENGTH), primary_key=True),
     Column("content_hash", String(64), nullable=False),
     Column("source_file", Text), Column("row_number", Integer),
-    Column("source", String(32)), Column("channel", String(64)),
-    Column("customer_id", String(128), index=True),
+    Column("source", String(32)), Column("channel", String(CHANNEL_LENGTH)),
+    Column("customer_id", String(CUSTOMER_ID_LENGTH), index=True),
     Column("created_at", DateTime, index=True),
     Column("rating", Float), Column("nps_score", Integer),
     Column("language", String(8), index=True), Column("language_confidence", Float),
@@ -69,7 +76,7 @@ feedback = Table(
 analysis = Table(
     "analysis", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("feedback_id", String(80), ForeignKey("feedback.feedback_id", ondelete="CASCADE"), nullable=False),
+    Column("feedback_id", String(ID_LENGTH), ForeignKey("feedback.feedback_id", ondelete="CASCADE"), nullable=False),
     Column("model_version", String(80), nullable=False),
     Column("sentiment", String(16), nullable=False),
     Column("sentiment_probs", JSON, nullable=False),
@@ -94,7 +101,7 @@ quarantine = Table(
 
 customers = Table(
     "customers", metadata,
-    Column("customer_id", String(128), primary_key=True),
+    Column("customer_id", String(CUSTOMER_ID_LENGTH), primary_key=True),
     Column("signup_date", DateTime), Column("tenure_months", Float),
     Column("segment", String(64)), Column("orders", Float), Column("spend", Float),
     Column("last_activity", DateTime),
@@ -107,7 +114,7 @@ churn_scores = Table(
     "churn_scores", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(36), index=True),
-    Column("customer_id", String(128), nullable=False, index=True),
+    Column("customer_id", String(CUSTOMER_ID_LENGTH), nullable=False, index=True),
     Column("as_of", DateTime, nullable=False),
     Column("model_version", String(80), nullable=False),
     Column("score", Float, nullable=False),
@@ -388,11 +395,16 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+#: A file's real path, looked up once per file rather than once per quarantined row.
+_real_path = lru_cache(maxsize=1024)(os.path.realpath)
+
+
 def _row_key(row: dict[str, Any]) -> str:
     """Identity of a quarantined row: where it was (the file's real path), why, and what it held."""
     source = row.get("source_file")
     if source and not str(source).startswith("sql:"):
-        source = os.path.realpath(source)  # the same file by relative and absolute path is one file
+        # the same file by relative and absolute path is one file (abspath first: the cache must not outlive a chdir)
+        source = _real_path(os.path.abspath(source))
     payload = json.dumps([source, row.get("row_number"), row["reason"], row.get("fields")],
                          sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()

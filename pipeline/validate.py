@@ -24,16 +24,13 @@ from datetime import UTC, datetime
 from dateutil import parser as date_parser
 
 from pipeline.ingest import RawRow
+from pipeline.store import CHANNEL_LENGTH, CUSTOMER_ID_LENGTH, ID_LENGTH  # the widths of the store's columns
 
 __all__ = [
     "REASONS", "FeedbackItem", "Rejection", "validate", "content_hash", "make_feedback_id", "bounded_id",
-    "ID_LENGTH", "CUSTOMER_ID_LENGTH", "CHANNEL_LENGTH",
 ]
 
-#: Column widths of the store; longer ids keep a prefix and a hash of the whole (see :func:`bounded_id`).
-ID_LENGTH = 80
-CUSTOMER_ID_LENGTH = 128
-CHANNEL_LENGTH = 64
+
 
 #: Every quarantine reason Sada writes, with what it means.
 REASONS = {
