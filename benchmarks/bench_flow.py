@@ -22,12 +22,12 @@ from pathlib import Path
 
 import psutil
 
-from flows.runtime import configure_prefect
+from sada.flows.runtime import configure_prefect
 
 
 def write_input(path: Path, rows: int) -> Path:
     """A CSV of ``rows`` distinct feedback items built from the corpus texts."""
-    from pipeline.corpus import load_feedback
+    from sada.pipeline.corpus import load_feedback
 
     corpus = load_feedback()
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -74,7 +74,7 @@ def measure(source: Path, workers: int, runner: str, classify: bool, batch_size:
     from prefect_dask import DaskTaskRunner
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from flows.analyse_feedback import analyse_feedback
+    from sada.flows.analyse_feedback import analyse_feedback
 
     with tempfile.TemporaryDirectory() as tmp, PeakMemory() as memory:
         url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"

@@ -1,6 +1,6 @@
 """Flow ``analyse-feedback``: sources -> validate and quarantine -> language -> normalise -> classify -> store.
 
-Thin typed tasks around :mod:`pipeline.analyze`. Incremental by content hash:
+Thin typed tasks around :mod:`sada.pipeline.analyze`. Incremental by content hash:
 items already stored with the same content are skipped before classification,
 so a re-run over the same input writes nothing new, and a run that crashed
 resumes where it stopped (every batch is committed in one transaction).
@@ -23,14 +23,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.analyze import BatchCounts, PreparedBatch, batched, prepare_batch, store_batch, summarise
-from pipeline.classify import artifact_version, classify_texts, load_classifier
-from pipeline.config import Settings, load_settings
-from pipeline.errors import InputError
-from pipeline.ingest import RawRow, expand_inputs, read_inputs, read_query
-from pipeline.language import default_identifier
-from pipeline.normalise import Normaliser
-from pipeline.store import Store
+from sada.pipeline.analyze import BatchCounts, PreparedBatch, batched, prepare_batch, store_batch, summarise
+from sada.pipeline.classify import artifact_version, classify_texts, load_classifier
+from sada.pipeline.config import Settings, load_settings
+from sada.pipeline.errors import InputError
+from sada.pipeline.ingest import RawRow, expand_inputs, read_inputs, read_query
+from sada.pipeline.language import default_identifier
+from sada.pipeline.normalise import Normaliser
+from sada.pipeline.store import Store
 
 __all__ = ["analyse_feedback", "breakdown_markdown"]
 
@@ -164,7 +164,7 @@ def breakdown_markdown(store: Store, run_id: str) -> str:
     """Sentiment and theme counts by language for the items a run wrote, as markdown tables."""
     from sqlalchemy import select
 
-    from pipeline.store import analysis, feedback
+    from sada.pipeline.store import analysis, feedback
 
     query = (select(feedback.c.language, analysis.c.sentiment, analysis.c.themes)
              .join(analysis, analysis.c.feedback_id == feedback.c.feedback_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.errors import InputError
+from sada.pipeline.errors import InputError
 
 __all__ = ["WEEKLY_CRON", "DAILY_CRON", "build_deployments"]
 
@@ -34,8 +34,8 @@ def build_deployments(
     """
     from prefect.schedules import Cron
 
-    from flows.analyse_feedback import analyse_feedback
-    from flows.weekly import cx_weekly
+    from sada.flows.analyse_feedback import analyse_feedback
+    from sada.flows.weekly import cx_weekly
 
     if not sources:
         raise InputError("expected the feedback sources to schedule (--input FILE, FOLDER or 'GLOB'), found none; "

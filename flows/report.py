@@ -1,6 +1,6 @@
 """Flow ``cx-report``: build the CX report from the store and link it from Prefect's artifacts.
 
-A thin wrapper around :func:`pipeline.report.build_report`; spike alerts are
+A thin wrapper around :func:`sada.pipeline.report.build_report`; spike alerts are
 published as a table artifact (``cx-spike-alerts``) so a team can hook a
 notification (a Prefect automation) to them.
 """
@@ -13,10 +13,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.config import load_settings
-from pipeline.pii import mask_pii
-from pipeline.report import build_report
-from pipeline.store import Store
+from sada.pipeline.config import load_settings
+from sada.pipeline.pii import mask_pii
+from sada.pipeline.report import build_report
+from sada.pipeline.store import Store
 
 __all__ = ["cx_report", "publish_report_artifacts", "spike_rows"]
 
@@ -30,10 +30,10 @@ def spike_rows(spikes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def publish_report_artifacts(result: Any, key_prefix: str = "cx") -> dict[str, Any]:
-    """Create the Prefect artifacts of a :class:`pipeline.report.ReportResult`.
+    """Create the Prefect artifacts of a :class:`sada.pipeline.report.ReportResult`.
 
     Args:
-        result: What :func:`pipeline.report.build_report` returned.
+        result: What :func:`sada.pipeline.report.build_report` returned.
         key_prefix: Artifact key prefix (lower-case letters, digits and dashes).
 
     Returns:

@@ -43,7 +43,7 @@ def theme_metrics(truth: list[set[str]], predicted: list[set[str]], theme_ids: l
 
 @task(cache_policy=NO_CACHE)
 def retrain(model_dir: str, seed: int) -> str:
-    from models.cli_support import run_training
+    from sada.models.cli_support import run_training
 
     result = run_training(data_files=[], out=Path(model_dir), seed=seed, use_corpus=True, use_shared=True,
                           encoder_path=None, finetune=False, epochs=1, run_eval=False)
@@ -53,10 +53,10 @@ def retrain(model_dir: str, seed: int) -> str:
 @task(cache_policy=NO_CACHE)
 def evaluate(model_dir: str) -> dict[str, Any]:
     """Corpus test split (sentiment, themes) and the public test sets present."""
-    from models.classifier import Classifier
-    from models.cli_support import evaluate_shared
-    from models.evaluation import evaluate_file
-    from pipeline.corpus import load_feedback
+    from sada.models.classifier import Classifier
+    from sada.models.cli_support import evaluate_shared
+    from sada.models.evaluation import evaluate_file
+    from sada.pipeline.corpus import load_feedback
 
     classifier = Classifier.from_pretrained(model_dir)
     test = load_feedback("test")
@@ -81,11 +81,11 @@ def evaluate(model_dir: str) -> dict[str, Any]:
 
 @task(cache_policy=NO_CACHE)
 def analyse_and_score(model_dir: str, store_url: str, seed: int) -> dict[str, Any]:
-    from pipeline.analyze import analyze
-    from pipeline.churn import score_churn
-    from pipeline.classify import load_classifier
-    from pipeline.config import load_settings
-    from pipeline.store import Store
+    from sada.pipeline.analyze import analyze
+    from sada.pipeline.churn import score_churn
+    from sada.pipeline.classify import load_classifier
+    from sada.pipeline.config import load_settings
+    from sada.pipeline.store import Store
 
     settings = load_settings(database_url=store_url)
     store = Store.open(store_url)

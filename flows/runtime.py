@@ -15,7 +15,7 @@ __all__ = ["PREFECT_DEFAULTS", "configure_prefect", "quiet_task_logs", "task_run
 #: Set unless the environment already says otherwise.
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # nothing leaves the machine
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "pipeline,models,flows",  # library logs show in the Prefect UI
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "sada",  # library logs show in the Prefect UI
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",  # slow 2-core machines
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",  # library logs outside a flow run stay local
 }

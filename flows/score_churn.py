@@ -1,6 +1,6 @@
 """Flow ``score-churn``: customers -> point-in-time features -> risk scores -> segments -> drivers -> store.
 
-A thin wrapper around :func:`pipeline.churn.score_churn`, publishing the churn
+A thin wrapper around :func:`sada.pipeline.churn.score_churn`, publishing the churn
 summary, the top at-risk customers and the theme drivers as Prefect artifacts.
 """
 
@@ -12,9 +12,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipeline.churn import ChurnReport, score_churn
-from pipeline.config import load_settings
-from pipeline.store import Store
+from sada.pipeline.churn import ChurnReport, score_churn
+from sada.pipeline.config import load_settings
+from sada.pipeline.store import Store
 
 __all__ = ["score_churn_flow", "publish_churn"]
 

@@ -10,11 +10,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.analyse_feedback import analyse_feedback
-from flows.runtime import task_runner
-from flows.report import cx_report
-from flows.score_churn import score_churn_flow
-from pipeline.config import load_settings
+from sada.flows.analyse_feedback import analyse_feedback
+from sada.flows.runtime import task_runner
+from sada.flows.report import cx_report
+from sada.flows.score_churn import score_churn_flow
+from sada.pipeline.config import load_settings
 
 __all__ = ["cx_weekly", "default_sources"]
 

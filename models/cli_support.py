@@ -1,4 +1,4 @@
-"""What ``sada train`` does around :func:`models.training.train`: save, evaluate, write the model card."""
+"""What ``sada train`` does around :func:`sada.models.training.train`: save, evaluate, write the model card."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ PUBLISHED = {
 
 def evaluate_shared(classifier: Any, int8_too: bool = True) -> list[dict[str, Any]]:
     """Score the classifier (and its TF-IDF baseline view) on every shared test set present."""
-    from models.classifier import Classifier
-    from models.data import SHARED_TEST_FILES, shared_datasets_dir
-    from models.evaluation import evaluate_file
+    from sada.models.classifier import Classifier
+    from sada.models.data import SHARED_TEST_FILES, shared_datasets_dir
+    from sada.models.evaluation import evaluate_file
 
     root = shared_datasets_dir()
     if root is None:
@@ -34,13 +34,13 @@ def evaluate_shared(classifier: Any, int8_too: bool = True) -> list[dict[str, An
         jobs.append(("fa_parsinlu_food_test.csv", "themes"))
     int8 = None
     if int8_too:
-        from models.encoder import Encoder
+        from sada.models.encoder import Encoder
 
         enc = classifier.encoder
         quant = Encoder.from_pretrained(enc.path, prefix=enc.prefix, max_length=enc.max_length,
                                         quantize=not enc.quantized)
         int8 = Classifier(quant, classifier.tfidf, classifier.sentiment, classifier.themes, classifier.config)
-    from pipeline.config import load_settings
+    from sada.pipeline.config import load_settings
 
     cache = load_settings().cache_dir
     classifier.embedding_cache = cache  # re-running an evaluation re-uses the vectors
@@ -74,10 +74,10 @@ def evaluate_corpus_test(classifier: Any) -> list[dict[str, Any]]:
     """Sentiment and theme scores on the corpus test split (empty when the corpus is not built)."""
     import tempfile
 
-    from models.evaluation import evaluate_file
+    from sada.models.evaluation import evaluate_file
 
     try:
-        from pipeline.corpus import load_feedback
+        from sada.pipeline.corpus import load_feedback
 
         test = load_feedback("test")
     except Exception as exc:  # noqa: BLE001 - no built corpus: nothing to score
@@ -149,7 +149,7 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
         "",
         "Sentiment (negative / neutral / positive, calibrated), complaint themes (multi-label over "
         "corpus/themes.yaml), theme-level sentiment and a complaint flag for Arabic and Persian customer "
-        "feedback. Written by `sada train`; load with `models.classifier.Classifier.from_pretrained`.",
+        "feedback. Written by `sada train`; load with `sada.models.classifier.Classifier.from_pretrained`.",
         "",
         "## Model",
         "",
@@ -257,12 +257,12 @@ def run_training(
     run_eval: bool,
 ) -> dict[str, Any]:
     """Train, save the artifact with its model card, and report (for ``sada train``)."""
-    from models.classifier import DEFAULT_ARTIFACT
-    from models.training import train
+    from sada.models.classifier import DEFAULT_ARTIFACT
+    from sada.models.training import train
 
     encoder = None
     if finetune:
-        from models.finetune import finetune_encoder
+        from sada.models.finetune import finetune_encoder
 
         encoder, encoder_path = finetune_encoder(data_files=data_files, use_corpus=use_corpus,
                                                  use_shared=use_shared, seed=seed, epochs=epochs,

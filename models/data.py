@@ -59,10 +59,10 @@ def shared_datasets_dir() -> Path | None:
     """``../shared/datasets`` beside the checkout (or ``$SADA_SHARED_DATASETS``), if it exists."""
     import os
 
-    from pipeline.config import REPO_ROOT
+    from sada.pipeline.config import SOURCE_ROOT
 
     env = os.environ.get("SADA_SHARED_DATASETS")
-    for cand in ([Path(env)] if env else []) + [REPO_ROOT.parent / "shared" / "datasets"]:
+    for cand in ([Path(env)] if env else []) + [SOURCE_ROOT.parent / "shared" / "datasets"]:
         if cand.is_dir():
             return cand
     return None
@@ -94,9 +94,9 @@ def read_labelled(path: str | Path) -> pd.DataFrame:
         name (``ar_...``/``fa_...``) or the letters.
 
     Raises:
-        pipeline.errors.InputError: A required column is missing.
+        sada.pipeline.errors.InputError: A required column is missing.
     """
-    from pipeline.errors import InputError
+    from sada.pipeline.errors import InputError
 
     path = Path(path)
     if not path.is_file():
@@ -125,7 +125,7 @@ def read_labelled(path: str | Path) -> pd.DataFrame:
         if prefix in ("ar_", "fa_"):
             df["language"] = prefix[:2]
         else:  # the pipeline's own language ID, so training and analysis route texts alike
-            from pipeline.language import default_identifier
+            from sada.pipeline.language import default_identifier
 
             df["language"] = [g.language for g in default_identifier().predict(df["text"].tolist())]
     df["source"] = path.name
@@ -151,16 +151,16 @@ def corpus_training_frame(split: str = "train") -> pd.DataFrame:
     """
     import hashlib
 
-    from pipeline.errors import CorpusError
+    from sada.pipeline.errors import CorpusError
 
     try:
-        from pipeline.corpus import load_feedback, theme_ids
+        from sada.pipeline.corpus import load_feedback, theme_ids
 
         df = load_feedback(split)
         all_ids = theme_ids()
         df = df.rename(columns={"sentiment": "label"}) if "label" not in df.columns else df
     except (CorpusError, ImportError, FileNotFoundError) as exc:
-        from pipeline.config import load_settings
+        from sada.pipeline.config import load_settings
 
         texts_dir = load_settings().corpus_dir / "texts"
         rows = []
@@ -235,7 +235,7 @@ def read_theme_labels(path: str | Path, known: list[str] | None = None) -> pd.Da
 
 def _taxonomy_ids() -> list[str] | None:
     try:
-        from pipeline.corpus import theme_ids
+        from sada.pipeline.corpus import theme_ids
 
         return list(theme_ids())
     except Exception as exc:  # noqa: BLE001 - no taxonomy: keep the files' own theme ids

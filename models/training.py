@@ -16,7 +16,7 @@ The recipe (deterministic for a given ``seed``):
    labelled examples, blended by how many positives a theme has. Theme labels
    come from the corpus, ParsiNLU's aspects and the ``*_themes.csv`` files in
    ../shared/datasets.
-5. Theme thresholds: one per theme, chosen (:mod:`models.thresholds`) on
+5. Theme thresholds: one per theme, chosen (:mod:`sada.models.thresholds`) on
    held-out predictions: 5-fold out-of-fold predictions for every theme-labelled
    training item plus the corpus dev split scored by the final head. The
    out-of-fold P/R/F1 per theme and per source go into ``config.json``.
@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.classifier import Classifier
-from models.encoder import DEFAULT_BATCH_SIZE, Encoder
-from models.features import TfidfFeatures
-from models.heads import SENTIMENTS, LinearHead, SentimentHead, ThemeHead
+from sada.models.classifier import Classifier
+from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder
+from sada.models.features import TfidfFeatures
+from sada.models.heads import SENTIMENTS, LinearHead, SentimentHead, ThemeHead
 
 __all__ = ["encode_cached", "build_theme_head", "train", "TrainResult"]
 
@@ -93,7 +93,7 @@ def build_theme_head(
 
     Args:
         encoder: The encoder (its prefix is switched to ``passage: `` for e5 prototypes).
-        themes: :class:`pipeline.corpus.Theme` objects (id, names, descriptions, seeds).
+        themes: :class:`sada.pipeline.corpus.Theme` objects (id, names, descriptions, seeds).
         x_emb: Encoder vectors of labelled items (``query:``), or None.
         y_themes: ``(n, n_themes)`` 0/1 labels.
         mask: ``(n, n_themes)`` True where the label is known.
@@ -203,7 +203,7 @@ def calibrate_theme_thresholds(
     """
     from sklearn.model_selection import KFold
 
-    from models.thresholds import choose_thresholds, theme_prf
+    from sada.models.thresholds import choose_thresholds, theme_prf
 
     ids = [t.id for t in themes]
     oof = np.zeros(y_themes.shape, dtype=np.float32)
@@ -283,7 +283,7 @@ def train(
         tfidf_input: ``raw`` or ``normalised`` text for TF-IDF.
         encoder_input: ``raw`` or ``normalised`` text for the encoder.
         quantize: The artifact runs its encoder as int8 (per-channel weights, per-row activations; batch-
-            invariant, see :mod:`models.encoder`); training uses fp32 vectors.
+            invariant, see :mod:`sada.models.encoder`); training uses fp32 vectors.
         max_items: Subsample the training data (for quick tests).
         calibrate_themes: Choose per-theme thresholds on held-out predictions (needs at
             least 50 theme-labelled items; otherwise every theme keeps 0.5).
@@ -293,14 +293,14 @@ def train(
         ``oof`` (out-of-fold sentiment metrics) and ``config``.
 
     Raises:
-        pipeline.errors.InputError: No labelled data was found.
+        sada.pipeline.errors.InputError: No labelled data was found.
     """
-    from models.data import corpus_training_frame, read_labelled, shared_training_frame
-    from pipeline.errors import InputError
+    from sada.models.data import corpus_training_frame, read_labelled, shared_training_frame
+    from sada.pipeline.errors import InputError
 
     np.random.seed(seed)
     if cache_dir is None:
-        from pipeline.config import load_settings
+        from sada.pipeline.config import load_settings
 
         cache_dir = load_settings().cache_dir
     frames = []
@@ -345,7 +345,7 @@ def train(
         config["encoder_overlay"] = encoder.overlay.name
     normalised = None
     if "normalised" in (tfidf_input, encoder_input):
-        from pipeline.normalise import Normaliser
+        from sada.pipeline.normalise import Normaliser
 
         norm = Normaliser()
         normalised = [norm(t, lang).text for t, lang in zip(texts, langs)]
@@ -365,7 +365,7 @@ def train(
     sentiment = SentimentHead.fit(x_tfidf, x_emb if "emb" in views else None, y, seed=seed)
 
     oof = {}
-    from models.evaluation import classification_metrics
+    from sada.models.evaluation import classification_metrics
 
     oof["stacked"] = classification_metrics(y, sentiment.oof_probs)  # type: ignore[attr-defined]
     for name, p in zip([v for v in ("tfidf", "emb") if v in views], sentiment.oof_views):  # type: ignore[attr-defined]
@@ -373,7 +373,7 @@ def train(
 
     theme_head = None
     try:
-        from pipeline.corpus import load_themes
+        from sada.pipeline.corpus import load_themes
 
         themes = load_themes()
     except Exception as exc:  # noqa: BLE001 - no taxonomy means a sentiment-only model
@@ -391,7 +391,7 @@ def train(
                 if len(dev_df):
                     dev_texts = dev_df["text"].tolist()
                     if encoder_input == "normalised":
-                        from pipeline.normalise import Normaliser
+                        from sada.pipeline.normalise import Normaliser
 
                         dev_norm = Normaliser()
                         dev_texts = [dev_norm(t, lang).text for t, lang in zip(dev_texts, dev_df["language"])]

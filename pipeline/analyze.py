@@ -4,6 +4,7 @@
 :func:`analyze` streams whole inputs through it in batches, so memory stays
 flat however large the input. Every row read ends up exactly once as
 analysed, quarantined or duplicate, and the run summary says how many.
+:func:`analyze_texts` runs the same steps on texts in memory, with no store.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ from dataclasses import asdict, dataclass, field
 from itertools import islice
 from typing import Any
 
-from pipeline.classify import Classifier, classify_texts
-from pipeline.config import Settings
-from pipeline.ingest import ColumnMapping, RawRow, check_encoding, read_inputs
-from pipeline.language import LanguageIdentifier, default_identifier
-from pipeline.normalise import Normaliser, mask_pii
-from pipeline.pii import pseudonymous_id
-from pipeline.store import Store
-from pipeline.validate import FeedbackItem, Rejection, validate
+from sada.pipeline.classify import Classifier, classify_texts
+from sada.pipeline.config import Settings
+from sada.pipeline.ingest import ColumnMapping, RawRow, check_encoding, read_inputs
+from sada.pipeline.language import LanguageIdentifier, default_identifier
+from sada.pipeline.normalise import Normaliser, mask_pii
+from sada.pipeline.pii import pseudonymous_id
+from sada.pipeline.store import Store
+from sada.pipeline.validate import FeedbackItem, Rejection, validate
 
 __all__ = [
-    "BatchCounts", "PreparedBatch", "RunSummary", "analyze", "analyze_batch", "batched", "prepare_batch",
-    "store_batch", "summarise",
+    "BatchCounts", "PreparedBatch", "RunSummary", "analyze", "analyze_batch", "analyze_texts", "batched",
+    "prepare_batch", "store_batch", "summarise",
 ]
 
 logger = logging.getLogger(__name__)
@@ -309,3 +310,71 @@ def analyze(
     summary = summarise(total, run_id, getattr(classifier, "model_version", None), time.perf_counter() - start)
     store.finish_run(run_id, summary.as_dict())
     return summary
+
+
+_mask_text = mask_pii  # analyze_texts' mask_pii argument shadows the function
+
+
+def analyze_texts(
+    texts: Sequence[str],
+    *,
+    classifier: Classifier | None = None,
+    classify: bool = True,
+    mask_pii: bool = True,
+    identifier: LanguageIdentifier | None = None,
+) -> list[dict[str, Any]]:
+    """Language, normalised text and predictions for texts in memory: no files, no store.
+
+    The steps and results are those of :func:`analyze` for the same text, so an item
+    gets the same result here as in a stored run.
+
+    Args:
+        texts: The texts, any mix of Arabic, Persian and other languages.
+        classifier: A loaded classifier; ``None`` loads the committed default once per process.
+        classify: ``False`` stops after language ID and normalisation (no model is loaded).
+        mask_pii: Mask e-mails, phones, cards and IBANs in the returned texts.
+        identifier: A language identifier; ``None`` uses the one shipped with Sada.
+
+    Returns:
+        One dict per text, in order: ``text`` (masked when ``mask_pii``), ``language``,
+        ``language_confidence``, ``normalised_text``, ``error`` (``None``, ``not_text``,
+        ``empty_text`` or ``unsupported_language``) and, when classified and ``error`` is
+        ``None``, the prediction's ``sentiment``, ``sentiment_probs``, ``themes``,
+        ``theme_sentiment``, ``is_complaint`` and ``model_version``. A bad item never stops the others.
+
+    Example:
+        >>> from sada import analyze_texts
+        >>> rows = analyze_texts(["التوصيل تأخر ساعتين", "پشتیبانی جواب نداد", "", 42], classify=False)
+        >>> [(r["language"], r["error"]) for r in rows]
+        [('ar', None), ('fa', None), (None, 'empty_text'), (None, 'not_text')]
+        >>> rows[1]["normalised_text"]
+        'پشتیبانی جواب نداد'
+    """
+    identifier = identifier or default_identifier()
+    normaliser = Normaliser(mask_pii=mask_pii)
+    rows: list[dict[str, Any]] = []
+    for text in texts:
+        error = "not_text" if not isinstance(text, str) else "empty_text" if not text.strip() else None
+        rows.append({"text": text if error != "not_text" else None, "language": None, "language_confidence": None,
+                     "normalised_text": None, "error": error})
+    valid = [row for row in rows if row["error"] is None]
+    for row, guess in zip(valid, identifier.predict([row["text"] for row in valid])):
+        row["language"], row["language_confidence"] = guess.language, round(guess.confidence, 4)
+        if guess.language == "unsupported":
+            row["error"] = "unsupported_language"
+            continue
+        row["normalised_text"] = normaliser(row["text"], guess.language).text
+    ready = [row for row in rows if row["error"] is None]
+    if classify and ready:
+        if classifier is None:
+            from sada.pipeline.classify import load_classifier
+
+            classifier = load_classifier()
+        predictions = classify_texts([row["text"] for row in ready], [row["language"] for row in ready], classifier)
+        for row, prediction in zip(ready, predictions):
+            row.update(prediction)
+    if mask_pii:
+        for row in rows:
+            if row["text"]:
+                row["text"] = _mask_text(row["text"])
+    return rows

@@ -1,6 +1,6 @@
 """The classify step: load the classifier once per process and turn predictions into rows.
 
-The classifier itself lives in :mod:`models.classifier`; this module is the
+The classifier itself lives in :mod:`sada.models.classifier`; this module is the
 pipeline's side of it, so that ingest, the Prefect flows and Dask workers all
 load it the same way and only once.
 """
@@ -61,7 +61,7 @@ class Prediction(Protocol):
 
 
 class Classifier(Protocol):
-    """What the pipeline needs of a classifier (:class:`models.classifier.Classifier` is one)."""
+    """What the pipeline needs of a classifier (:class:`sada.models.classifier.Classifier` is one)."""
 
     model_version: str
 
@@ -72,12 +72,12 @@ def artifact_version(path: str | None = None) -> str:
     """The model version an artifact declares, read from its config.json without loading it.
 
     Raises:
-        pipeline.errors.ModelNotFoundError: there is no readable config.json at ``path``.
+        sada.pipeline.errors.ModelNotFoundError: there is no readable config.json at ``path``.
     """
     import json
 
-    from models.classifier import DEFAULT_ARTIFACT
-    from pipeline.errors import ModelNotFoundError
+    from sada.models.classifier import DEFAULT_ARTIFACT
+    from sada.pipeline.errors import ModelNotFoundError
 
     config = (Path(path) if path else DEFAULT_ARTIFACT) / "config.json"
     try:
@@ -94,9 +94,9 @@ def load_classifier(path: str | None = None) -> Classifier:
     """The classifier artifact at ``path`` (``None``: the committed default), loaded once per process.
 
     Raises:
-        pipeline.errors.ModelNotFoundError: the artifact or its encoder is missing; the message names the path.
+        sada.pipeline.errors.ModelNotFoundError: the artifact or its encoder is missing; the message names the path.
     """
-    from models.classifier import Classifier as ModelClassifier
+    from sada.models.classifier import Classifier as ModelClassifier
 
     classifier = ModelClassifier.from_pretrained(Path(path) if path else None)
     logger.info("loaded classifier %s", classifier.model_version)

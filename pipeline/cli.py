@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from pipeline.errors import SadaError
+from sada.pipeline.errors import SadaError
 
 __all__ = ["main"]
 
@@ -67,11 +67,11 @@ def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encodin
                   classify: bool) -> dict[str, Any]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from pipeline.analyze import analyze
-    from pipeline.classify import load_classifier
-    from pipeline.config import load_settings
-    from pipeline.ingest import ColumnMapping, check_encoding
-    from pipeline.store import Store
+    from sada.pipeline.analyze import analyze
+    from sada.pipeline.classify import load_classifier
+    from sada.pipeline.config import load_settings
+    from sada.pipeline.ingest import ColumnMapping, check_encoding
+    from sada.pipeline.store import Store
 
     settings = load_settings(database_url=db, mask_pii=mask_pii, max_text_length=max_length)
     columns = ColumnMapping.parse(mapping)
@@ -149,10 +149,10 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
     Runs in Prefect's ephemeral mode: no server to start. A second run over the
     same store analyses nothing new.
     """
-    from flows.runtime import configure_prefect, quiet_task_logs
+    from sada.flows.runtime import configure_prefect, quiet_task_logs
 
     configure_prefect()
-    from flows.weekly import cx_weekly
+    from sada.flows.weekly import cx_weekly
 
     quiet_task_logs()  # progress comes from the flows' own lines, not one "Completed()" per task
 
@@ -180,12 +180,12 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
 def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron: str, timezone: str,
           customers_path: str | None) -> None:
     """Serve the scheduled Prefect deployments from this process until stopped (Ctrl-C)."""
-    from flows.runtime import configure_prefect
+    from sada.flows.runtime import configure_prefect
 
     configure_prefect()
     from prefect import serve as prefect_serve
 
-    from flows.deployments import build_deployments
+    from sada.flows.deployments import build_deployments
 
     deployments = build_deployments(list(inputs) or None, db, weekly_cron,
                                     None if daily_cron == "off" else daily_cron, timezone, customers_path)
@@ -202,10 +202,10 @@ def reproduce(out_dir: str, seed: int) -> None:
 
     The same seed prints the same tables on every run.
     """
-    from flows.runtime import configure_prefect
+    from sada.flows.runtime import configure_prefect
 
     configure_prefect()
-    from flows.reproduce import reproduce as reproduce_flow
+    from sada.flows.reproduce import reproduce as reproduce_flow
 
     click.echo(reproduce_flow(out_dir=out_dir, seed=seed))
 
@@ -215,7 +215,7 @@ def reproduce(out_dir: str, seed: int) -> None:
 
 @main.group("corpus")
 def corpus_group() -> None:
-    """The sample corpus in corpus/ (build it with `python -m corpus.build`)."""
+    """The sample corpus in corpus/ (build it with `python -m sada.corpus.build`)."""
 
 
 @corpus_group.command("stats")
@@ -224,7 +224,7 @@ def corpus_group() -> None:
               help="Corpus folder (default: SADA_CORPUS_DIR or corpus/).")
 def corpus_stats_cmd(as_json: bool, corpus_dir: str | None) -> None:
     """Counts per language, sentiment, theme, domain and source; customers and churned."""
-    from pipeline.corpus import corpus_stats
+    from sada.pipeline.corpus import corpus_stats
 
     stats = corpus_stats(corpus_dir)
     if as_json:
@@ -264,7 +264,7 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, use_shared: bool,
               encoder_path: Path | None, finetune: bool, epochs: int, run_eval: bool, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
-    from models.cli_support import run_training
+    from sada.models.cli_support import run_training
 
     report = run_training(data_files=list(data_files), out=out, seed=seed, use_corpus=use_corpus,
                           use_shared=use_shared, encoder_path=encoder_path, finetune=finetune,
@@ -295,8 +295,8 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
 def evaluate_cmd(data_file: Path, task: str, model_dir: Path | None, encoder_path: Path | None,
                  int8: bool | None, baseline: bool, as_json: bool) -> None:
     """Score the classifier on a labelled file: accuracy, macro-F1, per-class F1, ECE, speed."""
-    from models.classifier import Classifier
-    from models.evaluation import evaluate_file
+    from sada.models.classifier import Classifier
+    from sada.models.evaluation import evaluate_file
 
     clf = Classifier.from_pretrained(model_dir, encoder=encoder_path, quantize=int8)
     result = evaluate_file(clf, data_file, task, baseline=baseline)
@@ -337,9 +337,9 @@ def churn_cmd(customers_path: str | None, as_of: str | None, id_column: str | No
     With churn labels it prints held-out AUC, PR-AUC, top-decile lift and Brier score, the
     baselines, the theme drivers and NPS; `--json` prints one object with those keys.
     """
-    from pipeline.churn import score_churn
-    from pipeline.config import load_settings
-    from pipeline.store import Store
+    from sada.pipeline.churn import score_churn
+    from sada.pipeline.config import load_settings
+    from sada.pipeline.store import Store
 
     settings = load_settings(database_url=db)
     store = Store.open(settings.database_url)
@@ -396,9 +396,9 @@ def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db
     churn scores) and needs no network to view. `--json` prints the path, the
     spike alerts and the headline figures as one object.
     """
-    from pipeline.config import load_settings
-    from pipeline.report import build_report
-    from pipeline.store import Store
+    from sada.pipeline.config import load_settings
+    from sada.pipeline.report import build_report
+    from sada.pipeline.store import Store
 
     settings = load_settings(database_url=db)
     store = Store.open(settings.database_url, create=False)

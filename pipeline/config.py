@@ -7,17 +7,24 @@ Every field can also be given on the command line; the CLI passes overrides to
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline.errors import ConfigError
+from sada.pipeline.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "REPO_ROOT", "default_cache_dir"]
+__all__ = ["Settings", "load_settings", "SOURCE_ROOT", "default_corpus_dir", "default_cache_dir"]
 
-#: The checkout (or installed tree) that holds corpus/ and models/.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The folder that holds pipeline/, models/ and corpus/: the checkout, or site-packages/sada
+#: when installed from a wheel (the package-dir mapping keeps the same layout there).
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_corpus_dir() -> Path:
+    """The sample corpus shipped in the ``sada.corpus`` package."""
+    return Path(str(files("sada.corpus")))
 
 
 def default_cache_dir() -> Path:
@@ -37,7 +44,7 @@ class Settings(BaseSettings):
     )
     max_text_length: int = Field(default=5000, gt=0, description="Longer texts are quarantined.")
     mask_pii: bool = Field(default=True, description="Mask URLs, e-mails, phones and card numbers.")
-    corpus_dir: Path = Field(default=REPO_ROOT / "corpus")
+    corpus_dir: Path = Field(default_factory=default_corpus_dir)
     cache_dir: Path = Field(default_factory=default_cache_dir)
     batch_size: int = Field(default=512, gt=0, description="Rows per processing batch.")
     date_dayfirst: bool = Field(default=True, description="Read 03/04/2025 as 3 April.")

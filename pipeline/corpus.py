@@ -1,13 +1,13 @@
 """Load the sample corpus that ships in ``corpus/``: themes, feedback, customers, truth.
 
-The corpus is built by ``python -m corpus.build`` from the hand-written items in
+The corpus is built by ``python -m sada.corpus.build`` from the hand-written items in
 ``corpus/texts/*.jsonl`` and a seeded customer simulator. The loaders here only
 read the built files; they never build them. The corpus folder is
-:attr:`pipeline.config.Settings.corpus_dir` (``SADA_CORPUS_DIR`` overrides it) unless
+:attr:`sada.pipeline.config.Settings.corpus_dir` (``SADA_CORPUS_DIR`` overrides it) unless
 a ``corpus_dir`` is passed explicitly.
 
 Example:
-    >>> from pipeline.corpus import load_feedback, theme_ids
+    >>> from sada.pipeline.corpus import load_feedback, theme_ids
     >>> train = load_feedback("train")            # doctest: +SKIP
     >>> sorted(theme_ids())[:3]                   # doctest: +SKIP
     ['app', 'billing', 'delivery']
@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import CorpusError
+from sada.pipeline.errors import CorpusError
 
 __all__ = [
     "LANGUAGES",
@@ -79,7 +79,7 @@ CUSTOMER_COLUMNS: tuple[str, ...] = (
     "orders", "spend", "last_activity_date", "n_feedback", "churned", "churn_date",
 )
 
-_BUILD_HINT = "run `python -m corpus.build` from the repository root to build it"
+_BUILD_HINT = "run `python -m sada.corpus.build` from the repository root to build it"
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def corpus_path(corpus_dir: str | Path | None = None) -> Path:
     """
     if corpus_dir is not None:
         return Path(corpus_dir)
-    from pipeline.config import load_settings  # deferred: nothing happens at import time
+    from sada.pipeline.config import load_settings  # deferred: nothing happens at import time
 
     return Path(load_settings().corpus_dir)
 

@@ -6,7 +6,7 @@ without BOM), UTF-16 or Windows-1256; a Windows-1256 file may hold UTF-8 lines
 (one export appended to another), which are decoded line by line. Bytes that do
 not decode survive as surrogate escapes so that only the row holding them is
 quarantined, never the whole file. Nothing here judges a row: that is
-:mod:`pipeline.validate`'s job. Everything that cannot be read still yields
+:mod:`sada.pipeline.validate`'s job. Everything that cannot be read still yields
 rows carrying the reason, so every input is accounted for: a file in another
 format, a folder that cannot be listed, a symlink loop (one row each), a CSV
 line whose quote never closes, each row of a corrupt Parquet row group.
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from pipeline.errors import ColumnMappingError, DuplicateColumnError, InputError
+from sada.pipeline.errors import ColumnMappingError, DuplicateColumnError, InputError
 
 __all__ = [
     "FIELDS",

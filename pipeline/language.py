@@ -36,7 +36,7 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import MultinomialNB
 
-from pipeline.errors import CorpusError, ModelNotFoundError
+from sada.pipeline.errors import CorpusError, ModelNotFoundError
 
 __all__ = ["DEFAULT_MODEL_DIR", "LANGUAGES", "LanguageGuess", "LanguageIdentifier", "default_identifier", "script_of",
            "train_on_corpus"]
@@ -186,7 +186,7 @@ class LanguageIdentifier:
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise ModelNotFoundError(f"expected a language-ID model in {directory}, missing {missing}; "
-                                     "rebuild it with `python -m pipeline.language --out DIR`")
+                                     "rebuild it with `python -m sada.pipeline.language --out DIR`")
         config = json.loads(files[0].read_text(encoding="utf-8"))
         ngrams = json.loads(files[1].read_text(encoding="utf-8"))
         return cls(ngrams, config["classes"], load_file(str(files[2]))["log_probs"])
@@ -199,7 +199,7 @@ class LanguageIdentifier:
         directory.mkdir(parents=True, exist_ok=True)
         config = {"model": "character n-gram multinomial naive Bayes (uniform prior)", "classes": self._classes,
                   "analyzer": "char_wb", "ngram_range": list(NGRAM_RANGE), "features": len(self._ngrams),
-                  "input": "Arabic-script letters only (pipeline.language._letters_only)",
+                  "input": "Arabic-script letters only (sada.pipeline.language._letters_only)",
                   "trained_on": trained_on or {}}
         (directory / "config.json").write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n",
                                                encoding="utf-8")
@@ -259,7 +259,7 @@ class LanguageIdentifier:
         return [found.get(n) == {"ar", "fa"} for n in range(len(texts))]
 
 
-#: The identifier shipped with Sada, trained on the sample corpus (rebuild: ``python -m pipeline.language``).
+#: The identifier shipped with Sada, trained on the sample corpus (rebuild: ``python -m sada.pipeline.language``).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "language_id"
 
 
@@ -271,7 +271,7 @@ def default_identifier(model_dir: Path | None = None) -> LanguageIdentifier:
 
 def train_on_corpus(corpus_dir: Path | None = None) -> tuple[LanguageIdentifier, dict[str, int]]:
     """An identifier trained on the sample corpus's texts, and how many texts per language it saw."""
-    from pipeline.corpus import load_feedback
+    from sada.pipeline.corpus import load_feedback
 
     frame = load_feedback(corpus_dir=corpus_dir) if corpus_dir else load_feedback()
     logger.info("training language ID on %d corpus texts", len(frame))

@@ -26,7 +26,7 @@ from camel_tools.tokenizers.word import simple_word_tokenize
 from camel_tools.utils.dediac import dediac_ar
 from camel_tools.utils.normalize import normalize_alef_ar, normalize_alef_maksura_ar, normalize_teh_marbuta_ar
 
-from pipeline.pii import mask_pii  # re-exported: PII masking lives in pipeline/pii.py
+from sada.pipeline.pii import mask_pii  # re-exported: PII masking lives in pipeline/pii.py
 
 __all__ = ["Cues", "NormalisedText", "Normaliser", "extract_cues", "mask_pii", "reduce_elongation"]
 

@@ -43,7 +43,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, StatementError
 
-from pipeline.errors import ConfigError
+from sada.pipeline.errors import ConfigError
 
 __all__ = ["CHANNEL_LENGTH", "CUSTOMER_ID_LENGTH", "ID_LENGTH", "Store", "metadata", "feedback", "analysis",
            "quarantine", "customers", "churn_scores", "runs"]
@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 metadata = MetaData()
 
-#: Column widths: longer ids are bounded by :func:`pipeline.validate.bounded_id` before they get here.
+#: Column widths: longer ids are bounded by :func:`sada.pipeline.validate.bounded_id` before they get here.
 ID_LENGTH = 80
 CUSTOMER_ID_LENGTH = 128
 CHANNEL_LENGTH = 64

@@ -4,7 +4,7 @@ Every row ends up exactly once as a :class:`FeedbackItem` or a
 :class:`Rejection`; reasons are machine-readable codes (see ``REASONS``).
 
 Example:
-    >>> from pipeline.ingest import RawRow
+    >>> from sada.pipeline.ingest import RawRow
     >>> validate(RawRow("f.csv", 1, {"text": "  "})).reason
     'empty_text'
     >>> validate(RawRow("f.csv", 2, {"text": "عالی بود", "nps_score": "۱۱"})).reason
@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 
 from dateutil import parser as date_parser
 
-from pipeline.ingest import RawRow
-from pipeline.store import CHANNEL_LENGTH, CUSTOMER_ID_LENGTH, ID_LENGTH  # the widths of the store's columns
+from sada.pipeline.ingest import RawRow
+from sada.pipeline.store import CHANNEL_LENGTH, CUSTOMER_ID_LENGTH, ID_LENGTH  # the widths of the store's columns
 
 __all__ = [
     "REASONS", "FeedbackItem", "Rejection", "validate", "content_hash", "make_feedback_id", "bounded_id",

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main
-from pipeline.store import Store, analysis, feedback, quarantine
+from sada.pipeline.cli import main
+from sada.pipeline.store import Store, analysis, feedback, quarantine
 
 # A deliberately messy export: one row per bad-input class, plus good ones in both languages.
 MESSY_ROWS = [
@@ -138,3 +138,47 @@ def test_failures_are_one_line_errors_with_nonzero_exit(tmp_path, args, message)
 def test_help_is_available_everywhere(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
+
+
+# analyze_texts: the public in-memory API (no files, no store)
+IN_MEMORY = [
+    ("الخدمة ممتازة والتوصيل سريع 😍", "ar", None),
+    ("پشتیبانی اصلا جواب نمیده، خیلی بد بود!!!", "fa", None),
+    ("   ", None, "empty_text"),  # blank text: an error for this item only
+    (None, None, "not_text"),  # not a string at all
+    ("Доставка была быстрой", "unsupported", "unsupported_language"),  # Cyrillic
+    ("great app, call me on 0912 345 6789", "other", None),  # Latin, phone masked in the output
+]
+
+
+def test_analyze_texts_gives_what_a_stored_run_stores(tmp_path):
+    from sada import analyze_texts
+
+    rows = analyze_texts([text for text, _, _ in IN_MEMORY])
+    assert [(r["language"], r["error"]) for r in rows] == [(lang, err) for _, lang, err in IN_MEMORY]
+    assert "0912" not in rows[5]["text"] and "[PHONE]" in rows[5]["normalised_text"]
+    assert all(("sentiment" in r) == (r["error"] is None) for r in rows)
+
+    path = write_messy_csv(tmp_path / "messy.csv")
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    _analyze("--input", str(path), "--db", url)
+    with Store.open(url).engine.connect() as c:
+        stored = {r.raw_text: r for r in c.execute(feedback.join(analysis).select())}
+    for row in (rows[0], rows[1]):  # the same texts are in the messy file
+        match = stored[row["text"]]
+        assert (match.language, match.normalised_text, match.sentiment) == (
+            row["language"], row["normalised_text"], row["sentiment"])
+        probs = json.loads(match.sentiment_probs) if isinstance(match.sentiment_probs, str) else match.sentiment_probs
+        assert probs == pytest.approx(row["sentiment_probs"], abs=1e-6)
+
+
+@pytest.mark.parametrize("text, language", [
+    ("التطبيق يعلق كل مرة أفتح الفاتورة", "ar"),
+    ("اپلیکیشن موقع پرداخت قبض هنگ می‌کنه", "fa"),
+])
+def test_analyze_texts_without_a_model(text, language):
+    from sada import analyze_texts
+
+    (row,) = analyze_texts([text], classify=False)
+    assert row["language"] == language and row["error"] is None and row["normalised_text"]
+    assert "sentiment" not in row

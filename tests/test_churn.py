@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from pipeline.churn import (
+from sada.pipeline.churn import (
     ChurnModel,
     assign_bands,
     assign_segments,
@@ -20,11 +20,11 @@ from pipeline.churn import (
     reliability_table,
     score_churn,
 )
-from pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
-from pipeline.churn.customers import read_customers, validate_customers
-from pipeline.churn.drivers import nps, nps_table, risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
-from pipeline.errors import ColumnMappingError, InputError
-from pipeline.store import Store, analysis, churn_scores, customers, feedback
+from sada.pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
+from sada.pipeline.churn.customers import read_customers, validate_customers
+from sada.pipeline.churn.drivers import nps, nps_table, risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
+from sada.pipeline.errors import ColumnMappingError, InputError
+from sada.pipeline.store import Store, analysis, churn_scores, customers, feedback
 
 THEMES = ["billing", "network", "app"]
 
@@ -197,7 +197,7 @@ def test_reasons_are_plain_words(fitted):
 
 
 def test_reasons_are_data_with_an_english_sentence():
-    from pipeline.churn.risk import _reason, reason_text
+    from sada.pipeline.churn.risk import _reason, reason_text
 
     row = {"nps_first": 9.0, "nps_latest": 3.0}
     said = _reason("nps_change", row, {}, {}, 60)
@@ -295,7 +295,7 @@ def test_score_churn_writes_store(db_url, tmp_path):
 
 
 def test_cli_churn_json(tmp_path):
-    from pipeline.cli import main
+    from sada.pipeline.cli import main
 
     db = f"sqlite:///{tmp_path / 's.sqlite'}"
     store = Store.open(db)
@@ -339,7 +339,7 @@ def test_telco_runs_as_is(shared_datasets, tmp_path):
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1256"])
 def test_customer_files_in_legacy_encodings_are_read(tmp_path, encoding):
-    from pipeline.churn.customers import read_customers
+    from sada.pipeline.churn.customers import read_customers
 
     path = tmp_path / "customers.csv"
     path.write_bytes("customer_id,segment,churned\nC1,تجاري,1\nC2,أفراد,0\n".encode(encoding))
@@ -352,7 +352,7 @@ def test_the_sample_corpus_truth_applies_only_to_the_corpus_file(tmp_path):
     """A team's customer file whose ids happen to match the corpus's must not get the simulator's as-of or oracle."""
     import shutil
 
-    from pipeline.config import load_settings
+    from sada.pipeline.config import load_settings
 
     corpus = load_settings().corpus_dir
     copy = tmp_path / "crm_export.csv"

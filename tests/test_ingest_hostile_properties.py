@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from pipeline.cli import main
-from pipeline.store import Store, feedback, quarantine
+from sada.pipeline.cli import main
+from sada.pipeline.store import Store, feedback, quarantine
 from tests.hostile_cases import TEXTS
 from tests.pii_cases import PII_CASES, find_pii
 

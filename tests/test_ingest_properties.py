@@ -10,11 +10,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.analyze import analyze
-from pipeline.config import load_settings
-from pipeline.ingest import ColumnMapping, read_file
-from pipeline.language import default_identifier
-from pipeline.store import Store
+from sada.pipeline.analyze import analyze
+from sada.pipeline.config import load_settings
+from sada.pipeline.ingest import ColumnMapping, read_file
+from sada.pipeline.language import default_identifier
+from sada.pipeline.store import Store
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SUFFIXES = [".csv", ".tsv", ".jsonl", ".xlsx", ".parquet"]

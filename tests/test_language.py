@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pipeline.language import default_identifier, script_of
+from sada.pipeline.language import default_identifier, script_of
 
 
 ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff]")
@@ -83,11 +83,11 @@ def test_accuracy_on_public_datasets(identify, shared_datasets, filename):
 
 
 def test_the_shipped_model_is_what_the_corpus_trains(identify):
-    """The files in pipeline/language_id are current: rebuild them with `python -m pipeline.language`."""
+    """The files in pipeline/language_id are current: rebuild them with `python -m sada.pipeline.language`."""
     import numpy as np
 
-    from pipeline.corpus import load_feedback
-    from pipeline.language import train_on_corpus
+    from sada.pipeline.corpus import load_feedback
+    from sada.pipeline.language import train_on_corpus
 
     fresh, _ = train_on_corpus()
     assert fresh._ngrams == identify._ngrams and fresh._classes == identify._classes
@@ -97,7 +97,7 @@ def test_the_shipped_model_is_what_the_corpus_trains(identify):
 
 
 def test_save_and_load_round_trip(tmp_path):
-    from pipeline.language import LanguageIdentifier
+    from sada.pipeline.language import LanguageIdentifier
 
     trained = LanguageIdentifier.train(["الخدمة ممتازة جدا", "التوصيل كان متأخرا", "خیلی عالی بود", "پشتیبانی جواب نمی‌دهد"],
                                        ["ar", "ar", "fa", "fa"])

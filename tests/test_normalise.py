@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.normalise import Normaliser, extract_cues, mask_pii, reduce_elongation
+from sada.pipeline.normalise import Normaliser, extract_cues, mask_pii, reduce_elongation
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import re
 
 import pytest
 
-from pipeline.normalise import Normaliser
-from pipeline.normalise import mask_pii as mask_pii_from_normalise
-from pipeline.pii import PLACEHOLDERS, mask_pii
+from sada.pipeline.normalise import Normaliser
+from sada.pipeline.normalise import mask_pii as mask_pii_from_normalise
+from sada.pipeline.pii import PLACEHOLDERS, mask_pii
 try:
     from tests.pii_cases import NOT_PII, PII_CASES, PLACEHOLDER_OF, find_pii
 except ModuleNotFoundError:  # bare `pytest` puts tests/ on sys.path, not the repository root

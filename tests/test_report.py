@@ -22,14 +22,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.corpus import load_themes
-from pipeline.errors import ConfigError
-from pipeline.normalise import mask_pii
-from pipeline.report import build_report, charts, detect_spikes, parse_period
-from pipeline.report.data import load_feedback
-from pipeline.report.i18n import Translator
-from pipeline.report.reasons import localise_reason
-from pipeline.store import Store, churn_scores, customers
+from sada.pipeline.corpus import load_themes
+from sada.pipeline.errors import ConfigError
+from sada.pipeline.normalise import mask_pii
+from sada.pipeline.report import build_report, charts, detect_spikes, parse_period
+from sada.pipeline.report.data import load_feedback
+from sada.pipeline.report.i18n import Translator
+from sada.pipeline.report.reasons import localise_reason
+from sada.pipeline.store import Store, churn_scores, customers
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -179,7 +179,7 @@ def test_arabic_counts_after_a_preposition_take_the_oblique_dual():
 
 # as `sada churn` stores them (churn_scores.reasons): the reason as data, the English text, the feature
 def _stored(key: str, source: str, contribution: float, **params) -> dict:
-    from pipeline.churn import reason_text
+    from sada.pipeline.churn import reason_text
 
     names = {th.id: th.name("en") for th in load_themes()}
     return {"text": reason_text(key, params, names), "key": key, "params": params, "feature": source,
@@ -243,7 +243,7 @@ def test_churn_reasons_are_shown_in_the_interface_language(lang):
 
 @pytest.mark.parametrize("lang", ["ar", "fa"])
 def test_every_kind_of_reason_sada_churn_writes_is_translated(lang):
-    from pipeline.churn.risk import _reason, reason_text
+    from sada.pipeline.churn.risk import _reason, reason_text
 
     last = pd.Timestamp("2026-03-16")
     cases = [  # (feature, the customer's info row, their feature values)
@@ -375,7 +375,7 @@ def test_report_on_an_empty_store_says_what_is_missing(tmp_path):
 def test_sada_report_command_writes_the_file(fixture_store, tmp_path):
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from sada.pipeline.cli import main
 
     out = tmp_path / "cli" / "report.html"
     res = CliRunner().invoke(main, ["report", "--db", str(fixture_store.engine.url), "--out", str(out),

@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pipeline.errors import ConfigError
+from sada.pipeline.errors import ConfigError
 from sqlalchemy import inspect
 
-from pipeline.store import Store, analysis, feedback, metadata, quarantine
+from sada.pipeline.store import Store, analysis, feedback, metadata, quarantine
 
 
 def _item(fid: str, text: str = "الخدمة ممتازة", digest: str | None = None) -> dict:
@@ -76,7 +76,7 @@ def test_parallel_writers_neither_duplicate_nor_lose_rows(postgres_url):
 
 @pytest.mark.parametrize("url", ["mysql://nobody@localhost/x", "not a url"])
 def test_unknown_backends_get_a_clear_error(url):
-    from pipeline.config import load_settings
+    from sada.pipeline.config import load_settings
 
     with pytest.raises(ConfigError, match="SADA_DATABASE_URL"):
         load_settings(database_url=url)

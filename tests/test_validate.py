@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from pipeline.ingest import RawRow
-from pipeline.validate import REASONS, FeedbackItem, Rejection, validate
+from sada.pipeline.ingest import RawRow
+from sada.pipeline.validate import REASONS, FeedbackItem, Rejection, validate
 
 
 def _row(**fields) -> RawRow:

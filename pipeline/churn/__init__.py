@@ -2,16 +2,16 @@
 
 Modules, in the order the work flows:
 
-* :mod:`~pipeline.churn.customers`: reading and validating customer records (CSV, Excel, Parquet);
-* :mod:`~pipeline.churn.features`: point-in-time features per customer from feedback and records;
-* :mod:`~pipeline.churn.risk`: the calibrated, explainable risk model, bands, segments, reasons
+* :mod:`~sada.pipeline.churn.customers`: reading and validating customer records (CSV, Excel, Parquet);
+* :mod:`~sada.pipeline.churn.features`: point-in-time features per customer from feedback and records;
+* :mod:`~sada.pipeline.churn.risk`: the calibrated, explainable risk model, bands, segments, reasons
   and :func:`score_churn`, the whole step;
-* :mod:`~pipeline.churn.drivers`: which themes go with churn (risk ratios), NPS tables.
+* :mod:`~sada.pipeline.churn.drivers`: which themes go with churn (risk ratios), NPS tables.
 """
 
 from __future__ import annotations
 
-from pipeline.churn.risk import (
+from sada.pipeline.churn.risk import (
     BAND_EDGES,
     MODEL_VERSION,
     ChurnModel,

@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ColumnMappingError, InputError, UnsupportedFormatError
-from pipeline.ingest import header_key, open_text
-from pipeline.pii import mask_pii as mask_text
-from pipeline.pii import pseudonymous_id
+from sada.pipeline.errors import ColumnMappingError, InputError, UnsupportedFormatError
+from sada.pipeline.ingest import header_key, open_text
+from sada.pipeline.pii import mask_pii as mask_text
+from sada.pipeline.pii import pseudonymous_id
 
 __all__ = [
     "CUSTOMER_FIELDS",

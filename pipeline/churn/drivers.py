@@ -159,7 +159,7 @@ def theme_drivers(X: pd.DataFrame, info: pd.DataFrame, themes: list[str], model:
         X: Model features (``complaint_<theme>`` columns), indexed by customer.
         info: ``label`` (1 churned, 0 stayed, NA unknown) and ``ev_total_<theme>`` per customer.
         themes: Theme ids.
-        model: A fitted :class:`pipeline.churn.ChurnModel`, for the model effect and customers lost.
+        model: A fitted :class:`sada.pipeline.churn.ChurnModel`, for the model effect and customers lost.
         level: Confidence level of the intervals.
 
     Returns:

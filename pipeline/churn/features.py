@@ -54,8 +54,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.classify import as_dict, complaint_themes
-from pipeline.errors import InputError
+from sada.pipeline.classify import as_dict, complaint_themes
+from sada.pipeline.errors import InputError
 
 __all__ = ["FeatureConfig", "FeatureSet", "build_features", "load_feedback_signals", "feedback_input_label",
            "DAYS_PER_MONTH", "TIMING_FEATURES"]
@@ -141,7 +141,7 @@ def load_feedback_signals(store: Any) -> pd.DataFrame:
     """
     from sqlalchemy import select
 
-    from pipeline.store import feedback
+    from sada.pipeline.store import feedback
 
     with store.engine.connect() as c:
         fb = pd.DataFrame([dict(r._mapping) for r in c.execute(select(
@@ -171,7 +171,7 @@ def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of
     """Features of every customer who had signed up by ``as_of``, from data up to ``as_of`` only.
 
     Args:
-        customers: Canonical customer frame (:class:`pipeline.churn.customers.CustomerLoad` ``.frame``).
+        customers: Canonical customer frame (:class:`sada.pipeline.churn.customers.CustomerLoad` ``.frame``).
         feedback: Feedback signals (:func:`load_feedback_signals`); ``None`` for none.
         as_of: The as-of date (anything ``pd.Timestamp`` accepts).
         config: Feature settings.
@@ -190,7 +190,7 @@ def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of
         raise InputError(f"expected an as-of date such as 2026-06-30, found {as_of!r}; fix --as-of") from None
     if "customer_id" not in customers:
         raise InputError("expected a customer_id column in the customer frame, found none; "
-                         "read customers with pipeline.churn.customers.read_customers")
+                         "read customers with sada.pipeline.churn.customers.read_customers")
     cu = customers.copy()
     for col in ("signup_date", "churn_date", "last_activity"):
         cu[col] = pd.to_datetime(cu[col]) if col in cu else pd.NaT

@@ -2,23 +2,23 @@
 
 The entry point for the Prefect flow and the report is :func:`score_churn`::
 
-    from pipeline.churn import score_churn
-    from pipeline.store import Store
+    from sada.pipeline.churn import score_churn
+    from sada.pipeline.store import Store
 
     report = score_churn(Store.open("sqlite:///sada.sqlite"))          # the customers already in the store
     report = score_churn(store, customers_path="telco_churn.csv")       # any CSV/Parquet customer file
     report.metrics["auc"], report.scores.head(), report.drivers, report.nps["overall"]
 
-It reads and validates the customers (:mod:`pipeline.churn.customers`), stores them,
+It reads and validates the customers (:mod:`sada.pipeline.churn.customers`), stores them,
 joins them to the analysed feedback in the store (the newest analysis per item;
-:func:`pipeline.churn.features.feedback_input_label` says which), builds
-point-in-time features as of the as-of date (:mod:`pipeline.churn.features`),
+:func:`sada.pipeline.churn.features.feedback_input_label` says which), builds
+point-in-time features as of the as-of date (:mod:`sada.pipeline.churn.features`),
 measures the model on a seeded stratified held-out split (AUC, PR-AUC,
 top-decile lift, Brier, reliability; baselines on recency-frequency only and on
 NPS only; the simulator's oracle AUC when the customers are the sample corpus's;
 the team's own CRM scores when the file has them), refits on every labelled
 customer, scores everyone, writes ``churn_scores`` and returns a
-:class:`ChurnReport` with the driver analysis (:mod:`pipeline.churn.drivers`) and NPS tables.
+:class:`ChurnReport` with the driver analysis (:mod:`sada.pipeline.churn.drivers`) and NPS tables.
 
 **Model.** Logistic regression (scikit-learn, L2) on standardised features,
 with ``log1p`` copies of skewed non-negative numbers and one-hot categories,
@@ -59,8 +59,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.churn.features import FeatureConfig, FeatureSet, build_features, feedback_input_label
-from pipeline.errors import InputError
+from sada.pipeline.churn.features import FeatureConfig, FeatureSet, build_features, feedback_input_label
+from sada.pipeline.errors import InputError
 
 __all__ = [
     "MODEL_VERSION",
@@ -308,7 +308,7 @@ def _plural(n: float, word: str) -> str:
 
 #: Each reason's English sentence; ``params`` fill it (counts as numbers, ``theme`` as a theme id).
 #: The report writes the same reasons in Arabic and Persian from ``key`` and ``params``
-#: (``why_*`` in :data:`pipeline.report.i18n.STRINGS`), never from this text.
+#: (``why_*`` in :data:`sada.pipeline.report.i18n.STRINGS`), never from this text.
 _ENGLISH: dict[str, Callable[[dict[str, Any], dict[str, str]], str]] = {
     "why_theme_recent": lambda p, n: f"{_plural(p['complaints'], 'complaint')} about {_theme_name(p['theme'], n)} "
                                      f"in {p['days']} days",
@@ -474,7 +474,7 @@ class ChurnReport:
             (``baseline_rf_auc``, ``baseline_nps_auc``), ``auc_seeds`` / ``auc_mean`` over seeds,
             ``oracle_auc`` (when the simulator's truth applies), ``feedback_input`` and counts.
         scores: One row per scored customer: ``customer_id, score, band, segment, label, reasons``.
-        drivers: :func:`pipeline.churn.drivers.theme_drivers` table.
+        drivers: :func:`sada.pipeline.churn.drivers.theme_drivers` table.
         nps: ``overall`` (dict), ``by_segment``, ``by_period``, ``by_playbook_segment``, ``theme_impact`` (DataFrames).
         reliability: Held-out reliability table.
         coefficients: The final model's effects per design column.
@@ -509,8 +509,8 @@ class ChurnReport:
 
 
 def _truth_for(ids: pd.Index, corpus_dir: Path) -> dict[str, Any] | None:
-    from pipeline.corpus import load_truth
-    from pipeline.errors import CorpusError
+    from sada.pipeline.corpus import load_truth
+    from sada.pipeline.errors import CorpusError
 
     try:
         truth = load_truth(corpus_dir)
@@ -537,7 +537,7 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
     """Score every customer's churn risk as of a date, measure it and write it to the store.
 
     Args:
-        store: An open :class:`pipeline.store.Store`.
+        store: An open :class:`sada.pipeline.store.Store`.
         customers_path: Customer CSV/Parquet (default: the customers already in the store). The
             sample corpus's ``customers.csv`` is used only when passed here (``sada run`` does).
         as_of: As-of date (default: the latest date in the customer file / feedback, else today).
@@ -559,11 +559,11 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
         InputError: The file cannot be used (no labels to learn from, unreadable, bad as-of date).
         ColumnMappingError: No customer id column.
     """
-    from pipeline.config import load_settings
-    from pipeline.corpus import load_themes
-    from pipeline.churn.customers import load_customers_from_store, read_customers, save_customers
-    from pipeline.churn.drivers import nps, nps_table, theme_drivers, theme_nps_impact
-    from pipeline.errors import CorpusError
+    from sada.pipeline.config import load_settings
+    from sada.pipeline.corpus import load_themes
+    from sada.pipeline.churn.customers import load_customers_from_store, read_customers, save_customers
+    from sada.pipeline.churn.drivers import nps, nps_table, theme_drivers, theme_nps_impact
+    from sada.pipeline.errors import CorpusError
 
     settings = load_settings()
     corpus = Path(corpus_dir) if corpus_dir else settings.corpus_dir
@@ -618,7 +618,7 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
 
 
 def load_feedback_signals_safe(store: Any) -> pd.DataFrame:
-    from pipeline.churn.features import load_feedback_signals
+    from sada.pipeline.churn.features import load_feedback_signals
 
     return load_feedback_signals(store)
 

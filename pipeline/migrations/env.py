@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import text
 
-from pipeline.store import metadata
+from sada.pipeline.store import metadata
 
 connection = context.config.attributes["connection"]
 if connection.dialect.name == "postgresql":

@@ -1,7 +1,7 @@
 """Build the CX report: read the store, compute, draw and write one self-contained HTML file.
 
 Example:
-    >>> from pipeline.report import build_report             # doctest: +SKIP
+    >>> from sada.pipeline.report import build_report             # doctest: +SKIP
     >>> result = build_report(store, period="2026-06", lang="ar")  # doctest: +SKIP
     >>> result.path, [s["theme"] for s in result.spikes]      # doctest: +SKIP
 """
@@ -18,13 +18,13 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.pii import mask_pii, pseudonymous_id
-from pipeline.report import charts, metrics
-from pipeline.report.data import load_churn_snapshot, load_feedback
-from pipeline.report.i18n import Translator, quote_direction
-from pipeline.report.period import Period, parse_period
-from pipeline.report.reasons import localise_reason
-from pipeline.report.spikes import detect_spikes
+from sada.pipeline.pii import mask_pii, pseudonymous_id
+from sada.pipeline.report import charts, metrics
+from sada.pipeline.report.data import load_churn_snapshot, load_feedback
+from sada.pipeline.report.i18n import Translator, quote_direction
+from sada.pipeline.report.period import Period, parse_period
+from sada.pipeline.report.reasons import localise_reason
+from sada.pipeline.report.spikes import detect_spikes
 
 __all__ = ["ReportResult", "build_report", "default_report_path", "render_html"]
 
@@ -42,7 +42,7 @@ class ReportResult:
         period: The reporting period's key (e.g. ``2026-06``).
         previous_period: The comparison period's key.
         lang: Interface language.
-        spikes: Spike alerts (see :func:`pipeline.report.spikes.detect_spikes`), for Prefect artifacts.
+        spikes: Spike alerts (see :func:`sada.pipeline.report.spikes.detect_spikes`), for Prefect artifacts.
         headline: Headline figures of the period and the previous one, and their differences.
         sections: Which sections had data (``sentiment``, ``nps``, ``themes``, ``lift``, ``churn``, ``quotes``).
     """
@@ -83,8 +83,8 @@ def default_report_path(period: Period, lang: str) -> Path:
 
 
 def _theme_names(lang: str, corpus_dir: str | Path | None) -> tuple[list[str], dict[str, str]]:
-    from pipeline.corpus import load_themes
-    from pipeline.errors import CorpusError
+    from sada.pipeline.corpus import load_themes
+    from sada.pipeline.errors import CorpusError
 
     try:
         themes = load_themes(corpus_dir)
@@ -143,7 +143,7 @@ def render_html(context: dict[str, Any]) -> str:
     """Render the report template with ``context`` (Jinja2, autoescaping on)."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("pipeline.report", "templates"), autoescape=True,
+    env = Environment(loader=PackageLoader("sada.pipeline.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(**context)
 
@@ -154,9 +154,9 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
     """Write the CX report for ``period`` in interface language ``lang``.
 
     Args:
-        store: An open :class:`pipeline.store.Store`; the report reads whatever it holds.
+        store: An open :class:`sada.pipeline.store.Store`; the report reads whatever it holds.
         out: HTML file to write (default: :func:`default_report_path`); folders are created.
-        period: ``--period`` text (see :mod:`pipeline.report.period`); default: the newest item's month.
+        period: ``--period`` text (see :mod:`sada.pipeline.report.period`); default: the newest item's month.
         lang: ``en``, ``ar`` or ``fa``.
         corpus_dir: Where ``themes.yaml`` (theme names) lives; default: the configured corpus.
         baseline: Trailing periods of the spike baseline.

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.report.i18n import Translator
+from sada.pipeline.report.i18n import Translator
 
 __all__ = ["COLOURS", "plotly_bundle", "sentiment_chart", "theme_chart", "lift_chart", "risk_distribution_chart",
            "segment_chart", "nps_chart"]

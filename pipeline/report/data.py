@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.classify import as_dict, complaint_themes  # re-exported: the one complaint rule
+from sada.pipeline.classify import as_dict, complaint_themes  # re-exported: the one complaint rule
 
 __all__ = ["FEEDBACK_COLUMNS", "ChurnSnapshot", "as_dict", "complaint_themes", "load_feedback", "load_churn_snapshot",
            "reason_records"]
@@ -57,7 +57,7 @@ def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame
     Items without an analysis row keep NA ``sentiment`` and empty theme dicts.
 
     Args:
-        store: An open :class:`pipeline.store.Store`.
+        store: An open :class:`sada.pipeline.store.Store`.
         until: Leave out items created at or after this instant (``None``: all).
 
     Returns:
@@ -65,7 +65,7 @@ def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame
     """
     from sqlalchemy import select
 
-    from pipeline.store import feedback
+    from sada.pipeline.store import feedback
 
     fq = select(*(feedback.c[c] for c in ("feedback_id", "customer_id", "created_at", "source", "channel",
                                           "language", "nps_score", "rating", "raw_text")))
@@ -119,7 +119,7 @@ def load_churn_snapshot(store: Any, on_or_before: pd.Timestamp | None = None,
     """
     from sqlalchemy import func, select
 
-    from pipeline.store import churn_scores as cs
+    from sada.pipeline.store import churn_scores as cs
 
     empty = ChurnSnapshot(None, None, pd.DataFrame(columns=["customer_id", "score", "band", "segment", "reasons"]))
     with store.engine.connect() as c:

@@ -157,7 +157,7 @@ STRINGS: dict[str, tuple[str, str, str]] = {
     "score": ("Risk", "الخطر", "ریسک"),
     "band": ("Band", "المستوى", "سطح"),
     "reasons": ("Why", "الأسباب", "دلایل"),
-    # churn reasons (pipeline.report.reasons); counts ({complaints}, {days}, ...) come from Translator.count
+    # churn reasons (sada.pipeline.report.reasons); counts ({complaints}, {days}, ...) come from Translator.count
     "why_theme_recent": ("{complaints} about {theme} in {days}", "{complaints} بخصوص {theme} خلال {days}",
                          "{complaints} درباره {theme} در {days} گذشته"),
     "why_theme_last": ("{complaints} about {theme} (last on {date})", "{complaints} بخصوص {theme} (آخر شكوى في {date})",
@@ -282,7 +282,7 @@ class Translator:
 
     def __post_init__(self) -> None:
         if self.lang not in _INDEX:
-            from pipeline.errors import ConfigError
+            from sada.pipeline.errors import ConfigError
 
             raise ConfigError(f"expected the report language to be one of en, ar, fa, found {self.lang!r}; "
                               "pass --lang en|ar|fa")

@@ -1,6 +1,6 @@
 """The numbers behind the report: headline figures, time series, theme tables, quotes, churn tables.
 
-Everything here is plain pandas on the frames of :mod:`pipeline.report.data`;
+Everything here is plain pandas on the frames of :mod:`sada.pipeline.report.data`;
 nothing here formats or draws.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.report.data import ChurnSnapshot
-from pipeline.report.period import Period
-from pipeline.report.spikes import clean_quote
+from sada.pipeline.report.data import ChurnSnapshot
+from sada.pipeline.report.period import Period
+from sada.pipeline.report.spikes import clean_quote
 
 __all__ = [
     "SENTIMENTS", "headline", "sentiment_by_month", "theme_table", "nps_by_month", "representative_quotes",
@@ -28,7 +28,7 @@ _LANGS: tuple[str, ...] = ("ar", "fa", "mixed", "other")
 
 
 def _nps(scores: pd.Series) -> dict[str, Any]:
-    from pipeline.churn.drivers import nps  # the churn issue's NPS definition, shared
+    from sada.pipeline.churn.drivers import nps  # the churn issue's NPS definition, shared
 
     return nps(scores)
 
@@ -60,7 +60,7 @@ def headline(feedback: pd.DataFrame, period: Period, churn_now: ChurnSnapshot,
 
     Returns:
         ``{"current": {...}, "previous": {...}, "delta": {...}}``: ``items``, ``by_language``,
-        ``classified``, ``sentiment`` (shares), ``nps`` (:func:`pipeline.churn.drivers.nps`), ``complaint_rate``,
+        ``classified``, ``sentiment`` (shares), ``nps`` (:func:`sada.pipeline.churn.drivers.nps`), ``complaint_rate``,
         ``at_risk`` (customers in band high and not yet churned) and ``at_risk_as_of``.
     """
     prev = period.previous()
@@ -127,7 +127,7 @@ def theme_table(feedback: pd.DataFrame, period: Period, themes: list[str], thres
 
 def nps_by_month(feedback: pd.DataFrame, until: pd.Timestamp) -> pd.DataFrame:
     """NPS per month, overall (``language == "all"``) and per language: ``month, language, n, nps, ...``."""
-    from pipeline.churn.drivers import nps_table
+    from sada.pipeline.churn.drivers import nps_table
 
     fb = feedback[feedback["created_at"].notna() & (feedback["created_at"] < until) & feedback["nps_score"].notna()]
     if not len(fb):
@@ -183,7 +183,7 @@ def representative_quotes(feedback: pd.DataFrame, period: Period, themes: list[s
 def at_risk_table(snapshot: ChurnSnapshot, top: int = 15) -> list[dict[str, Any]]:
     """The ``top`` highest-scored customers in band high who have not churned yet, with their reasons.
 
-    Each reason is a ``{"text", "feature"}`` dict (:func:`pipeline.report.data.reason_records`), its text cleaned.
+    Each reason is a ``{"text", "feature"}`` dict (:func:`sada.pipeline.report.data.reason_records`), its text cleaned.
     """
     risky = _at_risk(snapshot).sort_values(["score", "customer_id"], ascending=[False, True]).head(top)
     return [{"customer_id": r.customer_id, "score": float(r.score), "band": r.band, "segment": r.segment,
@@ -195,21 +195,21 @@ def churn_lift(store: Any, themes: list[str], as_of: pd.Timestamp) -> pd.DataFra
     """Theme-to-churn lift with confidence intervals, from the churn issue's driver analysis.
 
     Builds point-in-time features as of ``as_of`` from the store's customers and
-    classified feedback (:func:`pipeline.churn.features.build_features`) and calls
-    :func:`pipeline.churn.drivers.theme_drivers` (risk ratio with the Katz interval).
+    classified feedback (:func:`sada.pipeline.churn.features.build_features`) and calls
+    :func:`sada.pipeline.churn.drivers.theme_drivers` (risk ratio with the Katz interval).
 
     Returns:
         The drivers table (``theme, n_with, lift, lift_lower, lift_upper, ...``), or ``None`` when the
         store has no customers with a churn flag or no classified feedback, or the churn modules are absent.
     """
     try:
-        from pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
-        from pipeline.churn.customers import load_customers_from_store
-        from pipeline.churn.drivers import theme_drivers
+        from sada.pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
+        from sada.pipeline.churn.customers import load_customers_from_store
+        from sada.pipeline.churn.drivers import theme_drivers
     except ImportError as exc:  # the churn issue's modules are not installed
         logger.info("no theme-to-churn lift: %s", exc)
         return None
-    from pipeline.errors import SadaError
+    from sada.pipeline.errors import SadaError
 
     load = load_customers_from_store(store)
     frame = load.frame

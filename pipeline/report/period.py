@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import ConfigError
+from sada.pipeline.errors import ConfigError
 
 __all__ = ["Period", "parse_period"]
 

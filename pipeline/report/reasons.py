@@ -1,15 +1,15 @@
 """Churn reasons in the interface language.
 
 ``sada churn`` stores each customer's reasons as data: a ``why_*`` key, its parameters, the feature
-it came from and its contribution (:func:`pipeline.churn.reason_texts`), plus the English sentence
+it came from and its contribution (:func:`sada.pipeline.churn.reason_texts`), plus the English sentence
 for the command line. The report writes each reason from ``key`` and ``params`` with the labels of
-:data:`pipeline.report.i18n.STRINGS`: the theme's name, the digits, dates and counted nouns of the
+:data:`sada.pipeline.report.i18n.STRINGS`: the theme's name, the digits, dates and counted nouns of the
 interface language. Nothing is parsed back from text. A reason that has no words in the interface
 language (an attribute without a ``feat_*`` label, a theme without a name) or that was stored before
 reasons were data (no ``key``) is shown as stored, in English.
 
 Example:
-    >>> from pipeline.report.i18n import Translator
+    >>> from sada.pipeline.report.i18n import Translator
     >>> stored = {"text": "2 complaints about billing and payments in 60 days", "key": "why_theme_recent",
     ...           "params": {"theme": "billing", "complaints": 2, "days": 60}, "feature": "complaint_billing"}
     >>> localise_reason(stored, Translator("ar"), {"billing": "الفواتير والمدفوعات"}).text
@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.report.i18n import STRINGS, Translator
+from sada.pipeline.report.i18n import STRINGS, Translator
 
 __all__ = ["ShownReason", "localise_reason"]
 

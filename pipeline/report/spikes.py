@@ -10,7 +10,7 @@ Baseline periods before the first dated item in the store do not count; with
 fewer than ``min_history`` of them there is no baseline and no alert.
 
 An item complains about a theme when its theme-level sentiment is negative
-(:func:`pipeline.report.data.complaint_themes`).
+(:func:`sada.pipeline.report.data.complaint_themes`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.report.data import complaint_themes
-from pipeline.report.period import Period
+from sada.pipeline.report.data import complaint_themes
+from sada.pipeline.report.period import Period
 
 __all__ = ["complaint_events", "detect_spikes", "clean_quote"]
 
@@ -60,7 +60,7 @@ def detect_spikes(feedback: pd.DataFrame, period: Period, baseline: int = 6, z: 
     """Spike alerts for ``period``.
 
     Args:
-        feedback: :func:`pipeline.report.data.load_feedback` frame.
+        feedback: :func:`sada.pipeline.report.data.load_feedback` frame.
         period: The reporting period.
         baseline: Trailing periods in the baseline.
         z: Standard deviations above the baseline mean.
