@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.hostile_cases import CASES
 
-SADA = [sys.executable, "-m", "sada.pipeline.cli"]
+SADA = [sys.executable, "-m", "sada.cli"]
 
 
 def run_case(case, db_url: str | None) -> dict:

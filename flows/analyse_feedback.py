@@ -23,8 +23,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from sada.models.classifier import artifact_version, load_classifier
 from sada.pipeline.analyze import BatchCounts, PreparedBatch, batched, prepare_batch, store_batch, summarise
-from sada.pipeline.classify import artifact_version, classify_texts, load_classifier
+from sada.pipeline.classify import as_dict, classify_texts
 from sada.pipeline.config import Settings, load_settings
 from sada.pipeline.errors import InputError
 from sada.pipeline.ingest import RawRow, expand_inputs, read_inputs, read_query
@@ -162,20 +163,17 @@ def analyse_feedback(
 
 def breakdown_markdown(store: Store, run_id: str) -> str:
     """Sentiment and theme counts by language for the items a run wrote, as markdown tables."""
-    from sqlalchemy import select
-
-    from sada.pipeline.store import analysis, feedback
-
-    query = (select(feedback.c.language, analysis.c.sentiment, analysis.c.themes)
-             .join(analysis, analysis.c.feedback_id == feedback.c.feedback_id)
-             .where(feedback.c.run_id == run_id))
+    newest = {row["feedback_id"]: row for row in store.newest_analyses()}
     sentiments: dict[tuple[str, str], int] = {}
     themes: dict[tuple[str, str], int] = {}
-    with store.engine.connect() as c:
-        for language, sentiment, item_themes in c.execute(query):
-            sentiments[(language, sentiment)] = sentiments.get((language, sentiment), 0) + 1
-            for theme in item_themes or {}:
-                themes[(language, theme)] = themes.get((language, theme), 0) + 1
+    for item in store.feedback_rows(["feedback_id", "language"], run_id=run_id):
+        result = newest.get(item["feedback_id"])
+        if result is None or result["sentiment"] is None:
+            continue
+        language, sentiment = item["language"], result["sentiment"]
+        sentiments[(language, sentiment)] = sentiments.get((language, sentiment), 0) + 1
+        for theme in as_dict(result["themes"]):
+            themes[(language, theme)] = themes.get((language, theme), 0) + 1
     if not sentiments:
         return "_No classified items in this run._\n"
     languages = sorted({lang for lang, _ in sentiments})

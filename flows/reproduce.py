@@ -83,7 +83,7 @@ def evaluate(model_dir: str) -> dict[str, Any]:
 def analyse_and_score(model_dir: str, store_url: str, seed: int) -> dict[str, Any]:
     from sada.pipeline.analyze import analyze
     from sada.pipeline.churn import score_churn
-    from sada.pipeline.classify import load_classifier
+    from sada.models.classifier import load_classifier
     from sada.pipeline.config import load_settings
     from sada.pipeline.store import Store
 

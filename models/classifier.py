@@ -26,16 +26,17 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder
+from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
 
-__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "split_segments"]
+__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "load_classifier", "split_segments"]
 
 logger = logging.getLogger(__name__)
 
@@ -253,8 +254,6 @@ class Classifier:
             x_tfidf = self.tfidf.transform(normalised if self.config.get("tfidf_input") == "normalised" else texts)
         enc_in = normalised if self.config.get("encoder_input") == "normalised" else texts
         if self.embedding_cache is not None:
-            from sada.models.training import encode_cached
-
             x_emb = encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
         else:
             x_emb = self.encoder.encode(enc_in, batch_size=batch_size)
@@ -356,3 +355,33 @@ class Classifier:
                     best = rows[int(np.argmax(seg_theme[rows, j]))]
                     out[(int(i), tid)] = SENTIMENTS[int(np.argmax(seg_probs[best]))]
         return out
+
+
+def artifact_version(path: str | Path | None = None) -> str:
+    """The model version an artifact declares, read from its config.json without loading it.
+
+    Raises:
+        sada.pipeline.errors.ModelNotFoundError: there is no readable config.json at ``path``.
+    """
+    from sada.pipeline.errors import ModelNotFoundError
+
+    config = (Path(path) if path else DEFAULT_ARTIFACT) / _CONFIG
+    try:
+        return str(json.loads(config.read_text(encoding="utf-8"))["model_version"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelNotFoundError(
+            f"expected a classifier artifact with a model_version in {config}, found {type(exc).__name__}: {exc}; "
+            "train one with `sada train` or point --model at an artifact directory"
+        ) from None
+
+
+@lru_cache(maxsize=2)
+def load_classifier(path: str | None = None) -> Classifier:
+    """The classifier artifact at ``path`` (``None``: the committed default), loaded once per process.
+
+    Raises:
+        sada.pipeline.errors.ModelNotFoundError: the artifact or its encoder is missing; the message names the path.
+    """
+    classifier = Classifier.from_pretrained(Path(path) if path else None)
+    logger.info("loaded classifier %s", classifier.model_version)
+    return classifier

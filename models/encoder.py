@@ -34,7 +34,7 @@ from typing import Iterable
 import numpy as np
 
 __all__ = ["Encoder", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
-           "PAD_MULTIPLE", "bucket_length"]
+           "PAD_MULTIPLE", "bucket_length", "encode_cached"]
 
 logger = logging.getLogger(__name__)
 
@@ -397,3 +397,23 @@ class Encoder:
                 hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 out[idx] = self.pool(hidden, mask).float().numpy()
         return out
+
+
+def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    """``encoder.encode`` with an on-disk cache keyed by encoder, prefix and texts."""
+    if cache_dir is None:
+        return encoder.encode(texts, batch_size=batch_size)
+    h = hashlib.sha256()
+    quant = "int8-per-row" if encoder.quantized else "fp32"
+    h.update(f"{encoder.sha256}|{encoder.prefix}|{encoder.max_length}|{quant}".encode())
+    for t in texts:
+        h.update(t.encode("utf-8") + b"\0")
+    path = Path(cache_dir) / "embeddings" / f"{h.hexdigest()[:24]}.npy"
+    if path.is_file():
+        return np.load(path)
+    vecs = encoder.encode(texts, batch_size=batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{np.random.randint(1 << 30)}.tmp.npy")
+    np.save(tmp, vecs)
+    tmp.replace(path)
+    return vecs

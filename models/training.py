@@ -34,37 +34,17 @@ import numpy as np
 import pandas as pd
 
 from sada.models.classifier import Classifier
-from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder
+from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, LinearHead, SentimentHead, ThemeHead
 
-__all__ = ["encode_cached", "build_theme_head", "train", "TrainResult"]
+__all__ = ["build_theme_head", "train", "TrainResult"]
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "sada-e5s-tfidf"
 #: Folds of the out-of-fold theme predictions used to choose the thresholds.
 THEME_FOLDS = 5
-
-
-def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    """``encoder.encode`` with an on-disk cache keyed by encoder, prefix and texts."""
-    if cache_dir is None:
-        return encoder.encode(texts, batch_size=batch_size)
-    h = hashlib.sha256()
-    quant = "int8-per-row" if encoder.quantized else "fp32"
-    h.update(f"{encoder.sha256}|{encoder.prefix}|{encoder.max_length}|{quant}".encode())
-    for t in texts:
-        h.update(t.encode("utf-8") + b"\0")
-    path = Path(cache_dir) / "embeddings" / f"{h.hexdigest()[:24]}.npy"
-    if path.is_file():
-        return np.load(path)
-    vecs = encoder.encode(texts, batch_size=batch_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{np.random.randint(1 << 30)}.tmp.npy")
-    np.save(tmp, vecs)
-    tmp.replace(path)
-    return vecs
 
 
 def _theme_texts(themes: list[Any]) -> tuple[list[str], list[int]]:

@@ -317,21 +317,20 @@ _mask_text = mask_pii  # analyze_texts' mask_pii argument shadows the function
 
 def analyze_texts(
     texts: Sequence[str],
+    classifier: Classifier | None,
     *,
-    classifier: Classifier | None = None,
-    classify: bool = True,
     mask_pii: bool = True,
     identifier: LanguageIdentifier | None = None,
 ) -> list[dict[str, Any]]:
     """Language, normalised text and predictions for texts in memory: no files, no store.
 
     The steps and results are those of :func:`analyze` for the same text, so an item
-    gets the same result here as in a stored run.
+    gets the same result here as in a stored run. :func:`sada.analyze_texts` is this
+    with the default classifier loaded for you.
 
     Args:
         texts: The texts, any mix of Arabic, Persian and other languages.
-        classifier: A loaded classifier; ``None`` loads the committed default once per process.
-        classify: ``False`` stops after language ID and normalisation (no model is loaded).
+        classifier: A loaded classifier, or ``None`` to stop after language ID and normalisation.
         mask_pii: Mask e-mails, phones, cards and IBANs in the returned texts.
         identifier: A language identifier; ``None`` uses the one shipped with Sada.
 
@@ -343,8 +342,7 @@ def analyze_texts(
         ``theme_sentiment``, ``is_complaint`` and ``model_version``. A bad item never stops the others.
 
     Example:
-        >>> from sada import analyze_texts
-        >>> rows = analyze_texts(["التوصيل تأخر ساعتين", "پشتیبانی جواب نداد", "", 42], classify=False)
+        >>> rows = analyze_texts(["التوصيل تأخر ساعتين", "پشتیبانی جواب نداد", "", 42], None)
         >>> [(r["language"], r["error"]) for r in rows]
         [('ar', None), ('fa', None), (None, 'empty_text'), (None, 'not_text')]
         >>> rows[1]["normalised_text"]
@@ -365,14 +363,9 @@ def analyze_texts(
             continue
         row["normalised_text"] = normaliser(row["text"], guess.language).text
     ready = [row for row in rows if row["error"] is None]
-    if classify and ready:
-        if classifier is None:
-            from sada.pipeline.classify import load_classifier
-
-            classifier = load_classifier()
-        predictions = classify_texts([row["text"] for row in ready], [row["language"] for row in ready], classifier)
-        for row, prediction in zip(ready, predictions):
-            row.update(prediction)
+    predictions = classify_texts([row["text"] for row in ready], [row["language"] for row in ready], classifier)
+    for row, prediction in zip(ready, predictions):
+        row.update(prediction)
     if mask_pii:
         for row in rows:
             if row["text"]:

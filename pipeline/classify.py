@@ -1,23 +1,18 @@
-"""The classify step: load the classifier once per process and turn predictions into rows.
+"""The classify step: what the pipeline needs of a classifier, and predictions as rows.
 
-The classifier itself lives in :mod:`sada.models.classifier`; this module is the
-pipeline's side of it, so that ingest, the Prefect flows and Dask workers all
-load it the same way and only once.
+The pipeline never imports a model: it is handed any object that satisfies
+:class:`Classifier` (:class:`sada.models.classifier.Classifier` is the real one,
+loaded once per process by :func:`sada.models.classifier.load_classifier`).
+This module also holds the complaint rule shared by the report, the spike
+alerts and the churn features.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Classifier", "Prediction", "artifact_version", "as_dict", "classify_texts", "complaint_themes",
-           "load_classifier"]
-
-logger = logging.getLogger(__name__)
-
+__all__ = ["Classifier", "Prediction", "as_dict", "classify_texts", "complaint_themes"]
 
 def as_dict(value: Any) -> dict[str, Any]:
     """A JSON column's value as a dict (JSON text is parsed; anything else is ``{}``)."""
@@ -66,41 +61,6 @@ class Classifier(Protocol):
     model_version: str
 
     def predict(self, texts: list[str], languages: list[str]) -> list[Prediction]: ...
-
-
-def artifact_version(path: str | None = None) -> str:
-    """The model version an artifact declares, read from its config.json without loading it.
-
-    Raises:
-        sada.pipeline.errors.ModelNotFoundError: there is no readable config.json at ``path``.
-    """
-    import json
-
-    from sada.models.classifier import DEFAULT_ARTIFACT
-    from sada.pipeline.errors import ModelNotFoundError
-
-    config = (Path(path) if path else DEFAULT_ARTIFACT) / "config.json"
-    try:
-        return str(json.loads(config.read_text(encoding="utf-8"))["model_version"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelNotFoundError(
-            f"expected a classifier artifact with a model_version in {config}, found {type(exc).__name__}: {exc}; "
-            "train one with `sada train` or point --model at an artifact directory"
-        ) from None
-
-
-@lru_cache(maxsize=2)
-def load_classifier(path: str | None = None) -> Classifier:
-    """The classifier artifact at ``path`` (``None``: the committed default), loaded once per process.
-
-    Raises:
-        sada.pipeline.errors.ModelNotFoundError: the artifact or its encoder is missing; the message names the path.
-    """
-    from sada.models.classifier import Classifier as ModelClassifier
-
-    classifier = ModelClassifier.from_pretrained(Path(path) if path else None)
-    logger.info("loaded classifier %s", classifier.model_version)
-    return classifier
 
 
 def classify_texts(texts: list[str], languages: list[str], classifier: Classifier | None) -> list[dict[str, Any]]:

@@ -377,6 +377,38 @@ class Store:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
 
+    def feedback_rows(self, columns: Sequence[str], until: datetime | None = None,
+                      run_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored feedback items (the named ``feedback`` columns), ordered by id.
+
+        Args:
+            columns: Columns of the ``feedback`` table.
+            until: Leave out items created at or after this instant; items with no date stay.
+            run_id: Only the items that run wrote.
+        """
+        query = select(*(feedback.c[c] for c in columns)).order_by(feedback.c.feedback_id)
+        if until is not None:
+            query = query.where((feedback.c.created_at < until) | feedback.c.created_at.is_(None))
+        if run_id is not None:
+            query = query.where(feedback.c.run_id == run_id)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
+    def churn_snapshots(self) -> list[dict[str, Any]]:
+        """One row per stored churn snapshot: ``as_of``, ``model_version`` and ``last_id`` (its newest row)."""
+        query = (select(churn_scores.c.as_of, churn_scores.c.model_version, func.max(churn_scores.c.id).label("last_id"))
+                 .group_by(churn_scores.c.as_of, churn_scores.c.model_version))
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
+    def churn_scores_of(self, as_of: datetime, model_version: str) -> list[dict[str, Any]]:
+        """The scores of one snapshot: ``customer_id, score, band, segment, reasons``, ordered by customer."""
+        cs = churn_scores
+        query = (select(cs.c.customer_id, cs.c.score, cs.c.band, cs.c.segment, cs.c.reasons)
+                 .where((cs.c.as_of == as_of) & (cs.c.model_version == model_version)).order_by(cs.c.customer_id))
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
     def quarantine_reasons(self, run_id: str | None = None) -> dict[str, int]:
         query = select(quarantine.c.reason, func.count()).group_by(quarantine.c.reason)
         if run_id:

@@ -2,12 +2,14 @@
 
 The public API. Everything else lives in the layers below and may change:
 
-* :mod:`sada.pipeline`: ingest -> language -> normalise -> classify -> store,
-  the churn model (:mod:`sada.pipeline.churn`), the report (:mod:`sada.pipeline.report`)
-  and the ``sada`` command line (:mod:`sada.pipeline.cli`);
-* :mod:`sada.models`: the encoder, the heads, training and evaluation;
+* :mod:`sada.cli`: the ``sada`` command line; :mod:`sada.api`: functions that join layers;
 * :mod:`sada.flows`: the Prefect flows and deployments;
-* :mod:`sada.corpus`: the sample corpus, its taxonomy and the simulator.
+* :mod:`sada.models`: the encoder, the heads, training and evaluation;
+* :mod:`sada.corpus`: the sample corpus, its taxonomy and the simulator;
+* :mod:`sada.pipeline`: ingest -> language -> normalise -> classify -> store,
+  the churn model (:mod:`sada.pipeline.churn`), the report (:mod:`sada.pipeline.report`).
+
+Each layer imports only the layers listed below it.
 
 Names are imported on first use, so ``import sada`` stays light (no torch, no Prefect).
 
@@ -41,9 +43,9 @@ _EXPORTS = {
     "Settings": "sada.pipeline.config",
     "Store": "sada.pipeline.store",
     "analyze": "sada.pipeline.analyze",
-    "analyze_texts": "sada.pipeline.analyze",
+    "analyze_texts": "sada.api",
     "build_report": "sada.pipeline.report",
-    "load_classifier": "sada.pipeline.classify",
+    "load_classifier": "sada.models.classifier",
     "load_settings": "sada.pipeline.config",
 }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sada.pipeline.cli import main
+from sada.cli import main
 from sada.pipeline.store import Store, analysis, feedback, quarantine
 
 # A deliberately messy export: one row per bad-input class, plus good ones in both languages.

@@ -295,7 +295,7 @@ def test_score_churn_writes_store(db_url, tmp_path):
 
 
 def test_cli_churn_json(tmp_path):
-    from sada.pipeline.cli import main
+    from sada.cli import main
 
     db = f"sqlite:///{tmp_path / 's.sqlite'}"
     store = Store.open(db)

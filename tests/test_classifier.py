@@ -170,7 +170,7 @@ def test_evaluate_two_class_file(trained, tmp_path: Path) -> None:
 def test_cli_evaluate_json(trained, cache: Path, tmp_path: Path, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    from sada.pipeline.cli import main
+    from sada.cli import main
 
     trained["classifier"].save_pretrained(tmp_path / "artifact")
     data = tmp_path / "eval.csv"

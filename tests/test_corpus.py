@@ -377,7 +377,7 @@ def test_no_corpus_text_in_public_datasets(feedback: pd.DataFrame) -> None:
 # --- CLI -----------------------------------------------------------------------------------------------
 
 def test_cli_corpus_stats_json(feedback: pd.DataFrame, customers: pd.DataFrame) -> None:
-    from sada.pipeline.cli import main
+    from sada.cli import main
 
     runner = CliRunner()
     result = runner.invoke(main, ["corpus", "stats", "--json"], env={"SADA_CORPUS_DIR": str(CORPUS)})
@@ -395,7 +395,7 @@ def test_cli_corpus_stats_json(feedback: pd.DataFrame, customers: pd.DataFrame) 
 
 
 def test_cli_corpus_stats_missing_corpus(tmp_path: Path) -> None:
-    from sada.pipeline.cli import main
+    from sada.cli import main
 
     result = CliRunner().invoke(main, ["corpus", "stats"], env={"SADA_CORPUS_DIR": str(tmp_path)})
     assert result.exit_code != 0

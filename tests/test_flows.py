@@ -188,7 +188,7 @@ def test_sada_run_does_the_whole_job_and_a_second_run_analyses_nothing(prefect_a
 
     from click.testing import CliRunner
 
-    from sada.pipeline.cli import main
+    from sada.cli import main
     from sada.pipeline.store import churn_scores
 
     if not (REPO / "models" / "default" / "config.json").is_file():
@@ -214,7 +214,7 @@ def test_sada_serve_registers_scheduled_deployments(prefect_api, tmp_path):
     import httpx
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "sada.pipeline.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.sqlite'}",
+        [sys.executable, "-m", "sada.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.sqlite'}",
          "--input", str(tmp_path / "inbox" / "*.csv"), "--weekly-cron", "15 7 * * 1"], cwd=REPO, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     found: dict[str, list] = {}

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from sada.pipeline.cli import main
+from sada.cli import main
 from sada.pipeline.store import Store, feedback, quarantine, runs
 from tests.hostile_cases import CASES, TEXTS, Case, csv_bytes
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from sada.pipeline.cli import main
+from sada.cli import main
 from sada.pipeline.store import Store, feedback, quarantine
 from tests.hostile_cases import TEXTS
 from tests.pii_cases import PII_CASES, find_pii

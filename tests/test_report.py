@@ -375,7 +375,7 @@ def test_report_on_an_empty_store_says_what_is_missing(tmp_path):
 def test_sada_report_command_writes_the_file(fixture_store, tmp_path):
     from click.testing import CliRunner
 
-    from sada.pipeline.cli import main
+    from sada.cli import main
 
     out = tmp_path / "cli" / "report.html"
     res = CliRunner().invoke(main, ["report", "--db", str(fixture_store.engine.url), "--out", str(out),

@@ -139,15 +139,8 @@ def load_feedback_signals(store: Any) -> pd.DataFrame:
         Columns ``feedback_id, customer_id, created_at, source, nps_score, sentiment, themes,
         theme_sentiment, is_complaint, model_version``.
     """
-    from sqlalchemy import select
-
-    from sada.pipeline.store import feedback
-
-    with store.engine.connect() as c:
-        fb = pd.DataFrame([dict(r._mapping) for r in c.execute(select(
-            feedback.c.feedback_id, feedback.c.customer_id, feedback.c.created_at, feedback.c.source,
-            feedback.c.nps_score))],
-            columns=["feedback_id", "customer_id", "created_at", "source", "nps_score"])
+    columns = ["feedback_id", "customer_id", "created_at", "source", "nps_score"]
+    fb = pd.DataFrame(store.feedback_rows(columns), columns=columns)
     an = pd.DataFrame(store.newest_analyses(), columns=["feedback_id", "model_version", "sentiment", "themes",
                                                          "theme_sentiment", "is_complaint"])
     merged = fb.merge(an, on="feedback_id", how="left")

@@ -63,18 +63,10 @@ def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame
     Returns:
         A frame with :data:`FEEDBACK_COLUMNS`; ``created_at`` is a timestamp (NaT when unknown).
     """
-    from sqlalchemy import select
-
-    from sada.pipeline.store import feedback
-
-    fq = select(*(feedback.c[c] for c in ("feedback_id", "customer_id", "created_at", "source", "channel",
-                                          "language", "nps_score", "rating", "raw_text")))
-    if until is not None:
-        fq = fq.where((feedback.c.created_at < until.to_pydatetime()) | feedback.c.created_at.is_(None))
-    with store.engine.connect() as c:
-        fb = pd.DataFrame([tuple(r) for r in c.execute(fq)],
-                          columns=["feedback_id", "customer_id", "created_at", "source", "channel", "language",
-                                   "nps_score", "rating", "raw_text"])
+    columns = ["feedback_id", "customer_id", "created_at", "source", "channel", "language", "nps_score", "rating",
+               "raw_text"]
+    fb = pd.DataFrame(store.feedback_rows(columns, until=None if until is None else until.to_pydatetime()),
+                      columns=columns)
     an = pd.DataFrame(store.newest_analyses(), columns=["feedback_id", "model_version", "sentiment", "themes",
                                                          "theme_sentiment", "is_complaint"])
     frame = fb.merge(an, on="feedback_id", how="left")
@@ -117,30 +109,22 @@ def load_churn_snapshot(store: Any, on_or_before: pd.Timestamp | None = None,
     Returns:
         The :class:`ChurnSnapshot`; empty ``scores`` when there is none.
     """
-    from sqlalchemy import func, select
-
-    from sada.pipeline.store import churn_scores as cs
-
-    empty = ChurnSnapshot(None, None, pd.DataFrame(columns=["customer_id", "score", "band", "segment", "reasons"]))
-    with store.engine.connect() as c:
-        snaps = pd.DataFrame([tuple(r) for r in c.execute(
-            select(cs.c.as_of, cs.c.model_version, func.max(cs.c.id)).group_by(cs.c.as_of, cs.c.model_version))],
-            columns=["as_of", "model_version", "last_id"])
-        if not len(snaps):
-            return empty
-        snaps["as_of"] = pd.to_datetime(snaps["as_of"])
-        pick = snaps
-        if before_as_of is not None:
-            pick = snaps[snaps["as_of"] < before_as_of]
-            if on_or_before is not None:
-                pick = pick[pick["as_of"] < on_or_before]
-        elif on_or_before is not None and (snaps["as_of"] < on_or_before).any():
-            pick = snaps[snaps["as_of"] < on_or_before]
-        if not len(pick):
-            return empty
-        best = pick.sort_values(["as_of", "last_id"]).iloc[-1]
-        rows = c.execute(select(cs.c.customer_id, cs.c.score, cs.c.band, cs.c.segment, cs.c.reasons).where(
-            (cs.c.as_of == best["as_of"].to_pydatetime()) & (cs.c.model_version == best["model_version"])))
-        scores = pd.DataFrame([tuple(r) for r in rows], columns=["customer_id", "score", "band", "segment", "reasons"])
+    columns = ["customer_id", "score", "band", "segment", "reasons"]
+    empty = ChurnSnapshot(None, None, pd.DataFrame(columns=columns))
+    snaps = pd.DataFrame(store.churn_snapshots(), columns=["as_of", "model_version", "last_id"])
+    if not len(snaps):
+        return empty
+    snaps["as_of"] = pd.to_datetime(snaps["as_of"])
+    pick = snaps
+    if before_as_of is not None:
+        pick = snaps[snaps["as_of"] < before_as_of]
+        if on_or_before is not None:
+            pick = pick[pick["as_of"] < on_or_before]
+    elif on_or_before is not None and (snaps["as_of"] < on_or_before).any():
+        pick = snaps[snaps["as_of"] < on_or_before]
+    if not len(pick):
+        return empty
+    best = pick.sort_values(["as_of", "last_id"]).iloc[-1]
+    scores = pd.DataFrame(store.churn_scores_of(best["as_of"].to_pydatetime(), best["model_version"]), columns=columns)
     scores["reasons"] = scores["reasons"].map(reason_records)
     return ChurnSnapshot(pd.Timestamp(best["as_of"]), str(best["model_version"]), scores)

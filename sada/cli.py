@@ -68,7 +68,7 @@ def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encodin
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from sada.pipeline.analyze import analyze
-    from sada.pipeline.classify import load_classifier
+    from sada.models.classifier import load_classifier
     from sada.pipeline.config import load_settings
     from sada.pipeline.ingest import ColumnMapping, check_encoding
     from sada.pipeline.store import Store
