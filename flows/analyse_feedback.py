@@ -13,7 +13,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import time
-from collections import deque
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import chain
@@ -24,7 +23,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from sada.models.classifier import artifact_version, load_classifier
-from sada.pipeline.analyze import BatchCounts, PreparedBatch, batched, prepare_batch, store_batch, summarise
+from sada.pipeline.analyze import BatchCounts, PreparedBatch, prepare_batch, run_batches, store_batch
 from sada.pipeline.classify import as_dict, classify_texts
 from sada.pipeline.config import Settings, load_settings
 from sada.pipeline.errors import InputError
@@ -99,11 +98,6 @@ def store_results(prepared: PreparedBatch, predictions: list[dict[str, Any]], da
     return store_batch(prepared, predictions, _store(database_url), run_id)
 
 
-@task(cache_policy=NO_CACHE, **_IO_RETRIES)
-def finish_run(database_url: str, run_id: str, summary: dict[str, Any]) -> None:
-    _store(database_url).finish_run(run_id, summary)
-
-
 @flow(name="analyse-feedback", log_prints=True)
 def analyse_feedback(
     sources: list[str] | None = None,
@@ -135,26 +129,18 @@ def analyse_feedback(
     if sql_query:
         rows = chain(rows, read_query(sql_url or url, sql_query))
 
-    total, pending = BatchCounts(), deque()
+    def submit(batch: list[RawRow]) -> Any:  # three tasks per batch, chained by their futures
+        prepared = prepare.submit(batch, url, run_id, settings)
+        predictions = classify.submit(prepared, model_path, model_version)
+        return store_results.submit(prepared, predictions, url, run_id)
 
-    def collect() -> None:  # one finished batch, with a progress line
-        nonlocal total
-        total += pending.popleft().result()
+    def progress(_: BatchCounts, total: BatchCounts) -> None:
         seconds = time.perf_counter() - started
         logger.info("%s rows done (%s analysed) in %.0f s, %.0f rows/s", f"{total.rows_read:,}",
                     f"{total.analysed:,}", seconds, total.rows_read / seconds if seconds else 0)
 
-    for batch in batched(rows, settings.batch_size):
-        prepared = prepare.submit(batch, url, run_id, settings)
-        predictions = classify.submit(prepared, model_path, model_version)
-        pending.append(store_results.submit(prepared, predictions, url, run_id))
-        while len(pending) >= max_in_flight:  # bounded: memory stays flat however large the input
-            collect()
-    while pending:
-        collect()
-
-    summary = summarise(total, run_id, model_version, time.perf_counter() - started).as_dict()
-    finish_run(url, run_id, summary)
+    summary = run_batches(rows, _store(url), run_id, settings, submit, model_version, max_in_flight,
+                          progress).as_dict()
     _publish(summary, url, run_id)
     logger.info("analysed %(analysed)d, quarantined %(quarantined)d, duplicates %(duplicates)d "
                 "of %(rows_read)d rows", summary)

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import islice
@@ -31,7 +31,7 @@ from sada.pipeline.validate import FeedbackItem, Rejection, validate
 
 __all__ = [
     "BatchCounts", "PreparedBatch", "RunSummary", "analyze", "analyze_batch", "analyze_texts", "batched",
-    "prepare_batch", "store_batch", "summarise",
+    "prepare_batch", "run_batches", "store_batch", "summarise",
 ]
 
 logger = logging.getLogger(__name__)
@@ -280,6 +280,66 @@ def summarise(total: BatchCounts, run_id: str, model_version: str | None, second
     return summary
 
 
+class _Done:
+    """A batch processed on the spot, with the one method of a future that :func:`run_batches` uses."""
+
+    def __init__(self, counts: BatchCounts) -> None:
+        self._counts = counts
+
+    def result(self) -> BatchCounts:
+        return self._counts
+
+
+def run_batches(
+    rows: Iterable[RawRow],
+    store: Store,
+    run_id: str,
+    settings: Settings,
+    submit: Callable[[list[RawRow]], Any],
+    model_version: str | None,
+    max_in_flight: int = 1,
+    on_batch: Callable[[BatchCounts, BatchCounts], None] | None = None,
+) -> RunSummary:
+    """The batch loop of ``sada analyze`` and of the analyse-feedback flow; finishes the run.
+
+    Args:
+        rows: The input rows, read lazily.
+        store: The store the run writes to; the run is marked ``failed`` if anything raises.
+        run_id: From :meth:`Store.start_run`.
+        settings: ``batch_size`` rows go to each ``submit``.
+        submit: Processes one batch; returns anything with ``result() -> BatchCounts`` (a future).
+        model_version: For the summary.
+        max_in_flight: Batches submitted but not yet collected; bounds memory however large the input.
+        on_batch: Called with each batch's counts and the running total, in submission order.
+
+    Returns:
+        The run summary (rows accounted for, see :func:`summarise`).
+    """
+    start = time.perf_counter()
+    total, pending = BatchCounts(), deque()
+
+    def collect() -> None:
+        nonlocal total
+        counts = pending.popleft().result()
+        total += counts
+        if on_batch:
+            on_batch(counts, total)
+
+    try:
+        for batch in batched(rows, settings.batch_size):
+            pending.append(submit(batch))
+            while len(pending) >= max_in_flight:
+                collect()
+        while pending:
+            collect()
+    except BaseException:
+        store.finish_run(run_id, {"rows_read": total.rows_read}, status="failed")
+        raise
+    summary = summarise(total, run_id, model_version, time.perf_counter() - start)
+    store.finish_run(run_id, summary.as_dict())
+    return summary
+
+
 def analyze(
     inputs: Sequence[str],
     store: Store,
@@ -288,28 +348,20 @@ def analyze(
     encoding: str | None = None,
     classifier: Classifier | None = None,
     identifier: LanguageIdentifier | None = None,
-    on_batch: Callable[[BatchCounts], None] | None = None,
+    on_batch: Callable[[BatchCounts, BatchCounts], None] | None = None,
 ) -> RunSummary:
-    """Analyse every row of ``inputs`` and store the results; returns the run summary."""
-    start = time.perf_counter()
+    """Analyse every row of ``inputs`` and store the results, one batch after another; returns the run summary."""
     encoding = check_encoding(encoding)
     run_id = store.start_run("analyze", [str(i) for i in inputs])
     identifier = identifier or default_identifier()
     normaliser = Normaliser(mask_pii=settings.mask_pii)
-    total = BatchCounts()
     seen: dict[str, str] = {}
-    try:
-        for rows in batched(read_inputs(inputs, mapping, encoding), settings.batch_size):
-            counts = analyze_batch(rows, store, run_id, settings, identifier, normaliser, classifier, seen)
-            total += counts
-            if on_batch:
-                on_batch(counts)
-    except BaseException:
-        store.finish_run(run_id, {"rows_read": total.rows_read}, status="failed")
-        raise
-    summary = summarise(total, run_id, getattr(classifier, "model_version", None), time.perf_counter() - start)
-    store.finish_run(run_id, summary.as_dict())
-    return summary
+
+    def submit(rows: list[RawRow]) -> _Done:
+        return _Done(analyze_batch(rows, store, run_id, settings, identifier, normaliser, classifier, seen))
+
+    return run_batches(read_inputs(inputs, mapping, encoding), store, run_id, settings, submit,
+                       getattr(classifier, "model_version", None), on_batch=on_batch)
 
 
 _mask_text = mask_pii  # analyze_texts' mask_pii argument shadows the function

@@ -67,8 +67,8 @@ def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encodin
                   classify: bool) -> dict[str, Any]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from sada.pipeline.analyze import analyze
     from sada.models.classifier import load_classifier
+    from sada.pipeline.analyze import analyze
     from sada.pipeline.config import load_settings
     from sada.pipeline.ingest import ColumnMapping, check_encoding
     from sada.pipeline.store import Store
@@ -82,7 +82,7 @@ def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encodin
                   TimeElapsedColumn(), console=_stderr_console(), transient=True) as progress:
         task = progress.add_task("analysing", total=None)
         summary = analyze(inputs, store, settings, columns, encoding, classifier=classifier,
-                          on_batch=lambda counts: progress.advance(task, counts.rows_read))
+                          on_batch=lambda counts, _: progress.advance(task, counts.rows_read))
     return summary.as_dict()
 
 

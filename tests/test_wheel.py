@@ -51,7 +51,8 @@ def fresh_env(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
                    check=True, capture_output=True)
     purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                   check=True, capture_output=True, text=True).stdout.strip())
-    deps = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
+    deps = {sysconfig.get_paths()["purelib"], *site.getsitepackages(),
+            *(p for p in sys.path if p.endswith("site-packages"))}
     (purelib / "zz_sada_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n", encoding="utf-8")
     return env_dir, purelib
 
