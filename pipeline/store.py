@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -46,7 +47,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, StatementErr
 from sada.pipeline.errors import ConfigError
 
 __all__ = ["CHANNEL_LENGTH", "CUSTOMER_ID_LENGTH", "ID_LENGTH", "Store", "metadata", "feedback", "analysis",
-           "quarantine", "customers", "churn_scores", "runs"]
+           "quarantine", "customers", "churn_scores", "churn_drivers", "runs"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,17 @@ churn_scores = Table(
     Column("segment", String(32), nullable=False),
     Column("reasons", JSON, nullable=False),
     UniqueConstraint("customer_id", "as_of", "model_version", name="uq_churn_customer_asof_model"),
+)
+
+churn_drivers = Table(
+    "churn_drivers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36)),
+    Column("as_of", DateTime, nullable=False),
+    Column("model_version", String(80), nullable=False),
+    Column("theme", String(64), nullable=False),
+    Column("stats", JSON, nullable=False),  # the theme's row of sada.pipeline.churn.drivers.theme_drivers
+    UniqueConstraint("as_of", "model_version", "theme", name="uq_churn_driver_asof_model_theme"),
 )
 
 runs = Table(
@@ -345,6 +357,14 @@ class Store:
         return self._upsert(churn_scores, rows, ["customer_id", "as_of", "model_version"],
                             ["run_id", "score", "band", "segment", "reasons"])
 
+    def add_churn_drivers(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Write a snapshot's theme drivers (``run_id, as_of, model_version, theme, stats``); a rerun replaces them.
+
+        ``stats`` values may be numpy scalars or NaN: they are stored as JSON numbers or null.
+        """
+        rows = [{**row, "stats": {k: _json_number(v) for k, v in row["stats"].items()}} for row in rows]
+        return self._upsert(churn_drivers, rows, ["as_of", "model_version", "theme"], ["run_id", "stats"])
+
     def _upsert(self, table: Table, rows: Sequence[dict[str, Any]], keys: list[str], update: list[str]) -> int:
         if not rows:
             return 0
@@ -409,12 +429,26 @@ class Store:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
 
+    def churn_drivers_of(self, as_of: datetime, model_version: str) -> list[dict[str, Any]]:
+        """The theme drivers of one churn snapshot, in the order the churn run ranked them."""
+        query = (select(churn_drivers.c.theme, churn_drivers.c.stats)
+                 .where((churn_drivers.c.as_of == as_of) & (churn_drivers.c.model_version == model_version))
+                 .order_by(churn_drivers.c.id))
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
     def quarantine_reasons(self, run_id: str | None = None) -> dict[str, int]:
         query = select(quarantine.c.reason, func.count()).group_by(quarantine.c.reason)
         if run_id:
             query = query.where(quarantine.c.run_id == run_id)
         with self.engine.connect() as c:
             return {reason: n for reason, n in c.execute(query)}
+
+
+def _json_number(value: Any) -> Any:
+    """A value JSON (and PostgreSQL's json) can hold: numpy scalars as Python numbers, NaN and inf as null."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _process_alive(pid: int) -> bool:

@@ -24,7 +24,7 @@ from sada.pipeline.churn.features import FeatureConfig, build_features, load_fee
 from sada.pipeline.churn.customers import read_customers, validate_customers
 from sada.pipeline.churn.drivers import nps, nps_table, risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
 from sada.pipeline.errors import ColumnMappingError, InputError
-from sada.pipeline.store import Store, analysis, churn_scores, customers, feedback
+from sada.pipeline.store import Store, analysis, churn_drivers, churn_scores, customers, feedback
 
 THEMES = ["billing", "network", "app"]
 
@@ -289,8 +289,17 @@ def test_score_churn_writes_store(db_url, tmp_path):
         row = c.execute(select(churn_scores).where(churn_scores.c.customer_id == "K0000")).one()
     assert 0 <= row.score <= 1 and row.model_version == "churn-logit-1+gold-labels"
     assert isinstance(row.reasons, list)
+    # the theme drivers are stored beside the scores, and the report reads exactly those
+    from sada.pipeline.report.data import load_churn_snapshot
+    from sada.pipeline.report.metrics import churn_lift
+
+    lift = churn_lift(store, load_churn_snapshot(store))
+    assert lift["theme"].tolist() == report.drivers["theme"].tolist()
+    for column in ("n_with", "churned_with", "lift", "lift_lower", "lift_upper", "customers_lost"):
+        np.testing.assert_allclose(lift[column].to_numpy(float), report.drivers[column].to_numpy(float), equal_nan=True)
+    n_drivers = store.count(churn_drivers)
     score_churn(store, path, "2025-12-31", n_seeds=1, corpus_dir=tmp_path / "nocorpus")  # re-run: upsert, no dupes
-    assert store.count(churn_scores) == 500
+    assert store.count(churn_scores) == 500 and store.count(churn_drivers) == n_drivers == len(report.drivers)
     json.dumps(report.summary(), allow_nan=False)
 
 

@@ -125,6 +125,17 @@ def build_fixture_store(url: str) -> Store:
     with store.engine.begin() as c:
         c.execute(customers.insert(), custs)
         c.execute(churn_scores.insert(), scores)
+    # the theme drivers a churn run stores beside its scores, from the real feature builder
+    from sada.pipeline.churn.customers import load_customers_from_store
+    from sada.pipeline.churn.drivers import theme_drivers
+    from sada.pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
+
+    load = load_customers_from_store(store)
+    features = build_features(load.frame, load_feedback_signals(store), "2026-06-30", FeatureConfig(),
+                              load.attribute_columns)
+    drivers = theme_drivers(features.X, features.info, features.themes)
+    store.add_churn_drivers([{"run_id": None, "as_of": datetime(2026, 6, 30), "model_version": "test-fixture",
+                              "theme": row.pop("theme"), "stats": row} for row in drivers.to_dict("records")])
     return store
 
 

@@ -720,5 +720,10 @@ def _write_scores(store: Any, report: ChurnReport, run_id: str | None) -> int:
              "score": float(r.score), "band": str(r.band), "segment": str(r.segment), "reasons": r.reasons}
             for r in report.scores.itertuples(index=False)]
     store.add_churn_scores(rows)
-    logger.info("wrote %d churn scores as of %s (%s)", len(rows), report.as_of.date(), report.model_version)
+    drivers = report.drivers if report.drivers is not None else pd.DataFrame()
+    store.add_churn_drivers([
+        {"run_id": run_id, "as_of": as_of, "model_version": report.model_version, "theme": str(row.pop("theme")),
+         "stats": row} for row in drivers.to_dict("records")])
+    logger.info("wrote %d churn scores and %d theme drivers as of %s (%s)", len(rows), len(drivers),
+                report.as_of.date(), report.model_version)
     return len(rows)

@@ -188,8 +188,7 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
     sentiment = metrics.sentiment_by_month(feedback, p.end)
     nps_months = metrics.nps_by_month(feedback, p.end)
     themes = metrics.theme_table(feedback, p, theme_ids)
-    lift_as_of = churn_now.as_of if churn_now.as_of is not None else p.end - pd.Timedelta(days=1)
-    lift = metrics.churn_lift(store, theme_ids, lift_as_of)
+    lift = metrics.churn_lift(store, churn_now)
     quotes = metrics.representative_quotes(feedback, p, theme_ids)
     at_risk = metrics.at_risk_table(churn_now, top_customers)
 

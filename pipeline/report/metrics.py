@@ -191,38 +191,23 @@ def at_risk_table(snapshot: ChurnSnapshot, top: int = 15) -> list[dict[str, Any]
             for r in risky.itertuples(index=False)]
 
 
-def churn_lift(store: Any, themes: list[str], as_of: pd.Timestamp) -> pd.DataFrame | None:
-    """Theme-to-churn lift with confidence intervals, from the churn issue's driver analysis.
+def churn_lift(store: Any, snapshot: Any) -> pd.DataFrame | None:
+    """The theme-to-churn table of the churn snapshot the report shows, as the churn run wrote it.
 
-    Builds point-in-time features as of ``as_of`` from the store's customers and
-    classified feedback (:func:`sada.pipeline.churn.features.build_features`) and calls
-    :func:`sada.pipeline.churn.drivers.theme_drivers` (risk ratio with the Katz interval).
+    The churn run computes it (:func:`sada.pipeline.churn.drivers.theme_drivers`: risk ratio with
+    the Katz interval, on the features it scored with) and stores it beside the scores; the report
+    only reads it, so the two can never disagree.
 
     Returns:
-        The drivers table (``theme, n_with, lift, lift_lower, lift_upper, ...``), or ``None`` when the
-        store has no customers with a churn flag or no classified feedback, or the churn modules are absent.
+        The drivers table (``theme, n_with, lift, lift_lower, lift_upper, ...``), or ``None`` when
+        there is no snapshot or it has no drivers (no churn labels or no classified feedback).
     """
-    try:
-        from sada.pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
-        from sada.pipeline.churn.customers import load_customers_from_store
-        from sada.pipeline.churn.drivers import theme_drivers
-    except ImportError as exc:  # the churn issue's modules are not installed
-        logger.info("no theme-to-churn lift: %s", exc)
+    if snapshot.as_of is None:
         return None
-    from sada.pipeline.errors import SadaError
-
-    load = load_customers_from_store(store)
-    frame = load.frame
-    if not len(frame) or frame["churned"].notna().sum() == 0:
+    rows = store.churn_drivers_of(snapshot.as_of.to_pydatetime(), snapshot.model_version)
+    if not rows:
         return None
-    signals = load_feedback_signals(store)
-    if not len(signals) or signals["sentiment"].notna().sum() == 0:
-        return None
-    try:
-        config = FeatureConfig(themes=themes or None, exclude=tuple(load.excluded_columns))
-        fs = build_features(frame, signals, as_of, config, load.attribute_columns)
-        table = theme_drivers(fs.X, fs.info, fs.themes)
-    except SadaError as exc:
-        logger.warning("no theme-to-churn lift: %s", exc)
-        return None
-    return table if len(table) else None
+    table = pd.DataFrame([{"theme": r["theme"], **r["stats"]} for r in rows])
+    numeric = [c for c in table.columns if c != "theme"]
+    table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce")
+    return table
