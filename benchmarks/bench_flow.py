@@ -42,10 +42,16 @@ def write_input(path: Path, rows: int) -> Path:
 
 
 class PeakMemory:
-    """Samples the RSS of this process and its children every 0.2 s; ``peak`` in MiB."""
+    """Samples the RSS of this process and its children every 0.2 s, in MiB.
+
+    ``peak`` is the highest total; ``per_process`` the highest RSS each process reached
+    (this one is ``main``; Dask workers are the children whose command line names a worker).
+    """
 
     def __init__(self) -> None:
         self.peak = 0.0
+        self.per_process: dict[int, float] = {}
+        self.workers: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -55,11 +61,24 @@ class PeakMemory:
             total = 0
             for proc in [me, *me.children(recursive=True)]:
                 try:
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
+                    if proc.pid != me.pid and any("worker" in part or "spawn" in part for part in proc.cmdline()):
+                        self.workers.add(proc.pid)
                 except psutil.Error:
-                    pass
+                    continue
+                total += rss
+                self.per_process[proc.pid] = max(self.per_process.get(proc.pid, 0.0), rss / 2**20)
             self.peak = max(self.peak, total / 2**20)
             self._stop.wait(0.2)
+
+    @property
+    def main(self) -> float:
+        return self.per_process.get(os.getpid(), 0.0)
+
+    @property
+    def worker_peak(self) -> float:
+        """The highest RSS of any one worker process (0 with the thread runner)."""
+        return max((self.per_process[pid] for pid in self.workers), default=0.0)
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
@@ -96,7 +115,8 @@ def measure(source: Path, workers: int, runner: str, classify: bool, batch_size:
             seconds = time.perf_counter() - start
     return {"rows": summary["rows_read"], "workers": workers, "runner": runner, "classify": classify,
             "seconds": round(seconds, 1), "rows_per_second": round(summary["rows_read"] / seconds, 1),
-            "peak_rss_mib": round(memory.peak)}
+            "peak_rss_mib": round(memory.peak), "main_rss_mib": round(memory.main),
+            "worker_rss_mib": round(memory.worker_peak)}
 
 
 def main() -> None:
@@ -116,15 +136,20 @@ def main() -> None:
     server = SubprocessASGIServer()
     server.start(timeout=120)
     os.environ["PREFECT_API_URL"] = server.api_url
-    print("| rows | runner | workers | classify | seconds | rows/s | peak RSS (MiB) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| rows | runner | workers | classify | seconds | rows/s | vs 1 worker | peak RSS total (MiB) "
+          "| flow process (MiB) | per worker (MiB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.rows:
             source = write_input(Path(tmp) / f"input-{rows}.csv", rows)
+            single = None
             for workers in args.workers:
                 r = measure(source, workers, args.runner, not args.no_classify, args.batch_size)
+                single = single or (r["rows_per_second"] if workers == 1 else None)
+                ratio = f"{r['rows_per_second'] / single:.2f}x" if single else "-"
                 print(f"| {r['rows']} | {r['runner']} | {r['workers']} | {r['classify']} | {r['seconds']} | "
-                      f"{r['rows_per_second']} | {r['peak_rss_mib']} |", flush=True)
+                      f"{r['rows_per_second']} | {ratio} | {r['peak_rss_mib']} | {r['main_rss_mib']} | "
+                      f"{r['worker_rss_mib'] or '-'} |", flush=True)
     server.stop()
 
 
