@@ -48,6 +48,15 @@ def _normaliser(mask_pii: bool) -> Normaliser:
     return Normaliser(mask_pii=mask_pii)
 
 
+def _tasks_run_here() -> bool:
+    """Whether this flow's tasks run in this process (threads), not on Dask workers with their own copies."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    context = FlowRunContext.get()
+    return context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)
+
+
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
 def start_run(database_url: str, sources: list[str]) -> str:
     return _store(database_url).start_run("analyse_feedback", sources)
@@ -120,9 +129,9 @@ def analyse_feedback(
     sources = list(sources or [])
     if not sources and not sql_query:
         raise InputError("expected at least one source (files, folders, glob patterns) or a SQL query, found none")
-    model_version = artifact_version(model_path) if classify_items else None
-    if model_version:
-        load_classifier(model_path)  # fail fast, naming the path, before any batch runs
+    model_version = artifact_version(model_path) if classify_items else None  # fails fast, naming the path
+    if model_version and _tasks_run_here():
+        load_classifier(model_path)  # the threads share this copy; a missing encoder fails before any batch
     run_id = start_run(url, sources + ([f"sql:{sql_query}"] if sql_query else []))
     files = discover_sources(sources)
     rows: Iterator[RawRow] = read_inputs(files)

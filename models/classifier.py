@@ -361,13 +361,17 @@ def artifact_version(path: str | Path | None = None) -> str:
     """The model version an artifact declares, read from its config.json without loading it.
 
     Raises:
-        sada.pipeline.errors.ModelNotFoundError: there is no readable config.json at ``path``.
+        sada.pipeline.errors.ModelNotFoundError: there is no readable config.json or no weights at ``path``.
     """
     from sada.pipeline.errors import ModelNotFoundError
 
-    config = (Path(path) if path else DEFAULT_ARTIFACT) / _CONFIG
+    directory = Path(path) if path else DEFAULT_ARTIFACT
+    config = directory / _CONFIG
     try:
-        return str(json.loads(config.read_text(encoding="utf-8"))["model_version"])
+        version = str(json.loads(config.read_text(encoding="utf-8"))["model_version"])
+        if not (directory / _WEIGHTS).is_file():
+            raise FileNotFoundError(f"no {_WEIGHTS} beside it")
+        return version
     except (OSError, ValueError, KeyError) as exc:
         raise ModelNotFoundError(
             f"expected a classifier artifact with a model_version in {config}, found {type(exc).__name__}: {exc}; "
