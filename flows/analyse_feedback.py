@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from functools import lru_cache
@@ -35,6 +36,8 @@ from sada.pipeline.store import Store
 __all__ = ["analyse_feedback", "breakdown_markdown"]
 
 _IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 10, 30]}
+#: One batch is classified at a time per process; reading, preparing and storing the others overlap with it.
+_CLASSIFY_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4)
@@ -98,7 +101,9 @@ def _classify_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
 def classify(prepared: PreparedBatch, model_path: str | None, model_version: str | None) -> list[dict[str, Any]]:
     if model_version is None or not prepared.texts:
         return []
-    return classify_texts(prepared.texts, prepared.languages, load_classifier(model_path))
+    classifier = load_classifier(model_path)
+    with _CLASSIFY_LOCK:  # torch already uses every core: two batches at once would only oversubscribe them
+        return classify_texts(prepared.texts, prepared.languages, classifier)
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
