@@ -36,14 +36,21 @@ from sada.pipeline.store import Store
 __all__ = ["analyse_feedback", "breakdown_markdown"]
 
 _IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 10, 30]}
-#: One batch is classified at a time per process; reading, preparing and storing the others overlap with it.
-_CLASSIFY_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4)
 def _store(url: str) -> Store:
     """One engine per process and URL (threads and Dask workers share it)."""
     return Store.open(url)
+
+
+@lru_cache(maxsize=1)
+def _classify_lock() -> threading.Lock:
+    """One batch is classified at a time per process; preparing and storing the others overlap with it.
+
+    A function, not a module global: Dask pickles the task functions by value, and a lock cannot be pickled.
+    """
+    return threading.Lock()
 
 
 @lru_cache(maxsize=4)
@@ -102,8 +109,8 @@ def classify(prepared: PreparedBatch, model_path: str | None, model_version: str
     if model_version is None or not prepared.texts:
         return []
     classifier = load_classifier(model_path)
-    with _CLASSIFY_LOCK:  # torch already uses every core: two batches at once would only oversubscribe them
-        return classify_texts(prepared.texts, prepared.languages, classifier)
+    with _classify_lock():  # torch already uses every core: two batches at once would only oversubscribe them
+        return classify_texts(prepared.texts, prepared.languages, classifier, prepared.normalised)
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)

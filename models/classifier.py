@@ -242,12 +242,22 @@ class Classifier:
         return [self._normaliser(t, lang).text for t, lang in zip(texts, languages)]
 
     def features(
-        self, texts: Sequence[str], languages: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE
+        self, texts: Sequence[str], languages: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE,
+        normalised: Sequence[str] | None = None,
     ) -> tuple[Any, np.ndarray]:
-        """TF-IDF matrix (or None) and encoder vectors, each on the input the config asks for."""
+        """TF-IDF matrix (or None) and encoder vectors, each on the input the config asks for.
+
+        ``normalised``: the texts as the default :class:`~sada.pipeline.normalise.Normaliser` writes
+        them, when the caller has them already (the pipeline does); computed here otherwise.
+        """
         texts = list(texts)
-        normalised: list[str] | None = None
-        if self.config.get("tfidf_input") == "normalised" or self.config.get("encoder_input") == "normalised":
+        if normalised is not None:
+            normalised = list(normalised)
+            if len(normalised) != len(texts):
+                from sada.pipeline.errors import InputError
+
+                raise InputError(f"expected one normalised text per text, found {len(normalised)} for {len(texts)}")
+        elif self.config.get("tfidf_input") == "normalised" or self.config.get("encoder_input") == "normalised":
             normalised = self._normalise(texts, languages)
         x_tfidf = None
         if self.tfidf is not None:
@@ -275,13 +285,16 @@ class Classifier:
         return self.sentiment_proba(spans, languages)
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, texts: list[str], languages: list[str], batch_size: int = DEFAULT_BATCH_SIZE) -> list["Prediction"]:
+    def predict(self, texts: list[str], languages: list[str], batch_size: int = DEFAULT_BATCH_SIZE,
+                normalised: Sequence[str] | None = None) -> list["Prediction"]:
         """Classify feedback items.
 
         Args:
             texts: Raw texts.
             languages: ``ar``, ``fa``, ``mixed`` or ``other`` per text (selects the normaliser).
             batch_size: Encoder batch size.
+            normalised: The texts already normalised by the default normaliser, so they are not
+                normalised twice (see :meth:`features`).
 
         Returns:
             One :class:`Prediction` per text, in order.
@@ -292,7 +305,7 @@ class Classifier:
             raise InputError(f"expected one language per text, found {len(texts)} texts and {len(languages)} languages")
         if not texts:
             return []
-        x_tfidf, x_emb = self.features(texts, languages, batch_size)
+        x_tfidf, x_emb = self.features(texts, languages, batch_size, normalised)
         probs = self.sentiment.predict_proba(x_tfidf, x_emb)
         theme_p = self.themes.predict_proba(x_emb) if self.themes is not None else np.zeros((len(texts), 0))
         thresholds = self.theme_thresholds

@@ -99,6 +99,9 @@ class PreparedBatch:
     rejections: list[dict[str, Any]]
     counts: BatchCounts
     mask_pii: bool = True
+    #: The texts as the default normaliser wrote them (the classifier's input), or None when the
+    #: run's normaliser differs (``--no-mask-pii``) and the classifier must normalise them itself.
+    normalised: list[str] | None = None
 
 
 def prepare_batch(
@@ -184,6 +187,7 @@ def prepare_batch(
         rejections=[_quarantine_row(r, settings.mask_pii) for r in rejections],
         counts=counts,
         mask_pii=settings.mask_pii,
+        normalised=[r["normalised_text"] for r in records] if normaliser.is_default else None,
     )
 
 
@@ -219,7 +223,7 @@ def analyze_batch(
 ) -> BatchCounts:
     """:func:`prepare_batch`, :func:`classify_texts` and :func:`store_batch` in one call."""
     prepared = prepare_batch(rows, store, run_id, settings, identifier, normaliser, seen)
-    predictions = classify_texts(prepared.texts, prepared.languages, classifier)
+    predictions = classify_texts(prepared.texts, prepared.languages, classifier, prepared.normalised)
     return store_batch(prepared, predictions, store, run_id)
 
 
@@ -415,7 +419,8 @@ def analyze_texts(
             continue
         row["normalised_text"] = normaliser(row["text"], guess.language).text
     ready = [row for row in rows if row["error"] is None]
-    predictions = classify_texts([row["text"] for row in ready], [row["language"] for row in ready], classifier)
+    predictions = classify_texts([row["text"] for row in ready], [row["language"] for row in ready], classifier,
+                                 [row["normalised_text"] for row in ready] if normaliser.is_default else None)
     for row, prediction in zip(ready, predictions):
         row.update(prediction)
     if mask_pii:

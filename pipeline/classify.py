@@ -60,14 +60,20 @@ class Classifier(Protocol):
 
     model_version: str
 
-    def predict(self, texts: list[str], languages: list[str]) -> list[Prediction]: ...
+    def predict(self, texts: list[str], languages: list[str], *,
+                normalised: list[str] | None = None) -> list[Prediction]: ...
 
 
-def classify_texts(texts: list[str], languages: list[str], classifier: Classifier | None) -> list[dict[str, Any]]:
-    """The classifier's predictions as plain dicts, ready for the ``analysis`` table (empty without one)."""
+def classify_texts(texts: list[str], languages: list[str], classifier: Classifier | None,
+                   normalised: list[str] | None = None) -> list[dict[str, Any]]:
+    """The classifier's predictions as plain dicts, ready for the ``analysis`` table (empty without one).
+
+    ``normalised``: the texts as the default normaliser wrote them, so the classifier does not
+    normalise them a second time.
+    """
     if classifier is None or not texts:
         return []
     return [{
         "model_version": p.model_version, "sentiment": p.sentiment, "sentiment_probs": p.sentiment_probs,
         "themes": p.themes, "theme_sentiment": p.theme_sentiment, "is_complaint": bool(p.is_complaint),
-    } for p in classifier.predict(texts, languages)]
+    } for p in classifier.predict(texts, languages, normalised=normalised)]

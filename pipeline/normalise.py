@@ -114,6 +114,11 @@ class Normaliser:
         self.reduce_elongation = reduce_elongation
         self.ascii_digits = ascii_digits
 
+    @property
+    def is_default(self) -> bool:
+        """Whether every step is on, as for the classifier's training texts (its output can then feed the model)."""
+        return self.mask_pii and self.reduce_elongation and self.ascii_digits
+
     # The library objects are built on first use, not at import or construction.
     @cached_property
     def _arclean(self):

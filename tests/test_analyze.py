@@ -182,3 +182,27 @@ def test_analyze_texts_without_a_model(text, language):
     (row,) = analyze_texts([text], classify=False)
     assert row["language"] == language and row["error"] is None and row["normalised_text"]
     assert "sentiment" not in row
+
+
+@pytest.mark.parametrize("language", ["ar", "fa"])
+def test_the_pipeline_normalises_each_text_once_and_the_model_sees_the_same_input(language):
+    """Passing the pipeline's normalised texts gives exactly the predictions of normalising inside the model."""
+    from sada.models.classifier import load_classifier
+    from sada.pipeline.corpus import load_feedback
+    from sada.pipeline.normalise import Normaliser
+
+    corpus = load_feedback("test")
+    texts = corpus[corpus["language"] == language]["text"].head(40).tolist()
+    languages = [language] * len(texts)
+    normaliser = Normaliser()
+    assert normaliser.is_default and not Normaliser(mask_pii=False).is_default
+    classifier = load_classifier()
+    inside = classifier.predict(texts, languages)
+    given = classifier.predict(texts, languages, normalised=[normaliser(t, language).text for t in texts])
+    assert [(p.sentiment, p.themes, p.theme_sentiment) for p in inside] == [
+        (p.sentiment, p.themes, p.theme_sentiment) for p in given]
+    for a, b in zip(inside, given):
+        assert a.sentiment_probs == pytest.approx(b.sentiment_probs, abs=1e-9)
+    # and the argument is really used: other "normalised" texts move the TF-IDF view's probabilities
+    other = classifier.predict(texts, languages, normalised=[""] * len(texts))
+    assert any(a.sentiment_probs != pytest.approx(b.sentiment_probs, abs=1e-6) for a, b in zip(inside, other))
