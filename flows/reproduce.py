@@ -1,7 +1,8 @@
 """Flow ``reproduce``: the researchers' one command, with the same numbers on every run.
 
 Retrains the classifier heads with a fixed seed (corpus train split plus the
-public training sets that are present), evaluates on the corpus test split and
+public training sets that are present) on the default model's fine-tuned encoder
+layers (fine-tuning itself takes about 20 minutes: ``sada train --finetune``), evaluates on the corpus test split and
 on every public test set that is present, analyses the corpus with the retrained
 model into a fresh store, scores churn against the simulator's truth, and writes
 the tables as markdown (``<out>/tables.md``, also a Prefect artifact).
@@ -43,10 +44,15 @@ def theme_metrics(truth: list[set[str]], predicted: list[set[str]], theme_ids: l
 
 @task(cache_policy=NO_CACHE)
 def retrain(model_dir: str, seed: int) -> str:
+    """Retrain the heads on the default model's fine-tuned encoder layers (``sada train --finetune`` redoes those)."""
+    from sada.models.classifier import DEFAULT_ARTIFACT
     from sada.models.cli_support import run_training
+    from sada.models.finetune import OVERLAY_FILE
 
+    overlay = DEFAULT_ARTIFACT / OVERLAY_FILE
     result = run_training(data_files=[], out=Path(model_dir), seed=seed, use_corpus=True, use_shared=True,
-                          encoder_path=None, finetune=False, epochs=1, run_eval=False)
+                          encoder_path=None, finetune=False, epochs=1, run_eval=False,
+                          overlay=overlay if overlay.is_file() else None)
     return result["model_version"]
 
 

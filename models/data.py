@@ -8,10 +8,12 @@ ParsiNLU rows also carry ``themes`` (list of theme ids) and ``theme_mask``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -25,12 +27,27 @@ __all__ = [
     "PARSINLU_ASPECTS",
     "parse_theme_labels",
     "read_theme_labels",
+    "training_frame",
+    "held_out",
+    "calibration_rows",
+    "sources_with_neutral",
+    "ARSARCASM",
+    "arsarcasm_held_out",
+    "theme_matrix",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Public training files in ../shared/datasets (see its README).
-SHARED_TRAIN_FILES = ("fa_snappfood_train.csv", "ar_elsahar_prod.csv", "ar_elsahar_res2.csv", "fa_parsinlu_food_dev.csv")
+SHARED_TRAIN_FILES = ("fa_snappfood_train.csv", "ar_elsahar_prod.csv", "ar_elsahar_res2.csv", "fa_parsinlu_food_dev.csv",
+                      "ar_arsarcasm_train.csv")
+#: ArSarcasm-v2's training file: a fifth of it (by :func:`held_out`) is never trained on and is the
+#: held-out 3-class Arabic test set (real neutral class, dialects, sarcasm).
+ARSARCASM = "ar_arsarcasm_train.csv"
+#: Percent of a training file's rows held out: of ArSarcasm as a test set, and of every source
+#: as the calibration rows that a fine-tuned encoder never sees.
+HELD_OUT_PERCENT = 20
+CALIBRATION_PERCENT = 15
 #: Public test files, with the evaluation task each supports.
 SHARED_TEST_FILES = {
     "fa_snappfood_test.csv": "sentiment",
@@ -53,6 +70,41 @@ _SYNONYMS = {
     "neu": "neutral", "neutral": "neutral", "0": "neutral", "3": "neutral", "mixed": "neutral",
     "pos": "positive", "positive": "positive", "1": "positive", "2": "positive",
 }
+
+
+def _bucket(key: str, salt: str) -> int:
+    """A stable 0-99 bucket of ``key`` (SHA-1, independent of order, batch and Python's hash seed)."""
+    return int(hashlib.sha1(f"{salt}|{key}".encode("utf-8")).hexdigest()[:8], 16) % 100
+
+
+def held_out(row_id: str) -> bool:
+    """Whether a row of a file split by id (ArSarcasm) belongs to its held-out test part (20 %).
+
+    Example:
+        >>> sum(held_out(f"arsarcasm-training-{i}") for i in range(1000))
+        204
+    """
+    return _bucket(str(row_id), "sada-test") < HELD_OUT_PERCENT
+
+
+def calibration_rows(texts: list[str]) -> np.ndarray:
+    """Rows kept out of encoder fine-tuning (15 %, by text): they calibrate the heads and thresholds.
+
+    Example:
+        >>> calibration_rows(["التوصيل تأخر", "سفارش دیر رسید", "الفاتورة غلط"]).tolist()
+        [False, False, True]
+    """
+    return np.asarray([_bucket(t, "sada-calibration") < CALIBRATION_PERCENT for t in texts], dtype=bool)
+
+
+def sources_with_neutral(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose source labels neutral at all: only they may teach the model what neutral is.
+
+    A two-class set (SnappFood) says positive or negative, not "never neutral": its rows are
+    partial labels, used for polarity only.
+    """
+    has = df.groupby("source")["label"].apply(lambda s: bool((s == "neutral").any()))
+    return df["source"].map(has).fillna(False).to_numpy(dtype=bool)
 
 
 def shared_datasets_dir() -> Path | None:
@@ -149,8 +201,6 @@ def corpus_training_frame(split: str = "train") -> pd.DataFrame:
     Falls back to reading ``corpus/texts/*.jsonl`` directly (every item, with a
     deterministic 80 % hash split) when ``feedback.csv`` has not been built yet.
     """
-    import hashlib
-
     from sada.pipeline.errors import CorpusError
 
     try:
@@ -256,6 +306,8 @@ def shared_training_frame() -> pd.DataFrame:
     for name in SHARED_TRAIN_FILES:
         if (root / name).is_file():
             df = read_labelled(root / name)
+            if name == ARSARCASM:
+                df = df[~df["id"].map(held_out)].reset_index(drop=True)
             if name.startswith("fa_parsinlu"):
                 df = _parsinlu_themes(df)
             theme_file = root / name.replace(".csv", "_themes.csv")
@@ -267,3 +319,57 @@ def shared_training_frame() -> pd.DataFrame:
                 logger.info("%s: theme labels for %d rows", name, len(labelled))
             frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def arsarcasm_held_out() -> pd.DataFrame:
+    """The held-out fifth of ArSarcasm-v2's training file (never trained on), or an empty frame."""
+    root = shared_datasets_dir()
+    if root is None or not (root / ARSARCASM).is_file():
+        return pd.DataFrame(columns=["id", "text", "label", "language", "source"])
+    df = read_labelled(root / ARSARCASM)
+    return df[df["id"].map(held_out)].reset_index(drop=True)
+
+
+def training_frame(data_files: list[Path] | None = None, use_corpus: bool = True,
+                   use_shared: bool = True) -> pd.DataFrame:
+    """Every labelled training row, deduplicated: the corpus train split, the shared sets, user files.
+
+    Fine-tuning and head training read the same frame, so the calibration rows are the same in both.
+
+    Raises:
+        sada.pipeline.errors.InputError: No labelled data was found.
+    """
+    from sada.pipeline.errors import InputError
+
+    frames = ([corpus_training_frame("train")] if use_corpus else []) + (
+        [shared_training_frame()] if use_shared else []) + [read_labelled(f) for f in data_files or []]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        raise InputError("expected labelled data, found none: build the corpus, provide ../shared/datasets "
+                         "or pass --data FILE")
+    df = pd.concat(frames, ignore_index=True)
+    return df[df["text"].str.strip().astype(bool)].drop_duplicates(subset=["text", "label"]).reset_index(drop=True)
+
+
+def theme_matrix(df: pd.DataFrame, theme_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, k)`` 0/1 theme labels and the mask of the labels that are known (a row's ``theme_mask``).
+
+    A row with a ``themes`` list but no mask (a user file) has every theme judged.
+    """
+    y = np.zeros((len(df), len(theme_ids)), dtype=np.int64)
+    m = np.zeros((len(df), len(theme_ids)), dtype=bool)
+    col = {t: j for j, t in enumerate(theme_ids)}
+    has = "themes" in df.columns
+    for i, (themes, mask) in enumerate(zip(df["themes"] if has else [None] * len(df),
+                                           df["theme_mask"] if "theme_mask" in df.columns else [None] * len(df))):
+        if not isinstance(mask, list):
+            if not isinstance(themes, list):
+                continue
+            mask = theme_ids  # a user file with a themes column labels every theme
+        for t in mask:
+            if t in col:
+                m[i, col[t]] = True
+        for t in themes or []:
+            if t in col:
+                y[i, col[t]] = 1
+    return y, m

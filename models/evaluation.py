@@ -125,7 +125,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
         The metrics, plus ``items_per_second``, ``task`` and ``file``.
     """
     from sada.models.data import PARSINLU_ASPECTS, read_labelled
-    from sada.models.heads import softmax
+    from sada.models.heads import view_proba
     from sada.pipeline.errors import InputError
 
     if task not in TASKS:
@@ -200,7 +200,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
             tf_in = texts
             if classifier.config.get("tfidf_input") == "normalised":
                 tf_in = classifier._normalise(texts, langs)
-            probs = softmax(classifier.sentiment.tfidf.logits(classifier.tfidf.transform(tf_in)))
+            probs = view_proba(classifier.sentiment.tfidf, classifier.tfidf.transform(tf_in))
         elif task == "sentiment":
             probs = classifier.sentiment_proba(texts, langs)
         elapsed = time.perf_counter() - start

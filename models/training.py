@@ -157,6 +157,7 @@ def calibrate_theme_thresholds(
     seed: int = 0,
     cache_dir: Path | None = None,
     folds: int = THEME_FOLDS,
+    choose_on: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Choose a threshold per theme on held-out predictions and set them on ``head``.
 
@@ -176,6 +177,8 @@ def calibrate_theme_thresholds(
         seed: Fold split and solvers.
         cache_dir: Embedding cache.
         folds: Number of folds.
+        choose_on: Training rows whose out-of-fold predictions choose the thresholds and are
+            reported (default: all); with a fine-tuned encoder, the calibration rows it never saw.
 
     Returns:
         ``thresholds`` (theme id -> threshold), ``calibration`` (how each was chosen) and
@@ -191,7 +194,8 @@ def calibrate_theme_thresholds(
         fold_head = build_theme_head(encoder, themes, x_emb[tr], y_themes[tr], mask[tr], seed=seed, cache_dir=cache_dir)
         oof[te] = fold_head.predict_proba(x_emb[te])
         logger.info("themes: fold %d/%d done", k + 1, folds)
-    probs, truth, known = [oof], [y_themes], [mask]
+    chosen = np.ones(len(y_themes), dtype=bool) if choose_on is None else np.asarray(choose_on, dtype=bool)
+    probs, truth, known = [oof[chosen]], [y_themes[chosen]], [mask[chosen]]
     if dev is not None and len(dev[0]):
         dev_probs = head.predict_proba(dev[0])
         probs.append(dev_probs)
@@ -202,7 +206,9 @@ def calibrate_theme_thresholds(
     cut = head.threshold[None, :]
     report: dict[str, Any] = {}
     for src in sorted(set(sources)):
-        rows = sources == src
+        rows = (sources == src) & chosen
+        if not rows.any():
+            continue
         report[str(src)] = theme_prf(oof[rows] >= cut, y_themes[rows], mask[rows], ids)
     if dev is not None and len(dev[0]):
         report["corpus dev"] = theme_prf(dev_probs >= cut, dev[1], dev[2], ids)
@@ -211,26 +217,6 @@ def calibrate_theme_thresholds(
 
 class TrainResult(dict):
     """What :func:`train` reports: the classifier under ``"classifier"`` plus metrics and data counts."""
-
-
-def _theme_matrix(df: pd.DataFrame, theme_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    y = np.zeros((len(df), len(theme_ids)), dtype=np.int64)
-    m = np.zeros((len(df), len(theme_ids)), dtype=bool)
-    col = {t: j for j, t in enumerate(theme_ids)}
-    has = "themes" in df.columns
-    for i, (themes, mask) in enumerate(zip(df["themes"] if has else [None] * len(df),
-                                           df["theme_mask"] if "theme_mask" in df.columns else [None] * len(df))):
-        if not isinstance(mask, list):
-            if not isinstance(themes, list):
-                continue
-            mask = theme_ids  # a user file with a themes column labels every theme
-        for t in mask:
-            if t in col:
-                m[i, col[t]] = True
-        for t in themes or []:
-            if t in col:
-                y[i, col[t]] = 1
-    return y, m
 
 
 def train(
@@ -275,26 +261,15 @@ def train(
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
     """
-    from sada.models.data import corpus_training_frame, read_labelled, shared_training_frame
-    from sada.pipeline.errors import InputError
+    from sada.models.data import (calibration_rows, corpus_training_frame, sources_with_neutral, theme_matrix,
+                                  training_frame)
 
     np.random.seed(seed)
     if cache_dir is None:
         from sada.pipeline.config import load_settings
 
         cache_dir = load_settings().cache_dir
-    frames = []
-    if use_corpus:
-        frames.append(corpus_training_frame("train"))
-    if use_shared:
-        frames.append(shared_training_frame())
-    for f in data_files or []:
-        frames.append(read_labelled(f))
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        raise InputError("no labelled data found: build the corpus, provide ../shared/datasets or pass --data FILE")
-    df = pd.concat(frames, ignore_index=True)
-    df = df[df["text"].str.strip().astype(bool)].drop_duplicates(subset=["text", "label"]).reset_index(drop=True)
+    df = training_frame(data_files, use_corpus, use_shared)
     if max_items and len(df) > max_items:
         df = df.sample(n=max_items, random_state=seed).reset_index(drop=True)
     counts = df.groupby("source").size().to_dict()
@@ -322,7 +297,10 @@ def train(
         },
     }
     if encoder.overlay is not None:
+        from sada.models.finetune import finetune_facts
+
         config["encoder_overlay"] = encoder.overlay.name
+        config["finetune"] = finetune_facts(encoder.overlay)
     normalised = None
     if "normalised" in (tfidf_input, encoder_input):
         from sada.pipeline.normalise import Normaliser
@@ -342,14 +320,20 @@ def train(
     x_emb = np.zeros((len(df), encoder.dim), dtype=np.float32)
     for _, idx in sorted(df.groupby("source").indices.items()):
         x_emb[idx] = encode_cached(encoder, [enc_texts[i] for i in idx], cache_dir)
-    sentiment = SentimentHead.fit(x_tfidf, x_emb if "emb" in views else None, y, seed=seed)
+    # partial labels: only sources that label neutral teach it; a fine-tuned encoder has seen every row
+    # but the calibration rows, so the stacker and the theme thresholds are fitted on those alone
+    full = sources_with_neutral(df)
+    held = calibration_rows(texts) if encoder.overlay is not None else np.ones(len(df), dtype=bool)
+    sentiment = SentimentHead.fit(x_tfidf, x_emb if "emb" in views else None, y, full=full, stack_rows=held,
+                                  seed=seed)
+    rows = sentiment.stack_rows  # type: ignore[attr-defined]
 
     oof = {}
     from sada.models.evaluation import classification_metrics
 
-    oof["stacked"] = classification_metrics(y, sentiment.oof_probs)  # type: ignore[attr-defined]
+    oof["stacked"] = classification_metrics(y[rows], sentiment.oof_probs[rows])  # type: ignore[attr-defined]
     for name, p in zip([v for v in ("tfidf", "emb") if v in views], sentiment.oof_views):  # type: ignore[attr-defined]
-        oof[name] = classification_metrics(y, p)
+        oof[name] = classification_metrics(y[rows], p[rows])
 
     theme_head = None
     try:
@@ -361,7 +345,7 @@ def train(
         themes = []
     if themes:
         ids = [t.id for t in themes]
-        y_t, m_t = _theme_matrix(df, ids)
+        y_t, m_t = theme_matrix(df, ids)
         has = m_t.any(axis=1)
         theme_head = build_theme_head(encoder, themes, x_emb[has], y_t[has], m_t[has], seed=seed, cache_dir=cache_dir)
         if calibrate_themes and has.sum() >= 10 * THEME_FOLDS:
@@ -376,10 +360,11 @@ def train(
                         dev_norm = Normaliser()
                         dev_texts = [dev_norm(t, lang).text for t, lang in zip(dev_texts, dev_df["language"])]
                     dev_x = encode_cached(encoder, dev_texts, cache_dir)
-                    dev_y, dev_m = _theme_matrix(dev_df, ids)
+                    dev_y, dev_m = theme_matrix(dev_df, ids)
                     dev = (dev_x, dev_y, dev_m)
             cal = calibrate_theme_thresholds(encoder, themes, theme_head, x_emb[has], y_t[has], m_t[has],
-                                             df["source"].to_numpy()[has], dev, seed=seed, cache_dir=cache_dir)
+                                             df["source"].to_numpy()[has], dev, seed=seed, cache_dir=cache_dir,
+                                             choose_on=held[has] if held[has].sum() >= 50 else None)
             config["theme_thresholds"] = cal["thresholds"]
             config["theme_calibration"] = cal["calibration"]
             config["theme_cross_validated"] = cal["cross_validated"]

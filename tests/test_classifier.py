@@ -317,16 +317,25 @@ def test_evaluate_themes_reports_precision_and_recall(trained, tmp_path: Path) -
 
 
 def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Path) -> None:
+    from safetensors import safe_open
+
     from sada.models.classifier import Classifier
     from sada.models.finetune import OVERLAY_FILE, finetune_encoder
     from sada.models.training import train
 
     out = tmp_path / "tuned"
-    enc, _ = finetune_encoder(data_files=[data_file], use_corpus=False, use_shared=False, seed=1, epochs=1,
-                              encoder_path=None, out=out, max_steps=2, batch_size=8, cache_dir=cache)
+    enc, _, info = finetune_encoder(data_files=[data_file], use_corpus=False, use_shared=False, seed=1, epochs=1,
+                                    encoder_path=None, out=out, max_steps=2, batch_size=8, top_layers=1,
+                                    cache_dir=cache)
     assert (out / OVERLAY_FILE).stat().st_size < 4_000_000
+    with safe_open(str(out / OVERLAY_FILE), framework="numpy") as f:
+        keys = list(f.keys())
+    # only the top layer (11 of e5-small's 0-11) is trained and shipped
+    assert keys and all(k.startswith("encoder.layer.11.") for k in keys), keys[:3]
+    assert info["steps"] == 2 and info["top_layers"] == 1 and info["rows"] <= len(LABELLED)
     result = train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=enc, cache_dir=cache)
     clf = result["classifier"]
+    assert clf.config["finetune"] == info  # the facts travel inside the overlay
     clf.save_pretrained(out)
     loaded = Classifier.from_pretrained(out, cache_dir=cache, quantize=False)  # as trained, fp32
     assert loaded.encoder.overlay is not None and loaded.encoder.sha256 == enc.sha256
@@ -334,3 +343,31 @@ def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Pat
     a = clf.sentiment_proba(texts, ["ar", "fa"])
     b = loaded.sentiment_proba(texts, ["ar", "fa"])
     assert np.allclose(a, b, atol=1e-3)
+
+
+def test_two_class_sources_do_not_teach_never_neutral() -> None:
+    """Partial labels: rows of a two-class source train polarity only, never "not neutral"."""
+    from sada.models.heads import SENTIMENTS, SentimentHead
+
+    rng = np.random.default_rng(0)
+    neg, neu, pos = (SENTIMENTS.index(s) for s in ("negative", "neutral", "positive"))
+    # 3-class source: neutral rows near 0 on feature 1, polar rows far from it (sign of feature 0)
+    n = 300
+    x3 = np.column_stack([rng.choice([-1.0, 1.0], n), rng.normal(0, 0.3, n)])
+    y3 = np.where(rng.random(n) < 0.4, neu, np.where(x3[:, 0] > 0, pos, neg))
+    x3[y3 == neu, 0] = rng.normal(0, 0.1, (y3 == neu).sum())
+    x3[y3 != neu, 1] += 3.0
+    # 2-class source: the same neutral-looking region, but labelled only positive/negative
+    m = 600
+    x2 = np.column_stack([rng.normal(0, 0.1, m), rng.normal(0, 0.3, m)])
+    y2 = np.where(x2[:, 0] > 0, pos, neg)
+    x = np.vstack([x3, x2])
+    y = np.concatenate([y3, y2])
+    full = np.concatenate([np.ones(n, bool), np.zeros(m, bool)])
+    probe = np.array([[0.0, 0.0], [1.0, 3.0], [-1.0, 3.0]])  # neutral-looking, clearly positive, clearly negative
+
+    partial = SentimentHead.fit(None, x, y, full=full, seed=0).predict_proba(None, probe)
+    naive = SentimentHead.fit(None, x, y, seed=0).predict_proba(None, probe)  # every row taken as 3-class
+    assert partial[0].argmax() == neu and partial[0, neu] > 0.6, partial[0]
+    assert naive[0, neu] < partial[0, neu] - 0.2, (naive[0], partial[0])
+    assert partial[1].argmax() == pos and partial[2].argmax() == neg
