@@ -1,4 +1,4 @@
-"""Classification heads over frozen features: sentiment (stacked, calibrated) and themes.
+"""Classification heads over encoder and TF-IDF features: sentiment (stacked, calibrated) and themes.
 
 All heads are plain numpy arrays at prediction time (trained with
 scikit-learn, stored in safetensors), so loading an artifact runs no pickle.

@@ -371,3 +371,22 @@ def test_two_class_sources_do_not_teach_never_neutral() -> None:
     assert partial[0].argmax() == neu and partial[0, neu] > 0.6, partial[0]
     assert naive[0, neu] < partial[0, neu] - 0.2, (naive[0], partial[0])
     assert partial[1].argmax() == pos and partial[2].argmax() == neg
+
+
+def test_shared_evaluation_scores_the_held_out_fifth(trained, tmp_path: Path, monkeypatch) -> None:
+    """evaluate_shared adds ArSarcasm's held-out rows as a 3-class test set, and only those rows."""
+    import pandas as pd
+
+    from sada.models.cli_support import HELD_OUT_NAME, evaluate_shared
+    from sada.models.data import ARSARCASM, held_out
+
+    rows = [(f"arsarcasm-training-{i}", text, label) for i, (text, lang, label, _) in enumerate(LABELLED)
+            if lang == "ar"]
+    pd.DataFrame(rows, columns=["id", "text", "label"]).to_csv(tmp_path / ARSARCASM, index=False)
+    monkeypatch.setenv("SADA_SHARED_DATASETS", str(tmp_path))
+    expected = sum(held_out(i) for i, _, _ in rows)
+    assert 0 < expected < len(rows)
+    table = evaluate_shared(trained["classifier"], int8_too=False)
+    assert [r["file"] for r in table] == [HELD_OUT_NAME]
+    assert table[0]["n"] == expected and table[0]["task"] == "sentiment"
+    assert 0.0 <= table[0]["macro_f1"] <= 1.0 and "baseline_macro_f1" in table[0]
