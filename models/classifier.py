@@ -307,7 +307,7 @@ class Classifier:
             return []
         x_tfidf, x_emb = self.features(texts, languages, batch_size, normalised)
         probs = self.sentiment.predict_proba(x_tfidf, x_emb)
-        theme_p = self.themes.predict_proba(x_emb) if self.themes is not None else np.zeros((len(texts), 0))
+        theme_p = self.themes.predict_proba(x_emb, x_tfidf) if self.themes is not None else np.zeros((len(texts), 0))
         thresholds = self.theme_thresholds
         labels = np.asarray(SENTIMENTS)
         detected = theme_p >= thresholds[None, :]
@@ -358,7 +358,7 @@ class Classifier:
             return {}
         x_tfidf, x_emb = self.features(seg_texts, seg_lang)
         seg_probs = self.sentiment.predict_proba(x_tfidf, x_emb)
-        seg_theme = self.themes.predict_proba(x_emb)
+        seg_theme = self.themes.predict_proba(x_emb, x_tfidf)
         owner = np.asarray(seg_owner)
         out: dict[tuple[int, str], str] = {}
         for i in np.unique(owner):

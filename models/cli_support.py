@@ -128,9 +128,9 @@ def _theme_section(config: dict[str, Any], corpus_rows: list[dict[str, Any]]) ->
         "## Themes: thresholds and held-out scores",
         "",
         "Each theme has its own detection threshold (`theme_thresholds` in config.json), chosen to maximise F1 "
-        "on held-out predictions: 5-fold out-of-fold predictions for every theme-labelled training item (corpus "
-        "train split, ParsiNLU aspects, the `*_themes.csv` files of ../shared/datasets) plus the corpus dev split "
-        "scored by the final head. Themes with fewer than 8 held-out positives take the threshold that is best for "
+        "on held-out predictions: 5-fold out-of-fold predictions for the theme-labelled training items (corpus "
+        "train split, ParsiNLU aspects, the `*_themes.csv` files of ../shared/datasets; with a fine-tuned encoder "
+        "only the calibration rows it never saw) plus the corpus dev split scored by the final head. Themes with fewer than 8 held-out positives take the threshold that is best for "
         "all themes pooled. The P/R/F1 below are out-of-fold (a head never saw the item); the thresholds were chosen "
         "on these same predictions, so they are slightly optimistic. The corpus test split was used for neither.",
         "",
@@ -156,6 +156,14 @@ def _theme_section(config: dict[str, Any], corpus_rows: list[dict[str, Any]]) ->
                      f"R {test['micro_recall']:.3f})")
     lines += ["", "Micro-F1 (support in brackets above): " + "; ".join(micro) + "."]
     return lines
+
+
+def _lexical_weight(config: dict[str, Any]) -> str:
+    cal = config.get("theme_calibration") or {}
+    if "lexical_weight" not in cal:
+        return "0.5 (not calibrated)"
+    scores = ", ".join(f"{w}: {f:.3f}" for w, f in cal.get("lexical_weight_scores", {}).items())
+    return f"{cal['lexical_weight']} (held-out micro-F1 by weight: {scores})"
 
 
 def _encoder_training(config: dict[str, Any]) -> str:
@@ -205,7 +213,9 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
                            "fine-tuned encoder never saw." if config.get("encoder_overlay") else "."),
         "- Themes: zero-shot cosine between the item's e5 `query:` vector and `passage:` vectors of each theme's "
         "names, descriptions and seed phrases (calibrated on the labelled items), blended with a per-theme "
-        "logistic regression for themes with labelled examples (weight n_pos / (n_pos + 10), at most 0.85). "
+        "logistic regression for themes with labelled examples (weight n_pos / (n_pos + 10), at most 0.85); "
+        "that score is then blended with a per-theme TF-IDF logistic regression (the words a theme is named by) "
+        f"at weight {_lexical_weight(config)}, chosen on held-out predictions. "
         "Labelled theme data: the corpus train split, ParsiNLU aspects and the `*_themes.csv` files of "
         "../shared/datasets. A theme is detected at its own threshold (see below). "
         "A theme added to themes.yaml works zero-shot after `sada train` re-embeds the taxonomy.",

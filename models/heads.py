@@ -329,6 +329,10 @@ class ThemeHead:
         supervised: Per-theme logistic head over encoder vectors (or None).
         sup_weight: Per-theme weight of the supervised probability in the blend.
         threshold: Per-theme detection threshold on the blended probability.
+        lexical: Per-theme logistic head over TF-IDF features (or None): the words a theme is
+            named by (فاتورة, قبض, پیک) that a sentence vector blurs.
+        lex_weight: Per-theme weight of the lexical probability in the final blend (0 where a
+            theme has no lexical head, or when no TF-IDF features are given).
     """
 
     theme_ids: list[str]
@@ -339,6 +343,8 @@ class ThemeHead:
     supervised: LinearHead | None = None
     sup_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     threshold: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    lexical: LinearHead | None = None
+    lex_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     def similarity(self, x_emb: np.ndarray) -> np.ndarray:
         """``(n, n_themes)`` max cosine between items and each theme's prototypes."""
@@ -357,14 +363,29 @@ class ThemeHead:
         rel = s - s.mean(axis=1, keepdims=True)
         return sigmoid(self.zs_a * (rel - self.zs_b))
 
-    def predict_proba(self, x_emb: np.ndarray) -> np.ndarray:
-        """``(n, n_themes)`` blended probabilities."""
+    def parts(self, x_emb: np.ndarray, x_tfidf: sp.spmatrix | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The encoder part (zero-shot blended with the supervised head) and the lexical part (or None)."""
         p = self.zero_shot(x_emb)
         if self.supervised is not None:
             ps = sigmoid(self.supervised.logits(x_emb))
             w = self.sup_weight[None, :]
             p = w * ps + (1 - w) * p
-        return p
+        lexical = None
+        if self.lexical is not None and x_tfidf is not None:
+            lexical = sigmoid(self.lexical.logits(x_tfidf))
+        return p, lexical
+
+    def combine(self, encoder_part: np.ndarray, lexical_part: np.ndarray | None,
+                lex_weight: np.ndarray | None = None) -> np.ndarray:
+        """Blend the two parts with ``lex_weight`` (default: the head's own)."""
+        if lexical_part is None:
+            return encoder_part
+        w = (self.lex_weight if lex_weight is None else lex_weight)[None, :]
+        return (1 - w) * encoder_part + w * lexical_part
+
+    def predict_proba(self, x_emb: np.ndarray, x_tfidf: sp.spmatrix | None = None) -> np.ndarray:
+        """``(n, n_themes)`` blended probabilities (the lexical part only when ``x_tfidf`` is given)."""
+        return self.combine(*self.parts(x_emb, x_tfidf))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Arrays to store."""
@@ -378,12 +399,16 @@ class ThemeHead:
         }
         if self.supervised is not None:
             out.update(self.supervised.to_arrays("themes.supervised"))
+        if self.lexical is not None:
+            out.update(self.lexical.to_arrays("themes.lexical"))
+            out["themes.lex_weight"] = self.lex_weight.astype(np.float32)
         return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], theme_ids: list[str]) -> "ThemeHead":
         """Inverse of :meth:`to_arrays`."""
         sup = LinearHead.from_arrays(arrays, "themes.supervised") if "themes.supervised.weight" in arrays else None
+        lexical = LinearHead.from_arrays(arrays, "themes.lexical") if "themes.lexical.weight" in arrays else None
         return cls(
             list(theme_ids),
             arrays["themes.prototypes"].astype(np.float32),
@@ -393,4 +418,6 @@ class ThemeHead:
             sup,
             arrays["themes.sup_weight"].astype(np.float32),
             arrays["themes.threshold"].astype(np.float32),
+            lexical,
+            arrays["themes.lex_weight"].astype(np.float32) if lexical is not None else np.zeros(0, dtype=np.float32),
         )

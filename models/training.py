@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 MODEL_NAME = "sada-e5s-tfidf"
 #: Folds of the out-of-fold theme predictions used to choose the thresholds.
 THEME_FOLDS = 5
+#: Weight of the lexical (TF-IDF) theme head before calibration, and the weights it chooses from.
+LEXICAL_WEIGHT = 0.5
+LEXICAL_WEIGHTS = (0.0, 0.35, 0.5, 0.65, 0.8)
 
 
 def _theme_texts(themes: list[Any]) -> tuple[list[str], list[int]]:
@@ -68,8 +71,13 @@ def build_theme_head(
     mask: np.ndarray | None = None,
     seed: int = 0,
     cache_dir: Path | None = None,
+    x_tfidf: Any = None,
 ) -> ThemeHead:
     """Zero-shot prototypes for every theme, plus supervised parts where labels exist.
+
+    With ``x_tfidf`` each theme with labelled examples also gets a lexical head (logistic
+    regression on TF-IDF), blended in at :data:`LEXICAL_WEIGHT` until
+    :func:`calibrate_theme_thresholds` chooses the weight on held-out predictions.
 
     Args:
         encoder: The encoder (its prefix is switched to ``passage: `` for e5 prototypes).
@@ -79,6 +87,7 @@ def build_theme_head(
         mask: ``(n, n_themes)`` True where the label is known.
         seed: Random state.
         cache_dir: Embedding cache.
+        x_tfidf: TF-IDF features of the same items, or None (no lexical head).
 
     Returns:
         The theme head.
@@ -142,7 +151,31 @@ def build_theme_head(
         bias[j] = clf.intercept_[0]
         head.sup_weight[j] = min(0.85, n_pos / (n_pos + 10.0))
     head.supervised = LinearHead(weight, bias, mean.astype(np.float32), scale.astype(np.float32))
+    if x_tfidf is not None:
+        head.lexical, has_lexical = _lexical_theme_head(x_tfidf, y_themes, known, seed)
+        head.lex_weight = np.where(has_lexical, LEXICAL_WEIGHT, 0.0).astype(np.float32)
     return head
+
+
+def _lexical_theme_head(x_tfidf: Any, y_themes: np.ndarray, known: np.ndarray,
+                        seed: int) -> tuple[LinearHead, np.ndarray]:
+    """Per-theme logistic regressions on TF-IDF features; themes with too few labels get none."""
+    from sklearn.linear_model import LogisticRegression
+
+    k = y_themes.shape[1]
+    weight = np.zeros((k, x_tfidf.shape[1]), dtype=np.float32)
+    bias = np.zeros(k, dtype=np.float32)
+    has = np.zeros(k, dtype=bool)
+    for j in range(k):
+        rows = np.flatnonzero(known[:, j])
+        yj = y_themes[rows, j]
+        n_pos = int(yj.sum())
+        if n_pos < 3 or (len(yj) - n_pos) < 3:
+            continue
+        clf = LogisticRegression(C=5.0, max_iter=3000, random_state=seed, class_weight="balanced")
+        clf.fit(x_tfidf[rows], yj)
+        weight[j], bias[j], has[j] = clf.coef_[0], clf.intercept_[0], True
+    return LinearHead(weight, bias), has
 
 
 def calibrate_theme_thresholds(
@@ -158,6 +191,7 @@ def calibrate_theme_thresholds(
     cache_dir: Path | None = None,
     folds: int = THEME_FOLDS,
     choose_on: np.ndarray | None = None,
+    x_tfidf: Any = None,
 ) -> dict[str, Any]:
     """Choose a threshold per theme on held-out predictions and set them on ``head``.
 
@@ -173,12 +207,14 @@ def calibrate_theme_thresholds(
         y_themes: Their ``(n, k)`` 0/1 labels.
         mask: ``(n, k)`` True where a label is known.
         sources: ``(n,)`` where each item came from (for the per-source report).
-        dev: ``(x_emb, y, mask)`` of the dev items, or None.
+        dev: ``(x_emb, y, mask, x_tfidf)`` of the dev items (``x_tfidf`` may be None), or None.
         seed: Fold split and solvers.
         cache_dir: Embedding cache.
         folds: Number of folds.
         choose_on: Training rows whose out-of-fold predictions choose the thresholds and are
             reported (default: all); with a fine-tuned encoder, the calibration rows it never saw.
+        x_tfidf: TF-IDF features of the training items: the weight of the lexical head is chosen from
+            :data:`LEXICAL_WEIGHTS` on the same held-out predictions, before the thresholds.
 
     Returns:
         ``thresholds`` (theme id -> threshold), ``calibration`` (how each was chosen) and
@@ -189,19 +225,44 @@ def calibrate_theme_thresholds(
     from sada.models.thresholds import choose_thresholds, theme_prf
 
     ids = [t.id for t in themes]
-    oof = np.zeros(y_themes.shape, dtype=np.float32)
+    enc_oof = np.zeros(y_themes.shape, dtype=np.float32)
+    lex_oof = np.zeros(y_themes.shape, dtype=np.float32) if x_tfidf is not None else None
     for k, (tr, te) in enumerate(KFold(n_splits=folds, shuffle=True, random_state=seed).split(x_emb)):
-        fold_head = build_theme_head(encoder, themes, x_emb[tr], y_themes[tr], mask[tr], seed=seed, cache_dir=cache_dir)
-        oof[te] = fold_head.predict_proba(x_emb[te])
+        fold_head = build_theme_head(encoder, themes, x_emb[tr], y_themes[tr], mask[tr], seed=seed,
+                                     cache_dir=cache_dir, x_tfidf=None if x_tfidf is None else x_tfidf[tr])
+        enc_part, lex_part = fold_head.parts(x_emb[te], None if x_tfidf is None else x_tfidf[te])
+        enc_oof[te] = enc_part
+        if lex_oof is not None:
+            # a theme without a lexical head in this fold keeps its encoder score
+            lex_oof[te] = enc_part if lex_part is None else np.where(fold_head.lex_weight[None, :] > 0, lex_part,
+                                                                     enc_part)
         logger.info("themes: fold %d/%d done", k + 1, folds)
     chosen = np.ones(len(y_themes), dtype=bool) if choose_on is None else np.asarray(choose_on, dtype=bool)
-    probs, truth, known = [oof[chosen]], [y_themes[chosen]], [mask[chosen]]
-    if dev is not None and len(dev[0]):
-        dev_probs = head.predict_proba(dev[0])
-        probs.append(dev_probs)
-        truth.append(dev[1])
-        known.append(dev[2])
-    thresholds, info = choose_thresholds(np.vstack(probs), np.vstack(truth), np.vstack(known), ids)
+    has_dev = dev is not None and len(dev[0]) > 0
+    dev_parts = head.parts(dev[0], dev[3] if len(dev) > 3 else None) if has_dev else None
+    truth = np.vstack([y_themes[chosen]] + ([dev[1]] if has_dev else []))
+    known = np.vstack([mask[chosen]] + ([dev[2]] if has_dev else []))
+
+    def held_out_probs(weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        w = np.where(head.lex_weight > 0, weight, 0.0).astype(np.float32) if head.lexical is not None else None
+        oof = enc_oof if lex_oof is None else head.combine(enc_oof, lex_oof, w)
+        dev_probs = head.combine(*dev_parts, w) if has_dev else None
+        return np.vstack([oof[chosen]] + ([dev_probs] if has_dev else [])), oof, dev_probs
+
+    if head.lexical is not None and lex_oof is not None:
+        scores = {}
+        for weight in LEXICAL_WEIGHTS:
+            pooled, _, _ = held_out_probs(weight)
+            cut, _ = choose_thresholds(pooled, truth, known, ids)
+            scores[weight] = theme_prf(pooled >= np.asarray([cut[t] for t in ids]), truth, known, ids)["micro"]["f1"]
+        best = max(LEXICAL_WEIGHTS, key=lambda w: (round(scores[w], 4), -w))
+        logger.info("themes: lexical weight %.2f (held-out micro-F1 by weight: %s)", best, scores)
+        head.lex_weight = np.where(head.lex_weight > 0, best, 0.0).astype(np.float32)
+    pooled, oof, dev_probs = held_out_probs(float(head.lex_weight.max()) if head.lexical is not None else 0.0)
+    thresholds, info = choose_thresholds(pooled, truth, known, ids)
+    if head.lexical is not None and lex_oof is not None:
+        info["lexical_weight"] = round(float(head.lex_weight.max()), 4)
+        info["lexical_weight_scores"] = {str(w): round(float(f), 4) for w, f in scores.items()}
     head.threshold = np.asarray([thresholds[t] for t in ids], dtype=np.float32)
     cut = head.threshold[None, :]
     report: dict[str, Any] = {}
@@ -210,7 +271,7 @@ def calibrate_theme_thresholds(
         if not rows.any():
             continue
         report[str(src)] = theme_prf(oof[rows] >= cut, y_themes[rows], mask[rows], ids)
-    if dev is not None and len(dev[0]):
+    if has_dev:
         report["corpus dev"] = theme_prf(dev_probs >= cut, dev[1], dev[2], ids)
     return {"thresholds": thresholds, "calibration": info, "cross_validated": report}
 
@@ -347,24 +408,29 @@ def train(
         ids = [t.id for t in themes]
         y_t, m_t = theme_matrix(df, ids)
         has = m_t.any(axis=1)
-        theme_head = build_theme_head(encoder, themes, x_emb[has], y_t[has], m_t[has], seed=seed, cache_dir=cache_dir)
+        tf_has = None if x_tfidf is None else x_tfidf[np.flatnonzero(has)]
+        theme_head = build_theme_head(encoder, themes, x_emb[has], y_t[has], m_t[has], seed=seed, cache_dir=cache_dir,
+                                      x_tfidf=tf_has)
         if calibrate_themes and has.sum() >= 10 * THEME_FOLDS:
             dev = None
             if use_corpus:
                 dev_df = corpus_training_frame("dev")
                 if len(dev_df):
                     dev_texts = dev_df["text"].tolist()
-                    if encoder_input == "normalised":
+                    dev_norm = dev_texts
+                    if "normalised" in (tfidf_input, encoder_input):
                         from sada.pipeline.normalise import Normaliser
 
-                        dev_norm = Normaliser()
-                        dev_texts = [dev_norm(t, lang).text for t, lang in zip(dev_texts, dev_df["language"])]
-                    dev_x = encode_cached(encoder, dev_texts, cache_dir)
+                        norm = Normaliser()
+                        dev_norm = [norm(t, lang).text for t, lang in zip(dev_texts, dev_df["language"])]
+                    dev_x = encode_cached(encoder, dev_norm if encoder_input == "normalised" else dev_texts, cache_dir)
                     dev_y, dev_m = theme_matrix(dev_df, ids)
-                    dev = (dev_x, dev_y, dev_m)
+                    dev_tf = None if tfidf is None else tfidf.transform(
+                        dev_norm if tfidf_input == "normalised" else dev_texts)
+                    dev = (dev_x, dev_y, dev_m, dev_tf)
             cal = calibrate_theme_thresholds(encoder, themes, theme_head, x_emb[has], y_t[has], m_t[has],
                                              df["source"].to_numpy()[has], dev, seed=seed, cache_dir=cache_dir,
-                                             choose_on=held[has] if held[has].sum() >= 50 else None)
+                                             choose_on=held[has] if held[has].sum() >= 50 else None, x_tfidf=tf_has)
             config["theme_thresholds"] = cal["thresholds"]
             config["theme_calibration"] = cal["calibration"]
             config["theme_cross_validated"] = cal["cross_validated"]

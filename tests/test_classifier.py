@@ -390,3 +390,53 @@ def test_shared_evaluation_scores_the_held_out_fifth(trained, tmp_path: Path, mo
     assert [r["file"] for r in table] == [HELD_OUT_NAME]
     assert table[0]["n"] == expected and table[0]["task"] == "sentiment"
     assert 0.0 <= table[0]["macro_f1"] <= 1.0 and "baseline_macro_f1" in table[0]
+
+
+@pytest.mark.parametrize("informative, expect_lexical", [
+    (True, True),    # a keyword column names the theme: the lexical head earns a weight
+    (False, False),  # the TF-IDF features say nothing: the weight stays 0
+])
+def test_lexical_theme_weight_is_chosen_on_held_out_predictions(encoder, cache: Path, informative: bool,
+                                                                expect_lexical: bool) -> None:
+    import scipy.sparse as sp
+
+    from sada.models.training import LEXICAL_WEIGHTS, build_theme_head, calibrate_theme_thresholds
+    from sada.pipeline.corpus import load_themes
+
+    themes = load_themes()
+    ids = [t.id for t in themes]
+    j = ids.index("billing")
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=(n, encoder.dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # vectors that carry no theme at all
+    y = np.zeros((n, len(ids)), dtype=np.int64)
+    y[:90, j] = 1
+    mask = np.zeros_like(y, dtype=bool)
+    mask[:, j] = True
+    keyword = y[:, j].astype(float) if informative else np.zeros(n)
+    x_tfidf = sp.csr_matrix(np.column_stack([keyword, rng.random((n, 3)) * 0.01]))
+    head = build_theme_head(encoder, themes, x, y, mask, seed=0, cache_dir=cache, x_tfidf=x_tfidf)
+    cal = calibrate_theme_thresholds(encoder, themes, head, x, y, mask, np.array(["mine"] * n), None, seed=0,
+                                     cache_dir=cache, x_tfidf=x_tfidf)
+    chosen = cal["calibration"]["lexical_weight"]
+    assert chosen in LEXICAL_WEIGHTS and set(cal["calibration"]["lexical_weight_scores"]) == {str(w) for w in LEXICAL_WEIGHTS}
+    if expect_lexical:
+        assert chosen > 0 and cal["cross_validated"]["mine"]["billing"]["f1"] >= 0.95
+        assert head.lex_weight[j] == chosen and head.lex_weight[ids.index("app")] == 0  # app has no labels
+    else:
+        assert chosen == 0.0 and not head.lex_weight.any()
+
+
+def test_lexical_theme_head_round_trips(trained, tmp_path: Path) -> None:
+    from sada.models.classifier import Classifier
+
+    clf = trained["classifier"]
+    assert clf.themes.lexical is not None and clf.themes.lex_weight.any()
+    clf.save_pretrained(tmp_path / "artifact")
+    loaded = Classifier.from_pretrained(tmp_path / "artifact", encoder=clf.encoder)
+    assert np.array_equal(loaded.themes.lex_weight, clf.themes.lex_weight)
+    assert np.array_equal(loaded.themes.lexical.weight, clf.themes.lexical.weight)
+    texts, langs = ["قبض این ماه اشتباه حساب شده", "خصموا مبلغ من الفاتورة بدون سبب"], ["fa", "ar"]
+    a, b = clf.predict(texts, langs), loaded.predict(texts, langs)
+    assert [p.themes for p in a] == [p.themes for p in b]
