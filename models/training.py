@@ -137,45 +137,40 @@ def build_theme_head(
     mean = x_emb.mean(axis=0)
     scale = x_emb.std(axis=0) + 1e-6
     xs = (x_emb - mean) / scale
-    weight = np.zeros((k, x_emb.shape[1]), dtype=np.float32)
-    bias = np.full(k, -10.0, dtype=np.float32)
-    for j in range(k):
-        rows = known[:, j]
-        yj = y_themes[rows, j]
-        n_pos = int(yj.sum())
-        if n_pos < 3 or (len(yj) - n_pos) < 3:
-            continue
-        clf = LogisticRegression(C=0.05, max_iter=2000, random_state=seed, class_weight="balanced")
-        clf.fit(xs[rows], yj)
-        weight[j] = clf.coef_[0]
-        bias[j] = clf.intercept_[0]
-        head.sup_weight[j] = min(0.85, n_pos / (n_pos + 10.0))
+    weight, bias, n_pos = _per_theme_logistic(xs, y_themes, known, c=0.05, max_iter=2000, seed=seed)
+    head.sup_weight = np.where(n_pos > 0, np.minimum(0.85, n_pos / (n_pos + 10.0)), 0.0).astype(np.float32)
     head.supervised = LinearHead(weight, bias, mean.astype(np.float32), scale.astype(np.float32))
     if x_tfidf is not None:
-        head.lexical, has_lexical = _lexical_theme_head(x_tfidf, y_themes, known, seed)
-        head.lex_weight = np.where(has_lexical, LEXICAL_WEIGHT, 0.0).astype(np.float32)
+        lex_w, lex_b, lex_pos = _per_theme_logistic(x_tfidf, y_themes, known, c=5.0, max_iter=3000, seed=seed)
+        head.lexical = LinearHead(lex_w, lex_b)
+        head.lex_weight = np.where(lex_pos > 0, LEXICAL_WEIGHT, 0.0).astype(np.float32)
     return head
 
 
-def _lexical_theme_head(x_tfidf: Any, y_themes: np.ndarray, known: np.ndarray,
-                        seed: int) -> tuple[LinearHead, np.ndarray]:
-    """Per-theme logistic regressions on TF-IDF features; themes with too few labels get none."""
+def _per_theme_logistic(x: Any, y_themes: np.ndarray, known: np.ndarray, *, c: float, max_iter: int,
+                        seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One class-balanced logistic regression per theme on its known rows.
+
+    Returns:
+        ``(k, d)`` weights, ``(k,)`` biases and ``(k,)`` positives per fitted theme; a theme with
+        fewer than 3 positives or 3 negatives gets no regression (weight 0, bias -10, 0 positives).
+    """
     from sklearn.linear_model import LogisticRegression
 
     k = y_themes.shape[1]
-    weight = np.zeros((k, x_tfidf.shape[1]), dtype=np.float32)
-    bias = np.zeros(k, dtype=np.float32)
-    has = np.zeros(k, dtype=bool)
+    weight = np.zeros((k, x.shape[1]), dtype=np.float32)
+    bias = np.full(k, -10.0, dtype=np.float32)
+    fitted = np.zeros(k)
     for j in range(k):
         rows = np.flatnonzero(known[:, j])
         yj = y_themes[rows, j]
         n_pos = int(yj.sum())
         if n_pos < 3 or (len(yj) - n_pos) < 3:
             continue
-        clf = LogisticRegression(C=5.0, max_iter=3000, random_state=seed, class_weight="balanced")
-        clf.fit(x_tfidf[rows], yj)
-        weight[j], bias[j], has[j] = clf.coef_[0], clf.intercept_[0], True
-    return LinearHead(weight, bias), has
+        clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed, class_weight="balanced")
+        clf.fit(x[rows], yj)
+        weight[j], bias[j], fitted[j] = clf.coef_[0], clf.intercept_[0], n_pos
+    return weight, bias, fitted
 
 
 def calibrate_theme_thresholds(
