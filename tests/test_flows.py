@@ -230,3 +230,33 @@ def test_sada_serve_registers_scheduled_deployments(prefect_api, tmp_path):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     assert found == {"sada-weekly": ["15 7 * * 1"], "sada-daily-feedback": ["0 5 * * *"]}
+
+
+@pytest.mark.slow
+def test_thread_runner_classifies_in_the_main_thread(prefect_api, tmp_path, monkeypatch):
+    """PyTorch's elementwise kernels run on one core outside the main thread: the flow classifies there."""
+    import threading
+
+    import sada.flows.analyse_feedback as module
+
+    seen: list[str] = []
+    real = module.classify_texts
+
+    def recording(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "classify_texts", recording)
+    import uuid
+
+    source = tmp_path / "feedback.csv"
+    run = uuid.uuid4().hex[:8]  # new texts every run: Prefect's classify cache must not answer for them
+    with CORPUS.open(encoding="utf-8") as src, source.open("w", encoding="utf-8", newline="") as dst:
+        reader, writer = csv.DictReader(src), csv.writer(dst)
+        writer.writerow(["id", "text"])
+        for i, row in zip(range(60), reader):
+            writer.writerow([f"{run}-{i}", f"{row['text']} {run}"])
+    summary = analyse_feedback(sources=[str(source)], database_url=f"sqlite:///{tmp_path / 's.sqlite'}",
+                               batch_size=20)
+    assert summary["analysed"] == 60 and len(seen) == 3
+    assert set(seen) == {threading.main_thread().name}, seen
