@@ -10,6 +10,7 @@ the tables as markdown (``<out>/tables.md``, also a Prefect artifact).
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -108,7 +109,9 @@ def tables_markdown(evaluation: dict[str, Any], downstream: dict[str, Any], seed
         return f"{x:.3f}" if isinstance(x, float) else str(x)
 
     cs, ct = evaluation["corpus_sentiment"], evaluation["corpus_themes"]
-    lines = [f"# Sada reproduction (seed {seed}, model {evaluation['model_version']})", "",
+    # the version without its training date, so a rerun on another day prints the same text
+    model = re.sub(r"-\d{8}-", "-", evaluation["model_version"])
+    lines = [f"# Sada reproduction (seed {seed}, model {model})", "",
              "## Classifier", "", "| data | task | n | accuracy | macro-F1 | TF-IDF+LR accuracy | TF-IDF+LR macro-F1 |",
              "|---|---|---|---|---|---|---|",
              f"| corpus test split | sentiment | {cs['n']} | {f(cs['accuracy'])} | {f(cs['macro_f1'])} | | |",

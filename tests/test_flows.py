@@ -260,3 +260,16 @@ def test_thread_runner_classifies_in_the_main_thread(prefect_api, tmp_path, monk
                                batch_size=20)
     assert summary["analysed"] == 60 and len(seen) == 3
     assert set(seen) == {threading.main_thread().name}, seen
+
+
+@pytest.mark.parametrize("day", ["20261205", "20270101"])
+def test_reproduce_tables_do_not_change_with_the_training_day(day):
+    """The model version carries its training date; the researchers' tables must not."""
+    from sada.flows.reproduce import tables_markdown
+
+    metrics = {"n": 525, "accuracy": 0.855, "macro_f1": 0.846, "micro_f1": 0.759}
+    evaluation = {"model_version": f"sada-e5s-tfidf-{day}-08fa4b3a", "corpus_sentiment": metrics,
+                  "corpus_themes": metrics, "shared": [], "corpus_by_language": {"ar": {"n": 262, "accuracy": 0.874}}}
+    tables = tables_markdown(evaluation, {"churn": {"n": 800, "auc": 0.69}, "drivers": []}, seed=0)
+    assert tables.splitlines()[0] == "# Sada reproduction (seed 0, model sada-e5s-tfidf-08fa4b3a)"
+    assert day not in tables
