@@ -162,7 +162,8 @@ def analyse_feedback(
     if not sources and not sql_query:
         raise InputError("expected at least one source (files, folders, glob patterns) or a SQL query, found none")
     model_version = artifact_version(model_path) if classify_items else None  # fails fast, naming the path
-    if _tasks_run_here():  # the threads share these copies; a missing encoder fails before any batch
+    inline = _tasks_run_here()  # threads in this process: the flow classifies, see _ClassifyHere
+    if inline:  # the threads share these copies; a missing encoder fails before any batch
         default_identifier()
         _normaliser(settings.mask_pii)
         if model_version:
@@ -172,8 +173,6 @@ def analyse_feedback(
     rows: Iterator[RawRow] = read_inputs(files)
     if sql_query:
         rows = chain(rows, read_query(sql_url or url, sql_query))
-
-    inline = _tasks_run_here()
 
     def submit(batch: list[RawRow]) -> Any:  # three tasks per batch, chained by their futures
         prepared = prepare.submit(batch, url, run_id, settings)

@@ -29,19 +29,27 @@ def evaluate_shared(classifier: Any, int8_too: bool = True) -> list[dict[str, An
 
     The test files, then the held-out fifth of ArSarcasm-v2 (:func:`sada.models.data.held_out`).
     """
-    import tempfile
+    from functools import partial
 
     from sada.models.classifier import Classifier
     from sada.models.data import SHARED_TEST_FILES, arsarcasm_held_out, shared_datasets_dir
     from sada.models.encoder import Encoder
+    from sada.models.evaluation import evaluate_file, evaluate_frame
     from sada.pipeline.config import load_settings
 
     root = shared_datasets_dir()
     if root is None:
         return []
-    jobs = [(root / name, task) for name, task in SHARED_TEST_FILES.items() if (root / name).is_file()]
+    # (name, task, score): score(classifier, baseline) -> metrics
+    jobs = [(name, task, partial(evaluate_file, path=root / name, task=task))
+            for name, task in SHARED_TEST_FILES.items() if (root / name).is_file()]
     if (root / "fa_parsinlu_food_test.csv").is_file() and classifier.themes is not None:
-        jobs.append((root / "fa_parsinlu_food_test.csv", "themes"))
+        name = "fa_parsinlu_food_test.csv"
+        jobs.append((name, "themes", partial(evaluate_file, path=root / name, task="themes")))
+    held = arsarcasm_held_out()
+    if len(held):
+        jobs.append((HELD_OUT_NAME, "sentiment", partial(evaluate_frame, df=held, task="sentiment",
+                                                         name=HELD_OUT_NAME)))
     int8 = None
     if int8_too:
         enc = classifier.encoder
@@ -52,33 +60,25 @@ def evaluate_shared(classifier: Any, int8_too: bool = True) -> list[dict[str, An
     classifier.embedding_cache = cache  # re-running an evaluation re-uses the vectors
     if int8 is not None:
         int8.embedding_cache = cache
-    with tempfile.TemporaryDirectory() as tmp:
-        held = arsarcasm_held_out()
-        if len(held):
-            jobs.append((Path(tmp) / f"{HELD_OUT_NAME}.csv", "sentiment"))
-            held[["id", "text", "label", "language"]].to_csv(jobs[-1][0], index=False)
-        rows = [_evaluate_job(classifier, int8, path, task, path.name if path.parent == root else path.stem)
-                for path, task in jobs]
+    rows = [_evaluate_job(classifier, int8, name, task, score) for name, task, score in jobs]
     classifier.embedding_cache = None
     return rows
 
 
-def _evaluate_job(classifier: Any, int8: Any, path: Path, task: str, name: str) -> dict[str, Any]:
+def _evaluate_job(classifier: Any, int8: Any, name: str, task: str, score: Any) -> dict[str, Any]:
     """One row of the test table: the model, its TF-IDF baseline view and the other precision."""
-    from sada.models.evaluation import evaluate_file
-
-    res = evaluate_file(classifier, path, task)
+    res = score(classifier, baseline=False)
     row = {k: res[k] for k in ("task", "accuracy", "macro_f1", "n", "items_per_second")}
     row["file"] = name
     row["per_class_f1"] = res["per_class_f1"]
     if "ece" in res:
         row["ece"] = res["ece"]
     if task != "themes" and classifier.tfidf is not None:
-        base = evaluate_file(classifier, path, task, baseline=True)
+        base = score(classifier, baseline=True)
         row["baseline_accuracy"] = base["accuracy"]
         row["baseline_macro_f1"] = base["macro_f1"]
     if int8 is not None:
-        other = evaluate_file(int8, path, task)
+        other = score(int8, baseline=False)
         key = "fp32" if classifier.encoder.quantized else "int8"
         row[f"{key}_accuracy"] = other["accuracy"]
         row[f"{key}_macro_f1"] = other["macro_f1"]

@@ -355,13 +355,18 @@ class Encoder:
             groups.append((width, order[start:end]))
             start = end
         for width, idx in groups:
-            input_ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                seq = ids[i]
-                input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-                mask[row, : len(seq)] = 1
-            yield idx, input_ids, mask
+            yield (idx, *self.pad([ids[i] for i in idx], width))
+
+    def pad(self, seqs: list[list[int]], width: int) -> tuple["torch.Tensor", "torch.Tensor"]:  # noqa: F821
+        """``(input_ids, attention_mask)`` of ``seqs`` right-padded to ``width`` tokens."""
+        import torch
+
+        input_ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        return input_ids, mask
 
     @staticmethod
     def pool(hidden: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":  # noqa: F821

@@ -29,7 +29,7 @@ import numpy as np
 
 from sada.models.heads import SENTIMENTS
 
-__all__ = ["classification_metrics", "expected_calibration_error", "evaluate_file", "TASKS"]
+__all__ = ["classification_metrics", "expected_calibration_error", "evaluate_file", "evaluate_frame", "TASKS"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +124,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
     Returns:
         The metrics, plus ``items_per_second``, ``task`` and ``file``.
     """
-    from sada.models.data import PARSINLU_ASPECTS, read_labelled
-    from sada.models.heads import view_proba
+    from sada.models.data import read_labelled
     from sada.pipeline.errors import InputError
 
     if task not in TASKS:
@@ -137,6 +136,27 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
         df = read_theme_labels(path, list(classifier.theme_ids))  # the annotator judged every theme
     else:
         df = read_labelled(path)
+    return evaluate_frame(classifier, df, task, baseline, name=path.name)
+
+
+def evaluate_frame(classifier: Any, df: Any, task: str = "sentiment", baseline: bool = False,
+                   name: str = "frame") -> dict[str, Any]:
+    """Score ``classifier`` on labelled rows as :func:`sada.models.data.read_labelled` returns them.
+
+    Args:
+        classifier: A :class:`sada.models.classifier.Classifier`.
+        df: The rows (``text``, ``label``, ``language``; per task also ``themes``, aspect columns or ``target``).
+        task: ``sentiment``, ``themes`` or ``aspects``.
+        baseline: Score the TF-IDF view alone.
+        name: Reported as ``file``.
+
+    Returns:
+        The metrics, as :func:`evaluate_file` returns them.
+    """
+    from sada.models.data import PARSINLU_ASPECTS
+    from sada.models.heads import view_proba
+    from sada.pipeline.errors import InputError
+
     texts = df["text"].tolist()
     langs = _languages(df)
     index = {s: i for i, s in enumerate(SENTIMENTS)}
@@ -147,7 +167,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
     elif task == "themes":
         aspects = [a for a in PARSINLU_ASPECTS if a in df.columns]
         if not aspects:
-            raise InputError(f"--task themes needs ParsiNLU aspect columns ({', '.join(PARSINLU_ASPECTS)}) in {path}")
+            raise InputError(f"--task themes needs ParsiNLU aspect columns ({', '.join(PARSINLU_ASPECTS)}) in {name}")
         theme_ids = sorted(set(PARSINLU_ASPECTS[a] for a in aspects))
         missing = [t for t in theme_ids if t not in classifier.theme_ids]
         if missing:
@@ -182,7 +202,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
     else:
         if task == "aspects":
             if "target" not in df.columns:
-                raise InputError(f"--task aspects needs a `target` column in {path}")
+                raise InputError(f"--task aspects needs a `target` column in {name}")
             targets = df["target"].astype(str).tolist()
             if baseline:
                 from sada.models.classifier import split_segments
@@ -208,7 +228,7 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
         result = classification_metrics(y, probs)
     result.update({
         "task": task,
-        "file": path.name,
+        "file": name,
         "model_version": classifier.model_version + ("+tfidf-baseline" if baseline else ""),
         "seconds": round(elapsed, 3),
         "items_per_second": round(len(df) / elapsed, 2) if elapsed > 0 else None,

@@ -156,19 +156,15 @@ def finetune_encoder(
     warmup = max(1, int(0.06 * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    theme_rows = int((m_t.sum(1) > 0).sum())
     logger.info("fine-tuning %d layers on %d rows (%d three-class, %d theme-labelled), %d steps",
-                len(prefixes), len(df), int(full.sum()), int((m_t.sum(1) > 0).sum()), total)
+                len(prefixes), len(df), int(full.sum()), theme_rows, total)
     step, started, running = 0, time.perf_counter(), []
     model.train()
     for epoch in range(epochs):
         for idx in length_grouped_batches(lengths, batch_size, rng):
             batch = [ids_tok[i] for i in idx]
-            width = max(len(b) for b in batch)
-            input_ids = torch.full((len(batch), width), encoder.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, seq in enumerate(batch):
-                input_ids[r, : len(seq)] = torch.tensor(seq)
-                mask[r, : len(seq)] = 1
+            input_ids, mask = encoder.pad(batch, max(len(b) for b in batch))
             pooled = Encoder.pool(model(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask) * 20.0
             logits = sentiment_head(pooled)
             t = torch.as_tensor(idx)
@@ -202,7 +198,7 @@ def finetune_encoder(
     out.mkdir(parents=True, exist_ok=True)
     info = {"top_layers": len(prefixes), "epochs": epochs, "steps": step, "lr": lr, "batch_size": batch_size,
             "max_length": max_length, "rows": int(len(df)), "three_class_rows": int(full.sum()),
-            "theme_labelled_rows": int((m_t.sum(1) > 0).sum()), "seed": seed,
+            "theme_labelled_rows": theme_rows, "seed": seed,
             "seconds": round(time.perf_counter() - started, 1)}
     # the facts travel inside the overlay, so an artifact that re-uses it still says how it was made
     save_file(state, str(out / OVERLAY_FILE), metadata={"finetune": json.dumps(info, sort_keys=True)})

@@ -27,13 +27,13 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["LinearHead", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "polar_proba", "view_proba",
-           "SENTIMENTS"]
+           "fit_binary_logistic", "fit_polar_view", "SENTIMENTS"]
 
 logger = logging.getLogger(__name__)
 
 SENTIMENTS = ("negative", "neutral", "positive")
-#: Fewer calibration rows than this and the stacker falls back to every (three-class) row.
-MIN_STACK_ROWS = 50
+#: Fewer calibration rows than this and the stacker (and the theme thresholds) fall back to every row.
+MIN_CALIBRATION_ROWS = 50
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -67,13 +67,14 @@ def view_proba(head: "LinearHead", x: np.ndarray | sp.spmatrix) -> np.ndarray:
     return polar_proba(z) if z.shape[1] == 2 else softmax(z)
 
 
-def _fit_binary(x: np.ndarray | sp.spmatrix, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
+def fit_binary_logistic(x: np.ndarray | sp.spmatrix, y: np.ndarray, c: float, seed: int,
+                        class_weight: str | None = None, max_iter: int = 2000) -> tuple[np.ndarray, float]:
     """Weights and bias of a binary logistic regression; a constant label gives a constant logit."""
     from sklearn.linear_model import LogisticRegression
 
     if len(set(y.tolist())) < 2:
         return np.zeros(x.shape[1], dtype=np.float32), (30.0 if len(y) and y[0] == 1 else -30.0)
-    clf = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x, y)
+    clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed, class_weight=class_weight).fit(x, y)
     return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
 
 
@@ -96,8 +97,8 @@ def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray,
         x = (x - mean) / scale
     neutral, positive = SENTIMENTS.index("neutral"), SENTIMENTS.index("positive")
     polar = y != neutral
-    w_s, b_s = _fit_binary(x[np.flatnonzero(full)], (y[full] == neutral).astype(int), c, seed)
-    w_p, b_p = _fit_binary(x[np.flatnonzero(polar)], (y[polar] == positive).astype(int), c, seed)
+    w_s, b_s = fit_binary_logistic(x[np.flatnonzero(full)], (y[full] == neutral).astype(int), c, seed)
+    w_p, b_p = fit_binary_logistic(x[np.flatnonzero(polar)], (y[polar] == positive).astype(int), c, seed)
     return LinearHead(np.vstack([w_s, w_p]).astype(np.float32), np.asarray([b_s, b_p], dtype=np.float32),
                       None if mean is None else mean.astype(np.float32),
                       None if scale is None else scale.astype(np.float32))
@@ -274,7 +275,7 @@ class SentimentHead:
         rows = np.ones(len(y), dtype=bool) if stack_rows is None else np.asarray(stack_rows, dtype=bool)
         if (rows & full).any():
             rows = rows & full
-        if rows.sum() < MIN_STACK_ROWS or len(set(y[rows].tolist())) < 2:
+        if rows.sum() < MIN_CALIBRATION_ROWS or len(set(y[rows].tolist())) < 2:
             logger.warning("sentiment: %d stacker rows are too few; fitting the stacker on every row with "
                            "its labels' sources", int(rows.sum()))
             rows = full if len(set(y[full].tolist())) >= 2 else np.ones(len(y), dtype=bool)

@@ -36,7 +36,8 @@ import pandas as pd
 from sada.models.classifier import Classifier
 from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
 from sada.models.features import TfidfFeatures
-from sada.models.heads import SENTIMENTS, LinearHead, SentimentHead, ThemeHead
+from sada.models.heads import (MIN_CALIBRATION_ROWS, SENTIMENTS, LinearHead, SentimentHead, ThemeHead,
+                               fit_binary_logistic)
 
 __all__ = ["build_theme_head", "train", "TrainResult"]
 
@@ -155,8 +156,6 @@ def _per_theme_logistic(x: Any, y_themes: np.ndarray, known: np.ndarray, *, c: f
         ``(k, d)`` weights, ``(k,)`` biases and ``(k,)`` positives per fitted theme; a theme with
         fewer than 3 positives or 3 negatives gets no regression (weight 0, bias -10, 0 positives).
     """
-    from sklearn.linear_model import LogisticRegression
-
     k = y_themes.shape[1]
     weight = np.zeros((k, x.shape[1]), dtype=np.float32)
     bias = np.full(k, -10.0, dtype=np.float32)
@@ -167,9 +166,8 @@ def _per_theme_logistic(x: Any, y_themes: np.ndarray, known: np.ndarray, *, c: f
         n_pos = int(yj.sum())
         if n_pos < 3 or (len(yj) - n_pos) < 3:
             continue
-        clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed, class_weight="balanced")
-        clf.fit(x[rows], yj)
-        weight[j], bias[j], fitted[j] = clf.coef_[0], clf.intercept_[0], n_pos
+        weight[j], bias[j] = fit_binary_logistic(x[rows], yj, c, seed, class_weight="balanced", max_iter=max_iter)
+        fitted[j] = n_pos
     return weight, bias, fitted
 
 
@@ -237,26 +235,32 @@ def calibrate_theme_thresholds(
     dev_parts = head.parts(dev[0], dev[3] if len(dev) > 3 else None) if has_dev else None
     truth = np.vstack([y_themes[chosen]] + ([dev[1]] if has_dev else []))
     known = np.vstack([mask[chosen]] + ([dev[2]] if has_dev else []))
+    # themes with a lexical head; None when there is no lexical part to weigh
+    lexical = head.lex_weight > 0 if head.lexical is not None and lex_oof is not None else None
 
     def held_out_probs(weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        w = np.where(head.lex_weight > 0, weight, 0.0).astype(np.float32) if head.lexical is not None else None
-        oof = enc_oof if lex_oof is None else head.combine(enc_oof, lex_oof, w)
-        dev_probs = head.combine(*dev_parts, w) if has_dev else None
+        if lexical is None:
+            oof, dev_probs = enc_oof, dev_parts[0] if has_dev else None
+        else:
+            w = np.where(lexical, weight, 0.0).astype(np.float32)
+            oof = head.combine(enc_oof, lex_oof, w)
+            dev_probs = head.combine(*dev_parts, w) if has_dev else None
         return np.vstack([oof[chosen]] + ([dev_probs] if has_dev else [])), oof, dev_probs
 
-    if head.lexical is not None and lex_oof is not None:
+    weight = 0.0
+    if lexical is not None:
         scores = {}
-        for weight in LEXICAL_WEIGHTS:
-            pooled, _, _ = held_out_probs(weight)
+        for candidate in LEXICAL_WEIGHTS:
+            pooled, _, _ = held_out_probs(candidate)
             cut, _ = choose_thresholds(pooled, truth, known, ids)
-            scores[weight] = theme_prf(pooled >= np.asarray([cut[t] for t in ids]), truth, known, ids)["micro"]["f1"]
-        best = max(LEXICAL_WEIGHTS, key=lambda w: (round(scores[w], 4), -w))
-        logger.info("themes: lexical weight %.2f (held-out micro-F1 by weight: %s)", best, scores)
-        head.lex_weight = np.where(head.lex_weight > 0, best, 0.0).astype(np.float32)
-    pooled, oof, dev_probs = held_out_probs(float(head.lex_weight.max()) if head.lexical is not None else 0.0)
+            scores[candidate] = theme_prf(pooled >= np.asarray([cut[t] for t in ids]), truth, known, ids)["micro"]["f1"]
+        weight = max(LEXICAL_WEIGHTS, key=lambda w: (round(scores[w], 4), -w))
+        logger.info("themes: lexical weight %.2f (held-out micro-F1 by weight: %s)", weight, scores)
+        head.lex_weight = np.where(lexical, weight, 0.0).astype(np.float32)
+    pooled, oof, dev_probs = held_out_probs(weight)
     thresholds, info = choose_thresholds(pooled, truth, known, ids)
-    if head.lexical is not None and lex_oof is not None:
-        info["lexical_weight"] = round(float(head.lex_weight.max()), 4)
+    if lexical is not None:
+        info["lexical_weight"] = weight
         info["lexical_weight_scores"] = {str(w): round(float(f), 4) for w, f in scores.items()}
     head.threshold = np.asarray([thresholds[t] for t in ids], dtype=np.float32)
     cut = head.threshold[None, :]
@@ -357,7 +361,7 @@ def train(
 
         config["encoder_overlay"] = encoder.overlay.name
         config["finetune"] = finetune_facts(encoder.overlay)
-    normalised = None
+    normalised = norm = None
     if "normalised" in (tfidf_input, encoder_input):
         from sada.pipeline.normalise import Normaliser
 
@@ -413,10 +417,7 @@ def train(
                 if len(dev_df):
                     dev_texts = dev_df["text"].tolist()
                     dev_norm = dev_texts
-                    if "normalised" in (tfidf_input, encoder_input):
-                        from sada.pipeline.normalise import Normaliser
-
-                        norm = Normaliser()
+                    if norm is not None:
                         dev_norm = [norm(t, lang).text for t, lang in zip(dev_texts, dev_df["language"])]
                     dev_x = encode_cached(encoder, dev_norm if encoder_input == "normalised" else dev_texts, cache_dir)
                     dev_y, dev_m = theme_matrix(dev_df, ids)
@@ -425,7 +426,8 @@ def train(
                     dev = (dev_x, dev_y, dev_m, dev_tf)
             cal = calibrate_theme_thresholds(encoder, themes, theme_head, x_emb[has], y_t[has], m_t[has],
                                              df["source"].to_numpy()[has], dev, seed=seed, cache_dir=cache_dir,
-                                             choose_on=held[has] if held[has].sum() >= 50 else None, x_tfidf=tf_has)
+                                             choose_on=held[has] if held[has].sum() >= MIN_CALIBRATION_ROWS else None,
+                                             x_tfidf=tf_has)
             config["theme_thresholds"] = cal["thresholds"]
             config["theme_calibration"] = cal["calibration"]
             config["theme_cross_validated"] = cal["cross_validated"]
