@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -62,16 +61,13 @@ def evaluate(model_dir: str) -> dict[str, Any]:
     """Corpus test split (sentiment, themes) and the public test sets present."""
     from sada.models.classifier import Classifier
     from sada.models.cli_support import evaluate_shared
-    from sada.models.evaluation import evaluate_file
+    from sada.models.data import corpus_training_frame
+    from sada.models.evaluation import evaluate_frame
     from sada.pipeline.corpus import load_feedback
 
     classifier = Classifier.from_pretrained(model_dir)
     test = load_feedback("test")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "corpus_test.csv"
-        test.rename(columns={"feedback_id": "id", "sentiment": "label"})[["id", "text", "label", "language"]] \
-            .to_csv(path, index=False)
-        corpus_sentiment = evaluate_file(classifier, path, "sentiment")
+    corpus_sentiment = evaluate_frame(classifier, corpus_training_frame("test"), "sentiment", name="corpus_test.csv")
     predictions = classifier.predict(test["text"].tolist(), test["language"].tolist())
     corpus_themes = theme_metrics([set(t) for t in test["themes"]], [set(p.themes) for p in predictions],
                                   classifier.theme_ids)

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["LinearHead", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "polar_proba", "view_proba",
-           "fit_binary_logistic", "fit_polar_view", "SENTIMENTS"]
+           "fit_binary_logistic", "fit_polar_view", "standardise_columns", "SENTIMENTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,19 @@ def view_proba(head: "LinearHead", x: np.ndarray | sp.spmatrix) -> np.ndarray:
     return polar_proba(z) if z.shape[1] == 2 else softmax(z)
 
 
+def standardise_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x - mean) / scale`` per column, with the mean and scale (``std + 1e-6``), in ``x``'s dtype.
+
+    Example:
+        >>> xs, mean, scale = standardise_columns(np.array([[1.0, 5.0], [3.0, 5.0]]))
+        >>> xs.round(3).tolist(), mean.tolist()
+        ([[-1.0, 0.0], [1.0, 0.0]], [2.0, 5.0])
+    """
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-6
+    return (x - mean) / scale, mean, scale
+
+
 def fit_binary_logistic(x: np.ndarray | sp.spmatrix, y: np.ndarray, c: float, seed: int,
                         class_weight: str | None = None, max_iter: int = 2000) -> tuple[np.ndarray, float]:
     """Weights and bias of a binary logistic regression; a constant label gives a constant logit."""
@@ -92,9 +105,7 @@ def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray,
     """
     mean = scale = None
     if standardise:
-        x = np.asarray(x, dtype=np.float64)
-        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-        x = (x - mean) / scale
+        x, mean, scale = standardise_columns(np.asarray(x, dtype=np.float64))
     neutral, positive = SENTIMENTS.index("neutral"), SENTIMENTS.index("positive")
     polar = y != neutral
     w_s, b_s = fit_binary_logistic(x[np.flatnonzero(full)], (y[full] == neutral).astype(int), c, seed)
@@ -156,10 +167,7 @@ class LinearHead:
 
         mean = scale = None
         if standardise:
-            x = np.asarray(x, dtype=np.float64)
-            mean = x.mean(axis=0)
-            scale = x.std(axis=0) + 1e-6
-            x = (x - mean) / scale
+            x, mean, scale = standardise_columns(np.asarray(x, dtype=np.float64))
         clf = LogisticRegression(C=c, max_iter=2000, random_state=seed, class_weight=class_weight)
         clf.fit(x, y)
         weight = np.zeros((n_classes, x.shape[1]), dtype=np.float32)

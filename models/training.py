@@ -37,7 +37,7 @@ from sada.models.classifier import Classifier
 from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import (MIN_CALIBRATION_ROWS, SENTIMENTS, LinearHead, SentimentHead, ThemeHead,
-                               fit_binary_logistic)
+                               fit_binary_logistic, standardise_columns)
 
 __all__ = ["build_theme_head", "train", "TrainResult"]
 
@@ -135,9 +135,7 @@ def build_theme_head(
         head.zs_b = np.full(k, best_b, dtype=np.float32)
         logger.info("themes: zero-shot slope %.1f, margin %.3f (train F1 %.3f)", head.zs_a, best_b, best_f1)
 
-    mean = x_emb.mean(axis=0)
-    scale = x_emb.std(axis=0) + 1e-6
-    xs = (x_emb - mean) / scale
+    xs, mean, scale = standardise_columns(x_emb)
     weight, bias, n_pos = _per_theme_logistic(xs, y_themes, known, c=0.05, max_iter=2000, seed=seed)
     head.sup_weight = np.where(n_pos > 0, np.minimum(0.85, n_pos / (n_pos + 10.0)), 0.0).astype(np.float32)
     head.supervised = LinearHead(weight, bias, mean.astype(np.float32), scale.astype(np.float32))
