@@ -90,28 +90,30 @@ def _evaluate_job(classifier: Any, int8: Any, name: str, task: str, score: Any) 
 
 def evaluate_corpus_test(classifier: Any) -> list[dict[str, Any]]:
     """Sentiment and theme scores on the corpus test split (empty when the corpus is not built)."""
-    import tempfile
+    from sada.models.data import corpus_training_frame
+    from sada.models.evaluation import evaluate_frame
 
-    from sada.models.evaluation import evaluate_file
-
-    try:
-        from sada.pipeline.corpus import load_feedback
-
-        test = load_feedback("test")
-    except Exception as exc:  # noqa: BLE001 - no built corpus: nothing to score
-        logger.warning("no corpus test split (%s)", exc)
+    test = corpus_training_frame("test")
+    if test.empty:
         return []
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "corpus_test.csv"
-        frame = test.rename(columns={"feedback_id": "id", "sentiment": "label"})[["id", "text", "label", "language"]]
-        frame = frame.assign(themes=[";".join(t) for t in test["themes"]])
-        frame.to_csv(path, index=False)
-        for task in ("sentiment", "themes"):
-            res = evaluate_file(classifier, path, task)
-            res["file"] = "corpus test split"
-            rows.append(res)
-    return rows
+    return [evaluate_frame(classifier, test, task, name="corpus test split") for task in ("sentiment", "themes")]
+
+
+#: The hand-written sentence-level probe of the checkout (benchmarks/data/README.md); not in a wheel.
+SENTENCE_PROBE = Path("benchmarks") / "data" / "sentence_probe.csv"
+
+
+def evaluate_sentence_probe(classifier: Any) -> list[dict[str, Any]]:
+    """Sentiment scores on the sentence probe (empty outside a checkout)."""
+    from sada.models.evaluation import evaluate_file
+    from sada.pipeline.config import SOURCE_ROOT
+
+    path = SOURCE_ROOT / SENTENCE_PROBE
+    if not path.is_file():
+        return []
+    row = evaluate_file(classifier, path, "sentiment")
+    row["file"] = "sentence probe"
+    return [row]
 
 
 def _theme_section(config: dict[str, Any], corpus_rows: list[dict[str, Any]]) -> list[str]:
@@ -181,7 +183,8 @@ def _encoder_training(config: dict[str, Any]) -> str:
 
 
 def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dict[str, Any]],
-               corpus_rows: list[dict[str, Any]] | None = None) -> str:
+               corpus_rows: list[dict[str, Any]] | None = None,
+               probe_rows: list[dict[str, Any]] | None = None) -> str:
     """The artifact's README.md: what it is, what it was trained on, how well it does."""
     enc = config["encoder"]
     lines = [
@@ -234,7 +237,9 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
     lines += [
         "",
         "Public sets from ../shared/datasets (train files only; research licences, never copied into the "
-        "repository); the corpus is the project's own hand-written sample corpus (train split). "
+        "repository); the corpus is the project's own hand-written sample corpus (train split), and the corpus "
+        "statements its hand-written sentence-level neutral facts, each beside a positive and a negative opinion "
+        "on the same topic (corpus/statements). "
         "ar_arsarcasm_train.csv is trained on without its held-out fifth (by id), which is a test set below.",
         "",
         "## Out-of-fold sentiment metrics on the training data (5-fold)",
@@ -284,6 +289,13 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
         lines += ["", "## Corpus test split (never trained on; fp32 encoder)", "",
                   f"Sentiment: accuracy {sent['accuracy']:.3f}, macro-F1 {sent['macro_f1']:.3f} (per class: {per}), "
                   f"n {sent['n']}."]
+    for probe in probe_rows or []:
+        per = ", ".join(f"{k} {v:.3f}" for k, v in probe["per_class_f1"].items())
+        lines += ["", "## Sentence probe (benchmarks/data/sentence_probe.csv, never trained on; fp32 encoder)", "",
+                  "Hand-written review sentences, written apart from the training statements: specs, plain facts, "
+                  "neutral narration and questions next to opinions. "
+                  f"Accuracy {probe['accuracy']:.3f}, macro-F1 {probe['macro_f1']:.3f} (per class: {per}), "
+                  f"n {probe['n']}."]
     lines += _theme_section(config, corpus_rows)
     lines += [
         "",
@@ -291,8 +303,8 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
         "",
         "- Trained mostly on food-delivery, product and restaurant reviews plus the sample corpus; "
         "telecom and banking language comes only from the corpus.",
-        "- Neutral comes from the corpus, ParsiNLU, Elsahar PROD/RES2 and ArSarcasm tweets; customer reviews "
-        "with a neutral class are scarce, so neutral remains the weakest class on reviews.",
+        "- Neutral comes from the corpus and its statements, ParsiNLU, Elsahar PROD/RES2 and ArSarcasm tweets; "
+        "real customer reviews with a neutral class are scarce, so neutral remains the weakest class on reviews.",
         "- Theme labels of the public `*_themes.csv` files come from one annotator pass (not adjudicated).",
         "",
     ]
@@ -336,7 +348,8 @@ def run_training(
     out = Path(out) if out is not None else DEFAULT_ARTIFACT
     evaluation = evaluate_shared(clf) if run_eval else []
     corpus_rows = evaluate_corpus_test(clf) if run_eval and use_corpus else []
-    clf.save_pretrained(out, model_card(result["config"], result["oof"], evaluation, corpus_rows))
+    probe_rows = evaluate_sentence_probe(clf) if run_eval else []
+    clf.save_pretrained(out, model_card(result["config"], result["oof"], evaluation, corpus_rows, probe_rows))
     return {
         "out": str(out),
         "model_version": clf.model_version,

@@ -21,6 +21,8 @@ __all__ = [
     "read_labelled",
     "map_label",
     "corpus_training_frame",
+    "statements_frame",
+    "STATEMENTS_SOURCE",
     "shared_training_frame",
     "SHARED_TRAIN_FILES",
     "SHARED_TEST_FILES",
@@ -232,6 +234,32 @@ def corpus_training_frame(split: str = "train") -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+#: Source name of the corpus's sentence-level statements (``corpus/statements/*.jsonl``).
+STATEMENTS_SOURCE = "corpus statements"
+
+
+def statements_frame() -> pd.DataFrame:
+    """The corpus's hand-written sentence-level statements: neutral facts, questions and narration,
+    each next to a positive and a negative opinion on the same topic (``corpus/statements``).
+
+    They are training data only (not feedback items of the simulated customers): they teach the
+    subjectivity view that a sentence describing a product without judging it is neutral.
+
+    Returns:
+        ``text``, ``label``, ``language``, ``source`` and ``group`` (the topic), or an empty frame.
+    """
+    from sada.pipeline.config import load_settings
+
+    rows = []
+    for path in sorted((load_settings().corpus_dir / "statements").glob("*_statements.jsonl")):
+        rows.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    if not rows:
+        return pd.DataFrame(columns=["text", "label", "language", "source", "group"])
+    df = pd.DataFrame(rows)
+    df = df.assign(label=df["sentiment"].map(map_label), source=STATEMENTS_SOURCE)
+    return df[["text", "label", "language", "source", "group"]]
+
+
 def parse_theme_labels(value: object) -> dict[str, str]:
     """Theme labels as ``theme -> sentiment`` from ``a:negative;b:positive``, ``a;b`` or a list.
 
@@ -332,7 +360,8 @@ def arsarcasm_held_out() -> pd.DataFrame:
 
 def training_frame(data_files: list[Path] | None = None, use_corpus: bool = True,
                    use_shared: bool = True) -> pd.DataFrame:
-    """Every labelled training row, deduplicated: the corpus train split, the shared sets, user files.
+    """Every labelled training row, deduplicated: the corpus train split and statements, the shared sets,
+    user files.
 
     Fine-tuning and head training read the same frame, so the calibration rows are the same in both.
 
@@ -341,7 +370,7 @@ def training_frame(data_files: list[Path] | None = None, use_corpus: bool = True
     """
     from sada.pipeline.errors import InputError
 
-    frames = ([corpus_training_frame("train")] if use_corpus else []) + (
+    frames = ([corpus_training_frame("train"), statements_frame()] if use_corpus else []) + (
         [shared_training_frame()] if use_shared else []) + [read_labelled(f) for f in data_files or []]
     frames = [f for f in frames if len(f)]
     if not frames:

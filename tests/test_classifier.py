@@ -440,3 +440,18 @@ def test_lexical_theme_head_round_trips(trained, tmp_path: Path) -> None:
     texts, langs = ["قبض این ماه اشتباه حساب شده", "خصموا مبلغ من الفاتورة بدون سبب"], ["fa", "ar"]
     a, b = clf.predict(texts, langs), loaded.predict(texts, langs)
     assert [p.themes for p in a] == [p.themes for p in b]
+
+
+def test_sentence_probe_is_scored_and_written_into_the_model_card(trained) -> None:
+    """The checkout's sentence probe is a 3-class test set of the model card (never a training file)."""
+    import pandas as pd
+
+    from sada.models.cli_support import SENTENCE_PROBE, evaluate_sentence_probe, model_card
+    from sada.pipeline.config import SOURCE_ROOT
+
+    probe = pd.read_csv(SOURCE_ROOT / SENTENCE_PROBE)
+    rows = evaluate_sentence_probe(trained["classifier"])
+    assert len(rows) == 1 and rows[0]["file"] == "sentence probe" and rows[0]["n"] == len(probe)
+    assert set(rows[0]["per_class_f1"]) == {"negative", "neutral", "positive"}
+    card = model_card(trained["config"], trained["oof"], [], [], rows)
+    assert "## Sentence probe" in card and f"n {len(probe)}." in card

@@ -353,9 +353,24 @@ def test_near_duplicate_detector_finds_small_edits() -> None:
     assert _near_duplicates(corpus, public) == {"a"}
 
 
+def _own_sentences() -> dict[str, str]:
+    """The project's other hand-written sentences: the corpus statements and the benchmark's sentence probe."""
+    out = {}
+    for path in sorted((CORPUS / "statements").glob("*.jsonl")):
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                out[f"{path.stem}:{i + 1}"] = _norm(json.loads(line)["text"])
+    probe = REPO / "benchmarks" / "data" / "sentence_probe.csv"
+    if probe.is_file():
+        out.update({row["id"]: _norm(row["text"]) for row in csv.DictReader(probe.open(encoding="utf-8"))})
+    return out
+
+
 @pytest.mark.skipif(not DATASETS.is_dir(), reason=f"public datasets not found at {DATASETS}")
 def test_no_corpus_text_in_public_datasets(feedback: pd.DataFrame) -> None:
     """Exact (normalised) and near-duplicate (char 5-gram Jaccard >= 0.8) matches are both failures.
+
+    The feedback items, the corpus statements and the sentence probe are all checked.
 
     Every public text is compared (no sampling) without an all-pairs loop; only
     corpus ids are reported, never public text.
@@ -365,6 +380,7 @@ def test_no_corpus_text_in_public_datasets(feedback: pd.DataFrame) -> None:
     if not public:
         pytest.skip(f"no Arabic-script texts found in {DATASETS}")
     corpus = {fid: _norm(t) for fid, t in zip(feedback["feedback_id"], feedback["text"])}
+    corpus.update(_own_sentences())
     corpus = {fid: n for fid, n in corpus.items() if len(n) >= 20}
     public_set = set(public)
     exact = sorted(fid for fid, n in corpus.items() if n in public_set)

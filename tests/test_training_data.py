@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,3 +65,77 @@ def test_arsarcasm_held_out_part_is_never_trained_on(arsarcasm: pd.DataFrame) ->
     assert 0.18 < len(test) / len(arsarcasm) < 0.22
     # a real three-class test set: every class is there
     assert set(test["label"]) == {"negative", "neutral", "positive"}
+
+
+# --- corpus statements: sentence-level neutral facts next to opinions on the same topic ------------------
+
+STATEMENT_KEYS = {"text", "language", "variety", "sentiment", "domain", "kind", "group"}
+STATEMENT_DOMAINS = {"ecommerce", "telecom", "banking", "restaurants", "electronics", "travel", "books", "home"}
+STATEMENT_VARIETIES = {"ar": {"msa", "gulf", "egyptian", "levantine", "maghrebi"}, "fa": {"formal", "colloquial"}}
+
+
+def _statements(lang: str) -> list[dict]:
+    from sada.pipeline.config import load_settings
+
+    path = load_settings().corpus_dir / "statements" / f"{lang}_statements.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("lang", ["ar", "fa"])
+def test_statements_are_grouped_neutral_fact_positive_and_negative_opinion(lang: str) -> None:
+    rows = _statements(lang)
+    assert len(rows) >= 300
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        assert set(row) == STATEMENT_KEYS, row
+        assert row["language"] == lang and row["variety"] in STATEMENT_VARIETIES[lang], row
+        assert row["domain"] in STATEMENT_DOMAINS and row["group"].startswith(f"{lang}-"), row
+        # a neutral line states, narrates or asks; a polar line judges
+        assert (row["kind"] in ("fact", "question", "narration")) == (row["sentiment"] == "neutral"), row
+        assert row["kind"] in ("fact", "question", "narration", "opinion"), row
+        groups.setdefault(row["group"], []).append(row)
+    for group, members in groups.items():
+        assert sorted(m["sentiment"] for m in members) == ["negative", "neutral", "positive"], group
+    texts = [r["text"] for r in rows]
+    assert len(set(texts)) == len(texts)
+
+
+def test_statements_train_as_their_own_source_with_neutral() -> None:
+    from sada.models.data import STATEMENTS_SOURCE, statements_frame, training_frame
+
+    frame = statements_frame()
+    assert set(frame["language"]) == {"ar", "fa"} and frame["label"].notna().all()
+    df = training_frame(use_corpus=True, use_shared=False)
+    mine = df["source"] == STATEMENTS_SOURCE
+    assert mine.sum() == len(frame.drop_duplicates(subset=["text", "label"]))
+    # a source with a neutral class teaches subjectivity
+    assert sources_with_neutral(df)[mine.to_numpy()].all()
+    # statements are training data only: never feedback items of the simulated customers
+    from sada.pipeline.corpus import load_feedback
+
+    assert not set(frame["text"]) & set(load_feedback()["text"])
+
+
+def _shingles(text: str, k: int = 4) -> set[str]:
+    import re
+
+    flat = re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", text)).strip()
+    return {flat[i:i + k] for i in range(max(1, len(flat) - k + 1))}
+
+
+def test_sentence_probe_is_independent_of_the_training_statements() -> None:
+    """The probe (benchmarks/data/sentence_probe.csv) measures neutral on sentences no training row resembles:
+    no probe text shares 40 % of its character 4-grams (Jaccard) with a corpus statement."""
+    from pathlib import Path
+
+    probe = pd.read_csv(Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "sentence_probe.csv")
+    assert set(probe["label"]) == {"negative", "neutral", "positive"} and set(probe["language"]) == {"ar", "fa"}
+    assert (probe["label"] == "neutral").mean() > 0.4
+    statements = [_shingles(r["text"]) for lang in ("ar", "fa") for r in _statements(lang)]
+    close = []
+    for pid, text in zip(probe["id"], probe["text"]):
+        mine = _shingles(text)
+        best = max(len(mine & other) / len(mine | other) for other in statements)
+        if best >= 0.4:
+            close.append((pid, round(best, 2)))
+    assert not close, close
