@@ -11,12 +11,14 @@ Measures, on the same texts and the same number of threads (default 2):
 
 then prints items/second, the ratio, and the peak RSS. ``--stream N`` also
 streams N items through ``predict`` in chunks and reports the peak RSS then.
+``--shuffle N`` classifies N texts in file order, then shuffled in batches of 7,
+and counts the predictions that change (batch invariance; 0 expected).
 
 Texts: SnappFood test reviews from ../shared/datasets when present, otherwise
 the sample corpus texts.
 
 Usage:
-    python benchmarks/bench_classifier.py [--n 512] [--threads 2] [--stream 100000]
+    python benchmarks/bench_classifier.py [--n 512] [--threads 2] [--stream 100000] [--shuffle 600]
 """
 
 from __future__ import annotations
@@ -111,6 +113,33 @@ def _stream(n: int, chunk: int = 1024) -> float:
     return n / (time.perf_counter() - start)
 
 
+def _shuffled(n: int, batch: int = 7) -> dict[str, float]:
+    """Classify ``n`` texts in file order and again shuffled into batches of ``batch``; count what changes."""
+    import random
+
+    from sada.models.classifier import Classifier
+
+    clf = Classifier.from_pretrained()
+    texts = _texts(n)
+    langs = ["fa"] * len(texts)
+    first = clf.predict(texts, langs)
+    order = list(range(len(texts)))
+    random.Random(0).shuffle(order)
+    second: dict[int, object] = {}
+    for start in range(0, len(order), batch):
+        idx = order[start:start + batch]
+        second.update(zip(idx, clf.predict([texts[i] for i in idx], [langs[i] for i in idx])))
+    pairs = [(first[i], second[i]) for i in range(len(texts))]
+    return {
+        "sentiments": sum(a.sentiment != b.sentiment for a, b in pairs),
+        "theme_sets": sum(set(a.themes) != set(b.themes) for a, b in pairs),
+        "max_probability_delta": max(abs(a.sentiment_probs[k] - b.sentiment_probs[k]) for a, b in pairs
+                                     for k in a.sentiment_probs),
+        "max_theme_score_delta": max([abs(a.themes[t] - b.themes[t]) for a, b in pairs for t in a.themes
+                                      if t in b.themes] or [0.0]),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,12 +148,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stream", type=int, default=0, help="also stream this many items and report RSS")
     parser.add_argument("--skip-bert", action="store_true")
     parser.add_argument("--stream-only", action="store_true", help="only the streaming run (clean RSS)")
+    parser.add_argument("--shuffle", type=int, default=0, help="only the batch-invariance check on this many texts")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.shuffle:
+        changed = _shuffled(args.shuffle)
+        print(f"{args.shuffle} texts, file order vs shuffled in batches of 7: {changed['sentiments']} sentiments and "
+              f"{changed['theme_sets']} theme sets change; max probability delta {changed['max_probability_delta']}, "
+              f"max theme-score delta {changed['max_theme_score_delta']}")
+        return
     if args.stream_only:
         rate = _stream(args.stream)
         print(f"streamed {args.stream} items: {rate:8.1f} items/s   peak RSS {_peak_rss_mb():7.0f} MB")

