@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_training", "evaluate_shared", "evaluate_corpus_test", "model_card", "HELD_OUT_NAME"]
+__all__ = ["run_training", "evaluate_shared", "evaluate_corpus_test", "evaluate_sentence_probe", "model_card",
+           "measured_speed_section", "HELD_OUT_NAME", "SENTENCE_PROBE", "SPEED_HEADING"]
 
 logger = logging.getLogger(__name__)
 
@@ -311,6 +313,33 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
     return "\n".join(lines)
 
 
+#: The model card's section that ``benchmarks/bench_classifier.py`` figures are written into (by hand).
+SPEED_HEADING = "## Speed"
+
+
+def measured_speed_section(out: Path, encoder_sha256: str) -> str:
+    """The speed section of the card already in ``out``, if the encoder it was measured with is unchanged.
+
+    Speed and memory belong to the encoder, not to the heads: retraining the heads on the same
+    (fine-tuned) encoder keeps the benchmark's figures, a new encoder drops them.
+
+    Returns:
+        The section (from its heading to the end of the card), or ``""``.
+    """
+    card, config = Path(out) / "README.md", Path(out) / "config.json"
+    if not card.is_file() or not config.is_file():
+        return ""
+    try:
+        old_sha = json.loads(config.read_text(encoding="utf-8"))["encoder"]["sha256"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    text = card.read_text(encoding="utf-8")
+    start = text.find("\n" + SPEED_HEADING)
+    if old_sha != encoder_sha256 or start < 0:
+        return ""
+    return text[start + 1:].rstrip("\n") + "\n"
+
+
 def run_training(
     *,
     data_files: list[Path],
@@ -349,7 +378,9 @@ def run_training(
     evaluation = evaluate_shared(clf) if run_eval else []
     corpus_rows = evaluate_corpus_test(clf) if run_eval and use_corpus else []
     probe_rows = evaluate_sentence_probe(clf) if run_eval else []
-    clf.save_pretrained(out, model_card(result["config"], result["oof"], evaluation, corpus_rows, probe_rows))
+    card = model_card(result["config"], result["oof"], evaluation, corpus_rows, probe_rows)
+    speed = measured_speed_section(out, result["config"]["encoder"]["sha256"])
+    clf.save_pretrained(out, card.rstrip("\n") + "\n\n" + speed if speed else card)
     return {
         "out": str(out),
         "model_version": clf.model_version,

@@ -455,3 +455,20 @@ def test_sentence_probe_is_scored_and_written_into_the_model_card(trained) -> No
     assert set(rows[0]["per_class_f1"]) == {"negative", "neutral", "positive"}
     card = model_card(trained["config"], trained["oof"], [], [], rows)
     assert "## Sentence probe" in card and f"n {len(probe)}." in card
+
+
+@pytest.mark.parametrize("card, sha, kept", [
+    # the benchmark's section survives a retrain of the heads on the same encoder
+    ("# m\n\n## Limits\n\n- x\n\n## Speed, memory\n\n| a | 153.9 |\n", "e5", "## Speed, memory\n\n| a | 153.9 |\n"),
+    # another encoder: its speed was never measured, so the old figures go
+    ("# m\n\n## Speed, memory\n\n| a | 153.9 |\n", "other", ""),
+    # a card without a speed section keeps none
+    ("# m\n\n## Limits\n\n- x\n", "e5", ""),
+])
+def test_speed_section_is_kept_only_for_the_same_encoder(tmp_path: Path, card: str, sha: str, kept: str) -> None:
+    from sada.models.cli_support import measured_speed_section
+
+    (tmp_path / "README.md").write_text(card, encoding="utf-8")
+    (tmp_path / "config.json").write_text(json.dumps({"encoder": {"sha256": "e5"}}), encoding="utf-8")
+    assert measured_speed_section(tmp_path, sha) == kept
+    assert measured_speed_section(tmp_path / "missing", "e5") == ""
