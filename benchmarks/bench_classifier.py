@@ -118,10 +118,11 @@ def _shuffled(n: int, batch: int = 7) -> dict[str, float]:
     import random
 
     from sada.models.classifier import Classifier
+    from sada.pipeline.language import default_identifier
 
     clf = Classifier.from_pretrained()
     texts = _texts(n)
-    langs = ["fa"] * len(texts)
+    langs = [g.language for g in default_identifier().predict(texts)]
     first = clf.predict(texts, langs)
     order = list(range(len(texts)))
     random.Random(0).shuffle(order)

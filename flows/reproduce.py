@@ -63,18 +63,17 @@ def evaluate(model_dir: str) -> dict[str, Any]:
     from sada.models.cli_support import evaluate_shared
     from sada.models.data import corpus_training_frame
     from sada.models.evaluation import evaluate_frame
-    from sada.pipeline.corpus import load_feedback
 
     classifier = Classifier.from_pretrained(model_dir)
-    test = load_feedback("test")
-    corpus_sentiment = evaluate_frame(classifier, corpus_training_frame("test"), "sentiment", name="corpus_test.csv")
+    test = corpus_training_frame("test")
+    corpus_sentiment = evaluate_frame(classifier, test, "sentiment", name="corpus_test.csv")
     predictions = classifier.predict(test["text"].tolist(), test["language"].tolist())
     corpus_themes = theme_metrics([set(t) for t in test["themes"]], [set(p.themes) for p in predictions],
                                   classifier.theme_ids)
     by_language = {}
     for language in ("ar", "fa"):
         rows = np.flatnonzero(test["language"].to_numpy() == language)
-        labels = test["sentiment"].to_numpy()[rows]
+        labels = test["label"].to_numpy()[rows]
         guesses = np.array([predictions[i].sentiment for i in rows])
         by_language[language] = {"n": int(len(rows)), "accuracy": float((labels == guesses).mean())}
     return {"corpus_sentiment": corpus_sentiment, "corpus_themes": corpus_themes,
