@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sada.pipeline.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "SOURCE_ROOT", "default_corpus_dir", "default_cache_dir"]
+__all__ = ["Settings", "load_settings", "SOURCE_ROOT", "default_corpus_dir", "default_cache_dir", "default_home_dir"]
 
 #: The folder that holds pipeline/, models/ and corpus/: the checkout, or site-packages/sada
 #: when installed from a wheel (the package-dir mapping keeps the same layout there).
@@ -33,6 +33,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "sada"
 
 
+def default_home_dir() -> Path:
+    """``~/.sada``: state that must outlive a run and stay out of the store (the local Prefect
+    server's database and logs, secrets such as the pseudonym key)."""
+    return Path.home() / ".sada"
+
+
 class Settings(BaseSettings):
     """Sada's configuration. Each field maps to ``SADA_<NAME>``."""
 
@@ -46,6 +52,7 @@ class Settings(BaseSettings):
     mask_pii: bool = Field(default=True, description="Mask URLs, e-mails, phones and card numbers.")
     corpus_dir: Path = Field(default_factory=default_corpus_dir)
     cache_dir: Path = Field(default_factory=default_cache_dir)
+    home: Path = Field(default_factory=default_home_dir, description="Sada's own state (SADA_HOME).")
     batch_size: int = Field(default=512, gt=0, description="Rows per processing batch.")
     date_dayfirst: bool = Field(default=True, description="Read 03/04/2025 as 3 April.")
 
