@@ -22,7 +22,7 @@ from typing import Any
 
 from sada.pipeline.classify import Classifier, classify_texts
 from sada.pipeline.config import Settings
-from sada.pipeline.ingest import ColumnMapping, RawRow, check_encoding, read_inputs
+from sada.pipeline.ingest import ColumnMapping, FileLayout, RawRow, check_encoding, read_inputs
 from sada.pipeline.language import LanguageIdentifier, default_identifier
 from sada.pipeline.normalise import Normaliser, mask_pii
 from sada.pipeline.pii import pseudonymous_id
@@ -31,7 +31,7 @@ from sada.pipeline.validate import FeedbackItem, Rejection, validate
 
 __all__ = [
     "BatchCounts", "PreparedBatch", "RunSummary", "analyze", "analyze_batch", "analyze_texts", "batched",
-    "prepare_batch", "run_batches", "store_batch", "summarise",
+    "chosen_columns", "prepare_batch", "run_batches", "sheets_read", "store_batch", "summarise",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ class BatchCounts:
     superseded: int = 0
     languages: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
+    #: How each file (or sheet) was read, by source file: its header rows and chosen columns.
+    files: dict[str, FileLayout] = field(default_factory=dict)
+    #: Rows read per source file (what a progress bar per file shows).
+    rows_by_file: Counter = field(default_factory=Counter)
 
     def __iadd__(self, other: BatchCounts) -> BatchCounts:
         self.rows_read += other.rows_read
@@ -58,6 +62,8 @@ class BatchCounts:
         self.superseded += other.superseded
         self.languages.update(other.languages)
         self.reasons.update(other.reasons)
+        self.files.update(other.files)
+        self.rows_by_file.update(other.rows_by_file)
         return self
 
 
@@ -77,6 +83,12 @@ class RunSummary:
     model_version: str | None
     seconds: float
     items_per_second: float
+    #: Title and survey metadata rows skipped around the files' headers: not feedback, not in ``rows_read``.
+    header_rows: int = 0
+    #: The column read for each field: a name, or a list of names when files differ.
+    columns: dict[str, str | list[str]] = field(default_factory=dict)
+    #: The sheets read from each workbook.
+    sheets: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +131,10 @@ def prepare_batch(
     same run, so a row repeated inside one input counts as a duplicate.
     """
     counts = BatchCounts(rows_read=len(rows))
+    for row in rows:
+        counts.rows_by_file[row.source_file] += 1
+        if row.layout is not None:
+            counts.files[row.layout.source_file] = row.layout
     seen = {} if seen is None else seen
     rejections: list[Rejection] = []
     items: list[FeedbackItem] = []
@@ -278,10 +294,39 @@ def summarise(total: BatchCounts, run_id: str, model_version: str | None, second
         quarantine_reasons=dict(sorted(total.reasons.items())), superseded=total.superseded, run_id=run_id,
         model_version=model_version,
         seconds=round(seconds, 3), items_per_second=round(total.rows_read / seconds, 1) if seconds else 0.0,
+        header_rows=sum(layout.header_rows for layout in total.files.values()),
+        columns=chosen_columns(total.files.values()), sheets=sheets_read(total.files.values()),
     )
     if summary.analysed + summary.quarantined + summary.duplicates != summary.rows_read:
         raise RuntimeError(f"row accounting is off, please report this as a bug: {summary}")
     return summary
+
+
+def chosen_columns(layouts: Iterable[FileLayout]) -> dict[str, str | list[str]]:
+    """The column each field was read from: one name, or the distinct names in file order when files differ.
+
+    Example:
+        >>> a = FileLayout("a.csv", columns={"text": "Q2", "nps_score": "Q1"})
+        >>> b = FileLayout("b.csv", columns={"text": "comment"})
+        >>> chosen_columns([a]), chosen_columns([a, b])
+        ({'text': 'Q2', 'nps_score': 'Q1'}, {'text': ['Q2', 'comment'], 'nps_score': 'Q1'})
+    """
+    names: dict[str, list[str]] = {}
+    for layout in layouts:
+        for name, column in layout.columns.items():
+            if column not in names.setdefault(name, []):
+                names[name].append(column)
+    return {name: found[0] if len(found) == 1 else found for name, found in names.items()}
+
+
+def sheets_read(layouts: Iterable[FileLayout]) -> dict[str, list[str]]:
+    """The sheets read from each workbook, by file."""
+    sheets: dict[str, list[str]] = {}
+    for layout in layouts:
+        if layout.sheet is not None:
+            path = layout.source_file.removesuffix(f"#{layout.sheet}")
+            sheets.setdefault(path, []).append(layout.sheet)
+    return sheets
 
 
 class _Done:
@@ -353,8 +398,14 @@ def analyze(
     classifier: Classifier | None = None,
     identifier: LanguageIdentifier | None = None,
     on_batch: Callable[[BatchCounts, BatchCounts], None] | None = None,
+    sheet: str | None = None,
 ) -> RunSummary:
-    """Analyse every row of ``inputs`` and store the results, one batch after another; returns the run summary."""
+    """Analyse every row of ``inputs`` and store the results, one batch after another; returns the run summary.
+
+    ``sheet`` picks the sheets read from workbooks (a name, a number from 1 or ``all``;
+    default: the sheet holding the data); ``on_batch`` gets each batch's counts and the
+    running total (a progress bar's hook).
+    """
     encoding = check_encoding(encoding)
     run_id = store.start_run("analyze", [str(i) for i in inputs])
     identifier = identifier or default_identifier()
@@ -364,7 +415,7 @@ def analyze(
     def submit(rows: list[RawRow]) -> _Done:
         return _Done(analyze_batch(rows, store, run_id, settings, identifier, normaliser, classifier, seen))
 
-    return run_batches(read_inputs(inputs, mapping, encoding), store, run_id, settings, submit,
+    return run_batches(read_inputs(inputs, mapping, encoding, sheet), store, run_id, settings, submit,
                        getattr(classifier, "model_version", None), on_batch=on_batch)
 
 

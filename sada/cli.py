@@ -64,26 +64,53 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print the s
 
 def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encoding: str | None,
                   mask_pii: bool | None, max_length: int | None, model_path: str | None,
-                  classify: bool) -> dict[str, Any]:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
+                  classify: bool, sheet: str | None = None) -> dict[str, Any]:
     from sada.models.classifier import load_classifier
     from sada.pipeline.analyze import analyze
     from sada.pipeline.config import load_settings
-    from sada.pipeline.ingest import ColumnMapping, check_encoding
+    from sada.pipeline.ingest import ColumnMapping, check_encoding, check_sheet, expand_inputs
     from sada.pipeline.store import Store
+    from sada.progress import RowProgress
 
     settings = load_settings(database_url=db, mask_pii=mask_pii, max_text_length=max_length)
     columns = ColumnMapping.parse(mapping)
     encoding = check_encoding(encoding)  # before the store exists: a typo creates nothing
+    sheet = check_sheet(sheet)
+    files = expand_inputs(inputs)
     classifier = load_classifier(model_path) if classify else None  # fails fast, naming the path
     store = Store.open(settings.database_url)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} rows"),
-                  TimeElapsedColumn(), console=_stderr_console(), transient=True) as progress:
-        task = progress.add_task("analysing", total=None)
-        summary = analyze(inputs, store, settings, columns, encoding, classifier=classifier,
-                          on_batch=lambda counts, _: progress.advance(task, counts.rows_read))
+    with RowProgress(_stderr_console()) as progress:
+        on_batch = _file_progress(progress, [str(f) for f in files])
+        summary = analyze(inputs, store, settings, columns, encoding, classifier=classifier, on_batch=on_batch,
+                          sheet=sheet)
     return summary.as_dict()
+
+
+def _file_progress(progress: Any, files: list[str]) -> Any:
+    """The ``on_batch`` hook of ``sada analyze``: rows done overall and, for a folder, per file."""
+    from sada.pipeline.ingest import estimate_rows
+
+    estimates = {f: estimate_rows(f) for f in files}
+    known = None if None in estimates.values() else sum(estimates.values())  # type: ignore[arg-type]
+    overall = progress.task("analysing" if len(files) > 1 else f"analysing {files[0]}", total=known)
+    per_file: dict[str, int] = {}
+
+    def file_of(label: str) -> str:  # a sheet read with --sheet all is labelled file#sheet
+        return label if label in estimates else next((f for f in files if label.startswith(f + "#")), label)
+
+    def on_batch(counts: Any, _total: Any) -> None:
+        progress.advance(overall, counts.rows_read)
+        if len(files) < 2:
+            return
+        for label, rows in counts.rows_by_file.items():
+            name = file_of(label)
+            if name not in per_file:
+                for done in per_file.values():  # files are read in turn: the earlier ones are finished
+                    progress.finish(done)
+                per_file[name] = progress.task(f"  {name}", total=estimates.get(name))
+            progress.advance(per_file[name], rows)
+
+    return on_batch
 
 
 def _stderr_console():
@@ -100,6 +127,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "  (" + ", ".join(f"{k} {v}" for k, v in summary["quarantine_reasons"].items()) + ")"
         if summary["quarantine_reasons"] else ""))
     click.echo(f"duplicates   {summary['duplicates']}")
+    if summary.get("header_rows"):
+        click.echo(f"header rows  {summary['header_rows']}  (titles and survey metadata, not feedback)")
+    if summary.get("columns"):
+        click.echo(f"columns      {json.dumps(summary['columns'], ensure_ascii=False)}")
+    for path, sheets in (summary.get("sheets") or {}).items():
+        click.echo(f"sheets       {path}: {', '.join(sheets)}")
     click.echo(f"run {summary['run_id']} in {summary['seconds']} s ({summary['items_per_second']} rows/s)")
 
 
@@ -116,16 +149,19 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @click.option("--model", "model_path", type=click.Path(), help="Classifier artifact directory (default: models/default).")
 @click.option("--classify/--no-classify", default=True, show_default=True,
               help="Classify sentiment and themes (off: language ID and normalisation only).")
+@click.option("--sheet", metavar="NAME|INDEX|all",
+              help="Workbook sheets to read: a name, a number from 1, or all (default: the sheet holding the data).")
 @_json_option
 def analyze(inputs: tuple[str, ...], db: str | None, mapping: tuple[str, ...], encoding: str | None,
             mask_pii: bool | None, max_length: int | None, model_path: str | None, classify: bool,
-            as_json: bool) -> None:
+            sheet: str | None, as_json: bool) -> None:
     """Ingest feedback files, analyse every row and store the results.
 
     Each row is counted exactly once: analysed, quarantined (with a reason) or
     a duplicate of an item already stored. Re-running on the same files adds nothing.
     """
-    summary = _run_analysis(list(inputs), db, list(mapping), encoding, mask_pii, max_length, model_path, classify)
+    summary = _run_analysis(list(inputs), db, list(mapping), encoding, mask_pii, max_length, model_path, classify,
+                            sheet)
     _echo_json(summary) if as_json else _print_summary(summary)
 
 
@@ -270,12 +306,14 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
               as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
     from sada.models.cli_support import run_training
+    from sada.progress import RowProgress, encoder_progress
 
     if finetune and overlay is not None:
         raise click.UsageError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder")
-    report = run_training(data_files=list(data_files), out=out, seed=seed, use_corpus=use_corpus,
-                          use_shared=use_shared, encoder_path=encoder_path, finetune=finetune,
-                          epochs=epochs, run_eval=run_eval, overlay=overlay)
+    with RowProgress(_stderr_console()) as progress, encoder_progress(progress):
+        report = run_training(data_files=list(data_files), out=out, seed=seed, use_corpus=use_corpus,
+                              use_shared=use_shared, encoder_path=encoder_path, finetune=finetune,
+                              epochs=epochs, run_eval=run_eval, overlay=overlay)
     if as_json:
         _echo_json(report)
     else:
@@ -305,8 +343,11 @@ def evaluate_cmd(data_file: Path, task: str, model_dir: Path | None, encoder_pat
     from sada.models.classifier import Classifier
     from sada.models.evaluation import evaluate_file
 
+    from sada.progress import RowProgress, encoder_progress
+
     clf = Classifier.from_pretrained(model_dir, encoder=encoder_path, quantize=int8)
-    result = evaluate_file(clf, data_file, task, baseline=baseline)
+    with RowProgress(_stderr_console()) as progress, encoder_progress(progress, f"scoring {data_file.name}:"):
+        result = evaluate_file(clf, data_file, task, baseline=baseline)
     if as_json:
         _echo_json(result)
         return
