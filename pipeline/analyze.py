@@ -23,7 +23,7 @@ from typing import Any
 from sada.pipeline.classify import Classifier, classify_texts
 from sada.pipeline.config import Settings
 from sada.pipeline.ingest import ColumnMapping, FileLayout, RawRow, check_encoding, read_inputs
-from sada.pipeline.language import LanguageIdentifier, default_identifier
+from sada.pipeline.language import LANGUAGES, LanguageIdentifier, default_identifier, unsupported_detail
 from sada.pipeline.normalise import Normaliser, mask_pii
 from sada.pipeline.pii import pseudonymous_id
 from sada.pipeline.store import Store
@@ -150,9 +150,9 @@ def prepare_batch(
     guesses = identifier.predict([item.text for item in items])
     kept = []
     for item, row_fields, guess in zip(items, fields, guesses):
-        if guess.language == "unsupported":
-            rejections.append(Rejection(item.source_file, item.row_number, "unsupported_language",
-                                        "the text is mostly in a script other than Arabic or Latin",
+        detail = unsupported_detail(guess.language)  # another script, or Urdu, Kurdish, Pashto, ...
+        if detail is not None:
+            rejections.append(Rejection(item.source_file, item.row_number, "unsupported_language", detail,
                                         row_fields))
         else:
             kept.append((item, guess))
@@ -290,7 +290,7 @@ def summarise(total: BatchCounts, run_id: str, model_version: str | None, second
     summary = RunSummary(
         rows_read=total.rows_read, analysed=total.analysed, quarantined=total.quarantined,
         duplicates=total.duplicates,
-        languages={lang: total.languages.get(lang, 0) for lang in ("ar", "fa", "mixed", "other")},
+        languages={lang: total.languages.get(lang, 0) for lang in LANGUAGES},
         quarantine_reasons=dict(sorted(total.reasons.items())), superseded=total.superseded, run_id=run_id,
         model_version=model_version,
         seconds=round(seconds, 3), items_per_second=round(total.rows_read / seconds, 1) if seconds else 0.0,
@@ -465,7 +465,7 @@ def analyze_texts(
     valid = [row for row in rows if row["error"] is None]
     for row, guess in zip(valid, identifier.predict([row["text"] for row in valid])):
         row["language"], row["language_confidence"] = guess.language, round(guess.confidence, 4)
-        if guess.language == "unsupported":
+        if unsupported_detail(guess.language) is not None:
             row["error"] = "unsupported_language"
             continue
         row["normalised_text"] = normaliser(row["text"], guess.language).text

@@ -1,4 +1,4 @@
-"""Language identification for Arabic-script feedback: ar, fa, mixed or other.
+"""Language identification for Arabic-script feedback: ar, fa, mixed, other, and the languages around them.
 
 Arabic and Persian share a script, so the script alone says little. Persian
 has letters Arabic lacks (پ چ ژ گ and its own ی/ک), Arabic has ة and ى and
@@ -8,6 +8,15 @@ char_wb n-grams include single letters and short words). Latin-script text
 (English, Arabizi, Finglish) and text without letters are ``other``; text
 mostly in another script (Cyrillic, CJK, ...) is ``unsupported``. A text
 whose sentences are confidently Arabic and confidently Persian is ``mixed``.
+
+Other languages written in Arabic script (Urdu, Sorani and Kurmanji Kurdish,
+Pashto, Sindhi, Uyghur, Balochi) get their own codes before the model is asked:
+each has letters Arabic and Persian never use (ٹ ڈ ڑ ں ے / ێ ۆ ڵ ڕ ە /
+ټ ډ ړ ښ ږ ځ څ ې ۍ / ۈ ۇ ڭ ۋ ...) and frequent function words, and
+:func:`other_arabic_script` counts the words that carry them. Sada analyses
+none of them (:func:`unsupported_detail` says why). Latin-script Arabic
+(Arabizi, ``ar-Latn``) and Persian (Finglish, ``fa-Latn``) are told from
+English by their words and digit-letters (``3ala``, ``7elw``), see :func:`romanised`.
 
 Example:
     >>> identifier = LanguageIdentifier.train(
@@ -19,6 +28,8 @@ Example:
     'fa'
     >>> identifier("great service 👍").language
     'other'
+    >>> identifier("ڈیلیوری بہت دیر سے ہوئی").language, identifier("peyk kheili dir resid").language
+    ('ur', 'fa-Latn')
 """
 
 from __future__ import annotations
@@ -38,12 +49,21 @@ from sklearn.naive_bayes import MultinomialNB
 
 from sada.pipeline.errors import CorpusError, ModelNotFoundError
 
-__all__ = ["DEFAULT_MODEL_DIR", "LANGUAGES", "LanguageGuess", "LanguageIdentifier", "default_identifier", "script_of",
-           "train_on_corpus"]
+__all__ = ["DEFAULT_MODEL_DIR", "LANGUAGES", "OTHER_ARABIC_SCRIPT", "ROMANISED", "LanguageGuess", "LanguageIdentifier",
+           "default_identifier", "other_arabic_script", "romanised", "script_of", "train_on_corpus",
+           "unsupported_detail"]
 
 logger = logging.getLogger(__name__)
 
-LANGUAGES = ("ar", "fa", "mixed", "other")
+#: Latin-script Arabic (Arabizi) and Persian (Finglish): analysed, and counted under their own codes.
+ROMANISED = ("ar-Latn", "fa-Latn")
+#: The languages of analysed items (the run summary's and the report's ``languages`` keys).
+LANGUAGES = ("ar", "fa", "mixed", "other", *ROMANISED)
+#: Arabic-script languages that are identified but not analysed (quarantined ``unsupported_language``).
+OTHER_ARABIC_SCRIPT: dict[str, str] = {
+    "ur": "Urdu", "ckb": "Sorani Kurdish", "kmr": "Kurmanji Kurdish", "ps": "Pashto", "sd": "Sindhi",
+    "ug": "Uyghur", "bal": "Balochi",
+}
 
 _SEGMENTS = re.compile(r"[.!?؟\n،,;؛]+")
 _NOT_ARABIC_LETTER = re.compile(r"[^\u0621-\u063a\u0641-\u064a\u066e-\u06d3\u06fa-\u06ff\s]+")
@@ -129,6 +149,187 @@ def _writes_arabic_script(counts: tuple[int, int, int]) -> bool:
     if arabic and arabic >= max(latin, other):
         return True
     return arabic >= _MIN_ARABIC_LETTERS and arabic >= _MIN_ARABIC_SHARE * (arabic + latin + other)
+
+
+# ---------------------------------------------------------------- other Arabic-script languages
+
+#: Per language: letters Arabic and Persian never use, counted when a word holds one ("strong"; also ئە, a
+#: hamza seat before Kurdish and Uyghur ە, which Persian never writes), and letters that also turn up in Arabic
+#: or Persian typing (ھ ہ ے for heh and yeh, ە on a Kurdish keyboard, Uyghur's ى: "weak", they only add to
+#: strong evidence). Letters shared between these languages (ٹ ڈ ڑ: Urdu and Balochi; ێ ۆ: Sorani and
+#: Kurmanji; ې: Pashto and Uyghur) count for each; function words and the weak letters then decide.
+_OTHER_LETTERS: dict[str, tuple[str, str]] = {
+    "ur": ("ٹڈڑںۓ", "ےہھ"),
+    "ps": ("ټډړښږځڅۍګڼې", ""),
+    "ckb": ("ێۆڵڕ", "ەھ"),
+    "kmr": ("ێۆڤ", "ەھ"),
+    "sd": ("ٻڄڃڇڊڌڍڏڙڦڱڳڻٺٽٿڀڪ۾۽", "ھ"),
+    "bal": ("ٹڈڑںۓ", "ےہھ"),
+    "ug": ("ۈۇڭۋېۆ", "ەھى"),
+}
+_HAMZA_E = {"ckb", "kmr", "ug"}
+_OTHER_STRONG = {code: re.compile(f"[{strong}]" + ("|ئە" if code in _HAMZA_E else ""))
+                 for code, (strong, _) in _OTHER_LETTERS.items()}
+_OTHER_WEAK = {code: re.compile(f"[{weak}]") for code, (_, weak) in _OTHER_LETTERS.items() if weak}
+#: Function words that Arabic and Persian do not write the same way (Persian که, نه, هم, از are left out,
+#: and so are Sorani بە / کە, which Persian typed on a Kurdish keyboard also gives).
+_OTHER_WORDS: dict[str, frozenset[str]] = {code: frozenset(words.split()) for code, words in {
+    "ur": "ہے ہیں ہوا ہوئی ہوئے کا کے میں نہیں نہ سے تھا تھی تھے بہت بھی نے یہ وہ رہا رہی رہے اور "
+          "هے هیں هوا هوئی نهیں تها تهی تهے بهت بهی",
+    "ps": "د په ډېر ډیر یې چې کې مې زما ستاسو زه خپل موږ مونږ تاسو هغه دی وو څه هېڅ کړ وکړ کوي شوی شوې",
+    "ckb": "زۆر لە نییە نیە ئەم ئەو ئەوە ئەمە بەڵام لەگەڵ دەکات ناکات هەیە ئێمە ئێوە تۆ بۆ چونکە یان",
+    "kmr": "گەلەک ژ ل د ب ئەڤ ئەڤە ڤێ ڤان ئەز هەوە مە تە دێ کو بەلێ دگەل هاتە ژی",
+    "sd": "آهي آهن جو جي جا ۾ ۽ کي ڏاڍو ڏاڍي سان مون اسان توهان منهنجو هئي ٿيو",
+    "bal": "ء انت ات منی تئی شمئی گوں بوتگ بوتگاں",
+    "ug": "ۋە بەك بىلەن ئەمەس بۇ ئىكەن ناھايىتى مەن بىز لېكىن",
+}.items()}
+#: Ties go to the more common language (Urdu before Balochi, Sorani before Kurmanji, Pashto before Uyghur).
+_OTHER_ORDER = ("ur", "ps", "ckb", "kmr", "sd", "bal", "ug")
+#: Enough words with evidence: at least two (one in a one-word text) and this share of the words.
+_OTHER_MIN_SHARE = 0.2
+#: Arabic spelling none of these languages uses (teh marbuta, hamza on alef or waw): a decorated Arabic tweet
+#: with a ګ in three words is still Arabic when more of its words are spelt this way.
+_ARABIC_SPELLING = re.compile("[ةأإؤ]")
+_DIACRITICS = re.compile("[\u0640\u064b-\u065f\u0670\u200c\u200d]")  # tatweel, harakat, superscript alef, joiners
+_ARABIC_WORD = re.compile("[\u0621-\u063a\u0641-\u064a\u066e-\u06d5\u06fa-\u06ff\u0750-\u077f]+")
+
+
+def _arabic_script_words(text: str) -> list[str]:
+    """The Arabic-script words of ``text`` (diacritics and joiners dropped), without URLs, mentions or laughter.
+
+    Example:
+        >>> _arabic_script_words("منی آرڈر نہ رسِتگ @user_1 ههههه")
+        ['منی', 'آرڈر', 'نہ', 'رستگ']
+    """
+    text = _LAUGHTER.sub(" ", _NOT_LANGUAGE.sub(" ", text))
+    return _ARABIC_WORD.findall(_DIACRITICS.sub("", text))
+
+
+def other_arabic_script(text: str) -> tuple[str, float] | None:
+    """The Arabic-script language other than Arabic or Persian that ``text`` is written in, if any.
+
+    Each language counts its words holding one of its own letters or being one of its function
+    words; the language with the most such words (then function words, then words with its weak letters) wins
+    when at least one word holds a letter Arabic and Persian lack, and enough words have evidence.
+    Returns the code and the share of the text's words with evidence.
+
+    Example:
+        >>> other_arabic_script("گەیاندن زۆر دواکەوت و خواردنەکە سارد بوو")
+        ('ckb', 0.57)
+        >>> other_arabic_script("خواړه ډېر ناوخته راورسېدل"), other_arabic_script("سفارش دیر رسید")
+        (('ps', 0.75), None)
+        >>> other_arabic_script("وهل خيركم من يقتل فيے حرب")  # a decorative ے in Arabic is not Urdu
+    """
+    words = _arabic_script_words(text)
+    if not words:
+        return None
+    best: tuple[int, int, int, int] | None = None
+    choice = ""
+    for rank, code in enumerate(_OTHER_ORDER):
+        strong_re, weak_re, function_words = _OTHER_STRONG[code], _OTHER_WEAK.get(code), _OTHER_WORDS[code]
+        lettered = [strong_re.search(w) is not None for w in words]
+        weakly = [weak_re is not None and weak_re.search(w) is not None for w in words]
+        if not any(lettered) and not any(weakly):
+            continue  # function words alone, in words Arabic or Persian also spell, are not enough
+        strong = sum(1 for w, s in zip(words, lettered) if s or w in function_words)
+        weak = sum(1 for w, s, k in zip(words, lettered, weakly) if k and not s and w not in function_words)
+        key = (strong, sum(1 for w in words if w in function_words), weak, -rank)
+        if strong and (best is None or key > best):
+            best, choice = key, code
+    if best is None:
+        return None
+    evidence = best[0] + best[2]
+    if (evidence < min(2, len(words)) or evidence < _OTHER_MIN_SHARE * len(words)
+            or evidence <= sum(1 for w in words if _ARABIC_SPELLING.search(w))):
+        return None
+    return choice, round(min(1.0, evidence / len(words)), 2)
+
+
+def unsupported_detail(language: str) -> str | None:
+    """Why items in ``language`` are not analysed (the quarantine detail), or ``None`` when they are.
+
+    Example:
+        >>> unsupported_detail("ur")
+        'Urdu (ur): an Arabic-script language Sada identifies but does not analyse (only Arabic and Persian)'
+        >>> unsupported_detail("ar-Latn") is None, unsupported_detail("unsupported")[:23]
+        (True, 'the text is mostly in a')
+    """
+    if language in OTHER_ARABIC_SCRIPT:
+        return (f"{OTHER_ARABIC_SCRIPT[language]} ({language}): an Arabic-script language Sada identifies but does "
+                "not analyse (only Arabic and Persian)")
+    if language == "unsupported":
+        return "the text is mostly in a script other than Arabic or Latin"
+    return None
+
+
+# ---------------------------------------------------------------- Arabizi and Finglish
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+#: Arabizi words (Egyptian, Levantine, Gulf, Maghrebi chat spellings) that English does not use.
+_ARABIZI_WORDS = _words(
+    "el w wa ana enta enti inta inti ehna e7na howa heya homa mesh msh mish mush mafi mafish mafeesh mafesh "
+    "la2 aywa aiwa ya3ni yani wallah wallahi walla inshallah mashallah habibi shukran shokran shokrn mashkoor "
+    "mashkoreen kteer ktir kter ktiir awi awy gedan gdan geddan jedan jiddan jidan leh leish lesh laysh keda kida "
+    "kda kaman kman lsa lissa lesa lessa fel fil mn 3ala 3la 3al 3an ba3d ba2a tayeb tayyeb kwayes kwayyes "
+    "kwais helw helwa 7elw 7elwa zein zain zeen wayed wajed momtaz momtaza mumtaz mumtaza zift akl akel talab "
+    "talabt talabat tawseel tawsil tawsel sawa2 mandoob mandub wesel wasal wasalt ta2akhar t2akhar mot2akher "
+    "moteakhar mit2akhar bared barid ghali ghalya ghalia rakhees flous floos fulus shu shou sh7al kif keef "
+    "kefak ezzay ezay izzay yalla khalas tab3an kan kanet kanit bas bss lel lil bta3 beta3 3ashan 3shan "
+    "mesh3aref ma3 ma3ah sa3a sa3teen kol shwaya shwaia mara marra tany tani tanya khedma khidma 5edma 7aga "
+    "haga ba2et mafto7a gali tele3 tala3 mo7taram ya abadan")
+#: Finglish words (Persian in Latin letters) that English does not use.
+_FINGLISH_WORDS = _words(
+    "kheili kheyli khayli khili khaili kheily khoob khub khoub khob khube khoobe bood bud boodam boodim "
+    "nabood nabud hast hastam hastim nist nistam ast resid residan naresid nareside naresideh miad nemiad "
+    "nayoomade nayomade oomad oomade umad zood sefaresh sefareshe sefaresham sefareshamo ghaza ghazaa ghazash "
+    "ghazaye peyk paik peik peyke poshtibani barname barnameh mamnoon mamnun mamnoonam mersi merc lotfan "
+    "vali chera cheghadr cheqadr inghadr hamishe aslan asan ghalat sard garm bi aali aalie maze mazeh "
+    "khoshmaze bimaze gerun geroon gheymat ghimat gheymatash takhfif pool hesab hesabam nemide nemidam "
+    "nemikone nemishe mishe mikone mide midam kard karde shod shode nashod konid kon montazer montazeram "
+    "dobare hatman hich hichi chon ke ro az ba dar va shoma ina oon khosh akhlagh nemitoonam vared sham "
+    "moondam boodam dade javab kond kam ziad ziade hazine ersal kafi bedoone dalili bastebandi tamiz "
+    "joojeh khamir nadasht ta hala nakhorde hanooz hanuz dige dirooz salam baste razi raazi "
+    "moshkel ghabz karmozd sorat zaeif zaeife darid konam begid khoban jensesh dir inja oonja unja nadare monaseb monasebe harf sakht sakhte bod bodam nabod awli khyli khaily kheyly mrc mrci mesle hame hamash vaghan vaghean vaqan vaqean tashakor tashakkor omidvaram slm mmnon mamnon")
+#: English function words: a Latin text with as many of these as romanised words stays ``other``.
+_ENGLISH_WORDS = _words(
+    "the a an and but or is are was were be been being to of in on at for with my your our their his her its "
+    "i you he she it we they me us them this that these those not no very so too have has had do does did "
+    "will would can could should from by as just after before again still there here all what why how when "
+    "who which if than then about into over out up down")
+#: Arabizi writes ء ع خ ط ح غ ق ص as 2 3 5 6 7 8 9 inside words: 3ala, 7elw, ba3d, ta2akhar, ma3.
+_ARABIZI_DIGITS = re.compile(r"(?=[a-z0-9]*[aeiou])(?:[a-z]+[235789][a-z]+|[2357][a-z]{2,}|[a-z]{2,3}[379])")
+_LATIN_TOKEN = re.compile(r"[a-z0-9']+")
+_ROMANISED_MIN_WORDS = 2
+_ROMANISED_MIN_SHARE = 0.2  # of the words: an Italian review with four "al" in 195 words is not Arabizi
+
+
+def romanised(text: str) -> str | None:
+    """``ar-Latn`` (Arabizi), ``fa-Latn`` (Finglish) or ``None`` for a Latin-script text.
+
+    At least two words of one of them (one in a one-word text) and a fifth of the words, more than
+    of the other, and more than English function words; a tie is left ``None`` (``other``).
+
+    Example:
+        >>> romanised("el delivery kan moteakhar gedan"), romanised("peyk kheili dir resid")
+        ('ar-Latn', 'fa-Latn')
+        >>> romanised("the delivery was late"), romanised("El servicio fue muy lento")
+        (None, None)
+    """
+    tokens = _LATIN_TOKEN.findall(_HASHTAG.sub(" ", _NOT_LANGUAGE.sub(" ", text)).lower())
+    words = [t.strip("'") for t in tokens if any(c.isalpha() for c in t)]
+    if not words:
+        return None
+    arabizi = sum(1 for w in words if w in _ARABIZI_WORDS or _ARABIZI_DIGITS.fullmatch(w))
+    finglish = sum(1 for w in words if w in _FINGLISH_WORDS)
+    english = sum(1 for w in words if w in _ENGLISH_WORDS)
+    best = max(arabizi, finglish)
+    if (arabizi == finglish or best < min(_ROMANISED_MIN_WORDS, len(words)) or best <= english
+            or best < _ROMANISED_MIN_SHARE * len(words)):
+        return None
+    return "ar-Latn" if arabizi > finglish else "fa-Latn"
 
 
 @dataclass(frozen=True)
@@ -221,11 +422,16 @@ class LanguageIdentifier:
             counts = _letter_counts(text)  # once per text: both rules read the same counts
             script = "arabic" if _writes_arabic_script(counts) else _dominant_script(counts)
             if script == "arabic":
-                arabic_idx.append(i)
+                found = other_arabic_script(text)
+                if found is None:
+                    arabic_idx.append(i)
+                else:
+                    guesses[i] = LanguageGuess(found[0], found[1], script)
             elif script == "other":
                 guesses[i] = LanguageGuess("unsupported", 1.0, script)
             else:
-                guesses[i] = LanguageGuess("other", 1.0, script)
+                language = romanised(text) if script == "latin" else None
+                guesses[i] = LanguageGuess(language or "other", 1.0, script)
         if arabic_idx:
             probs = self._probabilities([texts[i] for i in arabic_idx])
             mixed = self._mixed([texts[i] for i in arabic_idx])

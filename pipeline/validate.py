@@ -42,7 +42,8 @@ REASONS = {
     "unparseable_date": "created_at is present but is not a date",
     "nps_out_of_range": "nps_score is not a whole number from 0 to 10",
     "rating_out_of_range": "rating is not a number from 0 to 10",
-    "unsupported_language": "the text is mostly in a script other than Arabic or Latin",
+    "unsupported_language": "the text is mostly in a script other than Arabic or Latin, or in an Arabic-script "
+                            "language other than Arabic and Persian (Urdu, Kurdish, Pashto, ...; named in the detail)",
     "malformed_record": "the row could not be parsed (bad JSON, too many CSV fields)",
     "missing_text_column": "the file has no column recognised as the feedback text",
     "column_mapping": "a --map option names a column the file does not have",

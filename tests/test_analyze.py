@@ -52,7 +52,7 @@ def test_messy_file_counts_add_up_and_rerun_adds_nothing(tmp_path, db_url):
                                            "undecodable_bytes": 1, "unparseable_date": 1,
                                            "unsupported_language": 1}
     assert (first["analysed"], first["quarantined"], first["duplicates"]) == (4, 6, 1)
-    assert first["languages"] == {"ar": 2, "fa": 1, "mixed": 0, "other": 1}
+    assert first["languages"] == {"ar": 2, "fa": 1, "mixed": 0, "other": 1, "ar-Latn": 0, "fa-Latn": 0}
 
     second = _analyze("--input", str(path), "--db", db_url)
     assert (second["rows_read"], second["analysed"], second["duplicates"], second["quarantined"]) == (11, 0, 5, 6)

@@ -340,7 +340,7 @@ def test_report_reads_the_store_on_sqlite_and_postgresql(db_url, tmp_path):
     html = result.path.read_text(encoding="utf-8")
     cur, delta = result.headline["current"], result.headline["delta"]
     assert (result.period, result.previous_period) == ("2026-06", "2026-05")
-    assert cur["items"] == 10 and cur["by_language"] == {"ar": 7, "fa": 3, "mixed": 0, "other": 0}
+    assert cur["items"] == 10 and cur["by_language"] == {"ar": 7, "fa": 3, "mixed": 0, "other": 0, "ar-Latn": 0, "fa-Latn": 0}
     assert cur["complaint_rate"] == pytest.approx(0.8) and delta["items"] == 10 - 7
     assert cur["nps"]["n"] == 10 and cur["nps"]["nps"] == pytest.approx(-60.0)
     assert cur["at_risk"] == 16 and delta["at_risk"] == 16 - 20

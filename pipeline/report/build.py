@@ -30,7 +30,7 @@ __all__ = ["ReportResult", "build_report", "default_report_path", "render_html"]
 
 logger = logging.getLogger(__name__)
 
-_LANG_TAG = {"ar": "ar", "fa": "fa", "mixed": "fa", "other": "und"}
+_LANG_TAG = {"ar": "ar", "fa": "fa", "mixed": "fa", "other": "und", "ar-Latn": "ar-Latn", "fa-Latn": "fa-Latn"}
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from sada.pipeline.language import LANGUAGES
 from sada.pipeline.report.i18n import Translator
 
 __all__ = ["COLOURS", "plotly_bundle", "sentiment_chart", "theme_chart", "lift_chart", "risk_distribution_chart",
@@ -76,7 +77,7 @@ def sentiment_chart(series: pd.DataFrame, t: Translator) -> str | None:
     from plotly import graph_objects as go
     from plotly.subplots import make_subplots
 
-    langs = [lang for lang in ("ar", "fa", "mixed", "other") if lang in set(series["language"])]
+    langs = [lang for lang in LANGUAGES if lang in set(series["language"])]
     months = sorted(series["month"].unique())
     ticks = [t.month_key(m) for m in months]
     fig = make_subplots(rows=1, cols=len(langs), shared_yaxes=True, horizontal_spacing=0.04,
@@ -193,7 +194,7 @@ def nps_chart(table: pd.DataFrame, t: Translator, min_answers: int = 3) -> str |
     months = sorted(table["month"].unique())
     ticks = [t.month_key(m) for m in months]
     fig = go.Figure()
-    for lang in ["all", *[x for x in ("ar", "fa", "mixed", "other") if x in set(table["language"])]]:
+    for lang in ["all", *[x for x in LANGUAGES if x in set(table["language"])]]:
         part = table[table["language"] == lang].set_index("month").reindex(months)
         part.loc[part["n"] < min_answers, "nps"] = None  # too few answers to plot
         name = t.t("all") if lang == "all" else t.language(lang)

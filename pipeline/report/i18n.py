@@ -96,6 +96,8 @@ STRINGS: dict[str, tuple[str, str, str]] = {
     "lang_fa": ("Persian", "الفارسية", "فارسی"),
     "lang_mixed": ("Mixed", "مختلط", "مختلط"),
     "lang_other": ("Other", "أخرى", "سایر"),
+    "lang_ar-Latn": ("Arabizi (Latin script)", "العربيزي (بحروف لاتينية)", "عربی با حروف لاتین"),
+    "lang_fa-Latn": ("Finglish (Latin script)", "الفارسية بحروف لاتينية", "فینگلیش"),
     "ch_app": ("App", "التطبيق", "اپلیکیشن"),
     "ch_web": ("Web", "الموقع", "وب‌سایت"),
     "ch_call_center": ("Call centre", "مركز الاتصال", "مرکز تماس"),

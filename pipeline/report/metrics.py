@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from sada.pipeline.language import LANGUAGES
 from sada.pipeline.report.data import ChurnSnapshot
 from sada.pipeline.report.period import Period
 from sada.pipeline.report.spikes import clean_quote
@@ -24,7 +25,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
-_LANGS: tuple[str, ...] = ("ar", "fa", "mixed", "other")
+_LANGS: tuple[str, ...] = LANGUAGES
 
 
 def _nps(scores: pd.Series) -> dict[str, Any]:
