@@ -68,7 +68,7 @@ OTHER_ARABIC_SCRIPT: dict[str, str] = {
 _SEGMENTS = re.compile(r"[.!?؟\n،,;؛]+")
 _NOT_ARABIC_LETTER = re.compile(r"[^\u0621-\u063a\u0641-\u064a\u066e-\u06d3\u06fa-\u06ff\s]+")
 #: URLs, e-mail addresses and @mentions carry Latin letters that say nothing about the writer's language.
-_NOT_LANGUAGE = re.compile(r"(?i)(?:https?://|www\.)\S+|\S+@\S+\.\S+|@\w+|\[(?:URL|EMAIL|PHONE|CARD|IBAN)\]")
+_NOT_LANGUAGE = re.compile(r"(?i)(?:https?://|www\.)\S+|\S+@\S+\.\S+|@\w+|\[(?:URL|EMAIL|PHONE|CARD|IBAN|NATIONAL_ID)\]")
 #: Laughter (ههههه, خخخخ) is written alike in Arabic and Persian; elongation (جمييييل) repeats one letter.
 _HASHTAG = re.compile(r"#\w+")
 _LAUGHTER = re.compile(r"\b(?:ه{2,}|(?:ها){2,}|خ{3,}|ع{3,})\b")

@@ -39,7 +39,7 @@ _ELONGATED_LATIN = re.compile(r"([A-Za-z])\1{2,}")
 _TATWEEL = re.compile("\u0640+")
 _EXCLAIM = re.compile(r"[!！]{2,}")
 _QUESTION = re.compile(r"[?؟]{2,}")
-_PLACEHOLDER = re.compile(r"\[\s*(URL|EMAIL|PHONE|CARD|IBAN)\s*\]")
+_PLACEHOLDER = re.compile(r"\[\s*(URL|EMAIL|PHONE|CARD|IBAN|NATIONAL)(\s*_\s*ID)?\s*\]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -97,6 +97,10 @@ class NormalisedText:
     cues: Cues = field(default_factory=Cues)
 
 
+def _rejoin_placeholder(match: re.Match[str]) -> str:
+    """A placeholder the tokenizers split (``[ NATIONAL _ ID ]``) written whole again."""
+    return f"[{match.group(1)}{'_ID' if match.group(2) else ''}]"
+
 class Normaliser:
     """Route texts to camel-tools (ar) or hazm (fa); one flag per extra step.
 
@@ -151,7 +155,7 @@ class Normaliser:
             tokens = self._persian_tokens(text)
         else:  # mixed or Latin script: shared steps only, never one language's rules on the other
             tokens = simple_word_tokenize(text)
-        joined = _PLACEHOLDER.sub(r"[\1]", " ".join(tokens))
+        joined = _PLACEHOLDER.sub(_rejoin_placeholder, " ".join(tokens))
         if self.ascii_digits:
             joined = joined.translate(_DIGITS)
         joined = _SPACES.sub(" ", joined).strip()

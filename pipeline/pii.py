@@ -1,8 +1,13 @@
 """Mask personal data in Arabic and Persian feedback before anything is stored.
 
 ``mask_pii`` replaces e-mail addresses, URLs, IBANs (Iranian sheba numbers
-included), payment-card numbers and phone numbers with ``[EMAIL]``,
-``[URL]``, ``[IBAN]``, ``[CARD]`` and ``[PHONE]``. It reads ASCII,
+included), payment-card numbers, national id numbers and phone numbers with
+``[EMAIL]``, ``[URL]``, ``[IBAN]``, ``[CARD]``, ``[NATIONAL_ID]`` and ``[PHONE]``.
+National ids are Saudi (10 digits from 1 or 2 with a Luhn check digit: citizens
+and residents), Emirati (``784-YYYY-NNNNNNN-N``) and Iranian (code melli: 10
+digits with its mod-11 check digit, not a Gulf mobile's 05); a 10-digit number
+failing its check stays ``[PHONE]``, so a phone number is never named an id by a
+shape alone. It reads ASCII,
 Arabic-Indic (٠-٩) and Persian (۰-۹) digits alike, finds values glued to
 the word before them (``جوالي٠٥٥...``, ``شبامIR...``, ``ايميليali@...``) and
 the usual groupings (``(055) 123-4567``, ``055.123.4567``, ``+966 55 123 4567``,
@@ -33,16 +38,28 @@ Example:
     'ايميلي[EMAIL] وبطاقتي [CARD]'
     >>> mask_pii("سفارش ۱۴۰۳/۰۵/۱۲ به مبلغ ۱۵۰۰۰۰ تومان، امتیاز 10/10")
     'سفارش ۱۴۰۳/۰۵/۱۲ به مبلغ ۱۵۰۰۰۰ تومان، امتیاز 10/10'
+    >>> mask_pii("هويتي 1012345672 والإماراتية 784-1985-1234567-3 وکد ملی ۰۰۱۲۳۴۵۶۷۹")
+    'هويتي [NATIONAL_ID] والإماراتية [NATIONAL_ID] وکد ملی [NATIONAL_ID]'
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
+import os
 import re
+import secrets
+from functools import lru_cache
+from pathlib import Path
 
-__all__ = ["PLACEHOLDERS", "mask_pii", "pseudonymous_id"]
+from sada.pipeline.errors import ConfigError
 
-PLACEHOLDERS = ("[URL]", "[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]")
+__all__ = ["KEY_ENV", "KEY_FILE", "PLACEHOLDERS", "mask_pii", "pseudonym_key", "pseudonymous_id"]
+
+logger = logging.getLogger(__name__)
+
+PLACEHOLDERS = ("[URL]", "[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[NATIONAL_ID]")
 
 # ---------------------------------------------------------------- tables, built once
 
@@ -162,6 +179,51 @@ def _is_protected(chunk: str) -> bool:
     return _is_date(chunk) or _YEAR_RANGE.fullmatch(chunk) is not None
 
 
+# National ids: how they are written (one run of digits; Emirati ids and Iranian codes also in their groups).
+_EMIRATI_ID = re.compile(r"784[ \-]?(?:19|20)\d\d[ \-]?\d{7}[ \-]?\d")
+_MELLI_GROUPS = re.compile(r"\d{3}-\d{6}-\d")
+
+
+def _luhn(digits: str) -> bool:
+    """The Luhn check (Saudi national and residence ids, cards)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _code_melli(digits: str) -> bool:
+    """An Iranian national code: 10 digits whose last is the mod-11 check digit of the nine before it.
+
+    Example:
+        >>> _code_melli("0012345679"), _code_melli("0012345678"), _code_melli("1111111111")
+        (True, False, False)
+    """
+    if len(digits) != 10 or len(set(digits)) == 1:
+        return False
+    rest = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9])) % 11
+    return int(digits[9]) == (rest if rest < 2 else 11 - rest)
+
+
+def _national_id(run: str, digits: str) -> bool:
+    """A Saudi, Emirati or Iranian national id number, by its shape and check digit.
+
+    Example:
+        >>> _national_id("1012345672", "1012345672"), _national_id("1012345678", "1012345678")
+        (True, False)
+        >>> _national_id("784-1985-1234567-3", "784198512345673"), _national_id("0551234563", "0551234563")
+        (True, False)
+    """
+    if len(digits) == 15:
+        return _EMIRATI_ID.fullmatch(run) is not None
+    if len(digits) != 10 or (run != digits and _MELLI_GROUPS.fullmatch(run) is None):
+        return False  # a 10-digit number in phone groups (055 123 4567) is a phone
+    if digits[0] in "12" and _luhn(digits):
+        return True  # Saudi: 1 citizens, 2 residents
+    return not digits.startswith("05") and _code_melli(digits)  # 05...: a Gulf mobile, whatever its digits
+
+
 def _placeholder(run: str, followed_by_amount: bool) -> str | None:
     """The placeholder for one run of digit groups (ASCII digits), or None to leave it."""
     if run.endswith(".0") and run.count(".") == 1:
@@ -172,7 +234,11 @@ def _placeholder(run: str, followed_by_amount: bool) -> str | None:
         return None
     if n >= 20:
         return "[IBAN]"  # bare sheba (24 digits) or account number
-    if run.lstrip("(").startswith("+") or digits.startswith("00"):
+    international = run.lstrip("(").startswith("+")
+    amount = followed_by_amount and digits[0] != "0" and n <= 12
+    if not international and not amount and _national_id(run, digits):
+        return "[NATIONAL_ID]"
+    if international or digits.startswith("00"):
         return "[PHONE]"
     if digits[0] != "0":
         if followed_by_amount and n <= 12:
@@ -245,21 +311,94 @@ def mask_pii(text: str) -> str:
     return _NUMBER.sub(_classify_number, text)
 
 
-def pseudonymous_id(value: str) -> str:
-    """An identifier with personal data in it (a phone, an e-mail) as a stable pseudonym; others unchanged.
+#: The environment variable that gives the pseudonym key, and the key file under SADA_HOME otherwise.
+KEY_ENV = "SADA_PSEUDONYM_KEY"
+KEY_FILE = "pseudonym.key"
+_MIN_KEY_CHARS = 16
+_PSEUDONYM = re.compile(r"pii-[0-9a-f]{20}")
+
+
+def pseudonym_key() -> bytes:
+    """The secret key of customer-id pseudonyms: ``SADA_PSEUDONYM_KEY``, else ``$SADA_HOME/pseudonym.key``.
+
+    The file is created on first use (32 random bytes, written as hex, mode 0600, in a folder of
+    mode 0700) and read from then on; ``sada analyze``, ``sada churn`` and the report all use it,
+    so the same customer gets the same pseudonym everywhere. It lives outside the store: whoever
+    has the store but not the key cannot test phone numbers against the pseudonyms.
+
+    Raises:
+        ConfigError: the key given is shorter than 16 characters, or the key file cannot be read or written.
+    """
+    return _key(os.environ.get(KEY_ENV), os.environ.get("SADA_HOME"))
+
+
+@lru_cache(maxsize=8)
+def _key(given: str | None, home_variable: str | None) -> bytes:
+    """The key for these values of SADA_PSEUDONYM_KEY and SADA_HOME (read once per process and setting)."""
+    if given is not None:
+        if len(given.strip()) < _MIN_KEY_CHARS:
+            raise ConfigError(f"{KEY_ENV} must be at least {_MIN_KEY_CHARS} characters (a random secret, e.g. "
+                              "`python -c 'import secrets; print(secrets.token_hex(32))'`), found "
+                              f"{len(given.strip())}")
+        return given.strip().encode("utf-8")
+    from sada.pipeline.config import load_settings
+
+    return _key_file(load_settings().home / KEY_FILE)
+
+
+def _key_file(path: Path) -> bytes:
+    """Read the key file, creating it first if absent (atomically: two processes end up with one key)."""
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fresh = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+            fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_bytes(32).hex() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(fresh, path)  # fails if another process made the key first: theirs is kept
+                logger.info("created the pseudonym key %s", path)
+            except FileExistsError:
+                pass
+            finally:
+                fresh.unlink()
+        if path.stat().st_mode & 0o077:
+            logger.warning("%s is readable by other users; chmod 600 it", path)
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read or create the pseudonym key {path}: {exc.strerror or exc}; "
+                          f"set SADA_HOME to a writable folder or give the key in {KEY_ENV}") from None
+    if len(key) < _MIN_KEY_CHARS:
+        raise ConfigError(f"the pseudonym key {path} is shorter than {_MIN_KEY_CHARS} characters; restore it from "
+                          "a backup (a new key makes new pseudonyms)")
+    return key.encode("utf-8")
+
+
+def pseudonymous_id(value: str, key: bytes | None = None) -> str:
+    """An identifier with personal data in it (a phone, an e-mail) as a keyed pseudonym; others unchanged.
 
     Customer ids are join keys: masking a phone-number id to ``[PHONE]`` would
     merge every such customer into one. The pseudonym is ``pii-`` plus 20 hex
-    digits of the value's SHA-256, so the same customer gets the same id in
-    feedback and in customer files, and the number itself is not stored.
+    digits of the value's HMAC-SHA-256 under :func:`pseudonym_key` (or ``key``),
+    so the same customer gets the same id in feedback and in customer files,
+    the number itself is not stored, and without the key nobody can find which
+    number a pseudonym stands for by hashing every number of a numbering plan.
+    A pseudonym given again is returned as it is.
 
     Example:
-        >>> pseudonymous_id("cust-4821")
+        >>> key = b"an example key, not a real secret"
+        >>> pseudonymous_id("cust-4821", key)
         'cust-4821'
-        >>> a = pseudonymous_id("٠٥٥١٢٣٤٥٦٧")
-        >>> a.startswith("pii-"), a == pseudonymous_id("٠٥٥١٢٣٤٥٦٧"), len(a)
-        (True, True, 24)
+        >>> a = pseudonymous_id("٠٥٥١٢٣٤٥٦٧", key)
+        >>> a.startswith("pii-"), a == pseudonymous_id("٠٥٥١٢٣٤٥٦٧", key), len(a), pseudonymous_id(a, key) == a
+        (True, True, 24, True)
+        >>> a == pseudonymous_id("٠٥٥١٢٣٤٥٦٧", b"another key, not a real secret")
+        False
     """
-    if mask_pii(value) == value:
+    if mask_pii(value) == value or _PSEUDONYM.fullmatch(value):
         return value
-    return "pii-" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    digest = hmac.new(key if key is not None else pseudonym_key(), value.encode("utf-8", "surrogatepass"),
+                      hashlib.sha256)
+    return "pii-" + digest.hexdigest()[:20]

@@ -83,6 +83,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sada_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """SADA_HOME in a temporary folder for the whole session: no test writes into the real ~/.sada
+    (the pseudonym key, a local Prefect server). Tests that need their own use monkeypatch on top."""
+    home = tmp_path_factory.mktemp("sada-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SADA_HOME", str(home))
+        patch.delenv("SADA_PSEUDONYM_KEY", raising=False)
+        yield home
+
+
 @pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     """../shared/datasets beside the checkout; tests using it skip when it is absent."""

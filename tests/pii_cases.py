@@ -49,8 +49,9 @@ import re
 
 __all__ = ["KINDS", "NOT_PII", "PII_CASES", "PLACEHOLDER_OF", "find_pii"]
 
-KINDS = ("phone", "email", "iban", "card")
-PLACEHOLDER_OF = {"phone": "[PHONE]", "email": "[EMAIL]", "iban": "[IBAN]", "card": "[CARD]"}
+KINDS = ("phone", "email", "iban", "card", "national_id")
+PLACEHOLDER_OF = {"phone": "[PHONE]", "email": "[EMAIL]", "iban": "[IBAN]", "card": "[CARD]",
+                  "national_id": "[NATIONAL_ID]"}
 
 # (value, kind). Sentences embedding them (glued to a word and spaced) are built in tests/test_pii.py.
 PII_CASES: list[tuple[str, str]] = [
@@ -126,6 +127,16 @@ PII_CASES: list[tuple[str, str]] = [
     ("5022 2910 1234 5678", "card"),
     ("3782 822463 10005", "card"),  # 15-digit, 4-6-5
     ("5105105105105100", "card"),
+    # ---- national ids: Saudi (1 citizens, 2 residents; Luhn check digit), Emirati, Iranian code melli
+    ("1012345672", "national_id"),
+    ("٢٠٥٦٧٨٩١٢٢", "national_id"),  # a residence (iqama) number in Arabic-Indic digits
+    ("784-1985-1234567-3", "national_id"),  # Emirati, as printed on the card
+    ("784198512345673", "national_id"),  # Emirati, one run (was [CARD])
+    ("٧٨٤ ١٩٨٥ ١٢٣٤٥٦٧ ٣", "national_id"),  # Emirati, spaced, Arabic-Indic
+    ("0012345679", "national_id"),  # code melli from Tehran (00...): not an international prefix
+    ("۰۰۸۴۵۷۵۹۴۸", "national_id"),  # code melli in Persian digits
+    ("001-234567-9", "national_id"),  # code melli in its printed groups
+    ("4993708998", "national_id"),
 ]
 
 # (text, why it is not PII): masking must leave each unchanged, find_pii must find nothing.

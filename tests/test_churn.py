@@ -371,3 +371,30 @@ def test_the_sample_corpus_truth_applies_only_to_the_corpus_file(tmp_path):
     assert "oracle_auc" in sample.metrics and "oracle_auc" not in team.metrics
     with pytest.raises(InputError, match="found none"):  # no implicit fallback to the corpus's customers
         score_churn(Store.open(f"sqlite:///{tmp_path / 'c.sqlite'}"))
+
+
+@pytest.mark.parametrize("customer_id", [
+    "0551234567",  # a Saudi mobile as the customer number
+    "٠٥٥١٢٣٤٥٦٧",  # the same, in Arabic-Indic digits as a form tool writes it
+    "sara.ahmadi@example.ir",  # an e-mail as the customer id
+])
+def test_feedback_and_customer_files_pseudonymise_ids_alike(tmp_path, monkeypatch, customer_id):
+    """`sada analyze` and the churn customer files use one keyed pseudonym (SADA_HOME's key): ids still join."""
+    import hashlib
+
+    monkeypatch.setenv("SADA_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SADA_PSEUDONYM_KEY", raising=False)
+    from sada.cli import main
+
+    path = tmp_path / "feedback.csv"
+    pd.DataFrame({"id": ["f1"], "customer_id": [customer_id], "comment": ["التوصيل تأخر كثير"]}).to_csv(path, index=False)
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    result = CliRunner().invoke(main, ["analyze", "--input", str(path), "--db", db, "--no-classify", "--json"])
+    assert result.exit_code == 0, result.output
+    with Store.open(db).engine.connect() as conn:
+        stored = conn.execute(select(feedback.c.customer_id)).scalar_one()
+    raw = pd.DataFrame({"customer_id": [customer_id], "signup_date": ["2024-01-01"], "churned": ["0"]})
+    loaded = validate_customers(raw)
+    assert stored.startswith("pii-") and loaded.frame["customer_id"].tolist() == [stored]
+    assert stored != "pii-" + hashlib.sha256(customer_id.encode()).hexdigest()[:20]  # not the unkeyed hash
+    assert (tmp_path / "home" / "pseudonym.key").is_file()

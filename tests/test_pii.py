@@ -144,15 +144,135 @@ def test_masking_twice_equals_masking_once(text):
 
 def test_normalise_re_exports_the_same_function():
     assert mask_pii_from_normalise is mask_pii
-    assert set(PLACEHOLDERS) == {"[URL]", "[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]"}
+    assert set(PLACEHOLDERS) == {"[URL]", "[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[NATIONAL_ID]"}
 
 
 @pytest.mark.parametrize(
     "raw, language",
     [("جوالي٠٥٥١٢٣٤٥٦٧ ارجو الاتصال", "ar"), ("شمارم۰۹۱۲۳۴۵۶۷۸۹ لطفا زنگ بزنید", "fa"),
-     ("شبام IR062960000000100324200001 و ایمیلم sara@example.ir", "fa")],
+     ("شبام IR062960000000100324200001 و ایمیلم sara@example.ir", "fa"),
+     ("رقم هويتي 1012345672 ارجو التحقق", "ar"), ("کد ملی من ۰۰۱۲۳۴۵۶۷۹ است", "fa")],
 )
 def test_placeholders_survive_the_normaliser(raw, language):
     text = Normaliser()(raw, language).text
     assert find_pii(text) == []
-    assert "[PHONE]" in text or "[IBAN]" in text
+    assert "[PHONE]" in text or "[IBAN]" in text or " [NATIONAL_ID] " in text  # whole, not [ NATIONAL _ ID ]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("رقم هويتي 1012345672", "رقم هويتي [NATIONAL_ID]"),  # Saudi citizen, Luhn check digit right
+        ("رقم هويتي 1012345678", "رقم هويتي [PHONE]"),  # same shape, check digit wrong: masked, not named an id
+        ("اقامتي2056789122", "اقامتي[NATIONAL_ID]"),  # a residence number glued to the word
+        ("الهوية الإماراتية ٧٨٤-١٩٨٥-١٢٣٤٥٦٧-٣", "الهوية الإماراتية [NATIONAL_ID]"),
+        ("کد ملی ۰۰۱۲۳۴۵۶۷۹ و موبایل ۰۹۱۲۳۴۵۶۷۸۹", "کد ملی [NATIONAL_ID] و موبایل [PHONE]"),
+        ("کد ملی ۰۰۱۲۳۴۵۶۷۸", "کد ملی [PHONE]"),  # a wrong check digit: still masked
+        ("کدملیم1111111111", "کدملیم[PHONE]"),  # ten equal digits pass the mod-11 sum but are no code
+        # Gulf mobiles whose digits happen to pass the Iranian check stay phones
+        ("جوالي 0551234563", "جوالي [PHONE]"),
+        # phone groupings are phones even when the digits pass a check
+        ("رقمي 101 234 5672", "رقمي [PHONE]"),
+        ("+966 1012345672", "[PHONE]"),  # an international prefix makes it a phone
+        # a 10-digit amount stays an amount
+        ("المبلغ 1012345672 ريال", "المبلغ 1012345672 ريال"),
+    ],
+)
+def test_national_ids_are_named(raw, expected):
+    assert mask_pii(raw) == expected
+
+
+# ---------------------------------------------------------------- keyed pseudonyms
+
+PHONE = "0551234567"
+
+
+def test_a_pseudonym_cannot_be_matched_to_its_phone_number_by_hashing(tmp_path, monkeypatch):
+    """The attack an unkeyed hash allowed: hash every number of the plan and look the pseudonym up."""
+    import hashlib
+    import hmac
+    import stat
+
+    from sada.pipeline.pii import pseudonymous_id
+
+    monkeypatch.setenv("SADA_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SADA_PSEUDONYM_KEY", raising=False)
+    pseudonym = pseudonymous_id(PHONE)
+    assert pseudonym.startswith("pii-") and len(pseudonym) == 24
+
+    # without the key: no number of the plan (here 10,000 of it, the phone among them) hashes to it
+    plan = [f"055123{n:04d}" for n in range(10_000)]
+    assert PHONE in plan
+    for digest in (hashlib.sha256, hashlib.sha1, hashlib.md5):
+        assert not {"pii-" + digest(n.encode()).hexdigest()[:20] for n in plan} & {pseudonym}
+    # with another key: no match either
+    other = b"0123456789abcdef0123456789abcdef"
+    assert "pii-" + hmac.new(other, PHONE.encode(), hashlib.sha256).hexdigest()[:20] != pseudonym
+    assert pseudonymous_id(PHONE, other) != pseudonym
+    # with the key (from the file made on first use, mode 0600): the pseudonym is HMAC-SHA-256 of the number
+    key_file = tmp_path / "home" / "pseudonym.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip().encode()
+    assert len(bytes.fromhex(key.decode())) == 32  # secrets.token_bytes(32), written as hex
+    assert "pii-" + hmac.new(key, PHONE.encode(), hashlib.sha256).hexdigest()[:20] == pseudonym
+
+
+def test_the_key_is_made_once_and_kept(tmp_path, monkeypatch):
+    from sada.pipeline.pii import pseudonymous_id
+
+    monkeypatch.delenv("SADA_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("SADA_HOME", str(tmp_path / "a"))
+    first = pseudonymous_id(PHONE)
+    key = (tmp_path / "a" / "pseudonym.key").read_bytes()
+    assert pseudonymous_id(PHONE) == first and (tmp_path / "a" / "pseudonym.key").read_bytes() == key
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["pseudonym.key"]  # no temporary file left
+    # another SADA_HOME is another key: the same number gets another pseudonym (what rotation does)
+    monkeypatch.setenv("SADA_HOME", str(tmp_path / "b"))
+    assert pseudonymous_id(PHONE) != first
+    # the key given in the environment wins and writes nothing; the file's key in it gives the same pseudonyms
+    monkeypatch.setenv("SADA_HOME", str(tmp_path / "c"))
+    monkeypatch.setenv("SADA_PSEUDONYM_KEY", key.decode())
+    assert pseudonymous_id(PHONE) == first and not (tmp_path / "c").exists()
+
+
+def test_pseudonyms_are_stable_and_leave_plain_ids_alone(tmp_path, monkeypatch):
+    from sada.pipeline.pii import pseudonymous_id
+
+    monkeypatch.setenv("SADA_PSEUDONYM_KEY", "a test key of more than sixteen characters")
+    assert pseudonymous_id("cust-4821") == "cust-4821"  # no personal data: unchanged
+    for value in (PHONE, "٠٥٥١٢٣٤٥٦٧", "sara@example.ir", "1012345672"):  # phone, e-mail, national id
+        pseudonym = pseudonymous_id(value)
+        assert pseudonym.startswith("pii-") and pseudonymous_id(value) == pseudonym
+        assert pseudonymous_id(pseudonym) == pseudonym  # a pseudonym given again is not hashed again
+    assert pseudonymous_id(PHONE) != pseudonymous_id("٠٥٥١٢٣٤٥٦٧")  # the value as written, as before
+
+
+@pytest.mark.parametrize("value", ["short", "   fifteen chars   "])
+def test_a_short_key_is_refused(monkeypatch, value):
+    from sada.pipeline.errors import ConfigError
+    from sada.pipeline.pii import pseudonymous_id
+
+    monkeypatch.setenv("SADA_PSEUDONYM_KEY", value)
+    with pytest.raises(ConfigError, match="SADA_PSEUDONYM_KEY must be at least 16 characters") as info:
+        pseudonymous_id(PHONE)
+    assert "\n" not in str(info.value)
+
+
+def test_an_unwritable_home_is_a_one_line_error(tmp_path, monkeypatch):
+    from sada.pipeline.errors import ConfigError
+    from sada.pipeline.pii import pseudonymous_id
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.delenv("SADA_PSEUDONYM_KEY", raising=False)
+    monkeypatch.setenv("SADA_HOME", str(blocker / "home"))
+    with pytest.raises(ConfigError, match="cannot read or create the pseudonym key") as info:
+        pseudonymous_id(PHONE)
+    assert "\n" not in str(info.value)
+
+
+def test_tests_never_write_into_the_real_home():
+    import os
+    from pathlib import Path
+
+    assert Path(os.environ["SADA_HOME"]).resolve() != (Path.home() / ".sada").resolve()
