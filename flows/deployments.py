@@ -10,12 +10,14 @@ from typing import Any
 
 from sada.pipeline.errors import InputError
 
-__all__ = ["WEEKLY_CRON", "DAILY_CRON", "build_deployments"]
+__all__ = ["WEEKLY_CRON", "DAILY_CRON", "SCHEDULED_DEPLOYMENTS", "build_deployments", "notify_deployment"]
 
 #: Monday 06:00: the CX report is ready when the team starts the week.
 WEEKLY_CRON = "0 6 * * 1"
 #: Every day 05:00: new feedback is analysed daily.
 DAILY_CRON = "0 5 * * *"
+#: The deployments ``sada serve`` schedules (``sada status`` reports on these).
+SCHEDULED_DEPLOYMENTS = ("sada-weekly", "sada-daily-feedback")
 
 
 def build_deployments(
@@ -25,6 +27,7 @@ def build_deployments(
     daily_cron: str | None = DAILY_CRON,
     timezone: str = "UTC",
     customers_path: str | None = None,
+    model_path: str | None = None,
 ) -> list[Any]:
     """The cx-weekly deployment (and a daily analyse-feedback one unless ``daily_cron`` is None).
 
@@ -41,6 +44,9 @@ def build_deployments(
         raise InputError("expected the feedback sources to schedule (--input FILE, FOLDER or 'GLOB'), found none; "
                          "`sada run` runs the job once on the sample corpus")
     weekly = {"sources": sources, "database_url": database_url, "customers_path": customers_path}
+    daily: dict[str, Any] = {"sources": sources, "database_url": database_url}
+    if model_path:
+        weekly["model_path"] = daily["model_path"] = model_path
     deployments = [cx_weekly.to_deployment(
         name="sada-weekly", schedule=Cron(weekly_cron, timezone=timezone), parameters=weekly,
         description="Analyse new feedback, score churn risk and build the CX report.",
@@ -48,7 +54,14 @@ def build_deployments(
     if daily_cron:
         deployments.append(analyse_feedback.to_deployment(
             name="sada-daily-feedback", schedule=Cron(daily_cron, timezone=timezone),
-            parameters={"sources": sources, "database_url": database_url},
+            parameters=daily,
             description="Analyse the day's new feedback.",
         ))
     return deployments
+
+
+def notify_deployment() -> Any:
+    """The ``sada-notify`` deployment (no schedule): the alert automation runs it on a failed or late run."""
+    from sada.flows.notify import notify_run
+
+    return notify_run.to_deployment(name="sada-notify", description="E-mail or post an alert about a scheduled run.")

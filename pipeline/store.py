@@ -250,6 +250,14 @@ class Store:
             c.execute(runs.update().where(runs.c.run_id == run_id).values(
                 finished_at=_now(), status=status, summary=summary, **counts))
 
+    def first_run_since(self, command: str, since: datetime) -> dict[str, Any] | None:
+        """The first run of ``command`` that started at or after ``since`` (naive UTC), with its counts."""
+        query = (select(runs).where(runs.c.command == command, runs.c.started_at >= since)
+                 .order_by(runs.c.started_at).limit(1))
+        with self.engine.connect() as c:
+            row = c.execute(query).first()
+        return dict(row._mapping) if row is not None else None
+
     # ------------------------------------------------------------------ feedback
 
     def known_hashes(self, feedback_ids: Iterable[str]) -> dict[str, str]:

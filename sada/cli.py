@@ -213,20 +213,59 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
               help="When new feedback is analysed; 'off' for none.")
 @click.option("--timezone", default="UTC", show_default=True, help="Time zone of the cron schedules.")
 @click.option("--customers", "customers_path", help="Customer records (CSV/Parquet) for churn scoring.")
+@click.option("--model", "model_path", default=None, help="Classifier artifact directory [default: the shipped one].")
+@click.option("--late-runs", type=click.Choice(["once", "all", "skip"]), default="once", show_default=True,
+              help="Runs that fell due while nothing served them: run the newest of each deployment once, all, "
+                   "or none.")
+@click.option("--port", default=4200, show_default=True,
+              help="Port of the Prefect server started when PREFECT_API_URL is not set (another free one if busy).")
 def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron: str, timezone: str,
-          customers_path: str | None) -> None:
-    """Serve the scheduled Prefect deployments from this process until stopped (Ctrl-C)."""
+          customers_path: str | None, model_path: str | None, late_runs: str, port: int) -> None:
+    """Serve the scheduled deployments from this process until stopped (Ctrl-C).
+
+    Without PREFECT_API_URL it starts a local Prefect server with its scheduler (state in
+    SADA_HOME, loopback only) and stops it on exit; with it, that server must answer and schedule.
+    """
     from sada.flows.runtime import configure_prefect
 
     configure_prefect()
-    from prefect import serve as prefect_serve
-
-    from sada.flows.deployments import build_deployments
+    from sada.flows.deployments import build_deployments, notify_deployment
+    from sada.pipeline.config import load_settings
+    from sada.flows.serving import serve as serve_deployments
 
     deployments = build_deployments(list(inputs) or None, db, weekly_cron,
-                                    None if daily_cron == "off" else daily_cron, timezone, customers_path)
-    click.echo(f"serving {len(deployments)} deployments: " + ", ".join(d.name for d in deployments), err=True)
-    prefect_serve(*deployments)
+                                    None if daily_cron == "off" else daily_cron, timezone, customers_path,
+                                    model_path)
+    serve_deployments(deployments, notify_deployment(), load_settings().home, late_runs, port)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+def status(as_json: bool) -> None:
+    """Health of the scheduled runs: last run per deployment, its state and rows, the next run.
+
+    Exits 1 when something needs attention (no server, a failed or late run), so monitoring can poll it.
+    """
+    from sada.flows.runtime import configure_prefect
+
+    configure_prefect()
+    from sada.flows.status import service_status
+    from sada.pipeline.config import load_settings
+
+    report = service_status(load_settings().home)
+    if as_json:
+        _echo_json(report)
+    else:
+        click.echo(f"server       {report['server']} ({report['api_url'] or 'none'})")
+        for d in report["deployments"]:
+            last = d["last_run"] or {}
+            rows = d["rows"] or {}
+            click.echo(f"{d['name']:<20} last {last.get('state', 'never')} {last.get('started') or ''}  "
+                       f"rows {rows.get('rows_read', '-')}  next {d['next_run'] or '-'}")
+        for problem in report["problems"]:
+            click.echo(f"problem      {problem}")
+    if not report["healthy"]:
+        raise SystemExit(1)
 
 
 @main.command()

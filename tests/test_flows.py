@@ -173,11 +173,14 @@ def test_deployments_have_cron_schedules_and_parameters():
     from sada.flows.deployments import build_deployments
 
     weekly, daily = build_deployments(["/data/*.csv"], "sqlite:///x.sqlite", customers_path="/data/customers.csv")
+    assert "model_path" not in weekly.parameters  # the shipped model unless --model names one
     assert weekly.name == "sada-weekly" and weekly.schedules[0].schedule.cron == "0 6 * * 1"
     assert weekly.parameters["customers_path"] == "/data/customers.csv"
     assert daily.schedules[0].schedule.cron == "0 5 * * *"
     assert daily.parameters == {"sources": ["/data/*.csv"], "database_url": "sqlite:///x.sqlite"}
     assert len(build_deployments(["/data/*.csv"], daily_cron=None)) == 1
+    mine = build_deployments(["/data/*.csv"], model_path="/srv/models/mine")
+    assert [d.parameters["model_path"] for d in mine] == ["/srv/models/mine"] * 2
     with pytest.raises(InputError, match="found none"):  # a schedule never falls back to the sample corpus
         build_deployments(daily_cron=None)
 
@@ -210,26 +213,19 @@ def test_sada_run_does_the_whole_job_and_a_second_run_analyses_nothing(prefect_a
     assert (again["analysed"], again["duplicates"]) == (0, 60)
 
 
-def test_sada_serve_registers_scheduled_deployments(prefect_api, tmp_path):
-    import httpx
-
-    process = subprocess.Popen(
+@pytest.mark.slow
+def test_sada_serve_refuses_a_server_that_runs_no_scheduler(prefect_api, tmp_path):
+    """Prefect's temporary server never fires schedules: `sada serve` must say so, not 'serve' in silence."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SADA_NOTIFY_")}
+    result = subprocess.run(
         [sys.executable, "-m", "sada.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.sqlite'}",
-         "--input", str(tmp_path / "inbox" / "*.csv"), "--weekly-cron", "15 7 * * 1"], cwd=REPO, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    found: dict[str, list] = {}
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and len(found) < 2 and process.poll() is None:
-            time.sleep(1)
-            body = {"deployments": {"name": {"any_": ["sada-weekly", "sada-daily-feedback"]}},
-                    "limit": 10, "offset": 0}
-            response = httpx.post(f"{prefect_api}/deployments/filter", json=body, timeout=30)
-            found = {d["name"]: [s["schedule"]["cron"] for s in d["schedules"]] for d in response.json()}
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    assert found == {"sada-weekly": ["15 7 * * 1"], "sada-daily-feedback": ["0 5 * * *"]}
+         "--input", str(tmp_path / "inbox" / "*.csv"), "--daily-cron", "* * * * *"],
+        cwd=tmp_path, env={**env, "PREFECT_API_URL": prefect_api, "SADA_HOME": str(tmp_path / "home")},
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"Error: expected the Prefect server at {prefect_api} to schedule runs of the deployments within")
+    assert "scheduler service is not running" in result.stderr
 
 
 @pytest.mark.slow
