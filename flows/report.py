@@ -70,4 +70,4 @@ def cx_report(database_url: str | None = None, out: str | None = None, period: s
     get_run_logger().info("report for %s written to %s (%d spike alerts)", result.period, result.path,
                           len(result.spikes))
     return {"path": str(result.path), "period": str(result.period), "lang": result.lang,
-            "spikes": len(result.spikes)}
+            "spikes": len(result.spikes), "spike_alerts": spike_rows(result.spikes)}

@@ -45,7 +45,7 @@ from sada.flows.server import LocalServer, check_server, configured_api_url
 from sada.pipeline.errors import ConfigError
 from sada.pipeline.notify import load_notify_settings, send_alert
 
-__all__ = ["LATE_POLICIES", "NOTIFY_AUTOMATION", "late_runs_to_skip", "serve"]
+__all__ = ["LATE_POLICIES", "NOTIFY_AUTOMATION", "late_runs_to_skip", "resolve_late_runs", "serve", "systemd_unit"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,31 @@ def late_runs_to_skip(late: Sequence[dict[str, Any]], policy: str) -> list[dict[
     return [r for r in late if id(r) not in keep]
 
 
+def _systemd_quote(arg: str) -> str:
+    arg = arg.replace("%", "%%")
+    if arg and not any(ch in arg for ch in ' \t"\'\\;$'):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def systemd_unit(command: Sequence[str], user: str, workdir: Path, env_file: Path | None = None) -> str:
+    """A systemd service that keeps ``command`` (a ``sada serve`` command line) running across reboots.
+
+    >>> unit = systemd_unit(["/opt/sada/.venv/bin/sada", "serve", "--input", "/data/in", "--weekly-cron",
+    ...                      "0 6 * * 1"], "sada", Path("/opt/sada"), Path("/etc/sada/sada.env"))
+    >>> [line for line in unit.splitlines() if line.startswith("ExecStart")]
+    ['ExecStart=/opt/sada/.venv/bin/sada serve --input /data/in --weekly-cron "0 6 * * 1"']
+    """
+    lines = ["[Unit]", "Description=Sada: scheduled analysis of customer feedback (sada serve)",
+             "Wants=network-online.target", "After=network-online.target postgresql.service", "",
+             "[Service]", f"User={user}", f"WorkingDirectory={workdir}"]
+    if env_file is not None:
+        lines.append(f"EnvironmentFile=-{env_file}")
+    lines += ["ExecStart=" + " ".join(_systemd_quote(a) for a in command),
+              "Restart=always", "RestartSec=30", "TimeoutStopSec=90", "", "[Install]", "WantedBy=multi-user.target"]
+    return "\n".join(lines) + "\n"
+
+
 def serve(deployments: list[Any], notify_deployment: Any, home: Path, late_runs: str = "once",
           port: int = 4200) -> None:
     """Serve ``deployments`` (and the notification flow) until interrupted; see the module docstring.
@@ -116,7 +141,7 @@ def _serve_on(url: str, deployments: list[Any], notify_deployment: Any, late_run
     notify_id = runner.add_deployment(notify_deployment)
     scheduled = [ids[d.name] for d in deployments if d.schedules]
     _wait_for_scheduled_runs(url, scheduled)
-    _resolve_late_runs(scheduled, late_runs, notify)
+    resolve_late_runs(scheduled, late_runs, notify)
     _sync_alert_automation(list(ids.values()), notify_id, bool(notify.targets))
     print(f"serving {', '.join(ids)}: schedules fire on the Prefect server at {url} "
           f"(UI {url.removesuffix('/api')}); alerts: {', '.join(notify.targets) or 'none configured'}", flush=True)
@@ -169,7 +194,7 @@ def _wait_for_scheduled_runs(url: str, deployment_ids: list[UUID]) -> None:
         time.sleep(2)
 
 
-def _resolve_late_runs(deployment_ids: list[UUID], policy: str, notify: Any) -> None:
+def resolve_late_runs(deployment_ids: list[UUID], policy: str, notify: Any) -> None:
     late = [{"id": r.id, "deployment_id": r.deployment_id, "scheduled": r.expected_start_time, "name": r.name}
             for r in _scheduled_runs(deployment_ids, before=datetime.now(timezone.utc) - LATE_GRACE)]
     skipped = late_runs_to_skip(late, policy)

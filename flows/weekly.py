@@ -6,9 +6,11 @@ server to start); ``sada serve`` serves it on a cron schedule.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
 
 from sada.flows.analyse_feedback import analyse_feedback
 from sada.flows.runtime import task_runner
@@ -16,12 +18,41 @@ from sada.flows.report import cx_report
 from sada.flows.score_churn import score_churn_flow
 from sada.pipeline.config import load_settings
 
-__all__ = ["cx_weekly", "default_sources"]
+__all__ = ["cx_weekly", "default_sources", "weekly_summary_markdown"]
 
 
 def default_sources() -> list[str]:
     """The sample corpus's feedback file."""
     return [str(load_settings().corpus_dir / "feedback.csv")]
+
+
+def weekly_summary_markdown(summary: dict[str, Any]) -> str:
+    """The run's summary as the Prefect UI shows it: rows, languages, quarantine reasons, spikes, report.
+
+    >>> md = weekly_summary_markdown({"rows_read": 12, "analysed": 10, "quarantined": 1, "duplicates": 1,
+    ...     "languages": {"ar": 6, "fa": 4}, "quarantine_reasons": {"empty_text": 1}, "churn": None,
+    ...     "report": {"path": "/srv/out/report.html", "period": "2026-W49", "spike_alerts": []}})
+    >>> print(md.splitlines()[2])
+    | 12 | 10 | 1 | 1 |
+    >>> "Languages: ar 6, fa 4" in md and "[/srv/out/report.html](file:///srv/out/report.html)" in md
+    True
+    """
+    report = summary.get("report") or {}
+    reasons = ", ".join(f"{k} {v}" for k, v in (summary.get("quarantine_reasons") or {}).items()) or "none"
+    languages = ", ".join(f"{k} {v}" for k, v in (summary.get("languages") or {}).items() if v) or "none"
+    lines = ["| rows read | analysed | quarantined | duplicates |", "|---|---|---|---|",
+             f"| {summary['rows_read']} | {summary['analysed']} | {summary['quarantined']} | {summary['duplicates']} |",
+             "", f"Languages: {languages}  ", f"Quarantine reasons: {reasons}  "]
+    churn = summary.get("churn")
+    lines.append(f"Churn: {churn['scored']} customers scored  " if churn else "Churn: not scored (no customer file)  ")
+    if report.get("path"):
+        path = Path(report["path"]).resolve()
+        lines.append(f"Report ({report.get('period')}): [{path}]({path.as_uri()})")
+    alerts = report.get("spike_alerts") or []
+    lines += ["", f"## Spike alerts ({len(alerts)})", ""]
+    lines += [f"- {a['theme']} ({a['language']}, {a['channel']}): {a['complaints']} complaints, usually "
+              f"{a['baseline_mean']} ± {a['baseline_sd']}" for a in alerts] or ["- none"]
+    return "\n".join(lines) + "\n"
 
 
 @flow(name="cx-weekly", log_prints=True)
@@ -54,4 +85,7 @@ def cx_weekly(
     else:
         churn = score_churn_flow(database_url=database_url, customers_path=customers_path, as_of=as_of)
     report = cx_report(database_url=database_url, out=report_out, period=report_period, lang=report_lang)
-    return {**summary, "churn": churn, "report": report}
+    result = {**summary, "churn": churn, "report": report}
+    create_markdown_artifact(key="cx-weekly-summary", markdown=weekly_summary_markdown(result),
+                             description="What this run read, analysed and found, and where the report is")
+    return result

@@ -219,8 +219,10 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
                    "or none.")
 @click.option("--port", default=4200, show_default=True,
               help="Port of the Prefect server started when PREFECT_API_URL is not set (another free one if busy).")
+@click.option("--systemd-unit", "print_unit", is_flag=True,
+              help="Print a systemd service that runs this same command across reboots, and exit.")
 def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron: str, timezone: str,
-          customers_path: str | None, model_path: str | None, late_runs: str, port: int) -> None:
+          customers_path: str | None, model_path: str | None, late_runs: str, port: int, print_unit: bool) -> None:
     """Serve the scheduled deployments from this process until stopped (Ctrl-C).
 
     Without PREFECT_API_URL it starts a local Prefect server with its scheduler (state in
@@ -236,6 +238,15 @@ def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron:
     deployments = build_deployments(list(inputs) or None, db, weekly_cron,
                                     None if daily_cron == "off" else daily_cron, timezone, customers_path,
                                     model_path)
+    if print_unit:
+        import getpass
+        from pathlib import Path
+
+        from sada.flows.serving import systemd_unit
+
+        command = [str(Path(sys.executable).parent / "sada"), *(a for a in sys.argv[1:] if a != "--systemd-unit")]
+        click.echo(systemd_unit(command, getpass.getuser(), Path.cwd(), Path("/etc/sada/sada.env")), nl=False)
+        return
     serve_deployments(deployments, notify_deployment(), load_settings().home, late_runs, port)
 
 

@@ -208,6 +208,9 @@ def test_sada_run_does_the_whole_job_and_a_second_run_analyses_nothing(prefect_a
     assert Store.open(url).count(analysis) == 60
     assert summary["churn"]["scored"] == Store.open(url).count(churn_scores)
     assert report.is_file() and report.stat().st_size > 100_000
+    ui_summary = _artifacts(prefect_api, "cx-weekly-summary")[0]["data"]  # what the Prefect UI shows for the run
+    assert "| 60 | 60 | 0 | 0 |" in ui_summary and report.resolve().as_uri() in ui_summary
+    assert "## Spike alerts" in ui_summary
 
     again = json.loads(CliRunner().invoke(main, args, catch_exceptions=False).stdout)
     assert (again["analysed"], again["duplicates"]) == (0, 60)
@@ -269,3 +272,32 @@ def test_reproduce_tables_do_not_change_with_the_training_day(day):
     tables = tables_markdown(evaluation, {"churn": {"n": 800, "auc": 0.69}, "drivers": []}, seed=0)
     assert tables.splitlines()[0] == "# Sada reproduction (seed 0, model sada-e5s-tfidf-08fa4b3a)"
     assert day not in tables
+
+
+@pytest.mark.parametrize("policy, still_scheduled", [
+    ("once", ["1h ago", "in 1h"]),                    # the newest missed run runs, older ones are skipped
+    ("all", ["3h ago", "2h ago", "1h ago", "in 1h"]),  # every missed run runs
+    ("skip", ["in 1h"]),                               # missed runs are not run at all
+])
+def test_late_runs_policy_on_a_real_server(prefect_api, policy, still_scheduled):
+    """Runs that fell due while `sada serve` was down: the policy decides which of them still run."""
+    from datetime import datetime, timedelta, timezone
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+
+    from sada.flows.serving import resolve_late_runs
+    from sada.pipeline.notify import NotifySettings
+
+    deployment_id = analyse_feedback.to_deployment(name=f"late-{policy}").apply()
+    now = datetime.now(timezone.utc)
+    offsets = {"3h ago": -3, "2h ago": -2, "1h ago": -1, "in 1h": 1}
+    with get_client(sync_client=True) as client:
+        runs = {label: client.create_flow_run_from_deployment(
+                    deployment_id, state=Scheduled(scheduled_time=now + timedelta(hours=hours))).id
+                for label, hours in offsets.items()}
+        resolve_late_runs([deployment_id], policy, NotifySettings())
+        states = {label: client.read_flow_run(run_id).state for label, run_id in runs.items()}
+    assert sorted(label for label, state in states.items() if state.is_scheduled()) == sorted(still_scheduled)
+    skipped = [state for state in states.values() if not state.is_scheduled()]
+    assert all(state.is_cancelled() and policy in state.message for state in skipped)
