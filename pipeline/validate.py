@@ -28,6 +28,7 @@ from sada.pipeline.store import CHANNEL_LENGTH, CUSTOMER_ID_LENGTH, ID_LENGTH  #
 
 __all__ = [
     "REASONS", "FeedbackItem", "Rejection", "validate", "content_hash", "make_feedback_id", "bounded_id",
+    "parse_date",
 ]
 
 
@@ -147,7 +148,7 @@ def validate(row: RawRow, max_text_length: int = 5000, dayfirst: bool = True) ->
     created_at = None
     raw_date = _as_text(fields.get("created_at"))
     if raw_date:
-        created_at = _parse_date(raw_date, dayfirst)
+        created_at = parse_date(raw_date, dayfirst)
         if created_at is None:
             return reject("unparseable_date", f"created_at {raw_date[:40]!r} is not a date")
     nps = _parse_number(fields.get("nps_score"))
@@ -202,6 +203,13 @@ def _parse_number(value: object) -> float | None:
 
 
 _YMD = re.compile(r"^(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+#: A first field of four digits is a year: the date is Y/M/D whatever SADA_DATE_DAYFIRST says.
+_YEAR_FIRST = re.compile(r"^\d{4}[/\-.]")
+#: "GMT+3" / "UTC-05:00" as Google Forms writes them; the number is the offset from UTC, east positive.
+_GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?\b", re.IGNORECASE)
+#: Fields a date leaves out: month and day 1, year 1 (out of range, so a date without a year is not a date),
+#: instead of dateutil's default of today's, which made "2024-01" a different day each day.
+_MISSING_FIELDS = datetime(1, 1, 1)
 
 
 def _from_local_calendar(text: str) -> datetime | None:
@@ -230,8 +238,30 @@ def _from_local_calendar(text: str) -> datetime | None:
         return None
 
 
-def _parse_date(text: str, dayfirst: bool) -> datetime | None:
-    text = text.translate(_DIGITS)
+def _numeric_offset(text: str) -> str:
+    """Rewrite ``GMT+3`` as ``+03:00``: people mean UTC+3, but dateutil reads it the POSIX way (UTC-3).
+
+    Example:
+        >>> _numeric_offset("2025/03/02 10:01:00 AM GMT+3"), _numeric_offset("10:01 UTC-03:30")
+        ('2025/03/02 10:01:00 AM +03:00', '10:01 -03:30')
+    """
+    return _GMT_OFFSET.sub(lambda m: f"{m[1]}{int(m[2]):02d}:{m[3] or '00'}", text)
+
+
+def parse_date(text: str, dayfirst: bool = True) -> datetime | None:
+    """The one date rule for feedback and customer files: a naive UTC datetime, or None if not a date.
+
+    Solar Hijri (1300-1429) and Hijri (1430-1500) years are converted; a four-digit first field is
+    year first (Y/M/D); ``dayfirst`` only chooses D/M/Y over M/D/Y; offsets (``+03:00``, ``GMT+3``)
+    are applied and dropped.
+
+    Example:
+        >>> parse_date("2025/03/02"), parse_date("03/04/2025"), parse_date("03/04/2025", dayfirst=False)
+        (datetime.datetime(2025, 3, 2, 0, 0), datetime.datetime(2025, 4, 3, 0, 0), datetime.datetime(2025, 3, 4, 0, 0))
+        >>> parse_date("2025/03/02 10:01:00 AM GMT+3"), parse_date("۱۴۰۳/۰۵/۱۲"), parse_date("soon")
+        (datetime.datetime(2025, 3, 2, 7, 1), datetime.datetime(2024, 8, 2, 0, 0), None)
+    """
+    text = text.translate(_DIGITS).strip()
     match = _YMD.match(text)
     if match and 1300 <= int(match[1]) <= 1500:  # a local-calendar date, or nothing
         return _from_local_calendar(text)
@@ -239,7 +269,8 @@ def _parse_date(text: str, dayfirst: bool) -> datetime | None:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            parsed = date_parser.parse(text, dayfirst=dayfirst)
+            parsed = date_parser.parse(_numeric_offset(text), dayfirst=dayfirst and not _YEAR_FIRST.match(text),
+                                       default=_MISSING_FIELDS)
         if parsed.tzinfo is not None:  # year 1 in UTC+1 is year 0 in UTC: OverflowError
             parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):

@@ -87,6 +87,26 @@ def test_customer_validation_accounts_for_every_row(tmp_path):
     assert load.columns["customer_id"] == "Customer ID" and load.attribute_columns == ["plan"]
 
 
+@pytest.mark.parametrize(
+    "signup, expected",
+    [
+        ("1403/05/12", "2024-08-02"),  # Solar Hijri (issue 24): not the Gregorian year 1403
+        ("۱۴۰۳/۰۵/۱۲", "2024-08-02"),  # the same in Persian digits
+        ("1446-02-07", "2024-08-11"),  # Hijri (Umm al-Qura)
+        ("2025/03/02", "2025-03-02"),  # year first, with day first on
+        ("2025/03/02 10:01:00 AM GMT+3", "2025-03-02 07:01"),  # Google Forms offset, as UTC
+        ("03/04/2025", "2025-04-03"),  # day first
+    ],
+)
+def test_customer_dates_follow_the_feedback_date_rule(tmp_path, signup, expected):
+    path = tmp_path / "c.csv"
+    path.write_text(f"customer_id,signup_date,churned\nk1,{signup},0\nk2,,0\n", encoding="utf-8")
+    load = read_customers(path, dayfirst=True)
+    assert load.quarantined == 0
+    assert load.frame["signup_date"].tolist()[0] == pd.Timestamp(expected)
+    assert pd.isna(load.frame["signup_date"].tolist()[1])  # an empty cell stays empty, not quarantined
+
+
 def test_customer_columns_by_flag_and_errors(tmp_path):
     raw = pd.DataFrame({"who": ["x", "y"], "gone": ["1", "0"]})
     load = validate_customers(raw, {"customer_id": "who", "churned": "gone"})

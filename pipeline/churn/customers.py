@@ -44,6 +44,7 @@ from sada.pipeline.errors import ColumnMappingError, InputError, UnsupportedForm
 from sada.pipeline.ingest import header_key, open_text
 from sada.pipeline.pii import mask_pii as mask_text
 from sada.pipeline.pii import pseudonymous_id
+from sada.pipeline.validate import parse_date
 
 __all__ = [
     "CUSTOMER_FIELDS",
@@ -241,11 +242,9 @@ def read_customers(path: str | Path, *, id_column: str | None = None, churn_colu
 
 
 def _parse_dates(values: pd.Series, dayfirst: bool) -> pd.Series:
-    iso = pd.to_datetime(values, errors="coerce", format="ISO8601")
-    rest = iso.isna() & values.ne("")
-    if rest.any():
-        iso[rest] = pd.to_datetime(values[rest], errors="coerce", dayfirst=dayfirst, format="mixed")
-    return iso
+    """Feedback's date rule (Solar Hijri, Hijri, year first, GMT+3), once per distinct value; NaT if not a date."""
+    parsed = {text: parse_date(text, dayfirst) for text in values.unique() if text}
+    return pd.to_datetime(values.map(parsed), errors="coerce")
 
 
 def _parse_flag(values: pd.Series) -> pd.Series:
