@@ -1,7 +1,7 @@
 """Build the sample corpus: ``python -m sada.corpus.build [--seed N] [--out DIR]``.
 
 Reads the hand-written items in ``corpus/texts/*.jsonl`` and the taxonomy in
-``corpus/themes.yaml``, drops invalid or duplicate lines with a logged warning,
+the default taxonomy (``pipeline/taxonomies/default.yaml``), drops invalid or duplicate lines with a logged warning,
 assigns stable ids and fixed train/dev/test splits, runs the seeded customer
 simulator (:mod:`sada.corpus.simulate`) and writes:
 
@@ -425,12 +425,12 @@ def build(corpus_dir: Path, out_dir: Path | None = None, seed: int = DEFAULT_SEE
     """Build feedback.csv, customers.csv, truth.json (and README counts) deterministically.
 
     Args:
-        corpus_dir: Folder with ``themes.yaml`` and ``texts/``.
+        corpus_dir: Folder with ``texts/``.
         out_dir: Where to write; defaults to ``corpus_dir``.
         seed: Seed of the splits and the simulator.
         update_readme: Rewrite the counts section of ``out_dir/README.md``
             (skipped when that file does not exist). When ``out_dir`` differs
-            from ``corpus_dir``, ``themes.yaml`` and ``README.md`` are copied
+            from ``corpus_dir``, ``README.md`` is copied
             there first, so it is a complete corpus folder.
         n_customers: Size of the simulated customer base.
 
@@ -441,10 +441,10 @@ def build(corpus_dir: Path, out_dir: Path | None = None, seed: int = DEFAULT_SEE
     out_dir = Path(out_dir or corpus_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if out_dir.resolve() != corpus_dir.resolve():  # make out_dir a self-contained corpus folder
-        for name in ("themes.yaml", "README.md"):
+        for name in ("README.md",):
             if (corpus_dir / name).is_file():
                 shutil.copyfile(corpus_dir / name, out_dir / name)
-    themes = theme_ids(corpus_dir)
+    themes = theme_ids()
     result = read_items(Path(corpus_dir) / "texts", themes)
     items = result.items
     items["split"] = assign_splits(items, seed)
@@ -472,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(prog="python -m sada.corpus.build", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--corpus-dir", type=Path, default=here, help="folder with themes.yaml and texts/")
+    ap.add_argument("--corpus-dir", type=Path, default=here, help="folder with texts/")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: the corpus folder)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--customers", type=int, default=SimConfig.n_customers)

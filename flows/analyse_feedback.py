@@ -112,6 +112,7 @@ def prepare(rows: list[RawRow], database_url: str, run_id: str, settings: Settin
 
 
 def _classify_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    """The batch's texts and the model version, which names the taxonomy too (``+themes-<version>``)."""
     prepared: PreparedBatch = parameters["prepared"]
     if parameters["model_version"] is None:
         return None
@@ -122,10 +123,11 @@ def _classify_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
 
 
 @task(cache_key_fn=_classify_cache_key, persist_result=True)
-def classify(prepared: PreparedBatch, model_path: str | None, model_version: str | None) -> list[dict[str, Any]]:
+def classify(prepared: PreparedBatch, model_path: str | None, model_version: str | None,
+             themes: str | None = None) -> list[dict[str, Any]]:
     if model_version is None or not prepared.texts:
         return []
-    classifier = load_classifier(model_path)
+    classifier = load_classifier(model_path, themes)
     with _classify_lock():  # torch already uses every core: two batches at once would only oversubscribe them
         return classify_texts(prepared.texts, prepared.languages, classifier, prepared.normalised)
 
@@ -146,6 +148,7 @@ def analyse_feedback(
     classify_items: bool = True,
     batch_size: int | None = None,
     max_in_flight: int | None = None,
+    themes: str | None = None,
 ) -> dict[str, Any]:
     """Analyse new and changed feedback from files, folders, glob patterns and/or a SQL query.
 
@@ -161,13 +164,14 @@ def analyse_feedback(
     sources = list(sources or [])
     if not sources and not sql_query:
         raise InputError("expected at least one source (files, folders, glob patterns) or a SQL query, found none")
-    model_version = artifact_version(model_path) if classify_items else None  # fails fast, naming the path
+    # fails fast, naming the path; names the taxonomy (``themes``: a file, else SADA_THEMES or the shipped one)
+    model_version = artifact_version(model_path, themes) if classify_items else None
     inline = _tasks_run_here()  # threads in this process: the flow classifies, see _ClassifyHere
     if inline:  # the threads share these copies; a missing encoder fails before any batch
         default_identifier()
         _normaliser(settings.mask_pii)
         if model_version:
-            load_classifier(model_path)
+            load_classifier(model_path, themes)
     run_id = start_run(url, sources + ([f"sql:{sql_query}"] if sql_query else []))
     files = discover_sources(sources)
     rows: Iterator[RawRow] = read_inputs(files)
@@ -177,9 +181,9 @@ def analyse_feedback(
     def submit(batch: list[RawRow]) -> Any:  # three tasks per batch, chained by their futures
         prepared = prepare.submit(batch, url, run_id, settings)
         if inline:
-            return _ClassifyHere(prepared, lambda p: classify(p, model_path, model_version),
+            return _ClassifyHere(prepared, lambda p: classify(p, model_path, model_version, themes),
                                  lambda p, predictions: store_results.submit(p, predictions, url, run_id))
-        predictions = classify.submit(prepared, model_path, model_version)
+        predictions = classify.submit(prepared, model_path, model_version, themes)
         return store_results.submit(prepared, predictions, url, run_id)
 
     def progress(_: BatchCounts, total: BatchCounts) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sada.pipeline.errors import InputError
+from sada.pipeline.taxonomy import load_taxonomy
 
 __all__ = ["WEEKLY_CRON", "DAILY_CRON", "SCHEDULED_DEPLOYMENTS", "build_deployments", "notify_deployment"]
 
@@ -28,6 +29,7 @@ def build_deployments(
     timezone: str = "UTC",
     customers_path: str | None = None,
     model_path: str | None = None,
+    themes: str | None = None,
 ) -> list[Any]:
     """The cx-weekly deployment (and a daily analyse-feedback one unless ``daily_cron`` is None).
 
@@ -47,6 +49,9 @@ def build_deployments(
     daily: dict[str, Any] = {"sources": sources, "database_url": database_url}
     if model_path:
         weekly["model_path"] = daily["model_path"] = model_path
+    if themes:
+        load_taxonomy(themes)  # a broken taxonomy file fails now, not at the first scheduled run
+        weekly["themes"] = daily["themes"] = themes
     deployments = [cx_weekly.to_deployment(
         name="sada-weekly", schedule=Cron(weekly_cron, timezone=timezone), parameters=weekly,
         description="Analyse new feedback, score churn risk and build the CX report.",

@@ -54,18 +54,17 @@ def publish_report_artifacts(result: Any, key_prefix: str = "cx") -> dict[str, A
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
-def render(database_url: str, out: str | None, period: str | None, lang: str) -> Any:
+def render(database_url: str, out: str | None, period: str | None, lang: str, themes: str | None = None) -> Any:
     settings = load_settings(database_url=database_url)
-    return build_report(Store.open(settings.database_url), out=out, period=period, lang=lang,
-                        corpus_dir=settings.corpus_dir)
+    return build_report(Store.open(settings.database_url), out=out, period=period, lang=lang, themes=themes)
 
 
 @flow(name="cx-report", log_prints=True)
 def cx_report(database_url: str | None = None, out: str | None = None, period: str | None = None,
-              lang: str = "en") -> dict[str, Any]:
+              lang: str = "en", themes: str | None = None) -> dict[str, Any]:
     """Write the report; returns its path, period and spike alerts."""
     url = load_settings(database_url=database_url).database_url
-    result = render(url, out, period, lang)
+    result = render(url, out, period, lang, themes)
     publish_report_artifacts(result)
     get_run_logger().info("report for %s written to %s (%d spike alerts)", result.period, result.path,
                           len(result.spikes))

@@ -67,6 +67,7 @@ def cx_weekly(
     report_out: str | None = None,
     report_lang: str = "en",
     report_period: str | None = None,
+    themes: str | None = None,
 ) -> dict[str, Any]:
     """Analyse new feedback from ``sources`` (default: the sample corpus), score churn risk, write the report.
 
@@ -74,7 +75,8 @@ def cx_weekly(
     """
     logger = get_run_logger()
     analyse = analyse_feedback.with_options(task_runner=task_runner(dask_address, workers))
-    summary = analyse(sources=sources or default_sources(), database_url=database_url, model_path=model_path)
+    summary = analyse(sources=sources or default_sources(), database_url=database_url, model_path=model_path,
+                      themes=themes)
     logger.info("feedback: %d analysed, %d quarantined, %d duplicates", summary["analysed"],
                 summary["quarantined"], summary["duplicates"])
     if customers_path is None and sources is None:
@@ -84,7 +86,8 @@ def cx_weekly(
         logger.warning("no customer records given (customers_path): churn scoring skipped")
     else:
         churn = score_churn_flow(database_url=database_url, customers_path=customers_path, as_of=as_of)
-    report = cx_report(database_url=database_url, out=report_out, period=report_period, lang=report_lang)
+    report = cx_report(database_url=database_url, out=report_out, period=report_period, lang=report_lang,
+                       themes=themes)
     result = {**summary, "churn": churn, "report": report}
     create_markdown_artifact(key="cx-weekly-summary", markdown=weekly_summary_markdown(result),
                              description="What this run read, analysed and found, and where the report is")

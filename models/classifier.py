@@ -35,6 +35,8 @@ import numpy as np
 from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
+from sada.models.taxonomy_head import adapt_theme_head, taxonomy_model_version
+from sada.pipeline.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "load_classifier", "split_segments"]
 
@@ -135,6 +137,22 @@ class Classifier:
         chosen = self.config.get("theme_thresholds") or {}
         return np.asarray([float(chosen.get(tid, self.themes.threshold[j])) for j, tid in enumerate(self.theme_ids)],
                           dtype=np.float32)
+
+    def with_taxonomy(self, taxonomy: Taxonomy) -> "Classifier":
+        """A classifier that detects ``taxonomy``'s themes, zero-shot where this one was not trained on a
+        theme (see :mod:`sada.models.taxonomy_head`); sentiment is untouched and ``self`` unchanged."""
+        if self.themes is None:
+            from sada.pipeline.errors import ModelNotFoundError
+
+            raise ModelNotFoundError(f"expected a classifier with a theme head to adapt to {taxonomy.source}, "
+                                     f"found {self.model_version} without one; use a model trained with themes")
+        head, thresholds = adapt_theme_head(self.themes, self.config.get("theme_thresholds") or {}, taxonomy,
+                                            self.encoder)
+        config = {**self.config, "theme_ids": taxonomy.ids, "theme_thresholds": thresholds,
+                  "model_version": taxonomy_model_version(self.model_version, taxonomy),
+                  "taxonomy": {"source": taxonomy.source, "version": taxonomy.version,
+                               "zero_shot": [tid for tid in taxonomy.ids if tid not in self.theme_ids]}}
+        return Classifier(self.encoder, self.tfidf, self.sentiment, head, config)
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -370,35 +388,62 @@ class Classifier:
         return out
 
 
-def artifact_version(path: str | Path | None = None) -> str:
-    """The model version an artifact declares, read from its config.json without loading it.
+def artifact_version(path: str | Path | None = None, themes: str | Path | None = None) -> str:
+    """The model version an artifact gives with the taxonomy ``themes``, read without loading it.
+
+    ``themes`` None is ``SADA_THEMES`` or the shipped taxonomy; a taxonomy other than the one the
+    artifact was trained on adds ``+themes-<version>`` (see :mod:`sada.models.taxonomy_head`).
 
     Raises:
         sada.pipeline.errors.ModelNotFoundError: there is no readable config.json or no weights at ``path``.
+        sada.pipeline.errors.TaxonomyError: the taxonomy file cannot be used.
     """
     from sada.pipeline.errors import ModelNotFoundError
 
     directory = Path(path) if path else DEFAULT_ARTIFACT
     config = directory / _CONFIG
     try:
-        version = str(json.loads(config.read_text(encoding="utf-8"))["model_version"])
+        declared = json.loads(config.read_text(encoding="utf-8"))
+        version = str(declared["model_version"])
         if not (directory / _WEIGHTS).is_file():
             raise FileNotFoundError(f"no {_WEIGHTS} beside it")
-        return version
     except (OSError, ValueError, KeyError) as exc:
         raise ModelNotFoundError(
             f"expected a classifier artifact with a model_version in {config}, found {type(exc).__name__}: {exc}; "
             "train one with `sada train` or point --model at an artifact directory"
         ) from None
+    taxonomy = load_taxonomy(themes)
+    return version if taxonomy.ids == declared.get("theme_ids") else taxonomy_model_version(version, taxonomy)
 
 
 @lru_cache(maxsize=2)
-def load_classifier(path: str | None = None) -> Classifier:
-    """The classifier artifact at ``path`` (``None``: the committed default), loaded once per process.
-
-    Raises:
-        sada.pipeline.errors.ModelNotFoundError: the artifact or its encoder is missing; the message names the path.
-    """
+def _load_artifact(path: str | None) -> Classifier:
     classifier = Classifier.from_pretrained(Path(path) if path else None)
     logger.info("loaded classifier %s", classifier.model_version)
     return classifier
+
+
+_ADAPTED: dict[tuple[str | None, str], Classifier] = {}
+
+
+def _adapted(path: str | None, taxonomy: Taxonomy) -> Classifier:
+    """One adapted classifier per artifact and taxonomy version, per process."""
+    key = (path, taxonomy.version)
+    if key not in _ADAPTED:
+        _ADAPTED[key] = _load_artifact(path).with_taxonomy(taxonomy)
+    return _ADAPTED[key]
+
+
+def load_classifier(path: str | None = None, themes: str | Path | None = None) -> Classifier:
+    """The classifier artifact at ``path`` (``None``: the committed default), loaded once per process,
+    detecting the themes of the taxonomy ``themes`` (``None``: ``SADA_THEMES`` or the shipped one).
+
+    Raises:
+        sada.pipeline.errors.ModelNotFoundError: the artifact or its encoder is missing; the message names the path.
+        sada.pipeline.errors.TaxonomyError: the taxonomy file cannot be used.
+    """
+    classifier = _load_artifact(path)
+    taxonomy = load_taxonomy(themes)
+    if taxonomy.ids == classifier.theme_ids:
+        return classifier
+    return _adapted(path, taxonomy)

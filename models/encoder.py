@@ -33,7 +33,7 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["Encoder", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
+__all__ = ["Encoder", "encode_passages", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
            "PAD_MULTIPLE", "bucket_length", "encode_cached"]
 
 logger = logging.getLogger(__name__)
@@ -422,3 +422,14 @@ def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, ba
     np.save(tmp, vecs)
     tmp.replace(path)
     return vecs
+
+
+def encode_passages(encoder: Encoder, texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
+    """Vectors of descriptive texts (theme names, seeds): e5's ``passage:`` side, items being ``query:``."""
+    prefix = encoder.prefix
+    if prefix.strip() == "query:":
+        encoder.prefix = "passage: "
+    try:
+        return encode_cached(encoder, texts, cache_dir)
+    finally:
+        encoder.prefix = prefix

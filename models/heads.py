@@ -325,6 +325,17 @@ class SentimentHead:
         return cls(tfidf, emb, LinearHead.from_arrays(arrays, "sentiment.stack"))
 
 
+def _theme_similarity(x_emb: np.ndarray, prototypes: np.ndarray, owner: np.ndarray, k: int) -> np.ndarray:
+    """``(n, k)``: per theme, the mean cosine of the item's two most similar prototypes of it."""
+    sims = x_emb @ prototypes.T
+    out = np.full((x_emb.shape[0], k), -1.0, dtype=np.float32)
+    for j in range(k):
+        cols = owner == j
+        if cols.any():
+            out[:, j] = np.sort(sims[:, cols], axis=1)[:, -2:].mean(axis=1)
+    return out
+
+
 @dataclass
 class ThemeHead:
     """Multi-label theme scores: zero-shot prototypes blended with supervised heads.
@@ -342,6 +353,10 @@ class ThemeHead:
             named by (فاتورة, قبض, پیک) that a sentence vector blurs.
         lex_weight: Per-theme weight of the lexical probability in the final blend (0 where a
             theme has no lexical head, or when no TF-IDF features are given).
+        baseline: Prototypes ``(m, dim)`` and their theme index ``(m,)`` whose mean similarity is the
+            zero-shot baseline of every item; None: this head's own themes. A head adapted to a
+            team's taxonomy keeps the trained taxonomy's prototypes here, so a theme's score does
+            not depend on which other themes the team lists.
     """
 
     theme_ids: list[str]
@@ -354,23 +369,21 @@ class ThemeHead:
     threshold: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     lexical: LinearHead | None = None
     lex_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    baseline: tuple[np.ndarray, np.ndarray] | None = None
 
     def similarity(self, x_emb: np.ndarray) -> np.ndarray:
         """``(n, n_themes)`` max cosine between items and each theme's prototypes."""
-        sims = x_emb @ self.prototypes.T
-        out = np.full((x_emb.shape[0], len(self.theme_ids)), -1.0, dtype=np.float32)
-        for j in range(len(self.theme_ids)):
-            cols = self.prototype_theme == j
-            if cols.any():
-                top = np.sort(sims[:, cols], axis=1)[:, -2:]  # mean of the two best prototypes
-                out[:, j] = top.mean(axis=1)
-        return out
+        return _theme_similarity(x_emb, self.prototypes, self.prototype_theme, len(self.theme_ids))
 
     def zero_shot(self, x_emb: np.ndarray) -> np.ndarray:
         """Calibrated zero-shot probabilities, relative to the item's mean theme similarity."""
         s = self.similarity(x_emb)
-        rel = s - s.mean(axis=1, keepdims=True)
-        return sigmoid(self.zs_a * (rel - self.zs_b))
+        if self.baseline is None:
+            base = s.mean(axis=1, keepdims=True)
+        else:
+            protos, owner = self.baseline
+            base = _theme_similarity(x_emb, protos, owner, int(owner.max()) + 1).mean(axis=1, keepdims=True)
+        return sigmoid(self.zs_a * (s - base - self.zs_b))
 
     def parts(self, x_emb: np.ndarray, x_tfidf: sp.spmatrix | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """The encoder part (zero-shot blended with the supervised head) and the lexical part (or None)."""
@@ -411,6 +424,9 @@ class ThemeHead:
         if self.lexical is not None:
             out.update(self.lexical.to_arrays("themes.lexical"))
             out["themes.lex_weight"] = self.lex_weight.astype(np.float32)
+        if self.baseline is not None:
+            out["themes.baseline_prototypes"] = self.baseline[0].astype(np.float16)
+            out["themes.baseline_owner"] = self.baseline[1].astype(np.int32)
         return out
 
     @classmethod
@@ -429,4 +445,6 @@ class ThemeHead:
             arrays["themes.threshold"].astype(np.float32),
             lexical,
             arrays["themes.lex_weight"].astype(np.float32) if lexical is not None else np.zeros(0, dtype=np.float32),
+            (arrays["themes.baseline_prototypes"].astype(np.float32), arrays["themes.baseline_owner"].astype(np.int64))
+            if "themes.baseline_prototypes" in arrays else None,
         )

@@ -10,7 +10,7 @@ The recipe (deterministic for a given ``seed``):
 3. Sentiment: TF-IDF (word + char n-grams) logistic regression and
    encoder-vector logistic regression, stacked on 5-fold out-of-fold
    log-probabilities (this both ensembles and calibrates).
-4. Themes: zero-shot prototypes from ``corpus/themes.yaml`` (e5 ``passage:``
+4. Themes: zero-shot prototypes from the taxonomy (e5 ``passage:``
    vectors of names, descriptions and seeds), a zero-shot calibration fitted on
    the labelled items, and per-theme logistic regressions for themes with
    labelled examples, blended by how many positives a theme has. Theme labels
@@ -34,10 +34,11 @@ import numpy as np
 import pandas as pd
 
 from sada.models.classifier import Classifier
-from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
+from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached, encode_passages
 from sada.models.features import TfidfFeatures
 from sada.models.heads import (MIN_CALIBRATION_ROWS, SENTIMENTS, LinearHead, SentimentHead, ThemeHead,
                                fit_binary_logistic, standardise_columns)
+from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 
 __all__ = ["build_theme_head", "train", "TrainResult"]
 
@@ -54,10 +55,7 @@ LEXICAL_WEIGHTS = (0.0, 0.35, 0.5, 0.65, 0.8)
 def _theme_texts(themes: list[Any]) -> tuple[list[str], list[int]]:
     texts, owner = [], []
     for j, theme in enumerate(themes):
-        items = list(theme.names.values()) + list(theme.descriptions.values())
-        for seeds in theme.seeds.values():
-            items.extend(seeds)
-        for t in items:
+        for t in theme.texts():
             if t and t.strip():
                 texts.append(t.strip())
                 owner.append(j)
@@ -82,7 +80,7 @@ def build_theme_head(
 
     Args:
         encoder: The encoder (its prefix is switched to ``passage: `` for e5 prototypes).
-        themes: :class:`sada.pipeline.corpus.Theme` objects (id, names, descriptions, seeds).
+        themes: :class:`sada.pipeline.taxonomy.Theme` objects (id, names, descriptions, seeds, examples).
         x_emb: Encoder vectors of labelled items (``query:``), or None.
         y_themes: ``(n, n_themes)`` 0/1 labels.
         mask: ``(n, n_themes)`` True where the label is known.
@@ -94,13 +92,7 @@ def build_theme_head(
         The theme head.
     """
     texts, owner = _theme_texts(themes)
-    prefix = encoder.prefix
-    if prefix.strip() == "query:":
-        encoder.prefix = "passage: "
-    try:
-        protos = encode_cached(encoder, texts, cache_dir)
-    finally:
-        encoder.prefix = prefix
+    protos = encode_passages(encoder, texts, cache_dir)
     k = len(themes)
     head = ThemeHead(
         [t.id for t in themes],
@@ -394,13 +386,7 @@ def train(
         oof[name] = classification_metrics(y[rows], p[rows])
 
     theme_head = None
-    try:
-        from sada.pipeline.corpus import load_themes
-
-        themes = load_themes()
-    except Exception as exc:  # noqa: BLE001 - no taxonomy means a sentiment-only model
-        logger.warning("no theme taxonomy (%s): training sentiment only", exc)
-        themes = []
+    themes = list(load_taxonomy(default_taxonomy_path()).themes)  # the label set of the training data
     if themes:
         ids = [t.id for t in themes]
         y_t, m_t = theme_matrix(df, ids)

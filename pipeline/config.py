@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(default_factory=default_corpus_dir)
     cache_dir: Path = Field(default_factory=default_cache_dir)
     home: Path = Field(default_factory=default_home_dir, description="Sada's own state (SADA_HOME).")
+    themes: Path | None = Field(default=None, description="Theme taxonomy file (SADA_THEMES); None: the shipped one.")
     batch_size: int = Field(default=512, gt=0, description="Rows per processing batch.")
     date_dayfirst: bool = Field(default=True, description="Read 03/04/2025 as 3 April.")
 

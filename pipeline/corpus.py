@@ -1,4 +1,4 @@
-"""Load the sample corpus that ships in ``corpus/``: themes, feedback, customers, truth.
+"""Load the sample corpus that ships in ``corpus/``: feedback, customers, truth.
 
 The corpus is built by ``python -m sada.corpus.build`` from the hand-written items in
 ``corpus/texts/*.jsonl`` and a seeded customer simulator. The loaders here only
@@ -16,13 +16,13 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sada.pipeline.errors import CorpusError
+from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 
 __all__ = [
     "LANGUAGES",
@@ -36,10 +36,7 @@ __all__ = [
     "CUSTOMER_COLUMNS",
     "NPS_RANGE",
     "RATING_RANGE",
-    "Theme",
     "corpus_path",
-    "load_themes",
-    "themes_frame",
     "theme_ids",
     "load_feedback",
     "load_customers",
@@ -82,27 +79,6 @@ CUSTOMER_COLUMNS: tuple[str, ...] = (
 _BUILD_HINT = "run `python -m sada.corpus.build` from the repository root to build it"
 
 
-@dataclass(frozen=True)
-class Theme:
-    """One complaint / experience theme of ``corpus/themes.yaml``.
-
-    Attributes:
-        id: Stable lower-case identifier used in labels, e.g. ``"billing"``.
-        names: Display name per language (``ar``, ``fa``, ``en``).
-        descriptions: One-line description per language.
-        seeds: A handful of seed phrases per language for bootstrapping classifiers.
-    """
-
-    id: str
-    names: dict[str, str]
-    descriptions: dict[str, str]
-    seeds: dict[str, list[str]] = field(default_factory=dict)
-
-    def name(self, language: str = "en") -> str:
-        """The theme's name in ``language``, falling back to English."""
-        return self.names.get(language) or self.names["en"]
-
-
 def corpus_path(corpus_dir: str | Path | None = None) -> Path:
     """The corpus folder: ``corpus_dir`` if given, else the configured one.
 
@@ -125,74 +101,9 @@ def _require(path: Path, what: str, hint: str = _BUILD_HINT) -> Path:
     return path
 
 
-def load_themes(corpus_dir: str | Path | None = None) -> list[Theme]:
-    """Read ``themes.yaml`` into a list of :class:`Theme`, in file order.
-
-    Args:
-        corpus_dir: Corpus folder; defaults to the configured one.
-
-    Returns:
-        The themes; ids are unique.
-
-    Raises:
-        CorpusError: The file is missing, is not valid YAML, or an entry lacks a field.
-    """
-    import yaml
-
-    path = _require(corpus_path(corpus_dir) / "themes.yaml", "the theme taxonomy themes.yaml",
-                    "restore corpus/themes.yaml from the repository")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CorpusError(f"expected valid YAML in {path}, found a syntax error ({exc}); fix the file") from None
-    if not isinstance(data, dict) or not isinstance(data.get("themes"), list):
-        raise CorpusError(f"expected a top-level `themes:` list in {path}, found {type(data).__name__}; "
-                          "see the comment at the top of the file for the layout")
-    themes: list[Theme] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(data["themes"]):
-        if not isinstance(entry, dict) or not all(k in entry for k in ("id", "names", "descriptions")):
-            raise CorpusError(f"expected theme #{i + 1} in {path} to have id, names and descriptions, "
-                              f"found {entry!r:.120}; add the missing keys")
-        tid = str(entry["id"])
-        if tid in seen:
-            raise CorpusError(f"expected unique theme ids in {path}, found {tid!r} twice; rename or merge one")
-        missing = [lang for lang in ("ar", "fa", "en") if not entry["names"].get(lang)]
-        if missing:
-            raise CorpusError(f"expected names in ar, fa and en for theme {tid!r} in {path}, "
-                              f"found none for {', '.join(missing)}; add them")
-        seen.add(tid)
-        seeds = {str(k): [str(s) for s in v or []] for k, v in (entry.get("seeds") or {}).items()}
-        themes.append(Theme(id=tid, names={str(k): str(v) for k, v in entry["names"].items()},
-                            descriptions={str(k): str(v) for k, v in entry["descriptions"].items()},
-                            seeds=seeds))
-    return themes
-
-
-def themes_frame(corpus_dir: str | Path | None = None) -> pd.DataFrame:
-    """The themes as a DataFrame, one row per theme.
-
-    Columns: ``id``, ``name_ar``, ``name_fa``, ``name_en``, ``description_ar``,
-    ``description_fa``, ``description_en``, ``seeds_ar``, ``seeds_fa``, ``seeds_en``
-    (the seed columns hold lists of strings).
-
-    Args:
-        corpus_dir: Corpus folder; defaults to the configured one.
-    """
-    rows = []
-    for t in load_themes(corpus_dir):
-        row: dict[str, Any] = {"id": t.id}
-        for lang in ("ar", "fa", "en"):
-            row[f"name_{lang}"] = t.names.get(lang, "")
-            row[f"description_{lang}"] = t.descriptions.get(lang, "")
-            row[f"seeds_{lang}"] = list(t.seeds.get(lang, []))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def theme_ids(corpus_dir: str | Path | None = None) -> list[str]:
-    """The theme ids in taxonomy order (the label set of the theme classifier)."""
-    return [t.id for t in load_themes(corpus_dir)]
+def theme_ids() -> list[str]:
+    """The corpus's label set: the ids of the shipped default taxonomy, in its order."""
+    return load_taxonomy(default_taxonomy_path()).ids
 
 
 def _split_themes(value: Any) -> list[str]:
@@ -321,7 +232,7 @@ def corpus_stats(corpus_dir: str | Path | None = None) -> dict[str, Any]:
     """
     fb = load_feedback(corpus_dir=corpus_dir)
     cu = load_customers(corpus_dir=corpus_dir)
-    ids = theme_ids(corpus_dir)
+    ids = theme_ids()
 
     def counts(col: str, order: tuple[str, ...] | list[str]) -> dict[str, int]:
         vc = fb[col].value_counts()

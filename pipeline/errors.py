@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "ModelNotFoundError",
     "CorpusError",
+    "TaxonomyError",
 ]
 
 
@@ -48,3 +49,7 @@ class ModelNotFoundError(SadaError, LookupError):
 
 class CorpusError(SadaError, LookupError):
     """The sample corpus is missing or malformed."""
+
+
+class TaxonomyError(InputError):
+    """A theme taxonomy file is missing, is not YAML, or breaks the layout."""

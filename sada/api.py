@@ -20,11 +20,13 @@ def analyze_texts(
     model: str | Path | None = None,
     classify: bool = True,
     mask_pii: bool = True,
+    themes: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     """Analyse texts in memory with the default classifier (or the artifact at ``model``).
 
     :func:`sada.pipeline.analyze.analyze_texts` does the work and documents the result;
-    ``classify=False`` stops after language ID and normalisation and loads no model.
+    ``classify=False`` stops after language ID and normalisation and loads no model; ``themes`` is a
+    taxonomy file to detect (default: ``SADA_THEMES`` or the shipped one, see ``sada themes check``).
 
     Example:
         >>> import sada
@@ -37,5 +39,5 @@ def analyze_texts(
     if classify:
         from sada.models.classifier import load_classifier
 
-        classifier = load_classifier(str(model) if model else None)
+        classifier = load_classifier(str(model) if model else None, themes)
     return analyze_in_memory(texts, classifier, mask_pii=mask_pii)

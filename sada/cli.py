@@ -60,11 +60,21 @@ def main(verbose: int) -> None:
 
 _db_option = click.option("--db", "db", metavar="URL", help="Store URL (default: SADA_DATABASE_URL or sqlite:///sada.sqlite).")
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+_themes_option = click.option(
+    "--themes", "themes", type=click.Path(dir_okay=False), default=None,
+    help="Theme taxonomy file (YAML; see `sada themes check`) [default: SADA_THEMES or the shipped one].")
+
+
+def _absolute(path: str | None) -> str | None:
+    """A path as flows and scheduled runs need it: absolute (they may run in another folder)."""
+    from pathlib import Path
+
+    return str(Path(path).resolve()) if path else None
 
 
 def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encoding: str | None,
                   mask_pii: bool | None, max_length: int | None, model_path: str | None,
-                  classify: bool, sheet: str | None = None) -> dict[str, Any]:
+                  classify: bool, sheet: str | None = None, themes: str | None = None) -> dict[str, Any]:
     from sada.models.classifier import load_classifier
     from sada.pipeline.analyze import analyze
     from sada.pipeline.config import load_settings
@@ -77,7 +87,7 @@ def _run_analysis(inputs: list[str], db: str | None, mapping: list[str], encodin
     encoding = check_encoding(encoding)  # before the store exists: a typo creates nothing
     sheet = check_sheet(sheet)
     files = expand_inputs(inputs)
-    classifier = load_classifier(model_path) if classify else None  # fails fast, naming the path
+    classifier = load_classifier(model_path, themes) if classify else None  # fails fast, naming the path
     store = Store.open(settings.database_url)
     with RowProgress(_stderr_console()) as progress:
         on_batch = _file_progress(progress, [str(f) for f in files])
@@ -151,17 +161,18 @@ def _print_summary(summary: dict[str, Any]) -> None:
               help="Classify sentiment and themes (off: language ID and normalisation only).")
 @click.option("--sheet", metavar="NAME|INDEX|all",
               help="Workbook sheets to read: a name, a number from 1, or all (default: the sheet holding the data).")
+@_themes_option
 @_json_option
 def analyze(inputs: tuple[str, ...], db: str | None, mapping: tuple[str, ...], encoding: str | None,
             mask_pii: bool | None, max_length: int | None, model_path: str | None, classify: bool,
-            sheet: str | None, as_json: bool) -> None:
+            sheet: str | None, themes: str | None, as_json: bool) -> None:
     """Ingest feedback files, analyse every row and store the results.
 
     Each row is counted exactly once: analysed, quarantined (with a reason) or
     a duplicate of an item already stored. Re-running on the same files adds nothing.
     """
     summary = _run_analysis(list(inputs), db, list(mapping), encoding, mask_pii, max_length, model_path, classify,
-                            sheet)
+                            sheet, themes)
     _echo_json(summary) if as_json else _print_summary(summary)
 
 
@@ -177,9 +188,11 @@ def analyze(inputs: tuple[str, ...], db: str | None, mapping: tuple[str, ...], e
               help="Where to write the CX report (default: out/sada-report-<period>-<lang>.html).")
 @click.option("--lang", "report_lang", type=click.Choice(["en", "ar", "fa"]), default="en", show_default=True,
               help="Interface language of the report.")
+@_themes_option
 @_json_option
 def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_address: str | None,
-        customers_path: str | None, report_out: str | None, report_lang: str, as_json: bool) -> None:
+        customers_path: str | None, report_out: str | None, report_lang: str, themes: str | None,
+        as_json: bool) -> None:
     """Run the whole job (the cx-weekly Prefect flow) on the sample corpus with defaults.
 
     Runs in Prefect's ephemeral mode: no server to start. A second run over the
@@ -194,7 +207,7 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
 
     summary = cx_weekly(sources=list(inputs) or None, database_url=db, model_path=model_path,
                         dask_address=dask_address, customers_path=customers_path, report_out=report_out,
-                        report_lang=report_lang)
+                        report_lang=report_lang, themes=_absolute(themes))
     if as_json:
         _echo_json(summary)
         return
@@ -221,8 +234,10 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
               help="Port of the Prefect server started when PREFECT_API_URL is not set (another free one if busy).")
 @click.option("--systemd-unit", "print_unit", is_flag=True,
               help="Print a systemd service that runs this same command across reboots, and exit.")
+@_themes_option
 def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron: str, timezone: str,
-          customers_path: str | None, model_path: str | None, late_runs: str, port: int, print_unit: bool) -> None:
+          customers_path: str | None, model_path: str | None, late_runs: str, port: int, print_unit: bool,
+          themes: str | None) -> None:
     """Serve the scheduled deployments from this process until stopped (Ctrl-C).
 
     Without PREFECT_API_URL it starts a local Prefect server with its scheduler (state in
@@ -237,7 +252,7 @@ def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron:
 
     deployments = build_deployments(list(inputs) or None, db, weekly_cron,
                                     None if daily_cron == "off" else daily_cron, timezone, customers_path,
-                                    model_path)
+                                    _absolute(model_path), _absolute(themes))
     if print_unit:
         import getpass
         from pathlib import Path
@@ -294,6 +309,69 @@ def reproduce(out_dir: str, seed: int) -> None:
     from sada.flows.reproduce import reproduce as reproduce_flow
 
     click.echo(reproduce_flow(out_dir=out_dir, seed=seed))
+
+
+# --- themes: a team's own taxonomy ----------------------------------------------------------
+
+
+@main.group("themes")
+def themes_group() -> None:
+    """Your own themes: check a taxonomy file, list the ready packs."""
+
+
+@themes_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", default=None, help="Classifier whose trained themes to compare with.")
+@_json_option
+def themes_check(file: str, model_path: str | None, as_json: bool) -> None:
+    """Validate a taxonomy FILE: every problem on its own line (expected, found, how to fix); exit 1 if any.
+
+    \b
+    Layout (only id and one name are required):
+      themes:
+        - id: atm                       # lower-case ASCII, stable: stored results use it
+          parent: channels              # optional: another theme of the file
+          names: {ar: ..., fa: ..., en: ...}
+          descriptions: {ar: ..., fa: ..., en: ...}
+          seeds: {ar: [...], fa: [...], en: [...]}
+          examples: {ar: [...], fa: [...]}   # optional: real customer texts
+    """
+    import json as _json
+
+    from sada.pipeline.taxonomy import check_file, load_taxonomy
+
+    problems = check_file(file)
+    if problems:
+        if as_json:
+            _echo_json({"file": file, "valid": False, "problems": problems})
+        else:
+            for problem in problems:
+                click.echo(f"{file}: {problem}", err=True)
+        raise SystemExit(1)
+    taxonomy = load_taxonomy(file)
+    from sada.models.classifier import DEFAULT_ARTIFACT
+
+    config = Path(model_path or DEFAULT_ARTIFACT) / "config.json"
+    trained = set(_json.loads(config.read_text(encoding="utf-8")).get("theme_ids") or []) if config.is_file() else set()
+    report = {"file": file, "valid": True, "version": taxonomy.version, "themes": taxonomy.ids,
+              "trained": [t for t in taxonomy.ids if t in trained],
+              "zero_shot": [t for t in taxonomy.ids if t not in trained],
+              "parents": {t.id: t.parent for t in taxonomy.themes if t.parent}}
+    if as_json:
+        _echo_json(report)
+        return
+    click.echo(f"{file}: {len(taxonomy.ids)} themes, version {taxonomy.version}")
+    click.echo(f"trained      {', '.join(report['trained']) or '-'}  (keep the shipped model's heads)")
+    click.echo(f"zero-shot    {', '.join(report['zero_shot']) or '-'}  (from names, descriptions, seeds, examples)")
+
+
+@themes_group.command("packs")
+def themes_packs() -> None:
+    """The ready taxonomies shipped with Sada (copy one, edit it, pass it with --themes)."""
+    from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy, pack_paths
+
+    for name, path in {"default": default_taxonomy_path(), **pack_paths()}.items():
+        click.echo(f"{name:<14} {len(load_taxonomy(path).ids):>3} themes  {path}")
 
 
 # --- corpus (issue 3) -----------------------------------------------------------------------
@@ -486,8 +564,10 @@ def churn_cmd(customers_path: str | None, as_of: str | None, id_column: str | No
 @click.option("--baseline", type=click.IntRange(2, 52), default=6, show_default=True,
               help="Trailing periods in the spike-alert baseline.")
 @_db_option
+@_themes_option
 @_json_option
-def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db: str | None, as_json: bool) -> None:
+def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db: str | None, themes: str | None,
+               as_json: bool) -> None:
     """Write the CX report: one self-contained HTML file with charts, spike alerts and quotes.
 
     It reads whatever the store holds (feedback, the newest analysis per item,
@@ -500,7 +580,7 @@ def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db
 
     settings = load_settings(database_url=db)
     store = Store.open(settings.database_url, create=False)
-    result = build_report(store, out=out, period=period, lang=lang, corpus_dir=settings.corpus_dir,
+    result = build_report(store, out=out, period=period, lang=lang, themes=themes,
                           baseline=baseline)
     if as_json:
         _echo_json(result.as_dict())

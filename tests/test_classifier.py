@@ -134,7 +134,7 @@ def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_new_theme_works_zero_shot(encoder, cache: Path) -> None:
     from sada.models.training import build_theme_head
-    from sada.pipeline.corpus import Theme
+    from sada.pipeline.taxonomy import Theme
 
     themes = [
         Theme("delivery", {"ar": "التوصيل", "fa": "ارسال", "en": "Delivery"},
@@ -401,9 +401,9 @@ def test_lexical_theme_weight_is_chosen_on_held_out_predictions(encoder, cache: 
     import scipy.sparse as sp
 
     from sada.models.training import LEXICAL_WEIGHTS, build_theme_head, calibrate_theme_thresholds
-    from sada.pipeline.corpus import load_themes
+    from sada.pipeline.taxonomy import load_taxonomy
 
-    themes = load_themes()
+    themes = list(load_taxonomy().themes)
     ids = [t.id for t in themes]
     j = ids.index("billing")
     rng = np.random.default_rng(0)

@@ -40,13 +40,12 @@ from sada.pipeline.corpus import (
     VARIETIES,
     load_customers,
     load_feedback,
-    load_themes,
     load_truth,
     nps_category,
     theme_ids,
-    themes_frame,
 )
 from sada.pipeline.errors import CorpusError
+from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -81,28 +80,15 @@ def fresh_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- taxonomy ---------------------------------------------------------------------------------
 
-def test_themes_have_stable_ids_and_three_languages() -> None:
-    themes = load_themes(CORPUS)
-    assert [t.id for t in themes] == THEME_IDS
-    assert theme_ids(CORPUS) == THEME_IDS
-    for t in themes:
+def test_default_taxonomy_has_stable_ids_and_three_languages() -> None:
+    taxonomy = load_taxonomy(default_taxonomy_path())
+    assert taxonomy.ids == THEME_IDS == theme_ids()
+    for t in taxonomy.themes:
         for lang in ("ar", "fa", "en"):
             assert t.names[lang].strip() and "\n" not in t.names[lang]
             assert t.descriptions[lang].strip() and "\n" not in t.descriptions[lang]
             assert 5 <= len(t.seeds[lang]) <= 8, (t.id, lang)
             assert len(set(t.seeds[lang])) == len(t.seeds[lang])
-    frame = themes_frame(CORPUS)
-    assert list(frame["id"]) == THEME_IDS
-    assert {"name_ar", "name_fa", "name_en", "seeds_fa"} <= set(frame.columns)
-
-
-def test_themes_errors_are_explained(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match="themes.yaml"):
-        load_themes(tmp_path)
-    (tmp_path / "themes.yaml").write_text("themes: [{id: x, names: {ar: a, fa: b, en: c}, descriptions: {}},"
-                                          " {id: x, names: {ar: a, fa: b, en: c}, descriptions: {}}]\n")
-    with pytest.raises(CorpusError, match="unique theme ids"):
-        load_themes(tmp_path)
 
 
 # --- feedback schema and labels -------------------------------------------------------------------

@@ -18,8 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: Layer of each package, highest first; a module may import its own package or lower layers only.
 LAYERS = {"sada": 4, "sada.flows": 3, "sada.models": 2, "sada.corpus": 2, "sada.pipeline": 1}
-#: The two entry points of the top layer that may import anything below them.
-TOP = {"sada.api", "sada.cli"}
+#: The modules of the top layer that may import anything below them: the entry points and the
+#: command line's progress display.
+TOP = {"sada.api", "sada.cli", "sada.progress"}
 
 
 def _modules() -> dict[str, Path]:
@@ -67,7 +68,7 @@ def _graph() -> dict[str, set[str]]:
 
 
 def _package(module: str) -> str:
-    """``sada.pipeline.store`` -> ``sada.pipeline``; ``sada``, ``sada.api`` and ``sada.cli`` -> ``sada``."""
+    """``sada.pipeline.store`` -> ``sada.pipeline``; ``sada`` and the :data:`TOP` modules -> ``sada``."""
     return "sada" if module == "sada" or module in TOP else ".".join(module.split(".")[:2])
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sada.pipeline.corpus import load_themes
+from sada.pipeline.taxonomy import load_taxonomy
 from sada.pipeline.errors import ConfigError
 from sada.pipeline.normalise import mask_pii
 from sada.pipeline.report import build_report, charts, detect_spikes, parse_period
@@ -192,7 +192,7 @@ def test_arabic_counts_after_a_preposition_take_the_oblique_dual():
 def _stored(key: str, source: str, contribution: float, **params) -> dict:
     from sada.pipeline.churn import reason_text
 
-    names = {th.id: th.name("en") for th in load_themes()}
+    names = {th.id: th.name("en") for th in load_taxonomy().themes}
     return {"text": reason_text(key, params, names), "key": key, "params": params, "feature": source,
             "contribution": contribution}
 
@@ -245,7 +245,7 @@ SHOWN_REASONS = {
 
 @pytest.mark.parametrize("lang", ["en", "ar", "fa"])
 def test_churn_reasons_are_shown_in_the_interface_language(lang):
-    names = {th.id: th.name(lang) for th in load_themes()}
+    names = {th.id: th.name(lang) for th in load_taxonomy().themes}
     shown = [localise_reason(r, Translator(lang), names) for r in STORED_REASONS]
     assert [r.text for r in shown] == SHOWN_REASONS[lang]
     # what has no words in Arabic or Persian stays in English (and is isolated on the page)
@@ -284,8 +284,8 @@ def test_every_kind_of_reason_sada_churn_writes_is_translated(lang):
         ("spend_per_order", {}, {"spend_per_order": 12.5}),
         ("spend_per_order", {}, {"spend_per_order": None}),
     ]
-    en_names = {th.id: th.name("en") for th in load_themes()}
-    names = {th.id: th.name(lang) for th in load_themes()}
+    en_names = {th.id: th.name("en") for th in load_taxonomy().themes}
+    names = {th.id: th.name(lang) for th in load_taxonomy().themes}
     t = Translator(lang)
     for feature, row, x in cases:
         said = _reason(feature, row, x, {"spend_per_order": 20.0}, 60)

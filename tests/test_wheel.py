@@ -70,7 +70,7 @@ def test_wheel_holds_only_the_sada_namespace_and_its_data(wheel: Path):
     for data in ("sada/models/default/weights.safetensors", "sada/models/default/config.json",
                  "sada/pipeline/language_id/config.json", "sada/pipeline/report/templates/report.html.j2",
                  "sada/pipeline/migrations/env.py", "sada/pipeline/migrations/versions/0003_churn_drivers.py",
-                 "sada/corpus/themes.yaml", "sada/corpus/feedback.csv"):
+                 "sada/pipeline/taxonomies/default.yaml", "sada/corpus/feedback.csv"):
         assert data in names, f"{data} is missing from {wheel.name}"
     assert not any(name.startswith("sada/") and "/tests/" in name for name in names)
 

@@ -560,10 +560,9 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
         ColumnMappingError: No customer id column.
     """
     from sada.pipeline.config import load_settings
-    from sada.pipeline.corpus import load_themes
+    from sada.pipeline.taxonomy import load_taxonomy
     from sada.pipeline.churn.customers import load_customers_from_store, read_customers, save_customers
     from sada.pipeline.churn.drivers import nps, nps_table, theme_drivers, theme_nps_impact
-    from sada.pipeline.errors import CorpusError
 
     settings = load_settings()
     corpus = Path(corpus_dir) if corpus_dir else settings.corpus_dir
@@ -584,12 +583,9 @@ def score_churn(store: Any, customers_path: str | Path | None = None, as_of: Any
         is_sample = customers_path is not None and Path(customers_path).resolve() == (corpus / "customers.csv").resolve()
         truth = _truth_for(pd.Index(load.frame["customer_id"]), corpus) if is_sample else None
         config = FeatureConfig(exclude=tuple(load.excluded_columns) + tuple(exclude))
-        try:
-            themes = load_themes(corpus)
-            config.themes = [t.id for t in themes]
-            names = {t.id: t.names.get("en", t.id) for t in themes}
-        except CorpusError:
-            names = {}
+        taxonomy = load_taxonomy()
+        config.themes = taxonomy.ids
+        names = {t.id: t.name("en") for t in taxonomy.themes}
         if truth is not None:
             config.orders_since = pd.Timestamp(truth["window"]["start"])
         if as_of is None:

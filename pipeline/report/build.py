@@ -25,6 +25,7 @@ from sada.pipeline.report.i18n import Translator, quote_direction
 from sada.pipeline.report.period import Period, parse_period
 from sada.pipeline.report.reasons import localise_reason
 from sada.pipeline.report.spikes import detect_spikes
+from sada.pipeline.taxonomy import load_taxonomy
 
 __all__ = ["ReportResult", "build_report", "default_report_path", "render_html"]
 
@@ -82,16 +83,9 @@ def default_report_path(period: Period, lang: str) -> Path:
     return Path("out") / f"sada-report-{safe}-{lang}.html"
 
 
-def _theme_names(lang: str, corpus_dir: str | Path | None) -> tuple[list[str], dict[str, str]]:
-    from sada.pipeline.corpus import load_themes
-    from sada.pipeline.errors import CorpusError
-
-    try:
-        themes = load_themes(corpus_dir)
-    except CorpusError as exc:
-        logger.warning("theme names unavailable (%s); showing theme ids", exc)
-        return [], {}
-    return [th.id for th in themes], {th.id: th.name(lang) for th in themes}
+def _theme_names(lang: str, themes: str | Path | None) -> tuple[list[str], dict[str, str]]:
+    taxonomy = load_taxonomy(themes)
+    return taxonomy.ids, {th.id: th.name(lang) for th in taxonomy.themes}
 
 
 def _tone(delta: Any, higher_is_bad: bool | None) -> str:
@@ -149,7 +143,7 @@ def render_html(context: dict[str, Any]) -> str:
 
 
 def build_report(store: Any, out: str | Path | None = None, period: str | None = None, lang: str = "en", *,
-                 corpus_dir: str | Path | None = None, baseline: int = 6, z: float = 2.0,
+                 themes: str | Path | None = None, baseline: int = 6, z: float = 2.0,
                  top_customers: int = 15, now: datetime | None = None) -> ReportResult:
     """Write the CX report for ``period`` in interface language ``lang``.
 
@@ -158,7 +152,7 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
         out: HTML file to write (default: :func:`default_report_path`); folders are created.
         period: ``--period`` text (see :mod:`sada.pipeline.report.period`); default: the newest item's month.
         lang: ``en``, ``ar`` or ``fa``.
-        corpus_dir: Where ``themes.yaml`` (theme names) lives; default: the configured corpus.
+        themes: The theme taxonomy file (theme names and order); default: ``SADA_THEMES`` or the shipped one.
         baseline: Trailing periods of the spike baseline.
         z: Standard deviations above the baseline for a spike.
         top_customers: Rows of the at-risk table.
@@ -177,7 +171,7 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
     p = parse_period(period, feedback_all["created_at"].max())
     prev = p.previous()
     feedback = feedback_all[feedback_all["created_at"].isna() | (feedback_all["created_at"] < p.end)]
-    theme_ids, names = _theme_names(lang, corpus_dir)
+    theme_ids, names = _theme_names(lang, themes)
 
     churn_now = load_churn_snapshot(store, on_or_before=p.end)
     churn_before = (load_churn_snapshot(store, on_or_before=prev.end, before_as_of=churn_now.as_of)

@@ -1,0 +1,100 @@
+"""A team's own taxonomy on real labelled reviews: zero-shot theme detection, per theme and micro-F1.
+
+Two public label sets are used as if a CX team had written their themes, with the taxonomy files in
+``benchmarks/data/taxonomies/`` (this project's own names, descriptions and seeds):
+
+* ParsiNLU food & beverage reviews (fa, ``fa_parsinlu_food_test.csv``, 192 reviews): an aspect
+  counts as a theme of the review unless it is -3 ("not mentioned").
+* SemEval-2016 Arabic hotel sentences (``ar_semeval16_hotels_train.csv``): categories mapped onto
+  the hotel taxonomy by :data:`SEMEVAL_THEMES` (HOTEL#GENERAL and other overall categories onto none);
+  the held-out part is every review whose id is divisible by 5 (the rest is never used here).
+
+Usage:
+    python -m benchmarks.bench_themes [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sada.models.classifier import load_classifier
+from sada.models.thresholds import theme_prf
+from sada.pipeline.taxonomy import load_taxonomy
+
+HERE = Path(__file__).resolve().parent
+DATASETS = HERE.parent.parent / "shared" / "datasets"
+TAXONOMIES = HERE / "data" / "taxonomies"
+PARSINLU_ASPECTS = ("taste", "value", "delivery", "packaging", "nutrition", "quality")
+#: SemEval ENTITY#ATTRIBUTE -> the hotel taxonomy's theme (None: an overall judgement, no theme).
+SEMEVAL_THEMES = {"SERVICE": "staff", "LOCATION": "location", "FOOD_DRINKS": "food", "FACILITIES": "facilities",
+                  "ROOMS": "rooms", "ROOMS_AMENITIES": "rooms", "HOTEL": None}
+
+
+def semeval_theme(category: str) -> str | None:
+    """The hotel theme of one SemEval category: prices and cleanliness across entities, else by entity."""
+    entity, _, attribute = category.partition("#")
+    if attribute == "PRICES":
+        return "prices"
+    if attribute == "CLEANLINESS":
+        return "cleanliness"
+    return SEMEVAL_THEMES.get(entity)
+
+
+def parsinlu_frame() -> pd.DataFrame:
+    df = pd.read_csv(DATASETS / "fa_parsinlu_food_test.csv")
+    themes = [";".join(a for a in PARSINLU_ASPECTS if row[a] != -3) for _, row in df.iterrows()]
+    return pd.DataFrame({"text": df["text"], "language": "fa", "themes": themes})
+
+
+def semeval_frame(held_out: bool = True) -> pd.DataFrame:
+    df = pd.read_csv(DATASETS / "ar_semeval16_hotels_train.csv")
+    part = df[(df["review_id"].astype(int) % 5 == 0) == held_out]
+    themes = [";".join(sorted({t for c in str(v).split(";") if (t := semeval_theme(c))}))
+              for v in part["categories"].fillna("")]
+    return pd.DataFrame({"text": part["text"].tolist(), "language": "ar", "themes": themes})
+
+
+def score(taxonomy_file: Path, frame: pd.DataFrame) -> dict:
+    """Zero-shot predictions of the shipped classifier adapted to the taxonomy, against the labels."""
+    taxonomy = load_taxonomy(taxonomy_file)
+    classifier = load_classifier(themes=taxonomy_file)
+    started = time.perf_counter()
+    predictions = classifier.predict(frame["text"].tolist(), frame["language"].tolist())
+    seconds = time.perf_counter() - started
+    ids = taxonomy.ids
+    truth = np.asarray([[tid in str(t).split(";") for tid in ids] for t in frame["themes"]])
+    predicted = np.asarray([[tid in p.themes for tid in ids] for p in predictions])
+    return {"n": len(frame), "items_per_second": round(len(frame) / seconds, 1), **theme_prf(predicted, truth, None, ids)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if not DATASETS.is_dir():
+        print(f"no {DATASETS}: nothing to measure", file=sys.stderr)
+        return 1
+    results = {"parsinlu_food (fa, test)": score(TAXONOMIES / "parsinlu_food.yaml", parsinlu_frame()),
+               "semeval16_hotels (ar, held-out fifth)": score(TAXONOMIES / "semeval_hotels.yaml", semeval_frame())}
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for name, r in results.items():
+        print(f"\n{name}: {r['n']} items, zero-shot micro-F1 {r['micro']['f1']:.3f} "
+              f"(P {r['micro']['precision']:.3f} R {r['micro']['recall']:.3f}), {r['items_per_second']} items/s")
+        print("| theme | P | R | F1 | support |\n|---|---|---|---|---|")
+        for tid, m in r.items():
+            if isinstance(m, dict) and tid != "micro":
+                print(f"| {tid} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

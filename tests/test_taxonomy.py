@@ -1,0 +1,152 @@
+"""A team's own taxonomy: the file's layout and its errors, the shipped packs, and a zero-shot theme
+that flows through analyze -> store -> report with the shipped classifier and no training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sada.cli import main
+from sada.models.classifier import artifact_version
+from sada.pipeline.errors import TaxonomyError
+from sada.pipeline.taxonomy import check_file, default_taxonomy_path, load_taxonomy, pack_paths, taxonomy_problems
+
+#: A theme the shipped model was never trained on, in a team's words (this project's own writing).
+PARKING = {"id": "parking", "names": {"ar": "مواقف السيارات", "fa": "پارکینگ", "en": "Parking"},
+           "descriptions": {"ar": "لا توجد مواقف للسيارات قرب الفرع أو المطعم",
+                            "fa": "جای پارک نزدیک شعبه یا رستوران نیست",
+                            "en": "No parking space near the branch or restaurant"},
+           "seeds": {"ar": ["ما في مواقف", "المواقف زحمة", "درت ساعة أدور موقف", "ما لقيت مكان أوقف السيارة"],
+                     "fa": ["جای پارک پیدا نکردم", "پارکینگ نداره", "نیم ساعت دنبال جای پارک گشتم"],
+                     "en": ["no parking spaces", "could not find parking"]}}
+DELIVERY = {"id": "delivery", "names": {"en": "Delivery"}}  # a shipped id: keeps its trained head
+
+
+def _write(tmp_path: Path, themes: list) -> Path:
+    path = tmp_path / "themes.yaml"
+    path.write_text(yaml.safe_dump({"themes": themes}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("themes, problem", [
+    ([{"id": "ATM", "names": {"en": "ATMs"}}], "lower-case ASCII"),                         # id in capitals
+    ([{"id": "atm"}], "names in at least one language"),                                    # no name at all
+    ([{"id": "atm", "names": {"en": "ATMs"}, "seed": {"en": ["x"]}}], "found seed"),        # misspelt key
+    ([{"id": "atm", "names": {"en": "ATMs"}, "seeds": {"ar": "الصراف"}}], "list of non-empty phrases"),  # not a list
+    ([{"id": "atm", "names": {"english": "ATMs"}}], "language codes"),                     # not a language code
+    ([{"id": "atm", "names": {"en": "ATMs"}, "parent": "channels"}], "parent"),             # parent not in the file
+    ([{"id": "atm", "names": {"en": "a"}}, {"id": "atm", "names": {"en": "b"}}], "unique"),  # id twice
+    ([{"id": "a", "names": {"en": "a"}, "parent": "b"}, {"id": "b", "names": {"en": "b"}, "parent": "c"},
+      {"id": "c", "names": {"en": "c"}}], "at most two levels"),                           # three levels
+    ([], "at least one theme"),                                                            # empty list
+])
+def test_schema_errors_say_expected_found_and_fix(themes, problem):
+    problems = taxonomy_problems({"themes": themes})
+    assert any(problem in p for p in problems), problems
+    assert all(p.count("expected") == 1 and "found" in p for p in problems)
+
+
+def test_a_broken_file_is_one_line_at_load_and_every_problem_in_check(tmp_path):
+    path = _write(tmp_path, [{"id": "ATM", "names": {"en": "ATMs"}}, {"id": "x", "names": {"en": "X"}, "parent": "y"}])
+    with pytest.raises(TaxonomyError, match=r"1 more: run `sada themes check"):
+        load_taxonomy(path)
+    result = CliRunner().invoke(main, ["themes", "check", str(path)])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 2
+    (tmp_path / "bad.yaml").write_text("themes: [id: x\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="valid YAML"):
+        load_taxonomy(tmp_path / "bad.yaml")
+    with pytest.raises(TaxonomyError, match="expected a taxonomy file"):
+        load_taxonomy(tmp_path / "missing.yaml")
+
+
+def test_languages_may_be_missing_and_parents_roll_up(tmp_path):
+    path = _write(tmp_path, [{"id": "channels", "names": {"en": "Channels"}},
+                             {"id": "atm", "parent": "channels", "names": {"ar": "الصراف الآلي"}}])
+    taxonomy = load_taxonomy(path)
+    assert taxonomy.ids == ["channels", "atm"] and taxonomy["atm"].parent == "channels"
+    assert taxonomy.name("atm", "fa") == "الصراف الآلي"  # no Persian or English name: the one it has
+
+
+@pytest.mark.parametrize("name", ["default", *pack_paths()])
+def test_shipped_taxonomies_are_valid(name):
+    path = default_taxonomy_path() if name == "default" else pack_paths()[name]
+    assert check_file(path) == []
+    taxonomy = load_taxonomy(path)
+    assert len(taxonomy.ids) >= 8 and "other" in taxonomy.ids
+    assert all({"ar", "fa", "en"} <= set(t.names) for t in taxonomy.themes)
+
+
+def test_the_packs_cover_the_domains_cx_teams_asked_for():
+    assert {"food_delivery", "telecom", "banking", "ecommerce", "hotels"} <= set(pack_paths())
+
+
+def test_the_taxonomy_is_part_of_the_model_version(tmp_path, monkeypatch):
+    """Cached and stored classifications name the taxonomy that produced them."""
+    monkeypatch.delenv("SADA_THEMES", raising=False)
+    shipped = artifact_version()
+    assert "+themes-" not in shipped and artifact_version(themes=default_taxonomy_path()) == shipped
+    mine = artifact_version(themes=_write(tmp_path, [PARKING, DELIVERY]))
+    assert mine.startswith(shipped + "+themes-")
+    monkeypatch.setenv("SADA_THEMES", str(tmp_path / "themes.yaml"))
+    assert artifact_version() == mine
+    edited = _write(tmp_path, [PARKING, DELIVERY, {"id": "price", "names": {"en": "Price"}}])
+    assert artifact_version(themes=edited) != mine
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from sada.models.classifier import load_classifier
+
+    return load_classifier(themes=default_taxonomy_path())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language, text", [
+    ("ar", "درت ساعة كاملة أدور موقف للسيارة عند الفرع وما لقيت"),   # Gulf Arabic, no seed word for word
+    ("fa", "جلوی شعبه اصلا جای پارک نبود و ماشین رو دور پارک کردم"),  # colloquial Persian
+])
+def test_a_theme_only_in_the_file_is_detected_zero_shot(tmp_path, shipped, language, text):
+    from sada.models.classifier import load_classifier
+
+    mine = load_classifier(themes=_write(tmp_path, [PARKING, DELIVERY]))
+    (prediction,) = mine.predict([text], [language])
+    assert "parking" in prediction.themes
+    (late,) = mine.predict(["الطلب تأخر ساعتين ووصل بارد"], ["ar"])  # delivery keeps the shipped head's score
+    (late_shipped,) = shipped.predict(["الطلب تأخر ساعتين ووصل بارد"], ["ar"])
+    assert late.themes["delivery"] == late_shipped.themes["delivery"] and "parking" not in late.themes
+    assert late.sentiment_probs == late_shipped.sentiment_probs  # sentiment untouched
+
+
+@pytest.mark.slow
+def test_zero_shot_theme_flows_through_analyze_store_and_report(tmp_path):
+    import csv
+
+    from sada.pipeline.store import Store
+
+    themes = _write(tmp_path, [PARKING, DELIVERY])
+    source = tmp_path / "feedback.csv"
+    with source.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text", "date"])
+        writer.writerow(["1", "ما لقيت موقف للسيارة عند الفرع ودرت ساعة كاملة", "2026-11-02"])
+        writer.writerow(["2", "جای پارک جلوی فروشگاه نبود، نیم ساعت دنبالش گشتم", "2026-11-03"])
+        writer.writerow(["3", "الطلب تأخر ساعتين ووصل بارد", "2026-11-04"])
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    result = CliRunner().invoke(main, ["analyze", "--input", str(source), "--db", url, "--themes", str(themes),
+                                       "--json"], catch_exceptions=False)
+    summary = json.loads(result.stdout)
+    assert summary["analysed"] == 3 and summary["model_version"].endswith("+themes-" + load_taxonomy(themes).version)
+    stored = {row["feedback_id"]: row for row in Store.open(url).newest_analyses()}
+    themes_of = {fid: set(json.loads(r["themes"]) if isinstance(r["themes"], str) else r["themes"])
+                 for fid, r in stored.items()}
+    by_text = {Path(str(fid)).name: t for fid, t in themes_of.items()}
+    assert sorted("parking" in t for t in by_text.values()) == [False, True, True], by_text
+    assert any(t == {"delivery"} for t in by_text.values()), by_text  # the late order: the shipped theme only
+    report = tmp_path / "report.html"
+    CliRunner().invoke(main, ["report", "--db", url, "--themes", str(themes), "--out", str(report),
+                              "--period", "2026-11"], catch_exceptions=False)
+    assert "Parking" in report.read_text(encoding="utf-8")
