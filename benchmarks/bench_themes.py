@@ -9,8 +9,12 @@ Two public label sets are used as if a CX team had written their themes, with th
   the hotel taxonomy by :data:`SEMEVAL_THEMES` (HOTEL#GENERAL and other overall categories onto none);
   the held-out part is every review whose id is divisible by 5 (the rest is never used here).
 
+Few-shot (``--shots 8 16 32``): k labelled texts per theme (and k with no theme) drawn from the
+training part (ParsiNLU's dev split; the SemEval reviews not held out), fitted as ``sada themes fit``
+does, scored on the same held-out parts.
+
 Usage:
-    python -m benchmarks.bench_themes [--json]
+    python -m benchmarks.bench_themes [--shots 8 16 32] [--json]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sada.models.classifier import load_classifier
+from sada.models.few_shot import fit_themes
 from sada.models.thresholds import theme_prf
 from sada.pipeline.taxonomy import load_taxonomy
 
@@ -47,8 +52,8 @@ def semeval_theme(category: str) -> str | None:
     return SEMEVAL_THEMES.get(entity)
 
 
-def parsinlu_frame() -> pd.DataFrame:
-    df = pd.read_csv(DATASETS / "fa_parsinlu_food_test.csv")
+def parsinlu_frame(split: str = "test") -> pd.DataFrame:
+    df = pd.read_csv(DATASETS / f"fa_parsinlu_food_{split}.csv")
     themes = [";".join(a for a in PARSINLU_ASPECTS if row[a] != -3) for _, row in df.iterrows()]
     return pd.DataFrame({"text": df["text"], "language": "fa", "themes": themes})
 
@@ -61,10 +66,24 @@ def semeval_frame(held_out: bool = True) -> pd.DataFrame:
     return pd.DataFrame({"text": part["text"].tolist(), "language": "ar", "themes": themes})
 
 
-def score(taxonomy_file: Path, frame: pd.DataFrame) -> dict:
-    """Zero-shot predictions of the shipped classifier adapted to the taxonomy, against the labels."""
+def sample_shots(pool: pd.DataFrame, ids: list[str], k: int, seed: int = 0) -> pd.DataFrame:
+    """Up to ``k`` texts per theme and ``k`` with no theme, drawn from ``pool`` with ``seed``."""
+    rng = np.random.default_rng(seed)
+    chosen: set[int] = set()
+    has = [set(str(t).split(";")) - {""} for t in pool["themes"]]
+    for tid in [*ids, None]:
+        rows = [i for i, t in enumerate(has) if (tid in t if tid else not t)]
+        chosen.update(rng.choice(rows, size=min(k, len(rows)), replace=False).tolist())
+    return pool.iloc[sorted(chosen)]
+
+
+def score(taxonomy_file: Path, frame: pd.DataFrame, examples: pd.DataFrame | None = None) -> dict:
+    """Predictions of the shipped classifier adapted to the taxonomy (fitted on ``examples`` if given)."""
     taxonomy = load_taxonomy(taxonomy_file)
     classifier = load_classifier(themes=taxonomy_file)
+    if examples is not None:
+        classifier = fit_themes(load_classifier(), taxonomy, examples["text"].tolist(),
+                                examples["language"].tolist(), examples["themes"].tolist()).classifier
     started = time.perf_counter()
     predictions = classifier.predict(frame["text"].tolist(), frame["language"].tolist())
     seconds = time.perf_counter() - started
@@ -76,18 +95,26 @@ def score(taxonomy_file: Path, frame: pd.DataFrame) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shots", type=int, nargs="*", default=[], help="Few-shot sizes per theme, e.g. 8 16 32.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not DATASETS.is_dir():
         print(f"no {DATASETS}: nothing to measure", file=sys.stderr)
         return 1
-    results = {"parsinlu_food (fa, test)": score(TAXONOMIES / "parsinlu_food.yaml", parsinlu_frame()),
-               "semeval16_hotels (ar, held-out fifth)": score(TAXONOMIES / "semeval_hotels.yaml", semeval_frame())}
+    sets = {"parsinlu_food (fa, test)": (TAXONOMIES / "parsinlu_food.yaml", parsinlu_frame(), parsinlu_frame("dev")),
+            "semeval16_hotels (ar, held-out fifth)": (TAXONOMIES / "semeval_hotels.yaml", semeval_frame(),
+                                                      semeval_frame(held_out=False))}
+    results = {}
+    for name, (taxonomy, test, pool) in sets.items():
+        results[f"{name} zero-shot"] = score(taxonomy, test)
+        for k in args.shots:
+            shots = sample_shots(pool, load_taxonomy(taxonomy).ids, k)
+            results[f"{name} {k}-shot ({len(shots)} texts)"] = score(taxonomy, test, shots)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for name, r in results.items():
-        print(f"\n{name}: {r['n']} items, zero-shot micro-F1 {r['micro']['f1']:.3f} "
+        print(f"\n{name}: {r['n']} items, micro-F1 {r['micro']['f1']:.3f} "
               f"(P {r['micro']['precision']:.3f} R {r['micro']['recall']:.3f}), {r['items_per_second']} items/s")
         print("| theme | P | R | F1 | support |\n|---|---|---|---|---|")
         for tid, m in r.items():

@@ -391,8 +391,8 @@ class Classifier:
 def artifact_version(path: str | Path | None = None, themes: str | Path | None = None) -> str:
     """The model version an artifact gives with the taxonomy ``themes``, read without loading it.
 
-    ``themes`` None is ``SADA_THEMES`` or the shipped taxonomy; a taxonomy other than the one the
-    artifact was trained on adds ``+themes-<version>`` (see :mod:`sada.models.taxonomy_head`).
+    ``themes`` None is ``SADA_THEMES``, else the artifact's own themes; a taxonomy other than the
+    artifact's adds ``+themes-<version>`` (see :mod:`sada.models.taxonomy_head`).
 
     Raises:
         sada.pipeline.errors.ModelNotFoundError: there is no readable config.json or no weights at ``path``.
@@ -412,8 +412,18 @@ def artifact_version(path: str | Path | None = None, themes: str | Path | None =
             f"expected a classifier artifact with a model_version in {config}, found {type(exc).__name__}: {exc}; "
             "train one with `sada train` or point --model at an artifact directory"
         ) from None
-    taxonomy = load_taxonomy(themes)
-    return version if taxonomy.ids == declared.get("theme_ids") else taxonomy_model_version(version, taxonomy)
+    taxonomy = _chosen_taxonomy(themes)
+    if taxonomy is None or taxonomy.ids == declared.get("theme_ids"):
+        return version
+    return taxonomy_model_version(version, taxonomy)
+
+
+def _chosen_taxonomy(themes: str | Path | None) -> Taxonomy | None:
+    """The taxonomy ``themes`` or ``SADA_THEMES`` names; None when neither does (the artifact's own themes)."""
+    from sada.pipeline.config import load_settings
+
+    chosen = themes or load_settings().themes
+    return load_taxonomy(chosen) if chosen else None
 
 
 @lru_cache(maxsize=2)
@@ -436,14 +446,14 @@ def _adapted(path: str | None, taxonomy: Taxonomy) -> Classifier:
 
 def load_classifier(path: str | None = None, themes: str | Path | None = None) -> Classifier:
     """The classifier artifact at ``path`` (``None``: the committed default), loaded once per process,
-    detecting the themes of the taxonomy ``themes`` (``None``: ``SADA_THEMES`` or the shipped one).
+    detecting the themes of the taxonomy ``themes`` (``None``: ``SADA_THEMES``, else the artifact's own).
 
     Raises:
         sada.pipeline.errors.ModelNotFoundError: the artifact or its encoder is missing; the message names the path.
         sada.pipeline.errors.TaxonomyError: the taxonomy file cannot be used.
     """
     classifier = _load_artifact(path)
-    taxonomy = load_taxonomy(themes)
-    if taxonomy.ids == classifier.theme_ids:
+    taxonomy = _chosen_taxonomy(themes)
+    if taxonomy is None or taxonomy.ids == classifier.theme_ids:
         return classifier
     return _adapted(path, taxonomy)

@@ -365,6 +365,101 @@ def themes_check(file: str, model_path: str | None, as_json: bool) -> None:
     click.echo(f"zero-shot    {', '.join(report['zero_shot']) or '-'}  (from names, descriptions, seeds, examples)")
 
 
+@themes_group.command("fit")
+@click.option("--themes", "themes", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The taxonomy file.")
+@click.option("--examples", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV or XLSX with a text column and a themes column (ids joined by ';', empty for none).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Artifact directory to write (use it with --model DIR).")
+@click.option("--model", "model_path", default=None, help="Classifier to start from [default: the shipped one].")
+@click.option("--seed", default=0, show_default=True, help="Seed of the cross-validation folds.")
+@_json_option
+def themes_fit(themes: str, examples: str, out_dir: str, model_path: str | None, seed: int, as_json: bool) -> None:
+    """Sharpen the taxonomy's new themes with labelled examples; writes a classifier to --out.
+
+    Themes with 3 or more examples get a head fitted on them, with cross-validated precision, recall
+    and F1 in the artifact's model card; the others stay zero-shot; trained themes stay as shipped.
+    """
+    from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
+    from sada.models.few_shot import few_shot_card, fit_themes, label_matrix, read_examples
+    from sada.pipeline.errors import InputError
+    from sada.pipeline.language import default_identifier
+    from sada.pipeline.taxonomy import load_taxonomy
+
+    out = Path(out_dir).resolve()
+    if out == DEFAULT_ARTIFACT.resolve() or DEFAULT_ARTIFACT.resolve().parent in out.parents:
+        raise InputError(f"expected --out outside the installed package, found {out}; write to a folder of yours")
+    taxonomy = load_taxonomy(themes)
+    frame = read_examples(examples)
+    label_matrix(frame["themes"].tolist(), taxonomy)  # unknown theme ids fail before the model loads
+    texts = frame["text"].tolist()
+    languages = (frame["language"].tolist() if "language" in frame.columns
+                 else [g.language for g in default_identifier().predict(texts)])
+    result = fit_themes(Classifier.from_pretrained(model_path), taxonomy, texts, languages,
+                        frame["themes"].tolist(), seed=seed)
+    result.classifier.save_pretrained(out, model_card=few_shot_card(result, taxonomy, examples))
+    (out / "themes.yaml").write_bytes(Path(themes).read_bytes())  # the taxonomy it was fitted for
+    summary = {"out": str(out), "model_version": result.classifier.model_version, "labelled_texts": result.n,
+               "fitted": result.fitted, "zero_shot": result.zero_shot,
+               "micro_f1": result.cross_validated["micro"]["f1"],
+               "zero_shot_micro_f1": result.zero_shot_scores["micro"]["f1"],
+               "themes": {t: result.cross_validated[t] for t in taxonomy.ids}}
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"wrote {out} ({result.classifier.model_version}); use it with --model {out} --themes {themes}")
+    click.echo(f"cross-validated micro-F1 {summary['micro_f1']:.3f} (zero-shot on the same texts "
+               f"{summary['zero_shot_micro_f1']:.3f}); fitted: {', '.join(result.fitted) or 'none'}; "
+               f"zero-shot: {', '.join(result.zero_shot) or 'none'}")
+
+
+@themes_group.command("sample")
+@_db_option
+@click.option("--n", "n", default=50, show_default=True, help="How many items to pick.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The workbook to write (.xlsx); fill in its themes column and give it to `sada themes fit`.")
+@click.option("--model", "model_path", default=None, help="Classifier artifact directory [default: the shipped one].")
+@click.option("--pool", default=5000, show_default=True, help="Stored items to choose from (a seeded sample).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the pool sample.")
+@_themes_option
+def themes_sample(db: str | None, n: int, out: str, model_path: str | None, pool: int, seed: int,
+                  themes: str | None) -> None:
+    """Pick stored items to label (uncertain and diverse first), predicted themes pre-filled, into an XLSX."""
+    import numpy as np
+
+    from sada.models.classifier import load_classifier
+    from sada.models.labelling import pick_for_labelling, write_labelling_workbook
+    from sada.pipeline.config import load_settings
+    from sada.pipeline.errors import InputError
+    from sada.pipeline.store import Store
+    from sada.pipeline.taxonomy import load_taxonomy
+
+    if not out.lower().endswith(".xlsx"):
+        raise InputError(f"expected --out to end in .xlsx, found {out}; the labelling file is an Excel workbook")
+    store = Store.open(load_settings(database_url=db).database_url, create=False)
+    items = [r for r in store.feedback_rows(["feedback_id", "language", "raw_text"]) if r["raw_text"]]
+    if not items:
+        raise InputError("expected analysed items in the store to sample from, found none; run `sada analyze` first")
+    if len(items) > pool:
+        items = [items[i] for i in sorted(np.random.default_rng(seed).choice(len(items), pool, replace=False))]
+    classifier = load_classifier(model_path, themes)
+    texts, languages = [r["raw_text"] for r in items], [r["language"] for r in items]
+    x_tfidf, x = classifier.features(texts, languages)
+    scores = classifier.themes.predict_proba(x, x_tfidf) if classifier.themes is not None else np.zeros((len(x), 0))
+    thresholds = classifier.theme_thresholds
+    picked = pick_for_labelling(scores, thresholds, x, n)
+    ids = classifier.theme_ids
+    rows = [{"feedback_id": items[i]["feedback_id"], "language": items[i]["language"], "text": texts[i],
+             "themes": ";".join(t for j, t in enumerate(ids) if scores[i, j] >= thresholds[j]),
+             "scores": {t: float(scores[i, j]) for j, t in enumerate(ids) if scores[i, j] >= 0.2}} for i in picked]
+    taxonomy = load_taxonomy(themes)
+    rtl = sum(r["language"] in ("ar", "fa", "mixed") for r in rows) * 2 >= len(rows)
+    write_labelling_workbook(out, rows, taxonomy, right_to_left=rtl)
+    click.echo(f"wrote {len(rows)} items to {out}: check the themes column, then "
+               f"`sada themes fit --examples {out} --themes ...`")
+
+
 @themes_group.command("packs")
 def themes_packs() -> None:
     """The ready taxonomies shipped with Sada (copy one, edit it, pass it with --themes)."""

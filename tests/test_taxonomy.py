@@ -150,3 +150,85 @@ def test_zero_shot_theme_flows_through_analyze_store_and_report(tmp_path):
     CliRunner().invoke(main, ["report", "--db", url, "--themes", str(themes), "--out", str(report),
                               "--period", "2026-11"], catch_exceptions=False)
     assert "Parking" in report.read_text(encoding="utf-8")
+
+
+#: Labelled texts a team would write for its own themes (this project's own writing): parking, and none.
+LABELLED = [
+    ("ما لقيت موقف للسيارة عند الفرع", "parking"), ("المواقف دايم زحمة قدام المطعم", "parking"),
+    ("درت نص ساعة أدور مكان أوقف فيه", "parking"), ("جای پارک جلوی شعبه نبود", "parking"),
+    ("پارکینگ فروشگاه همیشه پره", "parking"), ("ماشین رو سه کوچه پایین‌تر پارک کردم", "parking"),
+    ("الموظف كان محترم وخدمني بسرعة", ""), ("غذا خیلی خوشمزه بود", ""), ("الطلب تأخر ساعتين", "delivery"),
+    ("پیک دیر رسید", "delivery"), ("التطبيق يعلق كل شوي", ""), ("قیمت‌ها خیلی بالا رفته", ""),
+]
+
+
+@pytest.mark.slow
+def test_fit_writes_an_artifact_that_analyze_uses(tmp_path):
+    import csv
+
+    themes = _write(tmp_path, [PARKING, DELIVERY])
+    examples = tmp_path / "labelled.csv"
+    with examples.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("text", "themes"), *LABELLED])
+    out = tmp_path / "models" / "mine"
+    result = CliRunner().invoke(main, ["themes", "fit", "--themes", str(themes), "--examples", str(examples),
+                                       "--out", str(out), "--json"], catch_exceptions=False)
+    summary = json.loads(result.stdout)
+    assert summary["fitted"] == ["parking"] and summary["labelled_texts"] == len(LABELLED)
+    assert set(summary["themes"]) == {"parking", "delivery"}
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "| parking |" in card and "cross-validated" in card
+    from sada.models.classifier import load_classifier
+
+    fitted = load_classifier(str(out), themes)
+    assert fitted.model_version == summary["model_version"] and fitted.theme_ids == ["parking", "delivery"]
+    (prediction,) = fitted.predict(["ما في أي موقف سيارات قريب من الفرع"], ["ar"])
+    assert "parking" in prediction.themes
+
+
+def test_fit_refuses_labels_the_taxonomy_does_not_have_and_the_installed_package(tmp_path):
+    from sada.models.classifier import DEFAULT_ARTIFACT
+
+    themes = _write(tmp_path, [PARKING, DELIVERY])
+    examples = tmp_path / "labelled.csv"
+    examples.write_text("text,themes\nما في مواقف,parking;valet\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["themes", "fit", "--themes", str(themes), "--examples", str(examples),
+                                       "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0 and "found valet" in result.output
+    result = CliRunner().invoke(main, ["themes", "fit", "--themes", str(themes), "--examples", str(examples),
+                                       "--out", str(DEFAULT_ARTIFACT)])
+    assert result.exit_code != 0 and "outside the installed package" in result.output
+
+
+@pytest.mark.slow
+def test_labelling_workbook_round_trip(tmp_path):
+    """`sada themes sample` writes an XLSX that opens right to left; filled in, `sada themes fit` reads it."""
+    import csv
+
+    from openpyxl import load_workbook
+
+    from sada.models.few_shot import label_matrix, read_examples
+
+    themes = _write(tmp_path, [PARKING, DELIVERY])
+    source = tmp_path / "feedback.csv"
+    with source.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("id", "text"), *((str(i), text) for i, (text, _) in enumerate(LABELLED))])
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    CliRunner().invoke(main, ["analyze", "--input", str(source), "--db", url, "--no-classify"], catch_exceptions=False)
+    out = tmp_path / "to_label.xlsx"
+    result = CliRunner().invoke(main, ["themes", "sample", "--db", url, "--n", "5", "--out", str(out),
+                                       "--themes", str(themes)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out)
+    assert book.sheetnames == ["label", "themes"] and book["label"].sheet_view.rightToLeft
+    header = [c.value for c in book["label"][1]]
+    assert header[:4] == ["feedback_id", "language", "text", "themes"]
+    sampled = list(book["label"].iter_rows(min_row=2, values_only=True))
+    assert len(sampled) == 5 and len({r[0] for r in sampled}) == 5
+    assert {r[2] for r in sampled} <= {text for text, _ in LABELLED}
+    assert [r[0] for r in book["themes"].iter_rows(min_row=2, values_only=True)] == ["parking", "delivery"]
+    book["label"]["D2"] = "parking"  # a team member corrects a label
+    book.save(out)
+    frame = read_examples(out)
+    assert len(frame) == 5 and frame["themes"].iloc[0] == "parking"
+    assert label_matrix(frame["themes"].tolist(), load_taxonomy(themes)).shape == (5, 2)

@@ -1,0 +1,174 @@
+"""A few dozen labelled texts sharpen a team's own themes: ``sada themes fit``.
+
+Starting from the shipped classifier adapted to the taxonomy (:meth:`Classifier.with_taxonomy`):
+
+* each theme that is new to the model and has at least :data:`MIN_POSITIVES` labelled positives gets
+  a logistic regression on the encoder's vectors, blended with its zero-shot score by how many
+  positives it has (``n / (n + 10)``, at most 0.85, as for the trained themes), and a threshold
+  chosen on out-of-fold predictions of the labelled texts (the best F1; :func:`best_f1_threshold`);
+* themes without enough examples stay zero-shot;
+* themes the model was trained on keep their trained heads untouched, so they keep their quality.
+
+The cross-validated precision, recall and F1 per theme (out-of-fold, at the chosen threshold) and
+those of the zero-shot head on the same texts are returned for the model card.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sada.models.classifier import Classifier
+from sada.models.heads import LinearHead, fit_binary_logistic, sigmoid
+from sada.models.thresholds import THRESHOLD_GRID, best_f1_threshold, theme_prf
+from sada.pipeline.errors import InputError
+from sada.pipeline.taxonomy import Taxonomy
+
+__all__ = ["MIN_POSITIVES", "FewShotResult", "few_shot_card", "fit_themes", "label_matrix", "read_examples"]
+
+logger = logging.getLogger(__name__)
+
+MIN_POSITIVES = 3
+MAX_FOLDS = 5
+_C = 0.05  # the trained themes' regularisation (models/training.py)
+
+
+@dataclass(frozen=True)
+class FewShotResult:
+    """What :func:`fit_themes` returns: the classifier and its cross-validated scores."""
+
+    classifier: Classifier
+    fitted: list[str]                      # themes that got a supervised head
+    zero_shot: list[str]                   # new themes left zero-shot (too few examples)
+    cross_validated: dict[str, dict[str, float]]  # theme -> P/R/F1/support, out of fold; plus "micro"
+    zero_shot_scores: dict[str, dict[str, float]]  # the zero-shot head on the same texts
+    n: int
+
+
+def label_matrix(labels: Sequence[str], taxonomy: Taxonomy) -> np.ndarray:
+    """``(n, k)`` 0/1 from ``themes`` cells (ids joined by ``;``; empty: none).
+
+    >>> from sada.pipeline.taxonomy import Taxonomy, Theme
+    >>> t = Taxonomy((Theme("atm", {"en": "ATMs"}), Theme("cards", {"en": "Cards"})), "x")
+    >>> label_matrix(["atm", "atm; cards", ""], t).tolist()
+    [[1, 0], [1, 1], [0, 0]]
+
+    Raises:
+        InputError: a cell names a theme the taxonomy does not have.
+    """
+    ids = taxonomy.ids
+    y = np.zeros((len(labels), len(ids)), dtype=np.int64)
+    unknown: set[str] = set()
+    for i, cell in enumerate(labels):
+        for tid in (t.strip() for t in str(cell or "").split(";")):
+            if not tid:
+                continue
+            if tid in ids:
+                y[i, ids.index(tid)] = 1
+            else:
+                unknown.add(tid)
+    if unknown:
+        raise InputError(f"expected theme ids of {taxonomy.source} in the themes column, found "
+                         f"{', '.join(sorted(unknown))}; fix the labels or add the themes to the taxonomy")
+    return y
+
+
+def _folds(n: int, n_pos: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.permutation(np.arange(n) % max(2, min(MAX_FOLDS, n_pos)))
+
+
+def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], languages: Sequence[str],
+               labels: Sequence[str], seed: int = 0) -> FewShotResult:
+    """Fit the new themes of ``taxonomy`` on labelled texts (see the module docstring).
+
+    Raises:
+        InputError: no labelled text, or labels naming themes the taxonomy does not have.
+    """
+    if not len(texts):
+        raise InputError("expected labelled texts (a text and a themes column), found none")
+    y = label_matrix(labels, taxonomy)
+    classifier = base.with_taxonomy(taxonomy)
+    head = classifier.themes
+    assert head is not None and head.supervised is not None
+    _, x = classifier.features(list(texts), list(languages))
+    xs = (x - head.supervised.mean) / head.supervised.scale
+    zero_shot = head.predict_proba(x)  # no TF-IDF: the lexical part belongs to trained themes only
+    thresholds = dict(classifier.config["theme_thresholds"])
+    zero_shot_predicted = zero_shot >= head.threshold[None, :]
+    predicted_oof = zero_shot_predicted.copy()
+    fitted, left = [], []
+    weight, bias = head.supervised.weight.copy(), head.supervised.bias.copy()
+    sup_weight = head.sup_weight.copy()
+    for j, tid in enumerate(taxonomy.ids):
+        if tid in base.theme_ids:
+            continue
+        n_pos = int(y[:, j].sum())
+        if n_pos < MIN_POSITIVES or n_pos == len(y):
+            left.append(tid)
+            continue
+        w = min(0.85, n_pos / (n_pos + 10.0))
+        oof = np.zeros(len(y))
+        folds = _folds(len(y), n_pos, seed)
+        for f in np.unique(folds):
+            train, test = folds != f, folds == f
+            coef, b = fit_binary_logistic(xs[train], y[train, j], _C, seed, class_weight="balanced")
+            oof[test] = w * sigmoid(xs[test] @ coef + b) + (1 - w) * zero_shot[test, j]
+        t, _ = best_f1_threshold(oof, y[:, j], THRESHOLD_GRID)
+        predicted_oof[:, j] = oof >= t
+        weight[j], bias[j] = fit_binary_logistic(xs, y[:, j], _C, seed, class_weight="balanced")
+        sup_weight[j], thresholds[tid] = w, t
+        fitted.append(tid)
+    head = replace(head, supervised=LinearHead(weight, bias, head.supervised.mean, head.supervised.scale),
+                   sup_weight=sup_weight, threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32))
+    config = {**classifier.config, "theme_thresholds": thresholds,
+              "taxonomy": {**classifier.config["taxonomy"], "zero_shot": left, "few_shot": fitted,
+                           "labelled_texts": len(y)}}
+    fitted_classifier = Classifier(classifier.encoder, classifier.tfidf, classifier.sentiment, head, config)
+    logger.info("themes fitted on %d labelled texts: %s; zero-shot: %s", len(y), ", ".join(fitted) or "none",
+                ", ".join(left) or "none")
+    return FewShotResult(fitted_classifier, fitted, left, theme_prf(predicted_oof, y, None, taxonomy.ids),
+                         theme_prf(zero_shot_predicted, y, None, taxonomy.ids), len(y))
+
+
+def few_shot_card(result: FewShotResult, taxonomy: Taxonomy, examples: str) -> str:
+    """The model card of a ``sada themes fit`` artifact: what was fitted on what, and how well."""
+    lines = [f"# Sada classifier {result.classifier.model_version}", "",
+             f"The shipped classifier adapted to the taxonomy `{taxonomy.source}` (version {taxonomy.version}) "
+             f"and fitted on {result.n} labelled texts from `{examples}` by `sada themes fit`. "
+             "Sentiment is the shipped model's.", "",
+             f"- Fitted on examples: {', '.join(result.fitted) or 'none'}",
+             f"- Zero-shot (fewer than {MIN_POSITIVES} examples): {', '.join(result.zero_shot) or 'none'}",
+             f"- Trained themes kept as shipped: "
+             f"{', '.join(t for t in taxonomy.ids if t not in result.fitted + result.zero_shot) or 'none'}", "",
+             "## Themes: cross-validated on the labelled texts", "",
+             "Out-of-fold predictions (up to 5 folds), at the threshold chosen on them; the zero-shot column is "
+             "the same texts scored with no examples.", "",
+             "| theme | precision | recall | F1 | support | zero-shot F1 |", "|---|---|---|---|---|---|"]
+    for tid in [*taxonomy.ids, "micro"]:
+        m, z = result.cross_validated[tid], result.zero_shot_scores[tid]
+        lines.append(f"| {tid} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} | "
+                     f"{z['f1']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def read_examples(path: str | Path) -> pd.DataFrame:
+    """The labelled texts of a CSV or XLSX file with ``text`` and ``themes`` columns (and ``language``).
+
+    Raises:
+        InputError: a column is missing.
+    """
+    path = Path(path)
+    frame = pd.read_excel(path, dtype=str) if path.suffix.lower() in {".xlsx", ".xlsm"} else pd.read_csv(path, dtype=str)
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in ("text", "themes") if c not in frame.columns]
+    if missing:
+        raise InputError(f"expected the columns text and themes in {path}, found {', '.join(frame.columns)}; "
+                         "name them so (themes: ids joined by ';', empty for none)")
+    frame = frame[frame["text"].fillna("").str.strip() != ""].fillna("")
+    return frame
