@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -38,7 +39,8 @@ from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
 from sada.models.taxonomy_head import adapt_theme_head, taxonomy_model_version
 from sada.pipeline.taxonomy import Taxonomy, load_taxonomy
 
-__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "load_classifier", "split_segments"]
+__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "is_complaint", "load_classifier",
+           "split_segments"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class Prediction:
         theme_sentiment: Theme id -> sentiment label, for each detected theme.
         is_complaint: Negative overall, or negative about at least one theme.
         model_version: Identifier of the artifact that produced this prediction.
+        vector: The item's encoder vector (kept so its themes can be scored again for another taxonomy).
     """
 
     sentiment: str
@@ -85,6 +88,12 @@ class Prediction:
     theme_sentiment: dict[str, str] = field(default_factory=dict)
     is_complaint: bool = False
     model_version: str = ""
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+def is_complaint(negative_probability: float, theme_sentiment: dict[str, str]) -> bool:
+    """An item is a complaint when it is negative overall (p >= 0.5) or negative about one of its themes."""
+    return bool(negative_probability >= 0.5 or any(v == "negative" for v in theme_sentiment.values()))
 
 
 class Classifier:
@@ -123,6 +132,15 @@ class Classifier:
     def model_version(self) -> str:
         """``<name>-<version>`` of the artifact."""
         return str(self.config.get("model_version", "unversioned"))
+
+    @property
+    def encoder_version(self) -> str:
+        """Identity of the vectors this classifier's encoder gives: equal versions, interchangeable vectors."""
+        overlay = getattr(self.encoder, "overlay", None)
+        size = Path(overlay).stat().st_size if overlay and Path(overlay).is_file() else 0
+        key = f"{self.encoder.sha256}|{Path(overlay).name if overlay else ''}|{size}|{self.encoder.quantized}|" \
+              f"{self.encoder.max_length}|{self.config.get('encoder_input')}"
+        return "enc-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
     @property
     def theme_ids(self) -> list[str]:
@@ -339,7 +357,7 @@ class Classifier:
             themes = {tid: round(float(theme_p[i, j]), 4) for j, tid in enumerate(self.theme_ids)
                       if theme_p[i, j] >= thresholds[j]}
             theme_sentiment = {tid: seg_sent.get((i, tid), sentiment) for tid in themes}
-            complaint = bool(probs[i, 0] >= 0.5 or any(v == "negative" for v in theme_sentiment.values()))
+            complaint = is_complaint(float(probs[i, 0]), theme_sentiment)
             out.append(Prediction(
                 sentiment=sentiment,
                 sentiment_probs={lab: round(float(p), 4) for lab, p in zip(SENTIMENTS, probs[i])},
@@ -347,6 +365,7 @@ class Classifier:
                 theme_sentiment=theme_sentiment,
                 is_complaint=complaint,
                 model_version=version,
+                vector=x_emb[i],
             ))
         return out
 

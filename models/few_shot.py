@@ -7,7 +7,9 @@ Starting from the shipped classifier adapted to the taxonomy (:meth:`Classifier.
   positives it has (``n / (n + 10)``, at most 0.85, as for the trained themes), and a threshold
   chosen on out-of-fold predictions of the labelled texts (the best F1; :func:`best_f1_threshold`);
 * themes without enough examples stay zero-shot;
-* themes the model was trained on keep their trained heads untouched, so they keep their quality.
+* themes the model was trained on keep their trained heads; with :data:`MIN_POSITIVES` labelled
+  positives their threshold is chosen again on the team's texts (out of fold, then on all of them),
+  and kept as shipped unless that raises the cross-validated F1 on those texts.
 
 The cross-validated precision, recall and F1 per theme (out-of-fold, at the chosen threshold) and
 those of the zero-shot head on the same texts are returned for the model card.
@@ -96,19 +98,23 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     classifier = base.with_taxonomy(taxonomy)
     head = classifier.themes
     assert head is not None and head.supervised is not None
-    _, x = classifier.features(list(texts), list(languages))
+    x_tfidf, x = classifier.features(list(texts), list(languages))
     xs = (x - head.supervised.mean) / head.supervised.scale
-    zero_shot = head.predict_proba(x)  # no TF-IDF: the lexical part belongs to trained themes only
+    zero_shot = head.predict_proba(x, x_tfidf)  # new themes: zero-shot; trained ones: their shipped blend
     thresholds = dict(classifier.config["theme_thresholds"])
     zero_shot_predicted = zero_shot >= head.threshold[None, :]
     predicted_oof = zero_shot_predicted.copy()
     fitted, left = [], []
     weight, bias = head.supervised.weight.copy(), head.supervised.bias.copy()
     sup_weight = head.sup_weight.copy()
+    rethresholded = []
     for j, tid in enumerate(taxonomy.ids):
-        if tid in base.theme_ids:
-            continue
         n_pos = int(y[:, j].sum())
+        if tid in base.theme_ids:
+            if n_pos >= MIN_POSITIVES and _rethreshold(zero_shot[:, j], y[:, j], _folds(len(y), n_pos, seed),
+                                                       thresholds, tid, predicted_oof[:, j]):
+                rethresholded.append(tid)
+            continue
         if n_pos < MIN_POSITIVES or n_pos == len(y):
             left.append(tid)
             continue
@@ -128,12 +134,30 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
                    sup_weight=sup_weight, threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32))
     config = {**classifier.config, "theme_thresholds": thresholds,
               "taxonomy": {**classifier.config["taxonomy"], "zero_shot": left, "few_shot": fitted,
-                           "labelled_texts": len(y)}}
+                           "thresholds_rechosen": rethresholded, "labelled_texts": len(y)}}
     fitted_classifier = Classifier(classifier.encoder, classifier.tfidf, classifier.sentiment, head, config)
     logger.info("themes fitted on %d labelled texts: %s; zero-shot: %s", len(y), ", ".join(fitted) or "none",
                 ", ".join(left) or "none")
     return FewShotResult(fitted_classifier, fitted, left, theme_prf(predicted_oof, y, None, taxonomy.ids),
                          theme_prf(zero_shot_predicted, y, None, taxonomy.ids), len(y))
+
+
+def _rethreshold(p: np.ndarray, truth: np.ndarray, folds: np.ndarray, thresholds: dict[str, float], tid: str,
+                 predicted: np.ndarray) -> bool:
+    """Choose a trained theme's threshold again on labelled texts if that helps out of fold; updates
+    ``thresholds[tid]`` and ``predicted`` (its out-of-fold predictions) in place and says whether it did."""
+    oof = np.zeros(len(p), dtype=bool)
+    for f in np.unique(folds):
+        t, _ = best_f1_threshold(p[folds != f], truth[folds != f], THRESHOLD_GRID)
+        oof[folds == f] = p[folds == f] >= t
+    def f1(pred: np.ndarray) -> float:
+        tp = float((pred & (truth == 1)).sum())
+        return 2 * tp / max(1.0, pred.sum() + truth.sum())
+    if f1(oof) <= f1(p >= thresholds[tid]) + 0.01:
+        return False
+    thresholds[tid], _ = best_f1_threshold(p, truth, THRESHOLD_GRID)
+    predicted[:] = oof
+    return True
 
 
 def few_shot_card(result: FewShotResult, taxonomy: Taxonomy, examples: str) -> str:
@@ -144,8 +168,10 @@ def few_shot_card(result: FewShotResult, taxonomy: Taxonomy, examples: str) -> s
              "Sentiment is the shipped model's.", "",
              f"- Fitted on examples: {', '.join(result.fitted) or 'none'}",
              f"- Zero-shot (fewer than {MIN_POSITIVES} examples): {', '.join(result.zero_shot) or 'none'}",
-             f"- Trained themes kept as shipped: "
-             f"{', '.join(t for t in taxonomy.ids if t not in result.fitted + result.zero_shot) or 'none'}", "",
+             f"- Trained themes (shipped heads): "
+             f"{', '.join(t for t in taxonomy.ids if t not in result.fitted + result.zero_shot) or 'none'}; "
+             f"threshold chosen again on the labelled texts: "
+             f"{', '.join(result.classifier.config['taxonomy']['thresholds_rechosen']) or 'none'}", "",
              "## Themes: cross-validated on the labelled texts", "",
              "Out-of-fold predictions (up to 5 folds), at the threshold chosen on them; the zero-shot column is "
              "the same texts scored with no examples.", "",

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-__all__ = ["Classifier", "Prediction", "as_dict", "classify_texts", "complaint_themes"]
+import numpy as np
+
+__all__ = ["Classifier", "Prediction", "as_dict", "classify_texts", "complaint_themes", "vector_bytes"]
 
 def as_dict(value: Any) -> dict[str, Any]:
     """A JSON column's value as a dict (JSON text is parsed; anything else is ``{}``)."""
@@ -73,7 +75,19 @@ def classify_texts(texts: list[str], languages: list[str], classifier: Classifie
     """
     if classifier is None or not texts:
         return []
+    encoder = getattr(classifier, "encoder_version", None)  # classifiers that expose their vectors
     return [{
         "model_version": p.model_version, "sentiment": p.sentiment, "sentiment_probs": p.sentiment_probs,
         "themes": p.themes, "theme_sentiment": p.theme_sentiment, "is_complaint": bool(p.is_complaint),
+        **({"encoder": encoder, "vector": vector_bytes(p.vector)} if encoder and getattr(p, "vector", None) is not None
+           else {}),
     } for p in classifier.predict(texts, languages, normalised=normalised)]
+
+
+def vector_bytes(vector: Any) -> bytes:
+    """A vector as the store keeps it: float16, little-endian (768 bytes for 384 dimensions).
+
+    >>> np.frombuffer(vector_bytes(np.array([0.5, -1.0])), dtype="<f2").tolist()
+    [0.5, -1.0]
+    """
+    return np.asarray(vector, dtype="<f2").tobytes()

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -47,7 +48,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, StatementErr
 from sada.pipeline.errors import ConfigError
 
 __all__ = ["CHANNEL_LENGTH", "CUSTOMER_ID_LENGTH", "ID_LENGTH", "Store", "metadata", "feedback", "analysis",
-           "quarantine", "customers", "churn_scores", "churn_drivers", "runs"]
+           "quarantine", "customers", "churn_scores", "churn_drivers", "runs", "item_vectors"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,15 @@ analysis = Table(
     Column("is_complaint", Boolean, nullable=False),
     Column("analysed_at", DateTime, nullable=False),
     UniqueConstraint("feedback_id", "model_version", name="uq_analysis_item_model"),
+)
+
+#: Each analysed item's encoder vector (float16 bytes), so its themes can be scored again for another
+#: taxonomy without reading the input files or running the encoder (``sada themes apply``).
+item_vectors = Table(
+    "item_vectors", metadata,
+    Column("feedback_id", String(ID_LENGTH), ForeignKey("feedback.feedback_id", ondelete="CASCADE"), primary_key=True),
+    Column("encoder", String(80), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
 )
 
 quarantine = Table(
@@ -153,6 +163,9 @@ runs = Table(
 
 # Alembic's command API keeps module-level state: one migration at a time per process.
 _MIGRATION_LOCK = threading.Lock()
+
+
+_VECTOR_KEYS = ("vector", "encoder")  # classifier results that go to item_vectors, not analysis
 
 
 def _now() -> datetime:
@@ -302,11 +315,58 @@ class Store:
                         c.execute(feedback.update().where(feedback.c.feedback_id == fid).values(**row))
                         c.execute(analysis.delete().where(analysis.c.feedback_id == fid))
                         written.add(fid)
-            result_rows = [{**r, "analysed_at": now} for r in results if r["feedback_id"] in written]
+            kept = [r for r in results if r["feedback_id"] in written]
+            result_rows = [{k: v for k, v in r.items() if k not in _VECTOR_KEYS} | {"analysed_at": now} for r in kept]
             if result_rows:
                 c.execute(self._insert(analysis).on_conflict_do_nothing(
                     index_elements=["feedback_id", "model_version"]), result_rows)
+            self._put_vectors(c, [r for r in kept if r.get("vector") is not None])
         return written
+
+    def _put_vectors(self, c: Any, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        stmt = self._insert(item_vectors)
+        stmt = stmt.on_conflict_do_update(index_elements=["feedback_id"],
+                                          set_={"encoder": stmt.excluded.encoder, "vector": stmt.excluded.vector})
+        c.execute(stmt, [{"feedback_id": r["feedback_id"], "encoder": r["encoder"], "vector": r["vector"]}
+                         for r in sorted(rows, key=lambda r: r["feedback_id"])])
+
+    def add_vectors(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Store (or replace) items' vectors: ``feedback_id``, ``encoder``, ``vector`` (bytes)."""
+        with self.engine.begin() as c:
+            self._put_vectors(c, rows)
+
+    def add_analyses(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Add analysis rows of stored items (a re-theming); one per item and model version. Returns how many."""
+        if not rows:
+            return 0
+        now = _now()
+        with self.engine.begin() as c:
+            result = c.execute(self._insert(analysis).on_conflict_do_nothing(
+                index_elements=["feedback_id", "model_version"]), [{**r, "analysed_at": now} for r in rows])
+        return int(result.rowcount or 0)
+
+    def items_to_retheme(self, after: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+        """A page of stored items with their newest analysis and vector (None when not stored), by id.
+
+        Keys: ``feedback_id``, ``language``, ``raw_text``, ``normalised_text``, ``encoder``, ``vector``,
+        ``model_version``, ``sentiment``, ``sentiment_probs``, ``theme_sentiment``.
+        """
+        rank = func.row_number().over(partition_by=analysis.c.feedback_id,
+                                      order_by=(analysis.c.analysed_at.desc(), analysis.c.id.desc()))
+        newest = select(analysis.c.feedback_id, analysis.c.model_version, analysis.c.sentiment,
+                        analysis.c.sentiment_probs, analysis.c.theme_sentiment, rank.label("rank")).subquery()
+        query = (select(feedback.c.feedback_id, feedback.c.language, feedback.c.raw_text, feedback.c.normalised_text,
+                        item_vectors.c.encoder, item_vectors.c.vector, newest.c.model_version, newest.c.sentiment,
+                        newest.c.sentiment_probs, newest.c.theme_sentiment)
+                 .join(newest, (newest.c.feedback_id == feedback.c.feedback_id) & (newest.c.rank == 1))
+                 .outerjoin(item_vectors, item_vectors.c.feedback_id == feedback.c.feedback_id)
+                 .order_by(feedback.c.feedback_id).limit(limit))
+        if after is not None:
+            query = query.where(feedback.c.feedback_id > after)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
 
     def add_feedback_or_refuse(
         self, items: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]] = ()

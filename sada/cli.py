@@ -460,6 +460,58 @@ def themes_sample(db: str | None, n: int, out: str, model_path: str | None, pool
                f"`sada themes fit --examples {out} --themes ...`")
 
 
+@themes_group.command("apply")
+@_db_option
+@click.option("--model", "model_path", default=None, help="Classifier artifact directory [default: the shipped one].")
+@click.option("--page", default=10_000, show_default=True, help="Items scored per step.")
+@_themes_option
+@_json_option
+def themes_apply(db: str | None, model_path: str | None, page: int, themes: str | None, as_json: bool) -> None:
+    """Re-theme every stored item for the taxonomy (after it changed), from the stored vectors.
+
+    Only themes change (sentiment is kept); input files are not read again. Items analysed before
+    vectors were stored are encoded once from their stored text, and their vectors kept.
+    """
+    import time
+
+    from sada.models.classifier import load_classifier
+    from sada.models.retheme import retheme_items
+    from sada.pipeline.config import load_settings
+    from sada.pipeline.store import Store
+    from sada.pipeline.store import feedback as feedback_table
+    from sada.progress import RowProgress
+
+    started = time.perf_counter()
+    store = Store.open(load_settings(database_url=db).database_url, create=False)
+    classifier = load_classifier(model_path, themes)
+    counts = {"items": 0, "rethemed": 0, "unchanged": 0, "encoded": 0}
+    after = None
+    with RowProgress(_stderr_console()) as progress:
+        task = progress.task("re-theming", total=store.count(feedback_table))
+        while True:
+            items = store.items_to_retheme(after, page)
+            if not items:
+                break
+            after = items[-1]["feedback_id"]
+            todo = [r for r in items if r["model_version"] != classifier.model_version]
+            rows, vectors = retheme_items(classifier, todo)
+            store.add_vectors(vectors)
+            store.add_analyses(rows)
+            counts["items"] += len(items)
+            counts["unchanged"] += len(items) - len(todo)
+            counts["rethemed"] += len(rows)
+            counts["encoded"] += len(vectors)
+            progress.advance(task, len(items))
+    seconds = time.perf_counter() - started
+    summary = {**counts, "model_version": classifier.model_version, "seconds": round(seconds, 2),
+               "items_per_second": round(counts["items"] / seconds, 1) if seconds else None}
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"re-themed {counts['rethemed']} of {counts['items']} items ({counts['unchanged']} already had "
+               f"{classifier.model_version}; {counts['encoded']} encoded from their text) in {seconds:.1f} s")
+
+
 @themes_group.command("packs")
 def themes_packs() -> None:
     """The ready taxonomies shipped with Sada (copy one, edit it, pass it with --themes)."""

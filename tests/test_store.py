@@ -25,7 +25,7 @@ def _result(fid: str) -> dict:
 
 def test_migrations_create_every_table_at_the_newest_version(db_url):
     store = Store.open(db_url)
-    assert store.schema_version() == "0003"
+    assert store.schema_version() == "0004"
     columns = {table: {c["name"] for c in inspect(store.engine).get_columns(table)} for table in metadata.tables}
     assert columns == {name: set(table.columns.keys()) for name, table in metadata.tables.items()}
     Store.open(db_url)  # opening again is a no-op, not an error

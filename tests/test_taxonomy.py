@@ -232,3 +232,36 @@ def test_labelling_workbook_round_trip(tmp_path):
     frame = read_examples(out)
     assert len(frame) == 5 and frame["themes"].iloc[0] == "parking"
     assert label_matrix(frame["themes"].tolist(), load_taxonomy(themes)).shape == (5, 2)
+
+
+@pytest.mark.slow
+def test_retheming_changes_only_themes_and_needs_no_input_file(tmp_path):
+    import csv
+
+    from sada.pipeline.store import Store, item_vectors
+
+    source = tmp_path / "feedback.csv"
+    with source.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("id", "text"), *((str(i), text) for i, (text, _) in enumerate(LABELLED))])
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    CliRunner().invoke(main, ["analyze", "--input", str(source), "--db", url], catch_exceptions=False)
+    store = Store.open(url)
+    assert store.count(item_vectors) == len(LABELLED)  # every analysed item keeps its vector
+    before = {r["feedback_id"]: r for r in store.newest_analyses()}
+    source.unlink()  # re-theming never reads the input again
+    themes = _write(tmp_path, [PARKING, DELIVERY])
+    result = CliRunner().invoke(main, ["themes", "apply", "--db", url, "--themes", str(themes), "--json"],
+                                catch_exceptions=False)
+    summary = json.loads(result.stdout)
+    assert (summary["items"], summary["rethemed"], summary["encoded"]) == (len(LABELLED), len(LABELLED), 0)
+    after = {r["feedback_id"]: r for r in store.newest_analyses()}
+    assert {r["model_version"] for r in after.values()} == {summary["model_version"]}
+    for fid, row in after.items():
+        assert row["sentiment"] == before[fid]["sentiment"]
+        assert set(json.loads(row["themes"]) if isinstance(row["themes"], str) else row["themes"]) <= {
+            "parking", "delivery"}
+    parked = [fid for fid, row in after.items() if "parking" in str(row["themes"])]
+    assert len(parked) >= 4  # the six parking texts, scored from their stored vectors
+    again = json.loads(CliRunner().invoke(main, ["themes", "apply", "--db", url, "--themes", str(themes),
+                                                 "--json"]).stdout)
+    assert (again["rethemed"], again["unchanged"]) == (0, len(LABELLED))  # nothing left to do
