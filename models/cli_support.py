@@ -193,7 +193,7 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
         f"# Sada feedback classifier `{config['model_version']}`",
         "",
         "Sentiment (negative / neutral / positive, calibrated), complaint themes (multi-label over "
-        "corpus/themes.yaml), theme-level sentiment and a complaint flag for Arabic and Persian customer "
+        "the default taxonomy, pipeline/taxonomies/default.yaml), theme-level sentiment and a complaint flag for Arabic and Persian customer "
         "feedback. Written by `sada train`; load with `sada.models.classifier.Classifier.from_pretrained`.",
         "",
         "## Model",
@@ -223,7 +223,7 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
         f"at weight {_lexical_weight(config)}, chosen on held-out predictions. "
         "Labelled theme data: the corpus train split, ParsiNLU aspects and the `*_themes.csv` files of "
         "../shared/datasets. A theme is detected at its own threshold (see below). "
-        "A theme added to themes.yaml works zero-shot after `sada train` re-embeds the taxonomy.",
+        "A theme in a team's own taxonomy file (`--themes FILE`) that the model was not trained on is detected zero-shot with no training (see the README's \"Your own themes\"), and `sada themes fit` sharpens it with labelled examples.",
         "- Theme sentiment: for items whose overall sentiment is not clear-cut (top probability < 0.85), the "
         "sentiment of the clause that best matches the theme (clauses split at punctuation and ولی / اما / لكن / "
         "بس); other items use the overall sentiment for every theme.",

@@ -150,6 +150,11 @@ def test_zero_shot_theme_flows_through_analyze_store_and_report(tmp_path):
     CliRunner().invoke(main, ["report", "--db", url, "--themes", str(themes), "--out", str(report),
                               "--period", "2026-11"], catch_exceptions=False)
     assert "Parking" in report.read_text(encoding="utf-8")
+    shipped_report = tmp_path / "shipped.html"  # the shipped taxonomy's report never shows another one's themes
+    CliRunner().invoke(main, ["report", "--db", url, "--out", str(shipped_report), "--period", "2026-11"],
+                       catch_exceptions=False)
+    html = shipped_report.read_text(encoding="utf-8")
+    assert "Parking" not in html and "parking" not in html
 
 
 #: Labelled texts a team would write for its own themes (this project's own writing): parking, and none.

@@ -20,7 +20,7 @@ import pandas as pd
 
 from sada.pipeline.pii import mask_pii, pseudonymous_id
 from sada.pipeline.report import charts, metrics
-from sada.pipeline.report.data import load_churn_snapshot, load_feedback
+from sada.pipeline.report.data import load_churn_snapshot, load_feedback, one_taxonomy
 from sada.pipeline.report.i18n import Translator, quote_direction
 from sada.pipeline.report.period import Period, parse_period
 from sada.pipeline.report.reasons import localise_reason
@@ -81,11 +81,6 @@ def default_report_path(period: Period, lang: str) -> Path:
     """``out/sada-report-<period>-<lang>.html`` under the working directory."""
     safe = period.key.replace("..", "_to_")
     return Path("out") / f"sada-report-{safe}-{lang}.html"
-
-
-def _theme_names(lang: str, themes: str | Path | None) -> tuple[list[str], dict[str, str]]:
-    taxonomy = load_taxonomy(themes)
-    return taxonomy.ids, {th.id: th.name(lang) for th in taxonomy.themes}
 
 
 def _tone(delta: Any, higher_is_bad: bool | None) -> str:
@@ -167,11 +162,15 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
     from markupsafe import Markup
 
     t = Translator(lang)
-    feedback_all = load_feedback(store)
+    taxonomy = load_taxonomy(themes)
+    feedback_all, other_taxonomy = one_taxonomy(load_feedback(store), taxonomy.version)
+    if other_taxonomy:
+        logger.warning("%d items were analysed with another taxonomy: their themes are left out of the report; "
+                       "run `sada themes apply` to re-theme them", other_taxonomy)
     p = parse_period(period, feedback_all["created_at"].max())
     prev = p.previous()
     feedback = feedback_all[feedback_all["created_at"].isna() | (feedback_all["created_at"] < p.end)]
-    theme_ids, names = _theme_names(lang, themes)
+    theme_ids, names = taxonomy.ids, {th.id: th.name(lang) for th in taxonomy.themes}
 
     churn_now = load_churn_snapshot(store, on_or_before=p.end)
     churn_before = (load_churn_snapshot(store, on_or_before=prev.end, before_as_of=churn_now.as_of)

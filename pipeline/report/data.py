@@ -17,7 +17,7 @@ import pandas as pd
 from sada.pipeline.classify import as_dict, complaint_themes  # re-exported: the one complaint rule
 
 __all__ = ["FEEDBACK_COLUMNS", "ChurnSnapshot", "as_dict", "complaint_themes", "load_feedback", "load_churn_snapshot",
-           "reason_records"]
+           "one_taxonomy", "reason_records"]
 
 logger = logging.getLogger(__name__)
 
@@ -128,3 +128,33 @@ def load_churn_snapshot(store: Any, on_or_before: pd.Timestamp | None = None,
     scores = pd.DataFrame(store.churn_scores_of(best["as_of"].to_pydatetime(), best["model_version"]), columns=columns)
     scores["reasons"] = scores["reasons"].map(reason_records)
     return ChurnSnapshot(pd.Timestamp(best["as_of"]), str(best["model_version"]), scores)
+
+
+def _taxonomy_key(model_version: Any) -> str | None:
+    """``<version>`` of a ``...+themes-<version>`` model version, ``""`` for a model's own themes, None if unanalysed."""
+    if not isinstance(model_version, str):
+        return None
+    return model_version.partition("+themes-")[2]
+
+
+def one_taxonomy(frame: pd.DataFrame, taxonomy_version: str) -> tuple[pd.DataFrame, int]:
+    """The frame with the themes of items analysed under another taxonomy left out, and how many they are.
+
+    Theme counts and trends never mix two taxonomies: the themes shown are those of analyses under
+    ``taxonomy_version`` (or, when no item has it, of the model's own taxonomy). Sentiment and NPS stay.
+
+    Example:
+        >>> f = pd.DataFrame({"model_version": ["m+themes-abc", "m", "m+themes-abc"],
+        ...                   "themes": [{"a": 0.9}, {"b": 0.8}, {}], "theme_sentiment": [{"a": "negative"}, {}, {}]})
+        >>> kept, other = one_taxonomy(f, "abc")
+        >>> list(kept["themes"]), other
+        ([{'a': 0.9}, {}, {}], 1)
+    """
+    keys = frame["model_version"].map(_taxonomy_key)
+    wanted = taxonomy_version if (keys == taxonomy_version).any() else ""
+    other = keys.notna() & (keys != wanted)
+    if other.any():
+        frame = frame.copy()
+        frame.loc[other, "themes"] = [{} for _ in range(int(other.sum()))]
+        frame.loc[other, "theme_sentiment"] = [{} for _ in range(int(other.sum()))]
+    return frame, int(other.sum())
