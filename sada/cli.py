@@ -512,6 +512,47 @@ def themes_apply(db: str | None, model_path: str | None, page: int, themes: str 
                f"{classifier.model_version}; {counts['encoded']} encoded from their text) in {seconds:.1f} s")
 
 
+@themes_group.command("discover")
+@_db_option
+@click.option("--min-size", default=5, show_default=True, help="Smallest group of complaints reported.")
+@click.option("--stub", type=click.Path(dir_okay=False), default=None,
+              help="Write the candidates as taxonomy entries to this YAML file, to edit and add to yours.")
+@_json_option
+def themes_discover(db: str | None, min_size: int, stub: str | None, as_json: bool) -> None:
+    """Group the complaints no theme covers (none, or only `other`) into candidate themes."""
+    import numpy as np
+    import yaml
+
+    from sada.pipeline.classify import as_dict
+    from sada.pipeline.config import load_settings
+    from sada.models.encoder import topic_vectors
+    from sada.pipeline.discovery import candidate_stub, discover
+    from sada.pipeline.store import Store
+
+    store = Store.open(load_settings(database_url=db).database_url, create=False)
+    complaints = store.complaints()
+    uncovered = [r for r in complaints if set(as_dict(r["themes"])) <= {"other"}]
+    vectors = topic_vectors([r["raw_text"] for r in uncovered]) if uncovered else np.zeros((0, 0), np.float32)
+    candidates = discover(uncovered, vectors, min_size=min_size)
+    if stub:
+        entries = [candidate_stub(c) for c in candidates]
+        Path(stub).write_text("# Candidate themes from `sada themes discover`: rename each id, write its names and\n"
+                              "# description, keep the seeds that fit, then add it to your taxonomy file.\n"
+                              + yaml.safe_dump({"themes": entries}, allow_unicode=True, sort_keys=False), "utf-8")
+    report = {"complaints": len(complaints), "uncovered": len(uncovered),
+              "candidates": [c.as_dict() for c in candidates]}
+    if as_json:
+        _echo_json(report)
+        return
+    click.echo(f"{len(uncovered)} of {len(complaints)} complaints have no theme (or only `other`): "
+               f"{len(candidates)} candidate themes")
+    for c in candidates:
+        phrases = "; ".join(f"{lang}: {', '.join(p[:4])}" for lang, p in c.key_phrases.items())
+        click.echo(f"{c.id:<13} {c.size:>5} items ({c.share:.0%})  {phrases}")
+    if stub:
+        click.echo(f"wrote {stub}")
+
+
 @themes_group.command("packs")
 def themes_packs() -> None:
     """The ready taxonomies shipped with Sada (copy one, edit it, pass it with --themes)."""
