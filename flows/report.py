@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from sada.models.candidates import store_candidates
 from sada.pipeline.config import load_settings
 from sada.pipeline.pii import mask_pii
 from sada.pipeline.report import build_report
@@ -56,7 +57,9 @@ def publish_report_artifacts(result: Any, key_prefix: str = "cx") -> dict[str, A
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
 def render(database_url: str, out: str | None, period: str | None, lang: str, themes: str | None = None) -> Any:
     settings = load_settings(database_url=database_url)
-    return build_report(Store.open(settings.database_url), out=out, period=period, lang=lang, themes=themes)
+    store = Store.open(settings.database_url)
+    return build_report(store, out=out, period=period, lang=lang, themes=themes,
+                        candidates=store_candidates(store).candidates)
 
 
 @flow(name="cx-report", log_prints=True)

@@ -14,17 +14,21 @@ taxonomy entry to edit.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, Sequence
 
+import hazm
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from sada.pipeline.classify import as_dict
 from sada.pipeline.pii import mask_pii
 
-__all__ = ["Candidate", "candidate_stub", "discover"]
+__all__ = ["Candidate", "candidate_stub", "discover", "uncovered_complaints"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,13 @@ class Candidate:
         return {k: v for k, v in asdict(self).items() if k != "members"}
 
 
+def uncovered_complaints(store: Any) -> tuple[list[dict[str, Any]], int]:
+    """The stored complaints whose newest analysis found no theme or only ``other``, and how many complaints
+    there are in all."""
+    complaints = store.complaints()
+    return [r for r in complaints if set(as_dict(r["themes"])) <= {"other"}], len(complaints)
+
+
 def _clusters(vectors: np.ndarray, min_size: int, seed: int) -> np.ndarray:
     """k-means on the vectors centred on their mean: what all complaints share (being a complaint, the
     language) is taken out, so what they are about decides the groups."""
@@ -59,12 +70,23 @@ def _clusters(vectors: np.ndarray, min_size: int, seed: int) -> np.ndarray:
     return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(centred)
 
 
+_WORD = re.compile(r"(?u)\b\w{3,}\b")  # the key phrases' tokens
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> list[str]:
+    """hazm's Persian stop words (the Arabic function words are short or frequent enough to drop anyway)."""
+    words = set(hazm.stopwords_list())
+    return sorted(words | {token for w in words for token in _WORD.findall(w)})
+
+
 def _key_phrases(texts: Sequence[str], member: np.ndarray) -> list[str]:
     """The words and word pairs most particular to the members, against the other texts."""
     if member.all() or not member.any():
         return []
-    try:
-        tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=r"(?u)\b\w\w+\b")
+    try:  # words of 3+ letters in at most a quarter of the texts: function words say nothing of a topic
+        tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.25, sublinear_tf=True,
+                                token_pattern=_WORD.pattern, stop_words=_stop_words())
         x = tfidf.fit_transform(texts)
     except ValueError:  # every term is too rare
         return []

@@ -529,22 +529,19 @@ def themes_discover(db: str | None, min_size: int, stub: str | None, as_json: bo
     from sada.pipeline.discovery import candidate_stub, discover
     from sada.pipeline.store import Store
 
-    store = Store.open(load_settings(database_url=db).database_url, create=False)
-    complaints = store.complaints()
-    uncovered = [r for r in complaints if set(as_dict(r["themes"])) <= {"other"}]
-    vectors = topic_vectors([r["raw_text"] for r in uncovered]) if uncovered else np.zeros((0, 0), np.float32)
-    candidates = discover(uncovered, vectors, min_size=min_size)
+    found = store_candidates(Store.open(load_settings(database_url=db).database_url, create=False), min_size)
+    candidates = found.candidates
     if stub:
         entries = [candidate_stub(c) for c in candidates]
         Path(stub).write_text("# Candidate themes from `sada themes discover`: rename each id, write its names and\n"
                               "# description, keep the seeds that fit, then add it to your taxonomy file.\n"
                               + yaml.safe_dump({"themes": entries}, allow_unicode=True, sort_keys=False), "utf-8")
-    report = {"complaints": len(complaints), "uncovered": len(uncovered),
+    report = {"complaints": found.complaints, "uncovered": found.uncovered,
               "candidates": [c.as_dict() for c in candidates]}
     if as_json:
         _echo_json(report)
         return
-    click.echo(f"{len(uncovered)} of {len(complaints)} complaints have no theme (or only `other`): "
+    click.echo(f"{found.uncovered} of {found.complaints} complaints have no theme (or only `other`): "
                f"{len(candidates)} candidate themes")
     for c in candidates:
         phrases = "; ".join(f"{lang}: {', '.join(p[:4])}" for lang, p in c.key_phrases.items())
@@ -753,9 +750,11 @@ def churn_cmd(customers_path: str | None, as_of: str | None, id_column: str | No
               help="Trailing periods in the spike-alert baseline.")
 @_db_option
 @_themes_option
+@click.option("--discover/--no-discover", default=True, show_default=True,
+              help="Add the section of candidate themes among complaints no theme covers.")
 @_json_option
 def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db: str | None, themes: str | None,
-               as_json: bool) -> None:
+               discover: bool, as_json: bool) -> None:
     """Write the CX report: one self-contained HTML file with charts, spike alerts and quotes.
 
     It reads whatever the store holds (feedback, the newest analysis per item,
@@ -768,8 +767,13 @@ def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db
 
     settings = load_settings(database_url=db)
     store = Store.open(settings.database_url, create=False)
+    candidates = None
+    if discover:
+        from sada.models.candidates import store_candidates
+
+        candidates = store_candidates(store).candidates
     result = build_report(store, out=out, period=period, lang=lang, themes=themes,
-                          baseline=baseline)
+                          baseline=baseline, candidates=candidates)
     if as_json:
         _echo_json(result.as_dict())
         return

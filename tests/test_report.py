@@ -383,6 +383,25 @@ def test_report_on_an_empty_store_says_what_is_missing(tmp_path):
     assert "sada churn" in html and 'dir="rtl"' in html
 
 
+@pytest.mark.parametrize("lang", ["en", "ar", "fa"])
+def test_candidate_themes_get_their_own_section(fixture_store, tmp_path, lang):
+    from sada.pipeline.discovery import Candidate
+
+    parking = Candidate("candidate_1", 12, 0.4, {"ar": 7, "fa": 5}, {"ar": ["مواقف", "ما في موقف"], "fa": ["جای پارک"]},
+                        {"ar": ["ما لقيت موقف عند الفرع، اتصلوا على 0501234567"], "fa": ["جای پارک نبود"]},
+                        {"2026-05": 4, "2026-06": 8})
+    html = build_report(fixture_store, out=tmp_path / "c.html", period=PERIOD, lang=lang,
+                        candidates=[parking]).path.read_text(encoding="utf-8")
+    section = html[html.index('<section id="candidates">'):html.index('<section id="quotes">')]
+    assert 'data-candidate="candidate_1"' in section and "<bdi>ما في موقف</bdi>" in section
+    assert 'dir="rtl" lang="fa">جای پارک نبود</p>' in section
+    assert "0501234567" not in section  # quotes are masked in the report whatever the store holds
+    empty = build_report(fixture_store, out=tmp_path / "e.html", period=PERIOD, lang=lang, candidates=[])
+    assert '<section id="candidates">' in empty.path.read_text(encoding="utf-8")
+    none = build_report(fixture_store, out=tmp_path / "n.html", period=PERIOD, lang=lang)
+    assert '<section id="candidates">' not in none.path.read_text(encoding="utf-8")
+
+
 def test_sada_report_command_writes_the_file(fixture_store, tmp_path):
     from click.testing import CliRunner
 
@@ -390,7 +409,7 @@ def test_sada_report_command_writes_the_file(fixture_store, tmp_path):
 
     out = tmp_path / "cli" / "report.html"
     res = CliRunner().invoke(main, ["report", "--db", str(fixture_store.engine.url), "--out", str(out),
-                                    "--period", PERIOD, "--lang", "ar", "--json"])
+                                    "--period", PERIOD, "--lang", "ar", "--json", "--no-discover"])
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert summary["path"] == str(out) and out.is_file()

@@ -83,6 +83,19 @@ def default_report_path(period: Period, lang: str) -> Path:
     return Path("out") / f"sada-report-{safe}-{lang}.html"
 
 
+def _candidate_view(candidate: Any, t: Translator) -> dict[str, Any]:
+    """A candidate theme as the report shows it: size, key phrases and quotes per language, months."""
+    return {"id": candidate.id,
+            "line": t.t("candidate_line", complaints=t.count(candidate.size, "complaint"),
+                        share=t.percent(candidate.share)),
+            "phrases": [(lang, p) for lang, p in candidate.key_phrases.items() if p],
+            "dirs": {lang: quote_direction(lang) for lang in candidate.key_phrases},
+            "quotes": [{"text": mask_pii(q), "dir": quote_direction(lang), "lang": lang}
+                       for lang, quotes in candidate.quotes.items() for q in quotes],
+            "months": [(t.month_key(m), t.number(n))
+                       for m, n in candidate.by_month.items()]}
+
+
 def _tone(delta: Any, higher_is_bad: bool | None) -> str:
     if delta is None or pd.isna(delta) or delta == 0 or higher_is_bad is None:
         return "flat"
@@ -138,7 +151,7 @@ def render_html(context: dict[str, Any]) -> str:
 
 
 def build_report(store: Any, out: str | Path | None = None, period: str | None = None, lang: str = "en", *,
-                 themes: str | Path | None = None, baseline: int = 6, z: float = 2.0,
+                 themes: str | Path | None = None, candidates: list[Any] | None = None, baseline: int = 6, z: float = 2.0,
                  top_customers: int = 15, now: datetime | None = None) -> ReportResult:
     """Write the CX report for ``period`` in interface language ``lang``.
 
@@ -148,6 +161,8 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
         period: ``--period`` text (see :mod:`sada.pipeline.report.period`); default: the newest item's month.
         lang: ``en``, ``ar`` or ``fa``.
         themes: The theme taxonomy file (theme names and order); default: ``SADA_THEMES`` or the shipped one.
+        candidates: Candidate themes among the complaints no theme covers
+            (:func:`sada.pipeline.discovery.discover`), shown in their own section; None: no section.
         baseline: Trailing periods of the spike baseline.
         z: Standard deviations above the baseline for a spike.
         top_customers: Rows of the at-risk table.
@@ -213,6 +228,7 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
                    "band_key": r["band"], "segment": t.segment(r["segment"]),
                    "reasons": [localise_reason(x, t, names) for x in r["reasons"]]}
                   for r in at_risk]
+    candidate_views = None if candidates is None else [_candidate_view(c, t) for c in candidates]
     versions = sorted(str(v) for v in feedback["model_version"].dropna().unique())
     stamp = pd.Timestamp(now or datetime.now())
     context = {
@@ -225,7 +241,7 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
         "kpis": _kpis(head, t), "charts": chart_html, "spikes": spike_views,
         "spikes_note": t.t("spikes_note", z=t.number(z, 0 if float(z).is_integer() else 1), n=t.number(baseline)),
         "spikes_empty": t.t("no_spikes") if history >= 3 else t.t("no_baseline"),
-        "at_risk": risk_views, "quotes": quote_views,
+        "at_risk": risk_views, "quotes": quote_views, "candidates": candidate_views,
     }
     html = render_html(context)
     path = Path(out) if out else default_report_path(p, lang)

@@ -153,6 +153,19 @@ STRINGS: dict[str, tuple[str, str, str]] = {
     "no_baseline": ("Not enough history before this period for a baseline.",
                     "لا يوجد تاريخ كافٍ قبل هذه الفترة لحساب خط الأساس.",
                     "سابقه کافی پیش از این دوره برای محاسبه خط پایه وجود ندارد."),
+    # candidate themes (discovery)
+    "sec_candidates": ("Complaints no theme covers", "شكاوى لا يغطيها أي موضوع", "شکایت‌هایی که هیچ موضوعی پوشش نمی‌دهد"),
+    "candidates_note": ("Complaints with no theme (or only \"other\"), grouped by what they are about: candidates "
+                        "for new themes. Add one with `sada themes discover --stub FILE`.",
+                        "شكاوى بلا موضوع (أو \"أخرى\" فقط) مجمّعة حسب ما تتحدث عنه: مرشّحة لتكون مواضيع جديدة. "
+                        "أضف أحدها عبر `sada themes discover --stub FILE`.",
+                        "شکایت‌های بدون موضوع (یا فقط «سایر») که بر اساس محتوایشان گروه‌بندی شده‌اند: نامزد موضوع‌های "
+                        "جدید. با `sada themes discover --stub FILE` یکی را اضافه کنید."),
+    "candidate_line": ("{complaints} ({share} of the uncovered ones)", "{complaints} ({share} من غير المغطاة)",
+                       "{complaints} ({share} از موارد پوشش‌داده‌نشده)"),
+    "no_candidates": ("No group of uncovered complaints is large enough to suggest a theme.",
+                      "لا توجد مجموعة من الشكاوى غير المغطاة كبيرة بما يكفي لاقتراح موضوع.",
+                      "هیچ گروهی از شکایت‌های پوشش‌داده‌نشده آن‌قدر بزرگ نیست که موضوعی پیشنهاد شود."),
     # tables
     "sec_at_risk": ("Top at-risk customers", "العملاء الأكثر عرضة للمغادرة", "مشتریان با بیشترین ریسک ریزش"),
     "customer": ("Customer", "العميل", "مشتری"),
