@@ -396,8 +396,11 @@ def themes_fit(themes: str, examples: str, out_dir: str, model_path: str | None,
     texts = frame["text"].tolist()
     languages = (frame["language"].tolist() if "language" in frame.columns
                  else [g.language for g in default_identifier().predict(texts)])
-    result = fit_themes(Classifier.from_pretrained(model_path), taxonomy, texts, languages,
-                        frame["themes"].tolist(), seed=seed)
+    from sada.progress import RowProgress, encoder_progress
+
+    with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "fitting on"):
+        result = fit_themes(Classifier.from_pretrained(model_path), taxonomy, texts, languages,
+                            frame["themes"].tolist(), seed=seed)
     result.classifier.save_pretrained(out, model_card=few_shot_card(result, taxonomy, examples))
     (out / "themes.yaml").write_bytes(Path(themes).read_bytes())  # the taxonomy it was fitted for
     summary = {"out": str(out), "model_version": result.classifier.model_version, "labelled_texts": result.n,
@@ -445,7 +448,10 @@ def themes_sample(db: str | None, n: int, out: str, model_path: str | None, pool
         items = [items[i] for i in sorted(np.random.default_rng(seed).choice(len(items), pool, replace=False))]
     classifier = load_classifier(model_path, themes)
     texts, languages = [r["raw_text"] for r in items], [r["language"] for r in items]
-    x_tfidf, x = classifier.features(texts, languages)
+    from sada.progress import RowProgress, encoder_progress
+
+    with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "scoring"):
+        x_tfidf, x = classifier.features(texts, languages)
     scores = classifier.themes.predict_proba(x, x_tfidf) if classifier.themes is not None else np.zeros((len(x), 0))
     thresholds = classifier.theme_thresholds
     picked = pick_for_labelling(scores, thresholds, x, n)
@@ -529,7 +535,10 @@ def themes_discover(db: str | None, min_size: int, stub: str | None, as_json: bo
     from sada.pipeline.discovery import candidate_stub, discover
     from sada.pipeline.store import Store
 
-    found = store_candidates(Store.open(load_settings(database_url=db).database_url, create=False), min_size)
+    from sada.progress import RowProgress, encoder_progress
+
+    with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "grouping"):
+        found = store_candidates(Store.open(load_settings(database_url=db).database_url, create=False), min_size)
     candidates = found.candidates
     if stub:
         entries = [candidate_stub(c) for c in candidates]
