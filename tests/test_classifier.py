@@ -121,7 +121,9 @@ def test_save_and_load_round_trip_without_pickle(trained, encoder, tmp_path: Pat
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "vocab.json", "weights.safetensors"]
     loaded = Classifier.from_pretrained(out, encoder=encoder)
     texts, langs = ["الشبكة ضعيفة جداً", "ارسال سریع بود ولی غذا سرد بود"], ["ar", "fa"]
-    assert [p.__dict__ for p in loaded.predict(texts, langs)] == [p.__dict__ for p in clf.predict(texts, langs)]
+    again, first = loaded.predict(texts, langs), clf.predict(texts, langs)
+    assert again == first  # every field but the vector, which is compared on its own
+    assert all(np.array_equal(a.vector, b.vector) for a, b in zip(again, first))
 
 
 def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
