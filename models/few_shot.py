@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import f1_score
 
 from sada.models.classifier import Classifier
 from sada.models.heads import LinearHead, fit_binary_logistic, sigmoid
@@ -150,10 +151,7 @@ def _rethreshold(p: np.ndarray, truth: np.ndarray, folds: np.ndarray, thresholds
     for f in np.unique(folds):
         t, _ = best_f1_threshold(p[folds != f], truth[folds != f], THRESHOLD_GRID)
         oof[folds == f] = p[folds == f] >= t
-    def f1(pred: np.ndarray) -> float:
-        tp = float((pred & (truth == 1)).sum())
-        return 2 * tp / max(1.0, pred.sum() + truth.sum())
-    if f1(oof) <= f1(p >= thresholds[tid]) + 0.01:
+    if f1_score(truth, oof, zero_division=0) <= f1_score(truth, p >= thresholds[tid], zero_division=0) + 0.01:
         return False
     thresholds[tid], _ = best_f1_threshold(p, truth, THRESHOLD_GRID)
     predicted[:] = oof

@@ -168,6 +168,15 @@ _MIGRATION_LOCK = threading.Lock()
 _VECTOR_KEYS = ("vector", "encoder")  # classifier results that go to item_vectors, not analysis
 
 
+def _newest_analysis(*columns: str) -> Any:
+    """Each item's newest analysis row (the latest ``analysed_at``, then the latest row) with ``feedback_id``
+    and ``columns``: the one definition of "the item's current result", as a subquery to join on."""
+    rank = func.row_number().over(partition_by=analysis.c.feedback_id,
+                                  order_by=(analysis.c.analysed_at.desc(), analysis.c.id.desc()))
+    ranked = select(analysis.c.feedback_id, *(analysis.c[c] for c in columns), rank.label("rank")).subquery()
+    return select(*(c for c in ranked.c if c.name != "rank")).where(ranked.c.rank == 1).subquery()
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -350,13 +359,10 @@ class Store:
     def complaints(self) -> list[dict[str, Any]]:
         """Items whose newest analysis is a complaint, with its themes, by id. Keys: ``feedback_id``,
         ``language``, ``raw_text``, ``normalised_text``, ``created_at``, ``themes``."""
-        rank = func.row_number().over(partition_by=analysis.c.feedback_id,
-                                      order_by=(analysis.c.analysed_at.desc(), analysis.c.id.desc()))
-        newest = select(analysis.c.feedback_id, analysis.c.themes, analysis.c.is_complaint,
-                        rank.label("rank")).subquery()
+        newest = _newest_analysis("themes", "is_complaint")
         query = (select(feedback.c.feedback_id, feedback.c.language, feedback.c.raw_text, feedback.c.normalised_text,
                         feedback.c.created_at, newest.c.themes)
-                 .join(newest, (newest.c.feedback_id == feedback.c.feedback_id) & (newest.c.rank == 1))
+                 .join(newest, newest.c.feedback_id == feedback.c.feedback_id)
                  .where(newest.c.is_complaint.is_(True)).order_by(feedback.c.feedback_id))
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
@@ -367,14 +373,11 @@ class Store:
         Keys: ``feedback_id``, ``language``, ``raw_text``, ``normalised_text``, ``encoder``, ``vector``,
         ``model_version``, ``sentiment``, ``sentiment_probs``, ``theme_sentiment``.
         """
-        rank = func.row_number().over(partition_by=analysis.c.feedback_id,
-                                      order_by=(analysis.c.analysed_at.desc(), analysis.c.id.desc()))
-        newest = select(analysis.c.feedback_id, analysis.c.model_version, analysis.c.sentiment,
-                        analysis.c.sentiment_probs, analysis.c.theme_sentiment, rank.label("rank")).subquery()
+        newest = _newest_analysis("model_version", "sentiment", "sentiment_probs", "theme_sentiment")
         query = (select(feedback.c.feedback_id, feedback.c.language, feedback.c.raw_text, feedback.c.normalised_text,
                         item_vectors.c.encoder, item_vectors.c.vector, newest.c.model_version, newest.c.sentiment,
                         newest.c.sentiment_probs, newest.c.theme_sentiment)
-                 .join(newest, (newest.c.feedback_id == feedback.c.feedback_id) & (newest.c.rank == 1))
+                 .join(newest, newest.c.feedback_id == feedback.c.feedback_id)
                  .outerjoin(item_vectors, item_vectors.c.feedback_id == feedback.c.feedback_id)
                  .order_by(feedback.c.feedback_id).limit(limit))
         if after is not None:
@@ -470,12 +473,9 @@ class Store:
         report both read. Keys: ``feedback_id, model_version, sentiment, themes,
         theme_sentiment, is_complaint``.
         """
-        rank = func.row_number().over(partition_by=analysis.c.feedback_id,
-                                      order_by=(analysis.c.analysed_at.desc(), analysis.c.id.desc()))
-        columns = [analysis.c.feedback_id, analysis.c.model_version, analysis.c.sentiment, analysis.c.themes,
-                   analysis.c.theme_sentiment, analysis.c.is_complaint]
-        ranked = select(*columns, rank.label("rank")).subquery()
-        query = select(*(ranked.c[c.name] for c in columns)).where(ranked.c.rank == 1).order_by(ranked.c.feedback_id)
+        columns = ("feedback_id", "model_version", "sentiment", "themes", "theme_sentiment", "is_complaint")
+        newest = _newest_analysis(*columns[1:])
+        query = select(*(newest.c[c] for c in columns)).order_by(newest.c.feedback_id)
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
 

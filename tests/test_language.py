@@ -92,6 +92,16 @@ def test_script_of(text, script):
     assert script_of(text) == script
 
 
+def _shared_texts(shared_datasets, filename: str) -> list[str]:
+    """The ``text`` column of a public set in ../shared/datasets (the test skips when it is absent)."""
+    path = shared_datasets / filename
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    csv.field_size_limit(1 << 30)
+    with path.open(encoding="utf-8") as handle:
+        return [row["text"] for row in csv.DictReader(handle)]
+
+
 @pytest.mark.parametrize(
     "filename",
     ["ar_arsarcasm_train.csv", "ar_elsahar_att.csv", "ar_elsahar_prod.csv", "ar_elsahar_res2.csv",
@@ -104,12 +114,7 @@ def test_accuracy_on_public_datasets(identify, shared_datasets, filename):
     ``other`` by design and are reported in the issue note, not counted here. Tweets
     (ar_arsarcasm_train) carry URLs, mentions and Latin hashtags that must not count.
     """
-    path = shared_datasets / filename
-    if not path.exists():
-        pytest.skip(f"{path} not present")
-    csv.field_size_limit(1 << 30)
-    with path.open(encoding="utf-8") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = _shared_texts(shared_datasets, filename)
     texts = [t for t in texts if ARABIC_LETTER.search(t)]
     guesses = identify.predict(texts)
     accuracy = sum(g.language == filename[:2] for g in guesses) / len(guesses)
@@ -188,12 +193,7 @@ def test_the_corpus_arabizi_and_finglish_are_found(identify, variety, code):
 @pytest.mark.parametrize("filename", ["ar_elsahar_att.csv", "ar_elsahar_prod.csv", "ar_elsahar_res2.csv"])
 def test_english_reviews_in_the_public_sets_stay_other(identify, shared_datasets, filename):
     """The Latin-only rows of the Arabic review sets are English (and one Italian review): none is Arabizi."""
-    path = shared_datasets / filename
-    if not path.exists():
-        pytest.skip(f"{path} not present")
-    csv.field_size_limit(1 << 30)
-    with path.open(encoding="utf-8") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = _shared_texts(shared_datasets, filename)
     latin = [t for t in texts if not ARABIC_LETTER.search(t) and re.search("[A-Za-z]", t)]
     assert latin and {g.language for g in identify.predict(latin)} == {"other"}
 
