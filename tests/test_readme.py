@@ -24,3 +24,14 @@ def test_the_python_example_runs(tmp_path, monkeypatch):
     assert [row["language"] for row in namespace["rows"]] == ["ar", "fa"]
     assert (namespace["summary"].rows_read, namespace["summary"].analysed) == (2, 2)
     assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
+
+
+def test_the_taxonomy_example_is_a_valid_taxonomy():
+    """The README's example taxonomy passes `sada themes check` as printed."""
+    import yaml
+
+    from sada.pipeline.taxonomy import taxonomy_problems
+
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 1
+    assert taxonomy_problems(yaml.safe_load(blocks[0])) == []
