@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -113,6 +114,8 @@ class LocalServer:
         self.restarts = 0
         self._lock: IO[str] | None = None
         self._log: IO[bytes] | None = None
+        self._stopping = threading.Event()  # set by stop(): the watcher must not start it again
+        self._guard = threading.Lock()  # start/restart and stop never interleave
 
     @property
     def url(self) -> str:
@@ -163,7 +166,7 @@ class LocalServer:
                 return
             except httpx.HTTPError:
                 time.sleep(1)
-        self.stop()
+        self._stop()
         raise ConfigError(f"expected the Prefect server to answer on {self.url} within {STARTUP_SECONDS} s, "
                           f"found it did not; see {self.log_path}")
 
@@ -172,16 +175,22 @@ class LocalServer:
 
     def ensure_running(self) -> bool:
         """Restart the server if it died (same port, same database); True when it was restarted."""
-        if self.alive():
-            return False
-        code = self.process.returncode if self.process else None
-        logger.error("the Prefect server exited (code %s); restarting it, see %s", code, self.log_path)
-        self.restarts += 1
-        self.start()
-        return True
+        with self._guard:
+            if self._stopping.is_set() or self.alive():
+                return False
+            code = self.process.returncode if self.process else None
+            logger.error("the Prefect server exited (code %s); restarting it, see %s", code, self.log_path)
+            self.restarts += 1
+            self.start()
+            return True
 
     def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 20 s) and release the home."""
+        """Stop the server (SIGTERM, then SIGKILL after 20 s) and release the home; it is not restarted."""
+        self._stopping.set()
+        with self._guard:
+            self._stop()
+
+    def _stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, 15)
             try:

@@ -184,8 +184,9 @@ def _serve(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen:
 
 
 def _stop(process: subprocess.Popen, tmp_path: Path) -> None:
+    """Stop `sada serve` as systemd does (SIGTERM; SIGINT may be ignored in a background job)."""
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
+        os.kill(process.pid, signal.SIGTERM)
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:
