@@ -26,13 +26,13 @@ from camel_tools.tokenizers.word import simple_word_tokenize
 from camel_tools.utils.dediac import dediac_ar
 from camel_tools.utils.normalize import normalize_alef_ar, normalize_alef_maksura_ar, normalize_teh_marbuta_ar
 
+from sada.pipeline.digits import ascii_digits
 from sada.pipeline.pii import mask_pii  # re-exported: PII masking lives in pipeline/pii.py
 
 __all__ = ["Cues", "NormalisedText", "Normaliser", "extract_cues", "mask_pii", "reduce_elongation"]
 
 # ---------------------------------------------------------------- tables, built once
 
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _ARABIC_LETTER = "\u0621-\u064a\u066e-\u06d3\u06fa-\u06ff"
 _ELONGATED_AR = re.compile(rf"([{_ARABIC_LETTER}])\1{{2,}}")
 _ELONGATED_LATIN = re.compile(r"([A-Za-z])\1{2,}")
@@ -157,7 +157,7 @@ class Normaliser:
             tokens = simple_word_tokenize(text)
         joined = _PLACEHOLDER.sub(_rejoin_placeholder, " ".join(tokens))
         if self.ascii_digits:
-            joined = joined.translate(_DIGITS)
+            joined = ascii_digits(joined)
         joined = _SPACES.sub(" ", joined).strip()
         return NormalisedText(joined, tuple(joined.split(" ")) if joined else (), cues)
 

@@ -54,6 +54,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sada.pipeline.errors import ConfigError
+from sada.pipeline.digits import ascii_digits
 
 __all__ = ["KEY_ENV", "KEY_FILE", "PLACEHOLDERS", "mask_pii", "pseudonym_key", "pseudonymous_id"]
 
@@ -63,7 +64,6 @@ PLACEHOLDERS = ("[URL]", "[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[NATIONAL_ID
 
 # ---------------------------------------------------------------- tables, built once
 
-_ASCII_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _DC = "0-9\u0660-\u0669\u06f0-\u06f9"  # digit class body: ASCII, Arabic-Indic, Persian
 _D = f"[{_DC}]"
 _ARABIC_LETTERS = "\u0621-\u064a\u066e-\u06d3\u06fa-\u06ff"
@@ -255,7 +255,7 @@ def _classify_number(match: re.Match[str]) -> str:
     span = match.group()
     if len(span) < 8:
         return span
-    ascii_span = span.translate(_ASCII_DIGITS)
+    ascii_span = ascii_digits(span)
     if len(_NON_DIGIT.sub("", ascii_span)) < 8:
         return span
     if _DECIMAL.fullmatch(ascii_span) and not _EXPONENT.match(match.string, match.end()):

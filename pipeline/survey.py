@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sada.pipeline.digits import ascii_digits
+
 __all__ = [
     "SurveyLayout",
     "clean_header",
@@ -197,7 +199,6 @@ _TEXT_QUESTION = re.compile(
     re.IGNORECASE)
 _ARABIC_LETTER = re.compile("[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff]")
 _ARABIC_WORD = re.compile("[\u0620-\u064a\u066e-\u06d3\u06fa-\u06ff]{2,}")
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 def _is_question(value: str) -> bool:
@@ -216,7 +217,7 @@ def nps_values(values: Iterable[object]) -> bool:
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         seen += 1
-        text = str(value).strip().translate(_DIGITS)
+        text = ascii_digits(str(value).strip())
         if isinstance(value, float) and value.is_integer():
             text = str(int(value))
         good += text.isdigit() and 0 <= int(text) <= 10

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from dateutil import parser as date_parser
 
+from sada.pipeline.digits import ascii_number
 from sada.pipeline.ingest import RawRow
 from sada.pipeline.store import CHANNEL_LENGTH, CUSTOMER_ID_LENGTH, ID_LENGTH  # the widths of the store's columns
 
@@ -56,7 +57,6 @@ REASONS = {
     "store_rejected": "the database refused the row (the detail says why)",
 }
 
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫", "01234567890123456789.")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SOURCES = {
     "review": "review", "reviews": "review", "appstore": "review", "app_store": "review",
@@ -193,7 +193,7 @@ def _as_text(value: object) -> str:
 
 def _parse_number(value: object) -> float | None:
     """None when absent; NaN when present but not a number (so range checks reject it)."""
-    text = _as_text(value).translate(_DIGITS)
+    text = ascii_number(_as_text(value))
     if not text:
         return None
     try:
@@ -261,7 +261,7 @@ def parse_date(text: str, dayfirst: bool = True) -> datetime | None:
         >>> parse_date("2025/03/02 10:01:00 AM GMT+3"), parse_date("۱۴۰۳/۰۵/۱۲"), parse_date("soon")
         (datetime.datetime(2025, 3, 2, 7, 1), datetime.datetime(2024, 8, 2, 0, 0), None)
     """
-    text = text.translate(_DIGITS).strip()
+    text = ascii_number(text).strip()
     match = _YMD.match(text)
     if match and 1300 <= int(match[1]) <= 1500:  # a local-calendar date, or nothing
         return _from_local_calendar(text)

@@ -28,13 +28,14 @@ from typing import Any
 
 import pandas as pd
 
+from sada.pipeline.digits import localise_digits  # re-exported: the report's digits
+
 __all__ = ["INTERFACE_LANGUAGES", "STRINGS", "Translator", "arabic_plural_form", "localise_digits",
            "quote_direction"]
 
 #: Interface languages the report can be written in.
 INTERFACE_LANGUAGES: tuple[str, ...] = ("en", "ar", "fa")
 
-_DIGITS = {"ar": "٠١٢٣٤٥٦٧٨٩", "fa": "۰۱۲۳۴۵۶۷۸۹"}
 _MONTHS = {
     "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"],
@@ -246,17 +247,6 @@ STRINGS: dict[str, tuple[str, str, str]] = {
 }
 
 _INDEX = {"en": 0, "ar": 1, "fa": 2}
-
-
-def localise_digits(text: str, lang: str) -> str:
-    """Write the ASCII digits of ``text`` in the script's digits (Arabic-Indic for ``ar``, Persian for ``fa``).
-
-    Example:
-        >>> localise_digits("2026-06", "ar")
-        '٢٠٢٦-٠٦'
-    """
-    digits = _DIGITS.get(lang)
-    return text.translate(str.maketrans("0123456789", digits)) if digits else text
 
 
 def arabic_plural_form(n: int) -> int:
