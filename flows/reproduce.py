@@ -20,7 +20,13 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-__all__ = ["reproduce", "theme_metrics", "tables_markdown"]
+from sada.pipeline.analyze import analyze
+from sada.pipeline.churn import score_churn
+from sada.pipeline.config import load_settings
+from sada.pipeline.corpus import load_truth, sample_corpus_dir
+from sada.pipeline.store import Store
+
+__all__ = ["reproduce", "theme_metrics", "tables_markdown", "oracle_metrics"]
 
 
 def theme_metrics(truth: list[set[str]], predicted: list[set[str]], theme_ids: list[str]) -> dict[str, Any]:
@@ -83,19 +89,32 @@ def evaluate(model_dir: str) -> dict[str, Any]:
 
 @task(cache_policy=NO_CACHE)
 def analyse_and_score(model_dir: str, store_url: str, seed: int) -> dict[str, Any]:
-    from sada.pipeline.analyze import analyze
-    from sada.pipeline.churn import score_churn
-    from sada.models.classifier import load_classifier
-    from sada.pipeline.config import load_settings
-    from sada.pipeline.store import Store
+    """Analyse the sample corpus with the retrained model, then score its customers over the simulator's window.
+
+    The simulator's truth is read here, by the researchers' command, and handed to the product's churn
+    step as plain arguments (as-of date, order window); its oracle AUC goes beside the held-out metrics.
+    """
+    from sada.models.classifier import load_classifier  # lazy: torch's import is a measured cost
 
     settings = load_settings(database_url=store_url)
     store = Store.open(store_url)
-    corpus = settings.corpus_dir
+    corpus = sample_corpus_dir()
+    truth = load_truth(corpus)
     analysis = analyze([str(corpus / "feedback.csv")], store, settings, classifier=load_classifier(model_dir))
-    churn = score_churn(store, customers_path=corpus / "customers.csv", seed=seed)
-    return {"analysis": analysis.as_dict(), "churn": churn.summary(),
+    churn = score_churn(store, customers_path=corpus / "customers.csv", as_of=truth["window"]["end"],
+                        orders_since=truth["window"]["start"], seed=seed)
+    return {"analysis": analysis.as_dict(), "churn": {**churn.summary(), **oracle_metrics(truth)},
             "drivers": churn.drivers.head(13).round(3).to_dict("records")}
+
+
+def oracle_metrics(truth: dict[str, Any]) -> dict[str, float]:
+    """The simulator's oracle AUC (its true churn probabilities against the outcomes), as the tables print it.
+
+    Example:
+        >>> oracle_metrics({"oracle_auc": 0.7412345})
+        {'oracle_auc': 0.7412}
+    """
+    return {"oracle_auc": round(float(truth["oracle_auc"]), 4)}
 
 
 def tables_markdown(evaluation: dict[str, Any], downstream: dict[str, Any], seed: int) -> str:

@@ -1,7 +1,8 @@
 """Flow ``cx-weekly``: the scheduled job that runs analyse-feedback, then churn scoring, then the report.
 
-``sada run`` runs it on the sample corpus in Prefect's ephemeral mode (no
-server to start); ``sada serve`` serves it on a cron schedule.
+``sada run`` runs it in Prefect's ephemeral mode (no server to start; with no input it hands
+the flow the sample corpus's feedback and customers); ``sada serve`` serves it on a cron schedule.
+The flow itself reads only what it is given.
 """
 
 from __future__ import annotations
@@ -16,14 +17,9 @@ from sada.flows.analyse_feedback import analyse_feedback
 from sada.flows.runtime import task_runner
 from sada.flows.report import cx_report
 from sada.flows.score_churn import score_churn_flow
-from sada.pipeline.config import load_settings
+from sada.pipeline.errors import InputError
 
-__all__ = ["cx_weekly", "default_sources", "weekly_summary_markdown"]
-
-
-def default_sources() -> list[str]:
-    """The sample corpus's feedback file."""
-    return [str(load_settings().corpus_dir / "feedback.csv")]
+__all__ = ["cx_weekly", "weekly_summary_markdown"]
 
 
 def weekly_summary_markdown(summary: dict[str, Any]) -> str:
@@ -69,18 +65,21 @@ def cx_weekly(
     report_period: str | None = None,
     themes: str | None = None,
 ) -> dict[str, Any]:
-    """Analyse new feedback from ``sources`` (default: the sample corpus), score churn risk, write the report.
+    """Analyse new feedback from ``sources``, score churn risk of ``customers_path``'s customers, write the report.
 
     Returns one summary object whose keys include those of ``sada analyze --json``.
+
+    Raises:
+        InputError: No sources given.
     """
+    if not sources:
+        raise InputError("expected feedback sources (files, folders or glob patterns), found none; "
+                         "pass sources, e.g. sada run --input feedback.csv")
     logger = get_run_logger()
     analyse = analyse_feedback.with_options(task_runner=task_runner(dask_address, workers))
-    summary = analyse(sources=sources or default_sources(), database_url=database_url, model_path=model_path,
-                      themes=themes)
+    summary = analyse(sources=sources, database_url=database_url, model_path=model_path, themes=themes)
     logger.info("feedback: %d analysed, %d quarantined, %d duplicates", summary["analysed"],
                 summary["quarantined"], summary["duplicates"])
-    if customers_path is None and sources is None:
-        customers_path = str(load_settings().corpus_dir / "customers.csv")  # the sample corpus's customers
     churn = None
     if customers_path is None:
         logger.warning("no customer records given (customers_path): churn scoring skipped")

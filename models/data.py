@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sada.pipeline.corpus import corpus_path
+
 __all__ = [
     "shared_datasets_dir",
     "read_labelled",
@@ -212,9 +214,7 @@ def corpus_training_frame(split: str = "train") -> pd.DataFrame:
         all_ids = theme_ids()
         df = df.rename(columns={"sentiment": "label"}) if "label" not in df.columns else df
     except (CorpusError, ImportError, FileNotFoundError) as exc:
-        from sada.pipeline.config import load_settings
-
-        texts_dir = load_settings().corpus_dir / "texts"
+        texts_dir = corpus_path() / "texts"
         rows = []
         for f in sorted(texts_dir.glob("*.jsonl")):
             for line in f.read_text(encoding="utf-8").splitlines():
@@ -248,10 +248,8 @@ def statements_frame() -> pd.DataFrame:
     Returns:
         ``text``, ``label``, ``language``, ``source`` and ``group`` (the topic), or an empty frame.
     """
-    from sada.pipeline.config import load_settings
-
     rows = []
-    for path in sorted((load_settings().corpus_dir / "statements").glob("*_statements.jsonl")):
+    for path in sorted((corpus_path() / "statements").glob("*_statements.jsonl")):
         rows.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     if not rows:
         return pd.DataFrame(columns=["text", "label", "language", "source", "group"])

@@ -7,7 +7,6 @@ Every field can also be given on the command line; the CLI passes overrides to
 from __future__ import annotations
 
 import os
-from importlib.resources import files
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
@@ -15,16 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sada.pipeline.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "SOURCE_ROOT", "default_corpus_dir", "default_cache_dir", "default_home_dir"]
+__all__ = ["Settings", "load_settings", "SOURCE_ROOT", "default_cache_dir", "default_home_dir"]
 
 #: The folder that holds pipeline/, models/ and corpus/: the checkout, or site-packages/sada
 #: when installed from a wheel (the package-dir mapping keeps the same layout there).
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
-
-
-def default_corpus_dir() -> Path:
-    """The sample corpus shipped in the ``sada.corpus`` package."""
-    return Path(str(files("sada.corpus")))
 
 
 def default_cache_dir() -> Path:
@@ -50,7 +44,11 @@ class Settings(BaseSettings):
     )
     max_text_length: int = Field(default=5000, gt=0, description="Longer texts are quarantined.")
     mask_pii: bool = Field(default=True, description="Mask URLs, e-mails, phones and card numbers.")
-    corpus_dir: Path = Field(default_factory=default_corpus_dir)
+    corpus_dir: Path | None = Field(
+        default=None,
+        description="Another copy of the sample corpus for the research commands (SADA_CORPUS_DIR); the product "
+                    "never reads a corpus unless a command is handed one.",
+    )
     cache_dir: Path = Field(default_factory=default_cache_dir)
     home: Path = Field(default_factory=default_home_dir, description="Sada's own state (SADA_HOME).")
     themes: Path | None = Field(default=None, description="Theme taxonomy file (SADA_THEMES); None: the shipped one.")

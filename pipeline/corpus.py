@@ -2,9 +2,12 @@
 
 The corpus is built by ``python -m sada.corpus.build`` from the hand-written items in
 ``corpus/texts/*.jsonl`` and a seeded customer simulator. The loaders here only
-read the built files; they never build them. The corpus folder is
-:attr:`sada.pipeline.config.Settings.corpus_dir` (``SADA_CORPUS_DIR`` overrides it) unless
-a ``corpus_dir`` is passed explicitly.
+read the built files; they never build them.
+
+The sample corpus is research data: only the commands that are handed it read it (``sada run``
+with no input, ``sada reproduce``, ``sada corpus``, training on the corpus split, the tests and
+benchmarks), through these loaders. :func:`sample_corpus_dir` is the one place that says where it
+is (``SADA_CORPUS_DIR`` overrides it); no product setting or step defaults to it.
 
 Example:
     >>> from sada.pipeline.corpus import load_feedback, theme_ids
@@ -16,11 +19,13 @@ Example:
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sada.pipeline.config import load_settings
 from sada.pipeline.errors import CorpusError
 from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 
@@ -37,6 +42,7 @@ __all__ = [
     "NPS_RANGE",
     "RATING_RANGE",
     "corpus_path",
+    "sample_corpus_dir",
     "theme_ids",
     "load_feedback",
     "load_customers",
@@ -79,20 +85,25 @@ CUSTOMER_COLUMNS: tuple[str, ...] = (
 _BUILD_HINT = "run `python -m sada.corpus.build` from the repository root to build it"
 
 
-def corpus_path(corpus_dir: str | Path | None = None) -> Path:
-    """The corpus folder: ``corpus_dir`` if given, else the configured one.
-
-    Args:
-        corpus_dir: Explicit folder; ``None`` reads ``SADA_CORPUS_DIR`` / the default.
+def sample_corpus_dir() -> Path:
+    """The sample corpus: ``SADA_CORPUS_DIR`` if set, else the copy installed with the ``sada.corpus`` package.
 
     Returns:
         The folder as a :class:`~pathlib.Path` (not checked for existence).
     """
-    if corpus_dir is not None:
-        return Path(corpus_dir)
-    from sada.pipeline.config import load_settings  # deferred: nothing happens at import time
+    return load_settings().corpus_dir or Path(str(files("sada.corpus")))
 
-    return Path(load_settings().corpus_dir)
+
+def corpus_path(corpus_dir: str | Path | None = None) -> Path:
+    """The corpus folder: ``corpus_dir`` if given, else :func:`sample_corpus_dir`.
+
+    Args:
+        corpus_dir: Explicit folder; ``None`` for the sample corpus.
+
+    Returns:
+        The folder as a :class:`~pathlib.Path` (not checked for existence).
+    """
+    return Path(corpus_dir) if corpus_dir is not None else sample_corpus_dir()
 
 
 def _require(path: Path, what: str, hint: str = _BUILD_HINT) -> Path:
@@ -123,7 +134,7 @@ def load_feedback(split: str | None = None, corpus_dir: str | Path | None = None
 
     Args:
         split: ``"train"``, ``"dev"`` or ``"test"`` to keep one split; ``None`` for all.
-        corpus_dir: Corpus folder; defaults to the configured one.
+        corpus_dir: Corpus folder; defaults to :func:`sample_corpus_dir`.
 
     Returns:
         A DataFrame with :data:`FEEDBACK_COLUMNS`: ``themes`` is a ``list[str]``,
@@ -157,7 +168,7 @@ def load_customers(corpus_dir: str | Path | None = None) -> pd.DataFrame:
     """Read ``customers.csv``: the simulated customer base with churn outcomes.
 
     Args:
-        corpus_dir: Corpus folder; defaults to the configured one.
+        corpus_dir: Corpus folder; defaults to :func:`sample_corpus_dir`.
 
     Returns:
         A DataFrame with :data:`CUSTOMER_COLUMNS`; dates are timestamps
@@ -182,7 +193,7 @@ def load_truth(corpus_dir: str | Path | None = None) -> dict[str, Any]:
     """Read ``truth.json``: the simulator's seed, story, true coefficients and per-customer churn probabilities.
 
     Args:
-        corpus_dir: Corpus folder; defaults to the configured one.
+        corpus_dir: Corpus folder; defaults to :func:`sample_corpus_dir`.
 
     Returns:
         The parsed JSON object (keys include ``seed``, ``coefficients``,
@@ -219,7 +230,7 @@ def corpus_stats(corpus_dir: str | Path | None = None) -> dict[str, Any]:
     """Counts of the built corpus, as printed by ``sada corpus stats``.
 
     Args:
-        corpus_dir: Corpus folder; defaults to the configured one.
+        corpus_dir: Corpus folder; defaults to :func:`sample_corpus_dir`.
 
     Returns:
         A JSON-serialisable dict with ``items``, ``by_language``, ``by_sentiment``,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import socket
 import threading
@@ -46,6 +45,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, StatementError
 
 from sada.pipeline.errors import ConfigError
+from sada.pipeline.jsonable import jsonable
 
 __all__ = ["CHANNEL_LENGTH", "CUSTOMER_ID_LENGTH", "ID_LENGTH", "Store", "metadata", "feedback", "analysis",
            "quarantine", "customers", "churn_scores", "churn_drivers", "runs", "item_vectors"]
@@ -447,7 +447,7 @@ class Store:
 
         ``stats`` values may be numpy scalars or NaN: they are stored as JSON numbers or null.
         """
-        rows = [{**row, "stats": {k: _json_number(v) for k, v in row["stats"].items()}} for row in rows]
+        rows = [{**row, "stats": jsonable(row["stats"])} for row in rows]
         return self._upsert(churn_drivers, rows, ["as_of", "model_version", "theme"], ["run_id", "stats"])
 
     def _upsert(self, table: Table, rows: Sequence[dict[str, Any]], keys: list[str], update: list[str]) -> int:
@@ -525,12 +525,6 @@ class Store:
             query = query.where(quarantine.c.run_id == run_id)
         with self.engine.connect() as c:
             return {reason: n for reason, n in c.execute(query)}
-
-
-def _json_number(value: Any) -> Any:
-    """A value JSON (and PostgreSQL's json) can hold: numpy scalars as Python numbers, NaN and inf as null."""
-    value = value.item() if hasattr(value, "item") else value
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _process_alive(pid: int) -> bool:

@@ -205,7 +205,12 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
 
     quiet_task_logs()  # progress comes from the flows' own lines, not one "Completed()" per task
 
-    summary = cx_weekly(sources=list(inputs) or None, database_url=db, model_path=model_path,
+    if not inputs:  # the demo: the command hands the flow the sample corpus (the flow has no default input)
+        from sada.pipeline.corpus import sample_corpus_dir
+
+        inputs = (str(sample_corpus_dir() / "feedback.csv"),)
+        customers_path = customers_path or str(sample_corpus_dir() / "customers.csv")
+    summary = cx_weekly(sources=list(inputs), database_url=db, model_path=model_path,
                         dask_address=dask_address, customers_path=customers_path, report_out=report_out,
                         report_lang=report_lang, themes=_absolute(themes))
     if as_json:

@@ -191,7 +191,7 @@ def test_calibration(fitted):
     assert (rel["mean_predicted"] - rel["observed"]).abs().max() < 0.08
     m = classification_metrics(lab, p)
     assert m["auc"] > 0.65 and m["ece"] < 0.05 and m["top_decile_lift"] > 1.5
-    effects = model.feature_effects().set_index("feature")
+    effects = model.feature_effects(fs.X).set_index("feature")
     assert effects.loc["complaint_billing", "or_lower"] > 1.5  # true odds ratio e^1.6 ~ 5
 
 
@@ -217,17 +217,17 @@ def test_reasons_are_plain_words(fitted):
 
 
 def test_reasons_are_data_with_an_english_sentence():
-    from sada.pipeline.churn.risk import _reason, reason_text
+    from sada.pipeline.churn.reasons import reason_of, reason_text
 
     row = {"nps_first": 9.0, "nps_latest": 3.0}
-    said = _reason("nps_change", row, {}, {}, 60)
+    said = reason_of("nps_change", row, {}, {}, 60)
     assert said == {"key": "why_nps_fell", "params": {"first": 9, "latest": 3}}
     assert reason_text(**said) == "NPS fell from 9 to 3"
     row = {"ev_recent_billing": 3, "ev_total_billing": 4}
-    said = _reason("complaint_billing", row, {}, {}, 60)
+    said = reason_of("complaint_billing", row, {}, {}, 60)
     assert said == {"key": "why_theme_recent", "params": {"theme": "billing", "complaints": 3, "days": 60}}
     assert reason_text(**said, names={"billing": "Billing"}) == "3 complaints about billing in 60 days"
-    said = _reason("spend_per_order", {}, {"spend_per_order": 24.782}, {"spend_per_order": 20.0}, 60)
+    said = reason_of("spend_per_order", {}, {"spend_per_order": 24.782}, {"spend_per_order": 20.0}, 60)
     assert said == {"key": "why_value_high", "params": {"feature": "spend_per_order", "value": 24.782}}
     assert reason_text(**said) == "spend_per_order 24.782 (high)"
 
@@ -299,7 +299,7 @@ def _write_inputs(tmp_path, store, n=500):
 def test_score_churn_writes_store(db_url, tmp_path):
     store = Store.open(db_url)
     path, _ = _write_inputs(tmp_path, store)
-    report = score_churn(store, path, "2025-12-31", n_seeds=2, corpus_dir=tmp_path / "nocorpus")
+    report = score_churn(store, path, "2025-12-31", n_seeds=2)
     assert report.metrics["feedback_input"].startswith("analysis:gold-labels")
     assert {"auc", "pr_auc", "top_decile_lift", "brier", "n", "baseline_nps_auc"} <= set(report.metrics)
     assert "oracle_auc" not in report.metrics
@@ -318,7 +318,7 @@ def test_score_churn_writes_store(db_url, tmp_path):
     for column in ("n_with", "churned_with", "lift", "lift_lower", "lift_upper", "customers_lost"):
         np.testing.assert_allclose(lift[column].to_numpy(float), report.drivers[column].to_numpy(float), equal_nan=True)
     n_drivers = store.count(churn_drivers)
-    score_churn(store, path, "2025-12-31", n_seeds=1, corpus_dir=tmp_path / "nocorpus")  # re-run: upsert, no dupes
+    score_churn(store, path, "2025-12-31", n_seeds=1)  # re-run: upsert, no dupes
     assert store.count(churn_scores) == 500 and store.count(churn_drivers) == n_drivers == len(report.drivers)
     json.dumps(report.summary(), allow_nan=False)
 
@@ -330,16 +330,13 @@ def test_cli_churn_json(tmp_path):
     store = Store.open(db)
     path, _ = _write_inputs(tmp_path, store, n=300)
     runner = CliRunner()
-    result = runner.invoke(main, ["churn", "--customers", str(path), "--as-of", "2025-12-31", "--db", db, "--json"],
-                           env={"SADA_CORPUS_DIR": str(tmp_path / "nocorpus")})
+    result = runner.invoke(main, ["churn", "--customers", str(path), "--as-of", "2025-12-31", "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert {"auc", "pr_auc", "top_decile_lift", "brier", "n"} <= set(out) and out["scored"] == 300
-    text = runner.invoke(main, ["churn", "--customers", str(path), "--db", db],
-                         env={"SADA_CORPUS_DIR": str(tmp_path / "nocorpus")})
+    text = runner.invoke(main, ["churn", "--customers", str(path), "--db", db])
     assert text.exit_code == 0 and "AUC" in text.output and "driver" in text.output
-    bad = runner.invoke(main, ["churn", "--customers", str(path), "--as-of", "yesterday-ish", "--db", db],
-                        env={"SADA_CORPUS_DIR": str(tmp_path / "nocorpus")})
+    bad = runner.invoke(main, ["churn", "--customers", str(path), "--as-of", "yesterday-ish", "--db", db])
     assert bad.exit_code != 0 and "as-of" in bad.output
 
 
@@ -348,7 +345,7 @@ def test_no_labels_is_a_clear_error(tmp_path):
     pd.DataFrame({"customer_id": [f"x{i}" for i in range(60)], "orders": range(60)}).to_csv(path, index=False)
     store = Store.open(f"sqlite:///{tmp_path / 's.sqlite'}")
     with pytest.raises(InputError, match="--churn-column"):
-        score_churn(store, path, corpus_dir=tmp_path / "nocorpus")
+        score_churn(store, path)
 
 
 # ------------------------------------------------------------------ public data: Telco
@@ -358,7 +355,7 @@ def test_telco_runs_as_is(shared_datasets, tmp_path):
     if not path.is_file():
         pytest.skip(f"{path} not present")
     store = Store.open(f"sqlite:///{tmp_path / 't.sqlite'}")
-    report = score_churn(store, path, n_seeds=1, corpus_dir=tmp_path / "nocorpus")
+    report = score_churn(store, path, n_seeds=1)
     assert report.customers["columns"]["customer_id"] == "customerID"
     assert report.customers["columns"]["churned"] == "Churn"
     assert report.customers["rows_read"] == 7043
@@ -377,18 +374,22 @@ def test_customer_files_in_legacy_encodings_are_read(tmp_path, encoding):
     assert "تجاري" in load.frame.to_string()
 
 
-def test_the_sample_corpus_truth_applies_only_to_the_corpus_file(tmp_path):
-    """A team's customer file whose ids happen to match the corpus's must not get the simulator's as-of or oracle."""
-    import shutil
+def test_score_churn_never_reads_the_simulator_truth(tmp_path):
+    """The sample corpus's own customers.csv gets no simulator as-of, window or oracle: only `sada reproduce` hands those."""
+    from sada.pipeline.corpus import load_truth, sample_corpus_dir
 
-    from sada.pipeline.config import load_settings
-
-    corpus = load_settings().corpus_dir
-    copy = tmp_path / "crm_export.csv"
-    shutil.copy(corpus / "customers.csv", copy)
-    sample = score_churn(Store.open(f"sqlite:///{tmp_path / 'a.sqlite'}"), corpus / "customers.csv", n_seeds=1)
-    team = score_churn(Store.open(f"sqlite:///{tmp_path / 'b.sqlite'}"), copy, n_seeds=1)
-    assert "oracle_auc" in sample.metrics and "oracle_auc" not in team.metrics
+    corpus = sample_corpus_dir()
+    truth = load_truth(corpus)
+    report = score_churn(Store.open(f"sqlite:///{tmp_path / 'a.sqlite'}"), corpus / "customers.csv", n_seeds=1)
+    assert not any(k.startswith("oracle") for k in report.metrics)
+    customers = pd.read_csv(corpus / "customers.csv", parse_dates=["churn_date", "last_activity_date", "signup_date"])
+    latest = max(customers[c].max() for c in ("churn_date", "last_activity_date", "signup_date"))
+    assert report.as_of == latest.normalize()  # derived from the file (no feedback in this store)
+    explicit = score_churn(Store.open(f"sqlite:///{tmp_path / 'b.sqlite'}"), corpus / "customers.csv",
+                           truth["window"]["end"], orders_since=truth["window"]["start"], n_seeds=1)
+    assert explicit.as_of == pd.Timestamp(truth["window"]["end"])  # a caller that has a window hands it in
+    # orders are counted since signup, not since the simulator's window start, unless handed in
+    assert not np.allclose(report.scores["score"], explicit.scores["score"])
     with pytest.raises(InputError, match="found none"):  # no implicit fallback to the corpus's customers
         score_churn(Store.open(f"sqlite:///{tmp_path / 'c.sqlite'}"))
 

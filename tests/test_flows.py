@@ -164,7 +164,7 @@ def test_score_churn_flow_writes_scores_and_publishes_tables(prefect_api, tmp_pa
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     summary = score_churn_flow(database_url=url, customers_path=str(REPO / "corpus" / "customers.csv"))
     assert summary["scored"] == Store.open(url).count(churn_scores) > 2000
-    assert 0.5 < summary["auc"] <= 1 and summary["oracle_auc"] > 0.5
+    assert 0.5 < summary["auc"] <= 1 and "oracle_auc" not in summary  # the flow never reads the simulator truth
     rows = _artifacts(prefect_api, "top-at-risk-customers")[0]["data"]
     assert "customer_id" in rows and "reasons" in rows
 

@@ -254,7 +254,7 @@ def test_churn_reasons_are_shown_in_the_interface_language(lang):
 
 @pytest.mark.parametrize("lang", ["ar", "fa"])
 def test_every_kind_of_reason_sada_churn_writes_is_translated(lang):
-    from sada.pipeline.churn.risk import _reason, reason_text
+    from sada.pipeline.churn.reasons import reason_of as _reason, reason_text
 
     last = pd.Timestamp("2026-03-16")
     cases = [  # (feature, the customer's info row, their feature values)

@@ -75,9 +75,9 @@ STATEMENT_VARIETIES = {"ar": {"msa", "gulf", "egyptian", "levantine", "maghrebi"
 
 
 def _statements(lang: str) -> list[dict]:
-    from sada.pipeline.config import load_settings
+    from sada.pipeline.corpus import sample_corpus_dir
 
-    path = load_settings().corpus_dir / "statements" / f"{lang}_statements.jsonl"
+    path = sample_corpus_dir() / "statements" / f"{lang}_statements.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

@@ -42,6 +42,7 @@ import pandas as pd
 
 from sada.pipeline.errors import ColumnMappingError, InputError, UnsupportedFormatError
 from sada.pipeline.ingest import header_key, open_text
+from sada.pipeline.jsonable import jsonable
 from sada.pipeline.pii import mask_pii as mask_text
 from sada.pipeline.pii import pseudonymous_id
 from sada.pipeline.validate import parse_date
@@ -370,14 +371,6 @@ def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = Non
     return load
 
 
-def _json_safe(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
-
-
 def _masked_attribute(value: Any) -> Any:
     return mask_text(value) if isinstance(value, str) else value
 
@@ -394,10 +387,10 @@ def save_customers(store: Any, load: CustomerLoad, run_id: str | None = None) ->
         for fld in ("signup_date", "churn_date", "last_activity"):
             row[fld] = None if pd.isna(rec[fld]) else pd.Timestamp(rec[fld]).to_pydatetime()
         for fld in ("tenure_months", "orders", "spend", "crm_risk"):
-            row[fld] = _json_safe(rec[fld])
+            row[fld] = jsonable(rec[fld])
         row["churned"] = None if pd.isna(rec["churned"]) else bool(rec["churned"])
         row["segment"] = rec["segment"] if isinstance(rec["segment"], str) else None
-        row["attributes"] = {c: _masked_attribute(_json_safe(rec[c])) for c in load.attribute_columns}
+        row["attributes"] = {c: _masked_attribute(jsonable(rec[c])) for c in load.attribute_columns}
         rows.append(row)
     store.upsert_customers(rows)
     if run_id and load.quarantine_rows:

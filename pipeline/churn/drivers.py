@@ -159,7 +159,8 @@ def theme_drivers(X: pd.DataFrame, info: pd.DataFrame, themes: list[str], model:
         X: Model features (``complaint_<theme>`` columns), indexed by customer.
         info: ``label`` (1 churned, 0 stayed, NA unknown) and ``ev_total_<theme>`` per customer.
         themes: Theme ids.
-        model: A fitted :class:`sada.pipeline.churn.ChurnModel`, for the model effect and customers lost.
+        model: A :class:`sada.pipeline.churn.ChurnModel` fitted on the labelled rows of ``X``, for the model
+            effect and customers lost.
         level: Confidence level of the intervals.
 
     Returns:
@@ -171,7 +172,7 @@ def theme_drivers(X: pd.DataFrame, info: pd.DataFrame, themes: list[str], model:
     lab = info["label"]
     known = lab.notna()
     y = lab[known].astype(int)
-    effects = model.feature_effects(level) if model is not None else pd.DataFrame()
+    effects = model.feature_effects(X.loc[known], level) if model is not None else pd.DataFrame()  # fitted rows
     base_p = model.predict_proba(X) if model is not None else None
     rows = []
     for t in themes:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from sada.pipeline.jsonable import jsonable
 from sada.pipeline.pii import mask_pii, pseudonymous_id
 from sada.pipeline.report import charts, metrics
 from sada.pipeline.report.data import load_churn_snapshot, load_feedback, one_taxonomy
@@ -59,22 +60,8 @@ class ReportResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (what ``sada report --json`` prints)."""
         return {"path": str(self.path), "period": self.period, "previous_period": self.previous_period,
-                "lang": self.lang, "spikes": self.spikes, "headline": _jsonable(self.headline),
+                "lang": self.lang, "spikes": self.spikes, "headline": jsonable(self.headline),
                 "sections": self.sections}
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, pd.Timestamp):
-        return obj.isoformat()
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if hasattr(obj, "item"):
-        return obj.item()
-    return obj
 
 
 def default_report_path(period: Period, lang: str) -> Path:
