@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,8 @@ import pandas as pd
 
 from sada.pipeline.churn.features import FeatureSet
 from sada.pipeline.churn.model import ChurnModel
+from sada.pipeline.report.i18n import Translator
+from sada.pipeline.report.reasons import reason_words
 
 __all__ = ["reason_of", "reason_text", "reason_texts"]
 
@@ -28,56 +29,25 @@ _SENTIMENT_FEATURES = ("n_negative", "any_negative", "sentiment_mean", "sentimen
 _COMPLAINT_FEATURES = ("n_complaints", "complaints_recent")
 
 
-def _plural(n: float, word: str) -> str:
-    n = int(round(n))
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-#: Each reason's English sentence; ``params`` fill it (counts as numbers, ``theme`` as a theme id).
-#: The report writes the same reasons in Arabic and Persian from ``key`` and ``params``
-#: (``why_*`` in :data:`sada.pipeline.report.i18n.STRINGS`), never from this text.
-_ENGLISH: dict[str, Callable[[dict[str, Any], dict[str, str]], str]] = {
-    "why_theme_recent": lambda p, n: f"{_plural(p['complaints'], 'complaint')} about {_theme_name(p['theme'], n)} "
-                                     f"in {p['days']} days",
-    "why_theme_last": lambda p, n: f"{_plural(p['complaints'], 'complaint')} about {_theme_name(p['theme'], n)} "
-                                   f"(last on {p['date']})",
-    "why_theme": lambda p, n: f"{_plural(p['complaints'], 'complaint')} about {_theme_name(p['theme'], n)}",
-    "why_nps_fell": lambda p, n: f"NPS fell from {p['first']} to {p['latest']}",
-    "why_nps_detractor": lambda p, n: f"gave NPS {p['score']} (detractor)",
-    "why_nps": lambda p, n: f"gave NPS {p['score']}",
-    "why_nps_never": lambda p, n: "never answered an NPS survey",
-    "why_turned_negative": lambda p, n: "latest feedback turned negative",
-    "why_negative_comments": lambda p, n: _plural(p["comments"], "negative comment"),
-    "why_no_positive": lambda p, n: "no positive feedback",
-    "why_complaints_recent": lambda p, n: f"{_plural(p['complaints'], 'complaint')} in {p['days']} days",
-    "why_complaints": lambda p, n: _plural(p["complaints"], "complaint"),
-    "why_unanswered": lambda p, n: f"{_plural(p['complaints'], 'complaint')} with no positive follow-up",
-    "why_feedback_items": lambda p, n: _plural(p["items"], "feedback item"),
-    "why_tenure_short": lambda p, n: f"customer for only {p['months']} months",
-    "why_tenure": lambda p, n: f"customer for {p['months']} months",
-    "why_recency": lambda p, n: f"no activity for {p['days']} days",
-    "why_orders": lambda p, n: f"low activity: {p['rate']:.1f} orders a month",
-    "why_category": lambda p, n: f"{p['feature']}: {p['value']}",
-    "why_value": lambda p, n: f"{p['feature']} {p['value']:g}",
-    "why_value_high": lambda p, n: f"{p['feature']} {p['value']:g} (high)",
-    "why_value_low": lambda p, n: f"{p['feature']} {p['value']:g} (low)",
-    "why_missing": lambda p, n: f"{p['feature']} missing",
-}
+#: English, the language of the stored sentence and the command line.
+_ENGLISH = Translator("en")
 
 
 def reason_text(key: str, params: dict[str, Any], names: dict[str, str] | None = None) -> str:
     """The English sentence of a reason (``names``: theme id -> English theme name).
 
+    The wording is the report's (:func:`sada.pipeline.report.reasons.reason_words`), so a reason reads
+    the same on the command line and on every page; theme names are lower-cased mid-sentence.
+
     Example:
         >>> reason_text("why_theme_recent", {"theme": "billing", "complaints": 2, "days": 60},
         ...             {"billing": "Billing and payments"})
         '2 complaints about billing and payments in 60 days'
+        >>> reason_text("why_orders", {"rate": 0.4}), reason_text("why_category", {"feature": "plan", "value": "x"})
+        ('low activity: 0.4 orders a month', 'plan: x')
     """
-    return _ENGLISH[key](params, names or {})
-
-
-def _theme_name(theme: str, names: dict[str, str]) -> str:
-    return names.get(theme, theme).lower()
+    lowered = {theme: name.lower() for theme, name in (names or {}).items()}
+    return reason_words(key, params, _ENGLISH, lowered) or key
 
 
 def _said(key: str, **params: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from sada.pipeline.report.i18n import STRINGS, Translator
 
-__all__ = ["ShownReason", "localise_reason"]
+__all__ = ["ShownReason", "localise_reason", "reason_words"]
 
 
 @dataclass(frozen=True)
@@ -80,20 +80,25 @@ def _category(feature: str, value: str, t: Translator) -> str:
     return t.t(key) if key in STRINGS else value
 
 
-def _words(key: str, params: dict[str, Any], t: Translator, names: dict[str, str]) -> str | None:
-    """The reason in ``t``'s language, or ``None`` when it has no words there."""
+def reason_words(key: str, params: dict[str, Any], t: Translator, names: dict[str, str]) -> str | None:
+    """The one wording of a churn reason, in ``t``'s language; ``None`` when it has no words there.
+
+    In English a theme without a name and an attribute without a label are written as their ids,
+    so every reason has an English sentence (:func:`sada.pipeline.churn.reasons.reason_text`).
+    """
     if key not in STRINGS:
         return None
+    english = t.lang == "en"
     values: dict[str, str] = {}
     for name, value in params.items():
         if name == "theme":
-            if not names.get(value):
+            if not names.get(value) and not english:
                 return None
-            values[name] = names[value]
+            values[name] = names.get(value) or str(value)
         elif name == "feature":
-            if f"feat_{value}" not in STRINGS:
+            if f"feat_{value}" not in STRINGS and not english:
                 return None
-            values[name] = t.t(f"feat_{value}")
+            values[name] = t.t(f"feat_{value}") if f"feat_{value}" in STRINGS else str(value)
         elif name == "value" and key == "why_category":
             values[name] = _category(str(params["feature"]), str(value), t)
         else:
@@ -120,5 +125,5 @@ def localise_reason(reason: dict[str, Any] | str, t: Translator, names: dict[str
     text = str(reason.get("text", ""))
     if t.lang == "en":
         return ShownReason(text, True)
-    words = _words(str(reason.get("key") or ""), dict(reason.get("params") or {}), t, names)
+    words = reason_words(str(reason.get("key") or ""), dict(reason.get("params") or {}), t, names)
     return ShownReason(text, False) if words is None else ShownReason(words, True)
