@@ -177,10 +177,37 @@ def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of
         InputError: ``as_of`` is not a date or the customer frame has no ``customer_id``.
     """
     config = config or FeatureConfig()
+    as_of = _end_of_day(as_of)
+    cu, excluded = _customers_as_of(customers, as_of)
+    label, cutoff = _labels_and_cutoffs(cu, as_of)
+    out = _Features(info=pd.DataFrame({"cutoff": cutoff, "label": label, "churn_date": cu["churn_date"],
+                                       "signup_date": cu["signup_date"], "crm_risk": cu["crm_risk"]}, index=cu.index))
+    _put_behaviour(out, cu, as_of, cutoff, config)
+    attrs = attribute_columns if attribute_columns is not None else [c for c in cu.columns if c not in _CORE]
+    _put_attributes(out, cu, attrs, config)
+    fb = _feedback_up_to_cutoff(feedback, cutoff)
+    themes = list(config.themes) if config.themes is not None else sorted(
+        {t for v in (fb["theme_sentiment"] if "theme_sentiment" in fb else []) for t in as_dict(v)})
+    stats = _FeedbackStats(len(cu.index), themes)
+    pos = {c: i for i, c in enumerate(cu.index)}
+    for cid, items in (fb.groupby("customer_id", sort=False) if len(fb) else []):
+        stats.add(pos[cid], items, cutoff.iloc[pos[cid]], config)
+    _put_feedback(out, stats, fb, themes)
+    logger.info("built %d features for %d customers as of %s from %d feedback items",
+                out.X.shape[1], len(out.X), as_of.date(), len(fb))
+    return FeatureSet(X=out.X, info=out.info, groups=out.groups, kinds=out.kinds, themes=themes, as_of=as_of,
+                      excluded=excluded, feedback_used=int(len(fb)))
+
+
+def _end_of_day(as_of: Any) -> pd.Timestamp:
     try:
-        as_of = pd.Timestamp(as_of).normalize() + pd.Timedelta(hours=23, minutes=59, seconds=59)
+        return pd.Timestamp(as_of).normalize() + pd.Timedelta(hours=23, minutes=59, seconds=59)
     except (ValueError, TypeError):
         raise InputError(f"expected an as-of date such as 2026-06-30, found {as_of!r}; fix --as-of") from None
+
+
+def _customers_as_of(customers: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Typed customers who had signed up by ``as_of``, indexed by id, and how many were left out."""
     if "customer_id" not in customers:
         raise InputError("expected a customer_id column in the customer frame, found none; "
                          "read customers with sada.pipeline.churn.customers.read_customers")
@@ -193,162 +220,203 @@ def build_features(customers: pd.DataFrame, feedback: pd.DataFrame | None, as_of
     later = cu["signup_date"].notna() & (cu["signup_date"] > as_of)
     if later.any():
         excluded["not_yet_customer"] = int(later.sum())
-    cu = cu[~later].drop_duplicates("customer_id").set_index("customer_id")
-    idx = cu.index
+    return cu[~later].drop_duplicates("customer_id").set_index("customer_id"), excluded
 
+
+def _labels_and_cutoffs(cu: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """Label: churned by ``as_of`` (NA when unknown); cutoff: ``as_of``, or the churn date for churners."""
     churned_by = (cu["churned"] == 1) & (cu["churn_date"].isna() | (cu["churn_date"] <= as_of))
-    label = pd.Series(np.where(cu["churned"].isna(), np.nan, churned_by.astype(float)), index=idx)
-    cutoff = pd.Series(as_of, index=idx)
+    label = pd.Series(np.where(cu["churned"].isna(), np.nan, churned_by.astype(float)), index=cu.index)
+    cutoff = pd.Series(as_of, index=cu.index)
     has_date = churned_by & cu["churn_date"].notna()
     cutoff[has_date] = cu.loc[has_date, "churn_date"]
+    return label, cutoff
 
-    X = pd.DataFrame(index=idx)
-    groups: dict[str, str] = {}
-    kinds: dict[str, str] = {}
-    info = pd.DataFrame({"cutoff": cutoff, "label": label, "churn_date": cu["churn_date"],
-                         "signup_date": cu["signup_date"], "crm_risk": cu["crm_risk"]}, index=idx)
 
-    def put(name: str, values: Any, group: str, kind: str = "numeric") -> None:
-        X[name] = values
-        groups[name] = group
-        kinds[name] = kind
+@dataclass
+class _Features:
+    """The frame being built: features with their group and kind, and the per-customer facts."""
 
-    # ---- behaviour: tenure, recency, frequency, spend
+    info: pd.DataFrame
+    X: pd.DataFrame = field(init=False)
+    groups: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.X = pd.DataFrame(index=self.info.index)
+
+    def put(self, name: str, values: Any, group: str, kind: str = "numeric") -> None:
+        self.X[name] = values
+        self.groups[name] = group
+        self.kinds[name] = kind
+
+
+def _put_behaviour(out: _Features, cu: pd.DataFrame, as_of: pd.Timestamp, cutoff: pd.Series,
+                   config: FeatureConfig) -> None:
+    """Tenure, recency, orders a month, spend per order and segment."""
     tenure = (as_of - cu["signup_date"]).dt.days / DAYS_PER_MONTH
     tenure = tenure.where(cu["signup_date"].notna(), cu["tenure_months"])
-    info["tenure_months"] = tenure
+    out.info["tenure_months"] = tenure
     if tenure.notna().any():
-        put("tenure_months", tenure.clip(lower=0), "recency_frequency")
+        out.put("tenure_months", tenure.clip(lower=0), "recency_frequency")
     last = cu["last_activity"].where(cu["last_activity"] <= as_of)
     recency = (cutoff - last).dt.days.clip(lower=0)
-    info["recency_days"] = recency
-    info["last_activity_known"] = cu["last_activity"].notna()
+    out.info["recency_days"] = recency
+    out.info["last_activity_known"] = cu["last_activity"].notna()
     if recency.notna().any():
-        put("recency_days", recency.astype(float), "recency_frequency")
+        out.put("recency_days", recency.astype(float), "recency_frequency")
     if cu["orders"].notna().any():
         start = cu["signup_date"]
         if config.orders_since is not None:
             start = start.where(start > config.orders_since, pd.Timestamp(config.orders_since))
         months = ((cutoff - start).dt.days / DAYS_PER_MONTH).where(start.notna(), tenure)
         rate = cu["orders"] / months.clip(lower=0.5)
-        put("orders_per_month", rate, "recency_frequency")
-        info["orders_per_month"] = rate
+        out.put("orders_per_month", rate, "recency_frequency")
+        out.info["orders_per_month"] = rate
     if cu["spend"].notna().any():
         spo = cu["spend"] / cu["orders"].where(cu["orders"] > 0) if cu["orders"].notna().any() else cu["spend"]
-        put("spend_per_order" if cu["orders"].notna().any() else "spend", spo, "behaviour")
+        out.put("spend_per_order" if cu["orders"].notna().any() else "spend", spo, "behaviour")
     if "segment" in cu and cu["segment"].notna().any():
-        put("segment", cu["segment"].astype(object), "behaviour", "categorical")
-    attrs = attribute_columns if attribute_columns is not None else [c for c in cu.columns if c not in _CORE]
+        out.put("segment", cu["segment"].astype(object), "behaviour", "categorical")
+
+
+def _put_attributes(out: _Features, cu: pd.DataFrame, attrs: list[str], config: FeatureConfig) -> None:
+    """The customer file's other columns: numbers as they are, categories with few enough levels."""
     for col in attrs:
-        if col in config.exclude or col not in cu or col in X:
+        if col in config.exclude or col not in cu or col in out.X:
             continue
         values = cu[col]
         if pd.api.types.is_numeric_dtype(values):
             if values.notna().any():
-                put(col, values.astype(float), "behaviour")
+                out.put(col, values.astype(float), "behaviour")
         else:
             levels = values.dropna().nunique()
             if 1 < levels <= config.max_levels and levels < 0.5 * max(len(values), 1):
-                put(col, values.astype(object), "behaviour", "categorical")
+                out.put(col, values.astype(object), "behaviour", "categorical")
             else:
                 logger.info("attribute %s left out: %d levels", col, levels)
 
-    # ---- feedback, NPS, themes (only items up to each customer's cutoff)
+
+def _feedback_up_to_cutoff(feedback: pd.DataFrame | None, cutoff: pd.Series) -> pd.DataFrame:
+    """The customers' dated items up to each one's cutoff, in order (customer, time, id)."""
     fb = feedback if feedback is not None else pd.DataFrame(columns=["customer_id", "created_at"])
-    fb = fb[fb["customer_id"].isin(idx)].copy() if len(fb) else fb
+    fb = fb[fb["customer_id"].isin(cutoff.index)].copy() if len(fb) else fb
     if len(fb):
         fb["created_at"] = pd.to_datetime(fb["created_at"])
         fb = fb[fb["created_at"].notna()]
         fb = fb[fb["created_at"] <= fb["customer_id"].map(cutoff)]
         fb = fb.sort_values(["customer_id", "created_at", "feedback_id"])
-    themes = list(config.themes) if config.themes is not None else sorted(
-        {t for v in (fb["theme_sentiment"] if "theme_sentiment" in fb else []) for t in as_dict(v)})
-    n = len(idx)
-    pos = {c: i for i, c in enumerate(idx)}
-    cols = {k: np.zeros(n) for k in ("n_feedback", "n_negative", "n_positive", "sentiment_mean", "sentiment_trend",
-                                      "n_complaints", "complaints_recent", "unanswered_complaints",
-                                      "nps_latest_centered", "nps_change", "nps_detractor", "nps_promoter",
-                                      "has_nps")}
-    nps_first = np.full(n, np.nan)
-    nps_latest = np.full(n, np.nan)
-    last_sent = np.full(n, np.nan)
-    theme_total = {t: np.zeros(n) for t in themes}
-    theme_recent = {t: np.zeros(n) for t in themes}
-    theme_last: dict[str, list[Any]] = {t: [pd.NaT] * n for t in themes}
-    for cid, items in (fb.groupby("customer_id", sort=False) if len(fb) else []):
-        i = pos[cid]
-        cut = cutoff.iloc[i]
+    return fb
+
+
+#: Per-customer feedback statistics kept in :class:`_FeedbackStats` (zero for customers who wrote nothing).
+_STAT_COLUMNS = ("n_feedback", "n_negative", "n_positive", "sentiment_mean", "sentiment_trend", "n_complaints",
+                 "complaints_recent", "unanswered_complaints", "nps_latest_centered", "nps_change", "nps_detractor",
+                 "nps_promoter", "has_nps")
+
+
+class _FeedbackStats:
+    """Feedback, NPS and complaint statistics per customer, filled one customer's items at a time."""
+
+    def __init__(self, n: int, themes: list[str]) -> None:
+        self.cols = {k: np.zeros(n) for k in _STAT_COLUMNS}
+        self.nps_first = np.full(n, np.nan)
+        self.nps_latest = np.full(n, np.nan)
+        self.last_sent = np.full(n, np.nan)
+        self.theme_total = {t: np.zeros(n) for t in themes}
+        self.theme_recent = {t: np.zeros(n) for t in themes}
+        self.theme_last: dict[str, list[Any]] = {t: [pd.NaT] * n for t in themes}
+
+    def add(self, i: int, items: pd.DataFrame, cut: pd.Timestamp, config: FeatureConfig) -> None:
+        """Customer ``i``'s items (in time order, up to their cutoff ``cut``)."""
         recent_from = cut - pd.Timedelta(days=config.recent_days)
-        cols["n_feedback"][i] = len(items)
+        self.cols["n_feedback"][i] = len(items)
+        self._sentiment(i, items)
+        flags = self._complaints(i, items, recent_from, config.theme_threshold)
+        self.cols["n_complaints"][i] = flags.sum()
+        self.cols["complaints_recent"][i] = (flags & (items["created_at"] >= recent_from).to_numpy()).sum()
+        if flags.any():
+            self.cols["unanswered_complaints"][i] = (flags & ~_answered_later(items, len(flags))).sum()
+        self._nps(i, items)
+
+    def _sentiment(self, i: int, items: pd.DataFrame) -> None:
         sent = items["sentiment"].map(_SENT) if "sentiment" in items else pd.Series(dtype=float)
         sent = sent.dropna()
         if len(sent):
-            cols["n_negative"][i] = float((sent < 0).sum())
-            cols["n_positive"][i] = float((sent > 0).sum())
-            cols["sentiment_mean"][i] = sent.mean()
-            last_sent[i] = sent.iloc[-1]
+            self.cols["n_negative"][i] = float((sent < 0).sum())
+            self.cols["n_positive"][i] = float((sent > 0).sum())
+            self.cols["sentiment_mean"][i] = sent.mean()
+            self.last_sent[i] = sent.iloc[-1]
             if len(sent) > 1:
-                cols["sentiment_trend"][i] = sent.iloc[-1] - sent.iloc[:-1].mean()
-        complaint_flags = []
+                self.cols["sentiment_trend"][i] = sent.iloc[-1] - sent.iloc[:-1].mean()
+
+    def _complaints(self, i: int, items: pd.DataFrame, recent_from: pd.Timestamp, threshold: float) -> np.ndarray:
+        """Which items are complaints; counts each theme complained about (total, recent, last date)."""
+        flags = []
         for row in items.itertuples(index=False):
-            tlist = (complaint_themes(getattr(row, "themes", None), row.theme_sentiment, config.theme_threshold)
+            tlist = (complaint_themes(getattr(row, "themes", None), row.theme_sentiment, threshold)
                      if "theme_sentiment" in items else [])
-            is_c = getattr(row, "is_complaint", None) in (True, 1) or getattr(row, "sentiment", None) == "negative"
-            complaint_flags.append(is_c or bool(tlist))
+            # the stored flag is the classifier's complaint rule; gold labels carry none, so an item
+            # negative overall or about a theme counts too
+            flagged = getattr(row, "is_complaint", None) in (True, 1) or getattr(row, "sentiment", None) == "negative"
+            flags.append(flagged or bool(tlist))
             for t in tlist:
-                if t in theme_total:
-                    theme_total[t][i] += 1
+                if t in self.theme_total:
+                    self.theme_total[t][i] += 1
                     if row.created_at >= recent_from:
-                        theme_recent[t][i] += 1
-                    theme_last[t][i] = row.created_at
-        flags = np.array(complaint_flags, dtype=bool)
-        cols["n_complaints"][i] = flags.sum()
-        cols["complaints_recent"][i] = (flags & (items["created_at"] >= recent_from).to_numpy()).sum()
-        if flags.any():
-            later_ok = np.zeros(len(flags), dtype=bool)
-            ok_seen = False
-            sent_all = items["sentiment"].map(_SENT).to_numpy() if "sentiment" in items else np.full(len(flags), np.nan)
-            for j in range(len(flags) - 1, -1, -1):
-                later_ok[j] = ok_seen
-                if not np.isnan(sent_all[j]) and sent_all[j] >= 0:
-                    ok_seen = True
-            cols["unanswered_complaints"][i] = (flags & ~later_ok).sum()
+                        self.theme_recent[t][i] += 1
+                    self.theme_last[t][i] = row.created_at
+        return np.array(flags, dtype=bool)
+
+    def _nps(self, i: int, items: pd.DataFrame) -> None:
         nps = pd.to_numeric(items["nps_score"], errors="coerce").dropna() if "nps_score" in items else []
         if len(nps):
-            nps_first[i], nps_latest[i] = nps.iloc[0], nps.iloc[-1]
-            cols["has_nps"][i] = 1.0
-            cols["nps_latest_centered"][i] = nps.iloc[-1] - 7.0
-            cols["nps_change"][i] = nps.iloc[-1] - nps.iloc[0]
-            cols["nps_detractor"][i] = float((nps <= 6).any())
-            cols["nps_promoter"][i] = float((nps >= 9).any())
-    used = int(len(fb))
-    have_sentiment = "sentiment" in fb and len(fb) and fb["sentiment"].notna().any()
-    if used:
+            self.nps_first[i], self.nps_latest[i] = nps.iloc[0], nps.iloc[-1]
+            self.cols["has_nps"][i] = 1.0
+            self.cols["nps_latest_centered"][i] = nps.iloc[-1] - 7.0
+            self.cols["nps_change"][i] = nps.iloc[-1] - nps.iloc[0]
+            self.cols["nps_detractor"][i] = float((nps <= 6).any())
+            self.cols["nps_promoter"][i] = float((nps >= 9).any())
+
+
+def _answered_later(items: pd.DataFrame, n: int) -> np.ndarray:
+    """Per item: whether a later item of the same customer is non-negative (a complaint "answered")."""
+    later_ok = np.zeros(n, dtype=bool)
+    ok_seen = False
+    sent_all = items["sentiment"].map(_SENT).to_numpy() if "sentiment" in items else np.full(n, np.nan)
+    for j in range(n - 1, -1, -1):
+        later_ok[j] = ok_seen
+        if not np.isnan(sent_all[j]) and sent_all[j] >= 0:
+            ok_seen = True
+    return later_ok
+
+
+def _put_feedback(out: _Features, stats: _FeedbackStats, fb: pd.DataFrame, themes: list[str]) -> None:
+    """The feedback, NPS and theme features that the data supports, and the facts reasons are written from."""
+    cols = stats.cols
+    if len(fb):
         for name in ("n_feedback", "n_complaints", "complaints_recent", "unanswered_complaints"):
-            put(name, cols[name], "feedback")
-        if have_sentiment:
+            out.put(name, cols[name], "feedback")
+        if "sentiment" in fb and fb["sentiment"].notna().any():
             for name in ("n_negative", "n_positive", "sentiment_mean", "sentiment_trend"):
-                put(name, cols[name], "feedback")
-            put("any_negative", (cols["n_negative"] > 0).astype(float), "feedback", "binary")
-            put("any_positive", (cols["n_positive"] > 0).astype(float), "feedback", "binary")
+                out.put(name, cols[name], "feedback")
+            out.put("any_negative", (cols["n_negative"] > 0).astype(float), "feedback", "binary")
+            out.put("any_positive", (cols["n_positive"] > 0).astype(float), "feedback", "binary")
         if cols["has_nps"].any():
             for name in ("nps_latest_centered", "nps_change"):
-                put(name, cols[name], "nps")
+                out.put(name, cols[name], "nps")
             for name in ("nps_detractor", "nps_promoter", "has_nps"):
-                put(name, cols[name], "nps", "binary")
+                out.put(name, cols[name], "nps", "binary")
         for t in themes:
-            if theme_total[t].any():
-                put(f"complaint_{t}", (theme_total[t] > 0).astype(float), "theme", "binary")
-    info["nps_first"] = nps_first
-    info["nps_latest"] = nps_latest
-    info["last_sentiment"] = last_sent
+            if stats.theme_total[t].any():
+                out.put(f"complaint_{t}", (stats.theme_total[t] > 0).astype(float), "theme", "binary")
+    info = out.info
+    info["nps_first"] = stats.nps_first
+    info["nps_latest"] = stats.nps_latest
+    info["last_sentiment"] = stats.last_sent
     for k in ("n_feedback", "n_negative", "n_complaints", "complaints_recent", "unanswered_complaints"):
         info[k] = cols[k]
     for t in themes:
-        info[f"ev_total_{t}"] = theme_total[t]
-        info[f"ev_recent_{t}"] = theme_recent[t]
-        info[f"ev_last_{t}"] = pd.to_datetime(pd.Series(theme_last[t], index=idx))
-    logger.info("built %d features for %d customers as of %s from %d feedback items",
-                X.shape[1], len(X), as_of.date(), used)
-    return FeatureSet(X=X, info=info, groups=groups, kinds=kinds, themes=themes, as_of=as_of,
-                      excluded=excluded, feedback_used=used)
+        info[f"ev_total_{t}"] = stats.theme_total[t]
+        info[f"ev_recent_{t}"] = stats.theme_recent[t]
+        info[f"ev_last_{t}"] = pd.to_datetime(pd.Series(stats.theme_last[t], index=info.index))
