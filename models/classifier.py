@@ -37,10 +37,10 @@ from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
 from sada.models.taxonomy_head import adapt_theme_head, taxonomy_model_version
+from sada.pipeline.classify import is_complaint
 from sada.pipeline.taxonomy import Taxonomy, load_taxonomy
 
-__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "is_complaint", "load_classifier",
-           "split_segments"]
+__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "load_classifier", "split_segments"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ class Prediction:
         sentiment_probs: Calibrated probability per sentiment label.
         themes: Theme id -> score (probability) for the detected themes.
         theme_sentiment: Theme id -> sentiment label, for each detected theme.
-        is_complaint: Negative overall, or negative about at least one theme.
+        is_complaint: Negative overall, or negative about at least one theme
+            (:func:`sada.pipeline.classify.is_complaint`).
         model_version: Identifier of the artifact that produced this prediction.
         vector: The item's encoder vector (kept so its themes can be scored again for another taxonomy).
     """
@@ -89,11 +90,6 @@ class Prediction:
     is_complaint: bool = False
     model_version: str = ""
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-
-def is_complaint(negative_probability: float, theme_sentiment: dict[str, str]) -> bool:
-    """An item is a complaint when it is negative overall (p >= 0.5) or negative about one of its themes."""
-    return bool(negative_probability >= 0.5 or any(v == "negative" for v in theme_sentiment.values()))
 
 
 class Classifier:

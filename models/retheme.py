@@ -5,7 +5,7 @@ analysis time (:data:`sada.pipeline.store.item_vectors`), or encodes the stored 
 there is none or it came from another encoder, and scores the taxonomy's themes on it. Only the
 themes change: sentiment and its probabilities are copied from the item's newest analysis, each
 theme's sentiment is the one that analysis gave it (else the item's), and the complaint flag follows
-(:func:`sada.models.classifier.is_complaint`). The rows carry the classifier's model version, which
+(:func:`sada.pipeline.classify.is_complaint`). The rows carry the classifier's model version, which
 names the taxonomy (``+themes-<version>``), so the report's newest analysis of every item comes from
 one taxonomy after a run.
 """
@@ -16,8 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sada.models.classifier import Classifier, is_complaint
-from sada.pipeline.classify import as_dict, vector_bytes
+from sada.models.classifier import Classifier
+from sada.pipeline.classify import as_dict, is_complaint, vector_bytes
 
 __all__ = ["retheme_items"]
 

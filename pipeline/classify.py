@@ -3,8 +3,9 @@
 The pipeline never imports a model: it is handed any object that satisfies
 :class:`Classifier` (:class:`sada.models.classifier.Classifier` is the real one,
 loaded once per process by :func:`sada.models.classifier.load_classifier`).
-This module also holds the complaint rule shared by the report, the spike
-alerts and the churn features.
+This module also holds the complaint rules: :func:`is_complaint` (the item's flag, set
+by the classifier and by re-theming) and :func:`complaint_themes` (the themes an item
+complains about, for the report, the spike alerts and the churn features).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Classifier", "Prediction", "as_dict", "classify_texts", "complaint_themes", "vector_bytes"]
+__all__ = ["COMPLAINT_PROBABILITY", "Classifier", "Prediction", "as_dict", "classify_texts", "complaint_themes",
+           "is_complaint", "vector_bytes"]
+
+#: An item whose probability of being negative reaches this is a complaint, whatever its themes say.
+COMPLAINT_PROBABILITY = 0.5
+_NEGATIVE = "negative"
+
 
 def as_dict(value: Any) -> dict[str, Any]:
     """A JSON column's value as a dict (JSON text is parsed; anything else is ``{}``)."""
@@ -26,6 +33,20 @@ def as_dict(value: Any) -> dict[str, Any]:
         except ValueError:
             return {}
     return {}
+
+
+def is_complaint(negative_probability: float, theme_sentiment: Any) -> bool:
+    """An item is a complaint when it is negative overall (p >= :data:`COMPLAINT_PROBABILITY`) or negative
+    about one of its themes.
+
+    The one rule behind every stored ``is_complaint`` flag (the classifier's and re-theming's).
+
+    Example:
+        >>> [is_complaint(0.5, {}), is_complaint(0.2, {"billing": "negative"}), is_complaint(0.49, {"app": "neutral"})]
+        [True, True, False]
+    """
+    return bool(negative_probability >= COMPLAINT_PROBABILITY
+                or any(label == _NEGATIVE for label in as_dict(theme_sentiment).values()))
 
 
 def complaint_themes(themes: Any, theme_sentiment: Any, threshold: float = 0.5) -> list[str]:
@@ -43,7 +64,7 @@ def complaint_themes(themes: Any, theme_sentiment: Any, threshold: float = 0.5) 
     out = []
     for theme, label in as_dict(theme_sentiment).items():
         score = scores.get(theme)
-        if label == "negative" and (score is None or float(score) >= threshold):
+        if label == _NEGATIVE and (score is None or float(score) >= threshold):
             out.append(theme)
     return out
 
