@@ -276,26 +276,53 @@ def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = Non
     raw = raw.astype(object).where(raw.notna(), "").astype(str)
     mapping = detect_customer_columns(list(raw.columns), overrides)
     n = len(raw)
-    reason = pd.Series("", index=raw.index, dtype=object)
-    detail = pd.Series("", index=raw.index, dtype=object)
-
-    def flag(mask: pd.Series, why: str, what: str) -> None:
-        new = mask & reason.eq("")
-        reason[new] = why
-        detail[new] = what
-
+    why = _Reasons(raw.index)
     out = pd.DataFrame(index=raw.index)
     cid = raw[mapping["customer_id"]].str.strip()
     if mask_pii:
         cid = cid.map(pseudonymous_id)
     out["customer_id"] = cid
-    flag(cid.eq(""), "missing_customer_id", f"column {mapping['customer_id']} is empty")
+    why.flag(cid.eq(""), "missing_customer_id", f"column {mapping['customer_id']} is empty")
+    _known_fields(raw, mapping, out, why, dayfirst)
+    attrs = [c for c in raw.columns if c not in mapping.values()]
+    excluded = [c for c in attrs if c in exclude or any(p.search(c.casefold()) for p in LEAKY_ATTRIBUTE_PATTERNS)]
+    _attributes(raw, attrs, out)
+    dup_mask = _duplicates(raw, cid, why)
+    quarantine_rows = [
+        {"row_number": int(pos) + 2, "reason": why.reason[idx], "detail": why.detail[idx],
+         "fields": {k: (mask_text(v) if mask_pii and isinstance(v, str) else v) for k, v in raw.loc[idx].items()}}
+        for pos, idx in enumerate(raw.index) if why.reason[idx]
+    ]
+    keep = why.reason.eq("") & ~dup_mask
+    frame = out[keep.to_numpy()].reset_index(drop=True)
+    load = CustomerLoad(frame=frame, columns=mapping, attribute_columns=attrs, excluded_columns=excluded,
+                        rows_read=n, quarantine_rows=quarantine_rows, duplicates=int(dup_mask.sum()))
+    if len(frame) + load.quarantined + load.duplicates != n:  # pragma: no cover - a bug guard
+        raise RuntimeError(f"customer row accounting is off, please report this as a bug: {load.summary()}")
+    return load
 
+
+class _Reasons:
+    """Each row's first quarantine reason and its detail (``""``: none yet)."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.reason = pd.Series("", index=index, dtype=object)
+        self.detail = pd.Series("", index=index, dtype=object)
+
+    def flag(self, mask: pd.Series, why: str, what: str) -> None:
+        new = mask & self.reason.eq("")
+        self.reason[new] = why
+        self.detail[new] = what
+
+
+def _known_fields(raw: pd.DataFrame, mapping: dict[str, str], out: pd.DataFrame, why: _Reasons,
+                  dayfirst: bool) -> None:
+    """Parse the dates, counts, churn flag, CRM score and segment into ``out``; flag what does not parse."""
     for fld in _DATE_FIELDS:
         if fld in mapping:
             vals = raw[mapping[fld]].str.strip()
             parsed = _parse_dates(vals, dayfirst)
-            flag(parsed.isna() & vals.ne(""), "unparseable_date", f"{mapping[fld]} is not a date")
+            why.flag(parsed.isna() & vals.ne(""), "unparseable_date", f"{mapping[fld]} is not a date")
             out[fld] = parsed
         else:
             out[fld] = pd.NaT
@@ -303,35 +330,34 @@ def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = Non
         if fld in mapping:
             vals = raw[mapping[fld]].str.strip()
             num = pd.to_numeric(vals.str.replace(",", "", regex=False), errors="coerce")
-            flag((num.isna() & vals.ne("")) | (num < 0), "invalid_number",
-                 f"{mapping[fld]} is not a non-negative number")
+            why.flag((num.isna() & vals.ne("")) | (num < 0), "invalid_number",
+                     f"{mapping[fld]} is not a non-negative number")
             out[fld] = num.astype(float)
         else:
             out[fld] = np.nan
+    out["churned"] = np.nan
     if "churned" in mapping:
         vals = raw[mapping["churned"]]
         parsed = _parse_flag(vals)
-        flag(parsed.isna() & vals.str.strip().ne(""), "unparseable_churn_flag",
-             f"{mapping['churned']} is not a churn flag")
+        why.flag(parsed.isna() & vals.str.strip().ne(""), "unparseable_churn_flag",
+                 f"{mapping['churned']} is not a churn flag")
         out["churned"] = parsed
-    else:
-        out["churned"] = np.nan
     if "churn_date" in mapping:  # a churn date without a flag means churned
         out.loc[out["churned"].isna() & out["churn_date"].notna(), "churned"] = 1.0
+    out["crm_risk"] = np.nan
     if "crm_risk" in mapping:
         vals = raw[mapping["crm_risk"]].str.strip()
         num = pd.to_numeric(vals, errors="coerce")
-        flag((num.isna() & vals.ne("")) | (num < 0) | (num > 1), "crm_risk_out_of_range",
-             f"{mapping['crm_risk']} is not a number between 0 and 1")
+        why.flag((num.isna() & vals.ne("")) | (num < 0) | (num > 1), "crm_risk_out_of_range",
+                 f"{mapping['crm_risk']} is not a number between 0 and 1")
         out["crm_risk"] = num.astype(float)
-    else:
-        out["crm_risk"] = np.nan
     out["segment"] = raw[mapping["segment"]].str.strip().replace("", None) if "segment" in mapping else None
-    flag(out["churn_date"].notna() & out["signup_date"].notna() & (out["churn_date"] < out["signup_date"]),
-         "inconsistent_dates", "churn date before signup date")
+    why.flag(out["churn_date"].notna() & out["signup_date"].notna() & (out["churn_date"] < out["signup_date"]),
+             "inconsistent_dates", "churn date before signup date")
 
-    attrs = [c for c in raw.columns if c not in mapping.values()]
-    excluded = [c for c in attrs if c in exclude or any(p.search(c.casefold()) for p in LEAKY_ATTRIBUTE_PATTERNS)]
+
+def _attributes(raw: pd.DataFrame, attrs: list[str], out: pd.DataFrame) -> None:
+    """Other columns into ``out``: numeric when 95 % of the present values are numbers, else text."""
     for col in attrs:
         vals = raw[col].str.strip()
         num = pd.to_numeric(vals.str.replace(",", "", regex=False), errors="coerce")
@@ -341,9 +367,11 @@ def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = Non
         else:
             out[col] = vals.replace("", None)
 
-    # duplicates: identical rows count as duplicates, a changed row for a known id is quarantined
-    ok = reason.eq("")
-    row_key = pd.util.hash_pandas_object(raw, index=False) if n else pd.Series(dtype="uint64")
+
+def _duplicates(raw: pd.DataFrame, cid: pd.Series, why: _Reasons) -> pd.Series:
+    """Rows identical to an earlier row (returned); a changed row for a known id is quarantined instead."""
+    ok = why.reason.eq("")
+    row_key = pd.util.hash_pandas_object(raw, index=False) if len(raw) else pd.Series(dtype="uint64")
     first_seen: dict[str, Any] = {}
     dup_mask = pd.Series(False, index=raw.index)
     repeated = ok & cid.duplicated(keep=False)
@@ -353,22 +381,11 @@ def validate_customers(raw: pd.DataFrame, overrides: dict[str, str] | None = Non
             if first_seen[key] == content:
                 dup_mask[idx] = True
             else:
-                reason[idx] = "conflicting_duplicate"
-                detail[idx] = f"customer id {key} appeared earlier with different values; the first was kept"
+                why.reason[idx] = "conflicting_duplicate"
+                why.detail[idx] = f"customer id {key} appeared earlier with different values; the first was kept"
         else:
             first_seen[key] = content
-    quarantine_rows = [
-        {"row_number": int(pos) + 2, "reason": reason[idx], "detail": detail[idx],
-         "fields": {k: (mask_text(v) if mask_pii and isinstance(v, str) else v) for k, v in raw.loc[idx].items()}}
-        for pos, idx in enumerate(raw.index) if reason[idx]
-    ]
-    keep = reason.eq("") & ~dup_mask
-    frame = out[keep.to_numpy()].reset_index(drop=True)
-    load = CustomerLoad(frame=frame, columns=mapping, attribute_columns=attrs, excluded_columns=excluded,
-                        rows_read=n, quarantine_rows=quarantine_rows, duplicates=int(dup_mask.sum()))
-    if len(frame) + load.quarantined + load.duplicates != n:  # pragma: no cover - a bug guard
-        raise RuntimeError(f"customer row accounting is off, please report this as a bug: {load.summary()}")
-    return load
+    return dup_mask
 
 
 def _masked_attribute(value: Any) -> Any:
