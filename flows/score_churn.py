@@ -28,7 +28,7 @@ def publish_churn(report: ChurnReport, top: int = 25) -> None:
     """Markdown summary plus table artifacts: top at-risk customers and theme drivers."""
     summary = report.summary()
     metric_rows = "\n".join(f"| {k} | {summary[k]} |" for k in
-                            ("n", "auc", "pr_auc", "top_decile_lift", "brier", "oracle_auc") if k in summary)
+                            ("n", "auc", "pr_auc", "top_decile_lift", "brier", "ece") if k in summary)
     segments = ", ".join(f"{k} {v}" for k, v in summary.get("segments", {}).items())
     create_markdown_artifact(
         key="churn-summary",
