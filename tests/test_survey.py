@@ -367,9 +367,9 @@ def test_json_files_that_are_not_plain_records(tmp_path, document, errors):
     ([["text"], ["comment"], ["nps"]], 0),  # a one-column table whose values look like names
 ])
 def test_find_header_row(rows, expected):
-    from sada.pipeline.ingest import _KNOWN_NAMES
+    from sada.pipeline.ingest.columns import KNOWN_NAMES
 
-    assert find_header_row(rows, _KNOWN_NAMES) == expected
+    assert find_header_row(rows, KNOWN_NAMES) == expected
 
 
 @pytest.mark.parametrize("values, expected", [
