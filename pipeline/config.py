@@ -14,12 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sada.pipeline.errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "SOURCE_ROOT", "default_cache_dir", "default_home_dir"]
-
-#: The folder that holds pipeline/, models/ and corpus/: the checkout, or site-packages/sada
-#: when installed from a wheel (the package-dir mapping keeps the same layout there).
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
-
+__all__ = ["Settings", "load_settings", "default_cache_dir", "default_home_dir"]
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/sada`` or ``~/.cache/sada``."""
