@@ -1,13 +1,22 @@
-"""Rows per second and peak memory of the analyse-feedback flow, by input size and worker count.
+"""Rows per second and peak memory of the analyse-feedback flow: in process, on one Dask worker, on two.
 
 Usage:
-    python -m benchmarks.bench_flow --rows 20000 100000 --workers 1 2 [--runner dask|threads] [--no-classify]
+    python -m benchmarks.bench_flow [--rows 3000 20000] [--no-classify]
+
+For each input size it runs the flow, one after another on the same machine:
+
+* ``threads``: in this process (Prefect's thread runner, the classifier on every core): the reference;
+* ``dask, 1 worker``: a local Dask cluster of one worker process (one task thread), whose classifier
+  gets every core (:func:`sada.flows.runtime.dask_worker_cores`); target >= 0.8x ``threads``;
+* ``dask, 1 worker, 1 core``: the same with ``SADA_INFERENCE_THREADS=1``, the unit of scaling out;
+* ``dask, 2 workers``: two worker processes sharing the cores (one each on 2 cores); target >= 1.7x
+  the one-core worker.
 
 Input: the sample corpus's texts, repeated with a running number appended so
 every row is a new item, written to a temporary CSV. Each measurement uses a
-fresh SQLite store. Peak RSS is sampled over the flow process and all its
-children (Dask workers included), so it shows whether memory stays flat as the
-input grows (the flow streams in batches with a bounded number in flight).
+fresh SQLite store, and the whole run a fresh Prefect home, so no classification
+comes from a result cache. Peak RSS is sampled over the flow process and all its
+children: the total, the flow process, and the highest of any one Dask worker.
 """
 
 from __future__ import annotations
@@ -22,7 +31,20 @@ from pathlib import Path
 
 import psutil
 
-from sada.flows.runtime import configure_prefect
+from sada.flows.runtime import INFERENCE_THREADS_ENV, configure_prefect
+
+
+def fresh_prefect_home(root: Path) -> dict[str, str]:
+    """Point Prefect (this process and every child it starts) at an empty home under ``root``.
+
+    Call before Prefect is imported. A benchmark that reused a home would read the classify task's
+    results back from the result cache of an earlier run on the same texts and model (measured: the
+    second ``bench_pipeline`` run reported ``sada run`` at 3.14x the classifier instead of 0.55x).
+    Returns the variables set, for subprocesses.
+    """
+    env = {"PREFECT_HOME": str(root / "prefect-home"), "PREFECT_TASKS_REFRESH_CACHE": "true"}
+    os.environ.update(env)
+    return env
 
 
 def write_input(path: Path, rows: int) -> Path:
@@ -89,7 +111,9 @@ class PeakMemory:
         self._thread.join()
 
 
-def measure(source: Path, workers: int, runner: str, classify: bool, batch_size: int) -> dict:
+def measure(source: Path, workers: int, runner: str, classify: bool, batch_size: int,
+            worker_cores: int | None = None) -> dict:
+    """One flow run over ``source``: rows/s and peak RSS (``worker_cores``: fixed cores per Dask worker)."""
     from prefect_dask import DaskTaskRunner
     from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -100,6 +124,10 @@ def measure(source: Path, workers: int, runner: str, classify: bool, batch_size:
         if runner == "dask":
             from dask.distributed import LocalCluster
 
+            if worker_cores:
+                os.environ[INFERENCE_THREADS_ENV] = str(worker_cores)  # the worker processes inherit it
+            else:
+                os.environ.pop(INFERENCE_THREADS_ENV, None)
             with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                               dashboard_address=None) as cluster:
                 flow = analyse_feedback.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
@@ -119,38 +147,50 @@ def measure(source: Path, workers: int, runner: str, classify: bool, batch_size:
             "worker_rss_mib": round(memory.worker_peak)}
 
 
+#: (label, runner, workers, cores per worker) of each measurement, in order.
+SETUPS = [("threads", "threads", 2, None), ("dask, 1 worker", "dask", 1, None),
+          ("dask, 1 worker, 1 core", "dask", 1, 1), ("dask, 2 workers", "dask", 2, None)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, nargs="+", default=[20000, 100000])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--runner", choices=["dask", "threads"], default="dask")
+    parser.add_argument("--rows", type=int, nargs="+", default=[3000, 20000])
     parser.add_argument("--no-classify", action="store_true", help="Measure without the classifier.")
     parser.add_argument("--batch-size", type=int, default=512)
     args = parser.parse_args()
-    # Every measurement classifies: cached results of an earlier one (same texts, same model) would be reused.
-    os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
-    configure_prefect()
-    # One Prefect server for the flow and every Dask worker; in ephemeral mode each worker would start its own.
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    server.start(timeout=120)
-    os.environ["PREFECT_API_URL"] = server.api_url
-    print("| rows | runner | workers | classify | seconds | rows/s | vs 1 worker | peak RSS total (MiB) "
-          "| flow process (MiB) | per worker (MiB) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for rows in args.rows:
-            source = write_input(Path(tmp) / f"input-{rows}.csv", rows)
-            single = None
-            for workers in args.workers:
-                r = measure(source, workers, args.runner, not args.no_classify, args.batch_size)
-                single = single or (r["rows_per_second"] if workers == 1 else None)
-                ratio = f"{r['rows_per_second'] / single:.2f}x" if single else "-"
-                print(f"| {r['rows']} | {r['runner']} | {r['workers']} | {r['classify']} | {r['seconds']} | "
-                      f"{r['rows_per_second']} | {ratio} | {r['peak_rss_mib']} | {r['main_rss_mib']} | "
-                      f"{r['worker_rss_mib'] or '-'} |", flush=True)
-    server.stop()
+        fresh_prefect_home(Path(tmp))
+        configure_prefect()
+        # One Prefect server for the flow and every Dask worker; in ephemeral mode each worker would start its own.
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start(timeout=120)
+        os.environ["PREFECT_API_URL"] = server.api_url
+        print(f"{len(os.sched_getaffinity(0))} cores")
+        print("| rows | setup | seconds | rows/s | ratio | peak RSS total (MiB) | flow process (MiB) "
+              "| per worker (MiB) |")
+        print("|---|---|---|---|---|---|---|---|")
+        try:
+            for rows in args.rows:
+                source = write_input(Path(tmp) / f"input-{rows}.csv", rows)
+                rates: dict[str, float] = {}
+                for label, runner, workers, cores in SETUPS:
+                    r = measure(source, workers, runner, not args.no_classify, args.batch_size, cores)
+                    rates[label] = r["rows_per_second"]
+                    print(f"| {r['rows']} | {label} | {r['seconds']} | {r['rows_per_second']} | "
+                          f"{_ratio(label, rates)} | {r['peak_rss_mib']} | {r['main_rss_mib']} | "
+                          f"{r['worker_rss_mib'] or '-'} |", flush=True)
+        finally:
+            server.stop()
+
+
+def _ratio(label: str, rates: dict[str, float]) -> str:
+    """Each setup against the one it is judged by: a worker vs in process, two workers vs one of one core."""
+    base = {"dask, 1 worker": "threads", "dask, 2 workers": "dask, 1 worker, 1 core"}.get(label)
+    if base is None or not rates.get(base):
+        return "-"
+    return f"{rates[label] / rates[base]:.2f}x vs {base}"
 
 
 if __name__ == "__main__":

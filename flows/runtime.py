@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from functools import lru_cache
 from typing import Any
 
-__all__ = ["PREFECT_DEFAULTS", "configure_prefect", "quiet_task_logs", "task_runner"]
+__all__ = ["INFERENCE_THREADS_ENV", "PREFECT_DEFAULTS", "configure_prefect", "dask_worker_cores", "quiet_task_logs",
+           "task_runner"]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable that fixes the cores each Dask worker's classifier uses (overrides the share).
+INFERENCE_THREADS_ENV = "SADA_INFERENCE_THREADS"
 
 #: Set unless the environment already says otherwise.
 PREFECT_DEFAULTS = {
@@ -49,3 +57,42 @@ def task_runner(dask_address: str | None = None, workers: int = 2) -> Any:
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=workers)
+
+
+def cores_share(cores: int, own_threads: int, host_threads: int) -> int:
+    """A worker's share of its host's ``cores``: in proportion to its threads among all workers' there, at least 1.
+
+    Example:
+        >>> [cores_share(2, 1, 1), cores_share(2, 1, 2), cores_share(16, 2, 8), cores_share(2, 1, 4)]
+        [2, 1, 4, 1]
+    """
+    return max(1, cores * own_threads // max(host_threads, own_threads, 1))
+
+
+@lru_cache(maxsize=1)
+def dask_worker_cores() -> int | None:
+    """The cores this process's classifier should use when it is a Dask worker; None when it is not one.
+
+    ``SADA_INFERENCE_THREADS`` when set; else this worker's :func:`cores_share` of the cores it may run
+    on, among the workers the scheduler knows on its host (one worker on 2 cores: 2; two: 1 each).
+    A worker process starts with ``OMP_NUM_THREADS=1`` (Dask's default for thread-parallel work), which
+    would leave the encoder on one core. Worked out once per process.
+    """
+    if "distributed" not in sys.modules:  # not imported: this process is no Dask worker
+        return None
+    from distributed import get_client, get_worker  # already imported (checked above): no import cost
+
+    try:
+        worker = get_worker()
+    except ValueError:
+        return None
+    fixed = os.environ.get(INFERENCE_THREADS_ENV)
+    if fixed:
+        return max(1, int(fixed))
+    host = worker.address.rsplit(":", 1)[0]
+    workers = get_client().scheduler_info(n_workers=-1)["workers"]
+    host_threads = sum(int(w["nthreads"]) for addr, w in workers.items() if addr.rsplit(":", 1)[0] == host)
+    cores = cores_share(len(os.sched_getaffinity(0)), int(worker.state.nthreads), host_threads)
+    logger.info("Dask worker %s: classifier on %d cores (%d worker threads on this host)", worker.address, cores,
+                host_threads)
+    return cores

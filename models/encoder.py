@@ -34,7 +34,7 @@ from typing import Iterable
 import numpy as np
 
 __all__ = ["Encoder", "encode_passages", "topic_vectors", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
-           "PAD_MULTIPLE", "bucket_length", "encode_cached"]
+           "PAD_MULTIPLE", "bucket_length", "encode_cached", "inference_threads", "set_inference_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,37 @@ PAD_MULTIPLE = 8
 #: Largest magnitude of a signed int8 code (symmetric quantisation).
 _INT8_MAX = 127.0
 _E5_MARKER = "sada_conversion.json"
+#: Cores an encode call uses (see :func:`set_inference_threads`); None leaves PyTorch's own count.
+_THREADS: int | None = None
+
+
+def set_inference_threads(threads: int | None) -> None:
+    """How many cores every later encode call of this process uses (``None``: PyTorch's default).
+
+    PyTorch's thread count is a property of the calling thread (an OpenMP setting), and a Dask
+    worker process starts with ``OMP_NUM_THREADS=1``: without this, a task in a worker thread
+    runs the encoder on one core (measured: 34.6 rows/s on a worker, 148 in the same process).
+    :meth:`Encoder.encode` applies the count in whichever thread calls it.
+
+    Example:
+        >>> set_inference_threads(0); inference_threads()
+        1
+        >>> set_inference_threads(None); inference_threads() is None
+        True
+    """
+    global _THREADS
+    _THREADS = None if threads is None else max(1, int(threads))
+
+
+def inference_threads() -> int | None:
+    """The cores an encode call uses, as :func:`set_inference_threads` last set them (None: PyTorch's default)."""
+    return _THREADS
+
+
+def _use_inference_threads(torch: object) -> None:
+    """Give the calling thread :func:`inference_threads` cores for PyTorch's kernels, when a count is set."""
+    if _THREADS is not None and torch.get_num_threads() != _THREADS:  # type: ignore[attr-defined]
+        torch.set_num_threads(_THREADS)  # type: ignore[attr-defined]
 
 
 def bucket_length(n_tokens: int, multiple: int = PAD_MULTIPLE) -> int:
@@ -397,6 +428,7 @@ class Encoder:
         if not texts:
             return out
         ids = self.tokenize(list(texts))
+        _use_inference_threads(torch)
         with torch.inference_mode():
             for idx, input_ids, mask in self.batches(ids, batch_size):
                 hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state

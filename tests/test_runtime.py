@@ -1,0 +1,55 @@
+"""How the classifier's kernels get cores: in process, and on Dask workers (real clusters, real torch)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sada.flows.runtime import cores_share
+
+
+@pytest.mark.parametrize(("cores", "own", "host", "share"), [
+    (2, 1, 1, 2),    # one worker alone on the host: every core
+    (2, 1, 2, 1),    # two one-thread workers on two cores: one each
+    (16, 2, 8, 4),   # a two-thread worker among 8 threads: a quarter of the cores
+    (2, 1, 4, 1),    # more worker threads than cores: never below one
+    (4, 1, 0, 4),    # the scheduler does not list this worker yet: it counts alone
+])
+def test_cores_share(cores: int, own: int, host: int, share: int) -> None:
+    assert cores_share(cores, own, host) == share
+
+
+def _threads_in_task() -> tuple[str | None, int | None, int, int]:
+    """On a worker: OMP_NUM_THREADS, this worker's cores, torch's threads before and after an encode's setting."""
+    import torch
+
+    from sada.flows.runtime import dask_worker_cores
+    from sada.models.encoder import _use_inference_threads, set_inference_threads
+
+    before = torch.get_num_threads()
+    cores = dask_worker_cores()
+    set_inference_threads(cores)
+    _use_inference_threads(torch)
+    return os.environ.get("OMP_NUM_THREADS"), cores, before, torch.get_num_threads()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_dask_worker_classifies_on_its_share_of_the_cores(workers: int) -> None:
+    from dask.distributed import Client, LocalCluster
+
+    cores = len(os.sched_getaffinity(0))
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        results = [client.submit(_threads_in_task, pure=False, workers=[w]).result()
+                   for w in client.scheduler_info(n_workers=-1)["workers"]]
+    for omp, share, before, after in results:
+        assert omp == "1" and before == 1  # what Dask gives a worker: torch on one core
+        assert share == max(1, cores // workers) and after == share
+
+
+def test_no_dask_worker_leaves_torch_alone() -> None:
+    from sada.flows.runtime import dask_worker_cores
+
+    assert dask_worker_cores() is None
