@@ -135,31 +135,61 @@ def prepare_batch(
         counts.rows_by_file[row.source_file] += 1
         if row.layout is not None:
             counts.files[row.layout.source_file] = row.layout
-    seen = {} if seen is None else seen
     rejections: list[Rejection] = []
-    items: list[FeedbackItem] = []
-    fields: list[dict[str, object]] = []  # each item's input row, kept for the quarantine
+    valid = _validated(rows, settings, rejections)
+    supported = _supported_language(valid, identifier, rejections)
+    fresh = _new_content(supported, store, {} if seen is None else seen, counts)
+    records = [_record(item, guess, normaliser(item.text, guess.language), settings.mask_pii, run_id)
+               for item, guess in fresh]
+    counts.quarantined = len(rejections)
+    counts.reasons.update(r.reason for r in rejections)
+    return PreparedBatch(
+        records=records,
+        languages=[guess.language for _, guess in fresh],
+        texts=[item.text for item, _ in fresh],
+        rejections=[_quarantine_row(r, settings.mask_pii) for r in rejections],
+        counts=counts,
+        mask_pii=settings.mask_pii,
+        normalised=[r["normalised_text"] for r in records] if normaliser.is_default else None,
+    )
+
+
+def _validated(rows: Sequence[RawRow], settings: Settings,
+               rejections: list[Rejection]) -> list[tuple[FeedbackItem, dict[str, object]]]:
+    """Rows that pass validation, each with its input fields (kept for a later quarantine); the rest rejected."""
+    valid = []
     for row in rows:
         outcome = _validate_safely(row, settings)
         if isinstance(outcome, Rejection):
             rejections.append(outcome)
         else:
-            items.append(outcome)
-            fields.append(row.fields)
+            valid.append((outcome, row.fields))
+    return valid
 
-    guesses = identifier.predict([item.text for item in items])
+
+def _supported_language(valid: list[tuple[FeedbackItem, dict[str, object]]], identifier: LanguageIdentifier,
+                        rejections: list[Rejection]) -> list[tuple[FeedbackItem, Any]]:
+    """Items in a language Sada analyses, with their language guess; the others rejected."""
+    guesses = identifier.predict([item.text for item, _ in valid])
     kept = []
-    for item, row_fields, guess in zip(items, fields, guesses):
+    for (item, row_fields), guess in zip(valid, guesses):
         detail = unsupported_detail(guess.language)  # another script, or Urdu, Kurdish, Pashto, ...
         if detail is not None:
             rejections.append(Rejection(item.source_file, item.row_number, "unsupported_language", detail,
                                         row_fields))
         else:
             kept.append((item, guess))
+    return kept
 
+
+def _new_content(kept: list[tuple[FeedbackItem, Any]], store: Store, seen: dict[str, str],
+                 counts: BatchCounts) -> list[tuple[FeedbackItem, Any]]:
+    """Items whose content neither the store nor this run has met yet; duplicates and superseded rows counted.
+
+    The same id with other content later in the batch: the newer row wins, and the rows it replaces
+    share its fate (analysed, or duplicates when the newest is what the store already holds).
+    """
     stored = store.known_hashes(item.feedback_id for item, _ in kept)
-    # The same id with other content later in the batch: the newer row wins, and the rows it replaces
-    # share its fate (analysed, or duplicates when the newest is what the store already holds).
     newest: dict[str, tuple[FeedbackItem, Any]] = {}
     replaced: Counter = Counter()
     for item, guess in kept:
@@ -178,33 +208,22 @@ def prepare_batch(
         else:
             counts.superseded += replaced[feedback_id]
             fresh.append((item, guess))
+    return fresh
 
-    records = []
-    for item, guess in fresh:
-        norm = normaliser(item.text, guess.language)
-        records.append({
-            "feedback_id": item.feedback_id, "content_hash": item.content_hash,
-            "source_file": item.source_file, "row_number": item.row_number,
-            "source": item.source,
-            "channel": mask_pii(item.channel) if settings.mask_pii and item.channel else item.channel,
-            "customer_id": (pseudonymous_id(item.customer_id) if settings.mask_pii and item.customer_id
-                            else item.customer_id),
-            "created_at": item.created_at, "rating": item.rating, "nps_score": item.nps_score,
-            "language": guess.language, "language_confidence": round(guess.confidence, 4),
-            "raw_text": mask_pii(item.text) if settings.mask_pii else item.text,
-            "normalised_text": norm.text, "cues": norm.cues.as_dict(), "run_id": run_id,
-        })
-    counts.quarantined = len(rejections)
-    counts.reasons.update(r.reason for r in rejections)
-    return PreparedBatch(
-        records=records,
-        languages=[guess.language for _, guess in fresh],
-        texts=[item.text for item, _ in fresh],
-        rejections=[_quarantine_row(r, settings.mask_pii) for r in rejections],
-        counts=counts,
-        mask_pii=settings.mask_pii,
-        normalised=[r["normalised_text"] for r in records] if normaliser.is_default else None,
-    )
+
+def _record(item: FeedbackItem, guess: Any, norm: Any, mask: bool, run_id: str) -> dict[str, Any]:
+    """The feedback row the store keeps for one item (PII masked and customer ids pseudonymised when ``mask``)."""
+    return {
+        "feedback_id": item.feedback_id, "content_hash": item.content_hash,
+        "source_file": item.source_file, "row_number": item.row_number,
+        "source": item.source,
+        "channel": mask_pii(item.channel) if mask and item.channel else item.channel,
+        "customer_id": pseudonymous_id(item.customer_id) if mask and item.customer_id else item.customer_id,
+        "created_at": item.created_at, "rating": item.rating, "nps_score": item.nps_score,
+        "language": guess.language, "language_confidence": round(guess.confidence, 4),
+        "raw_text": mask_pii(item.text) if mask else item.text,
+        "normalised_text": norm.text, "cues": norm.cues.as_dict(), "run_id": run_id,
+    }
 
 
 def store_batch(prepared: PreparedBatch, predictions: list[dict[str, Any]], store: Store, run_id: str) -> BatchCounts:
