@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sada.pipeline.nps import DETRACTOR_MAX, NPS_MAX, NPS_MIN, PROMOTER_MIN, is_detractor, is_promoter
+
 __all__ = [
     "COEFFICIENTS",
     "THEME_COEFFICIENTS",
@@ -105,8 +107,8 @@ FEATURES: dict[str, str] = {
     "segment_business": "1 if segment == business",
     "negative_feedback": "1 if the customer wrote any item with sentiment negative up to month m",
     "positive_feedback": "1 if the customer wrote any item with sentiment positive up to month m",
-    "detractor": "1 if any survey item up to month m had nps_score 0-6",
-    "promoter": "1 if any survey item up to month m had nps_score 9-10",
+    "detractor": f"1 if any survey item up to month m had nps_score {NPS_MIN}-{DETRACTOR_MAX}",
+    "promoter": f"1 if any survey item up to month m had nps_score {PROMOTER_MIN}-{NPS_MAX}",
     "theme_negative_<theme>": "1 if any item up to month m had theme_sentiment[<theme>] == negative",
 }
 
@@ -318,8 +320,8 @@ def simulate(items: pd.DataFrame, config: SimConfig = SimConfig()) -> SimResult:
             pos_any[i] |= sentiment == "positive"
             nps = row["nps"]
             if nps is not None and not pd.isna(nps):
-                detr_any[i] |= int(nps) <= 6
-                prom_any[i] |= int(nps) >= 9
+                detr_any[i] |= is_detractor(int(nps))
+                prom_any[i] |= is_promoter(int(nps))
             for t, s in dict(row["theme_sentiment"]).items():
                 if s == "negative" and t in theme_pos:
                     theme_neg[i, theme_pos[t]] = True

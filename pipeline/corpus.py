@@ -27,6 +27,7 @@ import pandas as pd
 
 from sada.pipeline.config import load_settings
 from sada.pipeline.errors import CorpusError
+from sada.pipeline.nps import DETRACTOR_MAX, NPS_MAX, NPS_MIN, PROMOTER_MIN
 from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "load_feedback",
     "load_customers",
     "load_truth",
-    "nps_category",
     "corpus_stats",
 ]
 
@@ -64,10 +64,13 @@ SOURCES: tuple[str, ...] = ("review", "survey", "ticket")
 CHANNELS: tuple[str, ...] = ("app", "web", "call_center", "store")
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 
-#: NPS scores (survey items) allowed for each overall sentiment (inclusive ranges).
-#: Detractors are 0-6, passives 7-8, promoters 9-10; a neutral comment may come
-#: with a high detractor or a passive score, a positive one with a passive score.
-NPS_RANGE: dict[str, tuple[int, int]] = {"negative": (0, 6), "neutral": (5, 8), "positive": (7, 10)}
+#: NPS scores (survey items) allowed for each overall sentiment (inclusive ranges), in terms of
+#: :mod:`sada.pipeline.nps`'s categories: a negative comment comes with a detractor's score (0-6), a
+#: neutral one with a high detractor's (5-6) or a passive's (7-8), a positive one with a passive's or
+#: a promoter's (7-10).
+NPS_RANGE: dict[str, tuple[int, int]] = {"negative": (NPS_MIN, DETRACTOR_MAX),
+                                         "neutral": (DETRACTOR_MAX - 1, PROMOTER_MIN - 1),
+                                         "positive": (DETRACTOR_MAX + 1, NPS_MAX)}
 #: Star ratings (review items) allowed for each overall sentiment (inclusive ranges).
 RATING_RANGE: dict[str, tuple[int, int]] = {"negative": (1, 3), "neutral": (2, 4), "positive": (3, 5)}
 
@@ -207,23 +210,6 @@ def load_truth(corpus_dir: str | Path | None = None) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CorpusError(f"expected JSON in {path}, found a syntax error ({exc}); {_BUILD_HINT}") from None
-
-
-def nps_category(score: int | None) -> str | None:
-    """Standard NPS category: ``detractor`` (0-6), ``passive`` (7-8), ``promoter`` (9-10).
-
-    Args:
-        score: NPS answer 0..10, or ``None``/NA.
-
-    Returns:
-        The category, or ``None`` when there is no score.
-    """
-    if score is None or pd.isna(score):
-        return None
-    s = int(score)
-    if not 0 <= s <= 10:
-        raise CorpusError(f"expected an NPS score between 0 and 10, found {s}; fix the item's nps value")
-    return "detractor" if s <= 6 else "passive" if s <= 8 else "promoter"
 
 
 def corpus_stats(corpus_dir: str | Path | None = None) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from sada.pipeline.churn import (
 )
 from sada.pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
 from sada.pipeline.churn.customers import read_customers, validate_customers
-from sada.pipeline.churn.drivers import nps, nps_table, risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
+from sada.pipeline.churn.drivers import risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
 from sada.pipeline.errors import ColumnMappingError, InputError
+from sada.pipeline.nps import net_promoter_score, nps_table
 from sada.pipeline.store import Store, analysis, churn_drivers, churn_scores, customers, feedback
 
 THEMES = ["billing", "network", "app"]
@@ -269,15 +270,15 @@ def test_theme_drivers_small_table():
 
 
 def test_nps_tables():
-    assert nps([10, 9, 8, 7, 6, 0])["nps"] == pytest.approx(0.0)
-    assert nps([])["n"] == 0
+    assert net_promoter_score([10, 9, 8, 7, 6, 0])["nps"] == pytest.approx(0.0)
+    assert net_promoter_score([])["n"] == 0
     fb = pd.DataFrame({"nps_score": [10, 10, 2, 8, None], "themes": [{"app": 1.0}, {}, {"billing": 0.9}, {}, {}],
                        "q": ["a", "a", "b", "b", "b"]})
     assert nps_table(fb, "q")["nps"].tolist() == [100.0, -50.0]
     imp = theme_nps_impact(fb, ["billing", "app"]).set_index("theme")
     # billing: with = -100 (1 answer), without = 66.7 (3 answers), share 1/4 -> impact -41.67 = overall 25 - 66.7
     assert imp.loc["billing", "impact"] == pytest.approx(0.25 * (-100 - 66.7), abs=0.05)
-    assert imp.loc["billing", "impact"] == pytest.approx(nps(fb["nps_score"])["nps"] - imp.loc["billing", "nps_without"], abs=0.05)
+    assert imp.loc["billing", "impact"] == pytest.approx(net_promoter_score(fb["nps_score"])["nps"] - imp.loc["billing", "nps_without"], abs=0.05)
 
 
 # ------------------------------------------------------------------ end to end with the store, and the CLI

@@ -41,7 +41,6 @@ from sada.pipeline.corpus import (
     load_customers,
     load_feedback,
     load_truth,
-    nps_category,
     theme_ids,
 )
 from sada.pipeline.errors import CorpusError
@@ -158,11 +157,6 @@ def test_check_item_rejects_bad_labels() -> None:
     assert check_item({**good, "rating": 2}, THEME_IDS)  # rating on a survey item
     assert check_item({**good, "source": "review", "nps": None, "rating": 5}, THEME_IDS)  # 5 stars negative
     assert check_item(good, THEME_IDS, "ar", "banking")  # wrong file
-
-
-def test_nps_category() -> None:
-    assert [nps_category(s) for s in (0, 6, 7, 8, 9, 10, None)] == [
-        "detractor", "detractor", "passive", "passive", "promoter", "promoter", None]
 
 
 # --- splits ---------------------------------------------------------------------------------------

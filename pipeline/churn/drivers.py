@@ -6,19 +6,16 @@
   a Wald interval) and the customers lost: the sum over complainers of the model's
   churn probability minus the same probability with that complaint removed.
   Themes are ranked by customers lost (then by the model's effect).
-* :func:`nps` / :func:`nps_table`: Net Promoter Score (promoters 9-10, passives
-  7-8, detractors 0-6; NPS = % promoters - % detractors), overall and per group.
 * :func:`theme_nps_impact`: NPS of respondents who mention a theme versus those
   who do not, and the impact weighted by how often it is mentioned:
   ``impact = share * (nps_with - nps_without) = nps_overall - nps_without``, the
-  points of NPS the theme adds (positive) or costs (negative).
+  points of NPS the theme adds (positive) or costs (negative); the NPS itself is
+  :func:`sada.pipeline.nps.net_promoter_score`.
 
 Example:
     >>> rr, lo, hi = risk_ratio_ci(30, 100, 20, 200)
     >>> round(rr, 2), round(lo, 2), round(hi, 2)
     (3.0, 1.8, 5.01)
-    >>> nps([10, 9, 8, 3])["nps"]
-    25.0
 """
 
 from __future__ import annotations
@@ -29,15 +26,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
-__all__ = ["risk_ratio_ci", "wilson_ci", "theme_drivers", "nps", "nps_table", "theme_nps_impact"]
+from sada.pipeline.nps import net_promoter_score
+
+__all__ = ["risk_ratio_ci", "wilson_ci", "theme_drivers", "theme_nps_impact"]
 
 logger = logging.getLogger(__name__)
 
 
 def _z(level: float) -> float:
-    from scipy.stats import norm
-
     return float(norm.ppf(0.5 + level / 2))
 
 
@@ -83,38 +81,6 @@ def risk_ratio_ci(a: int, n1: int, c: int, n0: int, level: float = 0.95) -> tupl
     return (rr, rr * math.exp(-z * se), rr * math.exp(z * se))
 
 
-def nps(scores: Any) -> dict[str, float]:
-    """NPS of 0-10 answers (NAs ignored): ``n``, ``promoters``, ``passives``, ``detractors`` (shares) and ``nps``.
-
-    Example:
-        >>> nps([10, 7, 0, None])["detractors"]
-        0.3333
-    """
-    s = pd.to_numeric(pd.Series(list(scores), dtype=object), errors="coerce").dropna()
-    n = len(s)
-    if not n:
-        return {"n": 0, "promoters": math.nan, "passives": math.nan, "detractors": math.nan, "nps": math.nan}
-    pro, det = float((s >= 9).mean()), float((s <= 6).mean())
-    return {"n": int(n), "promoters": round(pro, 4), "passives": round(1 - pro - det, 4),
-            "detractors": round(det, 4), "nps": round(100 * (pro - det), 1)}
-
-
-def nps_table(frame: pd.DataFrame, by: str, score_column: str = "nps_score") -> pd.DataFrame:
-    """NPS per value of ``by`` (rows without a value are grouped as ``(none)``).
-
-    Example:
-        >>> df = pd.DataFrame({"nps_score": [10, 2, 9, 9], "period": ["Q1", "Q1", "Q2", "Q2"]})
-        >>> nps_table(df, "period")["nps"].tolist()
-        [0.0, 100.0]
-    """
-    rows = []
-    keys = frame[by].astype(object).where(frame[by].notna(), "(none)")
-    for key, part in frame.groupby(keys, sort=True):
-        if pd.to_numeric(part[score_column], errors="coerce").notna().any():
-            rows.append({by: key, **nps(part[score_column])})
-    return pd.DataFrame(rows, columns=[by, "n", "promoters", "passives", "detractors", "nps"])
-
-
 def _mentions(value: Any, threshold: float) -> set[str]:
     if isinstance(value, dict):
         return {t for t, s in value.items() if s is None or float(s) >= threshold}
@@ -142,7 +108,7 @@ def theme_nps_impact(feedback: pd.DataFrame, themes: list[str], threshold: float
         has = np.array([t in m for m in mention], dtype=bool)
         if not has.any():
             continue
-        w, wo = nps(fb.loc[has, "nps_score"]), nps(fb.loc[~has, "nps_score"])
+        w, wo = net_promoter_score(fb.loc[has, "nps_score"]), net_promoter_score(fb.loc[~has, "nps_score"])
         share = float(has.mean())
         impact = share * (w["nps"] - wo["nps"]) if wo["n"] else math.nan
         rows.append({"theme": t, "n_with": w["n"], "nps_with": w["nps"], "n_without": wo["n"],

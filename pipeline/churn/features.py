@@ -20,7 +20,7 @@ Feature groups (``FeatureSet.groups``):
 * ``behaviour``: ``spend_per_order``, ``segment`` and the customer file's other
   columns (attributes such as plan, contract or monthly charges);
 * ``nps``: latest NPS (centred on 7), its change since the first answer,
-  detractor / promoter ever, has answered;
+  detractor / promoter ever (:mod:`sada.pipeline.nps`), has answered;
 * ``feedback``: items written, negative and positive items, sentiment level and
   trend (latest minus the earlier mean), complaints, complaints in the last
   ``recent_days``, unanswered complaints (complaints not followed by a later
@@ -56,6 +56,7 @@ import pandas as pd
 
 from sada.pipeline.classify import as_dict, complaint_themes
 from sada.pipeline.errors import InputError
+from sada.pipeline.nps import is_detractor, is_promoter
 
 __all__ = ["FeatureConfig", "FeatureSet", "build_features", "load_feedback_signals", "feedback_input_label",
            "DAYS_PER_MONTH", "TIMING_FEATURES"]
@@ -375,8 +376,8 @@ class _FeedbackStats:
             self.cols["has_nps"][i] = 1.0
             self.cols["nps_latest_centered"][i] = nps.iloc[-1] - 7.0
             self.cols["nps_change"][i] = nps.iloc[-1] - nps.iloc[0]
-            self.cols["nps_detractor"][i] = float((nps <= 6).any())
-            self.cols["nps_promoter"][i] = float((nps >= 9).any())
+            self.cols["nps_detractor"][i] = float(is_detractor(nps).any())
+            self.cols["nps_promoter"][i] = float(is_promoter(nps).any())
 
 
 def _answered_later(items: pd.DataFrame, n: int) -> np.ndarray:

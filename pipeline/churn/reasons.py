@@ -18,6 +18,7 @@ import pandas as pd
 
 from sada.pipeline.churn.features import FeatureSet
 from sada.pipeline.churn.model import ChurnModel
+from sada.pipeline.nps import is_detractor
 from sada.pipeline.report.i18n import Translator
 from sada.pipeline.report.reasons import reason_words
 
@@ -69,7 +70,7 @@ def _nps_reason(row: dict[str, Any]) -> dict[str, Any]:
     if pd.notna(first) and pd.notna(latest) and latest < first:
         return _said("why_nps_fell", first=int(first), latest=int(latest))
     if pd.notna(latest):
-        return _said("why_nps_detractor" if latest <= 6 else "why_nps", score=int(latest))
+        return _said("why_nps_detractor" if is_detractor(latest) else "why_nps", score=int(latest))
     return _said("why_nps_never")
 
 

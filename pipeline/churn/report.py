@@ -8,9 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from sada.pipeline.churn.drivers import nps, nps_table, theme_nps_impact
+from sada.pipeline.churn.drivers import theme_nps_impact
 from sada.pipeline.churn.features import FeatureSet
 from sada.pipeline.jsonable import jsonable
+from sada.pipeline.nps import net_promoter_score, nps_table
 
 __all__ = ["MODEL_VERSION", "ChurnReport", "churn_model_version", "nps_tables", "write_report"]
 
@@ -83,14 +84,14 @@ def nps_tables(fb: pd.DataFrame | None, fs: FeatureSet, scores: pd.DataFrame, th
     Every item with an answer up to the as-of date counts, with or without a customer id.
     """
     if fb is None or not len(fb) or pd.to_numeric(fb["nps_score"], errors="coerce").notna().sum() == 0:
-        return {"overall": nps([]), "by_segment": pd.DataFrame(), "by_period": pd.DataFrame(),
+        return {"overall": net_promoter_score([]), "by_segment": pd.DataFrame(), "by_period": pd.DataFrame(),
                 "by_playbook_segment": pd.DataFrame(), "theme_impact": pd.DataFrame()}
     fb = fb[pd.to_datetime(fb["created_at"]).isna() | (pd.to_datetime(fb["created_at"]) <= fs.as_of)].copy()
     fb["period"] = pd.to_datetime(fb["created_at"]).dt.to_period("Q").astype(str).replace("NaT", None)
     seg = fs.X["segment"] if "segment" in fs.X else pd.Series(dtype=object)
     fb["customer_segment"] = fb["customer_id"].map(seg)
     fb["playbook_segment"] = fb["customer_id"].map(scores.set_index("customer_id")["segment"])
-    return {"overall": nps(fb["nps_score"]), "by_segment": nps_table(fb, "customer_segment"),
+    return {"overall": net_promoter_score(fb["nps_score"]), "by_segment": nps_table(fb, "customer_segment"),
             "by_period": nps_table(fb, "period"), "by_playbook_segment": nps_table(fb, "playbook_segment"),
             "theme_impact": theme_nps_impact(fb, themes)}
 

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from sada.pipeline.language import LANGUAGES
+from sada.pipeline.nps import NPS_COLUMNS, net_promoter_score, nps_table
 from sada.pipeline.report.data import ChurnSnapshot
 from sada.pipeline.report.period import Period
 from sada.pipeline.report.spikes import clean_quote
@@ -26,12 +27,6 @@ logger = logging.getLogger(__name__)
 
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 _LANGS: tuple[str, ...] = LANGUAGES
-
-
-def _nps(scores: pd.Series) -> dict[str, Any]:
-    from sada.pipeline.churn.drivers import nps  # the churn issue's NPS definition, shared
-
-    return nps(scores)
 
 
 def _at_risk(snapshot: ChurnSnapshot) -> pd.DataFrame:
@@ -50,7 +45,7 @@ def _period_figures(fb: pd.DataFrame) -> dict[str, Any]:
         "by_language": {lang: int((fb["language"] == lang).sum()) for lang in _LANGS},
         "classified": int(n),
         "sentiment": mix,
-        "nps": _nps(fb["nps_score"]),
+        "nps": net_promoter_score(fb["nps_score"]),
         "complaint_rate": float(analysed["is_complaint"].astype(bool).mean()) if n else math.nan,
     }
 
@@ -61,7 +56,7 @@ def headline(feedback: pd.DataFrame, period: Period, churn_now: ChurnSnapshot,
 
     Returns:
         ``{"current": {...}, "previous": {...}, "delta": {...}}``: ``items``, ``by_language``,
-        ``classified``, ``sentiment`` (shares), ``nps`` (:func:`sada.pipeline.churn.drivers.nps`), ``complaint_rate``,
+        ``classified``, ``sentiment`` (shares), ``nps`` (:func:`sada.pipeline.nps.net_promoter_score`), ``complaint_rate``,
         ``at_risk`` (customers in band high and not yet churned) and ``at_risk_as_of``.
     """
     prev = period.previous()
@@ -128,11 +123,9 @@ def theme_table(feedback: pd.DataFrame, period: Period, themes: list[str], thres
 
 def nps_by_month(feedback: pd.DataFrame, until: pd.Timestamp) -> pd.DataFrame:
     """NPS per month, overall (``language == "all"``) and per language: ``month, language, n, nps, ...``."""
-    from sada.pipeline.churn.drivers import nps_table
-
     fb = feedback[feedback["created_at"].notna() & (feedback["created_at"] < until) & feedback["nps_score"].notna()]
     if not len(fb):
-        return pd.DataFrame(columns=["month", "language", "n", "promoters", "passives", "detractors", "nps"])
+        return pd.DataFrame(columns=["month", "language", *NPS_COLUMNS])
     fb = fb.assign(month=fb["created_at"].dt.to_period("M").astype(str))
     parts = [nps_table(fb, "month").assign(language="all")]
     for lang, part in fb.groupby("language"):
