@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from sada.pipeline.jsonable import jsonable
 from sada.pipeline.pii import mask_pii, pseudonymous_id
@@ -161,74 +162,33 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
     Raises:
         ConfigError: ``lang`` or ``period`` is invalid.
     """
-    from markupsafe import Markup
-
     t = Translator(lang)
     taxonomy = load_taxonomy(themes)
-    feedback_all, other_taxonomy = one_taxonomy(load_feedback(store), taxonomy.version)
-    if other_taxonomy:
-        logger.warning("%d items were analysed with another taxonomy: their themes are left out of the report; "
-                       "run `sada themes apply` to re-theme them", other_taxonomy)
+    feedback_all = _feedback_of(store, taxonomy.version)
     p = parse_period(period, feedback_all["created_at"].max())
     prev = p.previous()
     feedback = feedback_all[feedback_all["created_at"].isna() | (feedback_all["created_at"] < p.end)]
-    theme_ids, names = taxonomy.ids, {th.id: th.name(lang) for th in taxonomy.themes}
+    names = {th.id: th.name(lang) for th in taxonomy.themes}
 
     churn_now = load_churn_snapshot(store, on_or_before=p.end)
     churn_before = (load_churn_snapshot(store, on_or_before=prev.end, before_as_of=churn_now.as_of)
                     if churn_now.as_of is not None else churn_now)
     head = metrics.headline(feedback, p, churn_now, churn_before)
-    spikes, history = detect_spikes(feedback, p, baseline=baseline, z=z,
-                                    theme_names={k: v for k, v in names.items()} if names else None)
-    sentiment = metrics.sentiment_by_month(feedback, p.end)
-    nps_months = metrics.nps_by_month(feedback, p.end)
-    themes = metrics.theme_table(feedback, p, theme_ids)
-    lift = metrics.churn_lift(store, churn_now)
-    quotes = metrics.representative_quotes(feedback, p, theme_ids)
-    at_risk = metrics.at_risk_table(churn_now, top_customers)
-
+    spikes, history = detect_spikes(feedback, p, baseline=baseline, z=z, theme_names=names or None)
     nonce = secrets.token_urlsafe(16)
-
-    def mark(snippet: str | None) -> Markup | None:  # Plotly's inline scripts get the page's CSP nonce
-        return Markup(re.sub(r"<script(?:\s+type=\"text/javascript\")?>", f'<script nonce="{nonce}">', snippet)
-                      ) if snippet else None
-
-    chart_html = {
-        "sentiment": mark(charts.sentiment_chart(sentiment, t)),
-        "nps": mark(charts.nps_chart(nps_months, t)),
-        "themes": mark(charts.theme_chart(themes, names, t)),
-        "lift": mark(charts.lift_chart(lift, names, t)),
-        "risk": mark(charts.risk_distribution_chart(churn_now.scores, t)),
-        "segments": mark(charts.segment_chart(churn_now.scores, t)),
-    }
-    spike_views = [{
-        "theme": s["theme"],
-        "line": t.t("spike_line", complaints=t.count(s["count"], "complaint"), theme=names.get(s["theme"], s["theme"]),
-                    language=t.language(s["language"]), channel=t.channel(s["channel"]),
-                    mean=t.number(s["baseline_mean"], 1), sd=t.number(s["baseline_sd"], 1)),
-        "examples": [_quote_view({**q, "channel": s["channel"], "sentiment": "negative"}, t) for q in s["examples"]],
-    } for s in spikes]
-    quote_views = [{"theme": g["theme"], "name": names.get(g["theme"], g["theme"]),
-                    "quotes": [_quote_view(q, t, t.t(q["sentiment"]) if q["sentiment"] in metrics.SENTIMENTS else "")
-                               for q in g["quotes"]]} for g in quotes]
-    risk_views = [{"customer_id": pseudonymous_id(str(r["customer_id"])), "score": t.percent(r["score"]), "band": t.band(r["band"]),
-                   "band_key": r["band"], "segment": t.segment(r["segment"]),
-                   "reasons": [localise_reason(x, t, names) for x in r["reasons"]]}
-                  for r in at_risk]
-    candidate_views = None if candidates is None else [_candidate_view(c, t) for c in candidates]
-    versions = sorted(str(v) for v in feedback["model_version"].dropna().unique())
-    stamp = pd.Timestamp(now or datetime.now())
+    chart_html = _charts(store, feedback, p, taxonomy.ids, names, churn_now, t, nonce)
+    quote_views = _quote_views(metrics.representative_quotes(feedback, p, taxonomy.ids), names, t)
+    risk_views = _risk_views(metrics.at_risk_table(churn_now, top_customers), names, t)
     context = {
         "t": t, "nonce": nonce, "title": t.t("title"), "period_label": p.label(t),
         "subtitle": t.t("subtitle", period=p.label(t), previous=prev.label(t)),
-        "generated": t.t("generated", date=t.digits(stamp.strftime("%Y-%m-%d %H:%M")),
-                         items=t.number(len(feedback_all)),
-                         models=", ".join(versions) if versions else t.t("no_classifier")),
+        "generated": _generated_line(feedback_all, feedback, now, t),
         "plotly_js": Markup(charts.plotly_bundle().replace("</script", "<\\/script")),
-        "kpis": _kpis(head, t), "charts": chart_html, "spikes": spike_views,
+        "kpis": _kpis(head, t), "charts": chart_html, "spikes": _spike_views(spikes, names, t),
         "spikes_note": t.t("spikes_note", z=t.number(z, 0 if float(z).is_integer() else 1), n=t.number(baseline)),
         "spikes_empty": t.t("no_spikes") if history >= 3 else t.t("no_baseline"),
-        "at_risk": risk_views, "quotes": quote_views, "candidates": candidate_views,
+        "at_risk": risk_views, "quotes": quote_views,
+        "candidates": None if candidates is None else [_candidate_view(c, t) for c in candidates],
     }
     html = render_html(context)
     path = Path(out) if out else default_report_path(p, lang)
@@ -240,3 +200,66 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
                 "churn": chart_html["risk"] is not None, "quotes": bool(quote_views), "at_risk": bool(risk_views)}
     return ReportResult(path=path, period=p.key, previous_period=prev.key, lang=lang, spikes=spikes,
                         headline=head, sections=sections)
+
+
+def _feedback_of(store: Any, taxonomy_version: str) -> pd.DataFrame:
+    """The stored feedback; themes of items analysed with another taxonomy left out (one taxonomy per trend)."""
+    feedback, other_taxonomy = one_taxonomy(load_feedback(store), taxonomy_version)
+    if other_taxonomy:
+        logger.warning("%d items were analysed with another taxonomy: their themes are left out of the report; "
+                       "run `sada themes apply` to re-theme them", other_taxonomy)
+    return feedback
+
+
+_SCRIPT_TAG = re.compile(r"<script(?:\s+type=\"text/javascript\")?>")
+
+
+def _with_nonce(snippet: str | None, nonce: str) -> Markup | None:
+    """A chart's HTML with its inline scripts carrying the page's CSP nonce; None stays None (no chart)."""
+    return Markup(_SCRIPT_TAG.sub(f'<script nonce="{nonce}">', snippet)) if snippet else None
+
+
+def _charts(store: Any, feedback: pd.DataFrame, p: Period, theme_ids: list[str], names: dict[str, str],
+            churn_now: Any, t: Translator, nonce: str) -> dict[str, Markup | None]:
+    """Each chart of the report by section (None where its data is missing)."""
+    themes = metrics.theme_table(feedback, p, theme_ids)
+    snippets = {
+        "sentiment": charts.sentiment_chart(metrics.sentiment_by_month(feedback, p.end), t),
+        "nps": charts.nps_chart(metrics.nps_by_month(feedback, p.end), t),
+        "themes": charts.theme_chart(themes, names, t),
+        "lift": charts.lift_chart(metrics.churn_lift(store, churn_now), names, t),
+        "risk": charts.risk_distribution_chart(churn_now.scores, t),
+        "segments": charts.segment_chart(churn_now.scores, t),
+    }
+    return {key: _with_nonce(snippet, nonce) for key, snippet in snippets.items()}
+
+
+def _spike_views(spikes: list[dict[str, Any]], names: dict[str, str], t: Translator) -> list[dict[str, Any]]:
+    return [{
+        "theme": s["theme"],
+        "line": t.t("spike_line", complaints=t.count(s["count"], "complaint"), theme=names.get(s["theme"], s["theme"]),
+                    language=t.language(s["language"]), channel=t.channel(s["channel"]),
+                    mean=t.number(s["baseline_mean"], 1), sd=t.number(s["baseline_sd"], 1)),
+        "examples": [_quote_view({**q, "channel": s["channel"], "sentiment": "negative"}, t) for q in s["examples"]],
+    } for s in spikes]
+
+
+def _quote_views(groups: list[dict[str, Any]], names: dict[str, str], t: Translator) -> list[dict[str, Any]]:
+    return [{"theme": g["theme"], "name": names.get(g["theme"], g["theme"]),
+             "quotes": [_quote_view(q, t, t.t(q["sentiment"]) if q["sentiment"] in metrics.SENTIMENTS else "")
+                        for q in g["quotes"]]} for g in groups]
+
+
+def _risk_views(at_risk: list[dict[str, Any]], names: dict[str, str], t: Translator) -> list[dict[str, Any]]:
+    return [{"customer_id": pseudonymous_id(str(r["customer_id"])), "score": t.percent(r["score"]),
+             "band": t.band(r["band"]), "band_key": r["band"], "segment": t.segment(r["segment"]),
+             "reasons": [localise_reason(x, t, names) for x in r["reasons"]]}
+            for r in at_risk]
+
+
+def _generated_line(feedback_all: pd.DataFrame, feedback: pd.DataFrame, now: datetime | None, t: Translator) -> str:
+    """"Generated on ... from N items by models ...": the footer that says what produced the report."""
+    versions = sorted(str(v) for v in feedback["model_version"].dropna().unique())
+    stamp = pd.Timestamp(now or datetime.now())
+    return t.t("generated", date=t.digits(stamp.strftime("%Y-%m-%d %H:%M")), items=t.number(len(feedback_all)),
+               models=", ".join(versions) if versions else t.t("no_classifier"))
