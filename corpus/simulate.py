@@ -197,8 +197,298 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+
+@dataclass(frozen=True)
+class _Window:
+    """The observation window: its first day (day 0) and the first day of each month, plus one past the end."""
+
+    epoch: date
+    month_starts: tuple[date, ...]
+
+    @classmethod
+    def of(cls, config: SimConfig) -> _Window:
+        return cls(config.start, tuple(_add_months(config.start, m) for m in range(config.months + 1)))
+
+    @property
+    def months(self) -> int:
+        return len(self.month_starts) - 1
+
+    @property
+    def end(self) -> date:
+        return self.month_starts[-1] - timedelta(days=1)
+
+    def day(self, d: date) -> int:
+        """Day index of ``d`` relative to the window start."""
+        return (d - self.epoch).days
+
+    def month_days(self, m: int) -> tuple[int, int]:
+        """First and last day index of month ``m``."""
+        return self.day(self.month_starts[m]), self.day(self.month_starts[m + 1]) - 1
+
+    def iso(self, d: int) -> str:
+        """The ISO date of day index ``d``."""
+        return (self.epoch + timedelta(days=int(d))).isoformat()
+
+
+@dataclass
+class _Customers:
+    """The drawn customers, one array entry per customer (their cell indexes ``cells``)."""
+
+    customer_id: np.ndarray
+    cell: np.ndarray
+    language: np.ndarray
+    domain: np.ndarray
+    segment: np.ndarray
+    plan: np.ndarray
+    signup_day: np.ndarray
+    activity: np.ndarray
+    u: np.ndarray
+    propensity: np.ndarray
+    basket: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.customer_id)
+
+
+@dataclass
+class _State:
+    """What the months have done to each customer so far: orders, feedback flags, churn, survival."""
+
+    churned: np.ndarray
+    churn_day: np.ndarray
+    last_fb_day: np.ndarray
+    last_act_day: np.ndarray
+    orders: np.ndarray
+    spend: np.ndarray
+    n_fb: np.ndarray
+    neg_any: np.ndarray
+    pos_any: np.ndarray
+    detr_any: np.ndarray
+    prom_any: np.ndarray
+    theme_neg: np.ndarray
+    log_surv: np.ndarray
+
+    @classmethod
+    def start(cls, n: int, n_themes: int) -> _State:
+        never = np.full(n, -10**6, dtype=np.int64)
+        return cls(churned=np.zeros(n, dtype=bool), churn_day=np.full(n, np.iinfo(np.int32).max, dtype=np.int64),
+                   last_fb_day=never.copy(), last_act_day=never.copy(), orders=np.zeros(n, dtype=np.int64),
+                   spend=np.zeros(n, dtype=float), n_fb=np.zeros(n, dtype=np.int64),
+                   neg_any=np.zeros(n, dtype=bool), pos_any=np.zeros(n, dtype=bool),
+                   detr_any=np.zeros(n, dtype=bool), prom_any=np.zeros(n, dtype=bool),
+                   theme_neg=np.zeros((n, n_themes), dtype=bool), log_surv=np.zeros(n, dtype=float))
+
+
+#: Sign of an item's sentiment in the weight of who wrote it.
+_SENT_SIGN = {"negative": 1.0, "neutral": 0.0, "positive": -1.0}
+#: Column of each theme in :attr:`_State.theme_neg` and in the hazard's theme coefficients.
+_THEMES = tuple(THEME_COEFFICIENTS)
+_THEME_POS = {t: j for j, t in enumerate(_THEMES)}
+_THEME_COEF = np.array([THEME_COEFFICIENTS[t] for t in _THEMES])
+
+
+def _customers_per_cell(sizes: list[int], n_customers: int) -> np.ndarray:
+    """Customers of each cell, in proportion to its items (largest remainder, deterministic).
+
+    Example:
+        >>> _customers_per_cell([1, 1, 1], 10).tolist()
+        [4, 3, 3]
+    """
+    raw = np.array([n_customers * s / sum(sizes) for s in sizes])
+    counts = np.floor(raw).astype(int)
+    for k in np.argsort(-(raw - counts), kind="stable")[: n_customers - counts.sum()]:
+        counts[k] += 1
+    return counts
+
+
+def _draw_customers(rng: np.random.Generator, cells: list[tuple[str, str]], counts: np.ndarray) -> _Customers:
+    """Step 1 of the story: each customer's cell, segment, plan, signup, activity, dissatisfaction, propensity."""
+    n = int(counts.sum())
+    cell = np.repeat(np.arange(len(cells)), counts)
+    domain = np.array([cells[k][1] for k in cell])
+    segment = np.where(rng.random(n) < 0.15, "business", "consumer")
+    plan = np.array(_PLANS)[rng.choice(3, size=n, p=_PLAN_P)]
+    existing = rng.random(n) < 0.55
+    before = rng.integers(1, 4 * 365, size=n)  # days before the window
+    during = rng.integers(0, 396, size=n)  # days into the window (first ~13 months)
+    activity = np.array([_PLAN_ACTIVITY[p] for p in plan]) * np.exp(rng.normal(0.0, 0.6, size=n))
+    activity = np.round(activity, 4)
+    u = rng.normal(0.0, 1.0, size=n)
+    propensity = rng.gamma(0.6, 1.0, size=n) * (1.0 + 0.3 * np.log1p(activity))
+    basket = np.array([_SPEND_PER_ORDER[d] for d in domain]) * np.exp(rng.normal(0.0, 0.3, size=n))
+    return _Customers(customer_id=np.array([f"C{i + 1:05d}" for i in range(n)]), cell=cell,
+                      language=np.array([cells[k][0] for k in cell]), domain=domain, segment=segment, plan=plan,
+                      signup_day=np.where(existing, -before, during), activity=activity, u=u,
+                      propensity=propensity, basket=basket)
+
+
+def _static_log_odds(cust: _Customers) -> np.ndarray:
+    """The part of the monthly hazard's log-odds that does not change over time."""
+    return (COEFFICIENTS["intercept"]
+            + COEFFICIENTS["log1p_activity_rate"] * np.log1p(cust.activity)
+            + COEFFICIENTS["plan_basic"] * (cust.plan == "basic")
+            + COEFFICIENTS["plan_premium"] * (cust.plan == "premium")
+            + COEFFICIENTS["segment_business"] * (cust.segment == "business"))
+
+
+def _spread_items(rng: np.random.Generator, cell_items: list[pd.DataFrame], months: int) -> list[list[int]]:
+    """Step 3's plan: each cell's items shuffled, then split evenly over the months (row labels per month)."""
+    by_month: list[list[int]] = [[] for _ in range(months)]
+    for part in cell_items:
+        idx = part.index.to_numpy()
+        idx = idx[rng.permutation(len(idx))]
+        for m, chunk in enumerate(np.array_split(idx, months)):
+            by_month[m].extend(int(i) for i in chunk)
+    return by_month
+
+
+def _place_orders(rng: np.random.Generator, cust: _Customers, st: _State, m_start: int, m_end: int,
+                  active: np.ndarray, first_day: np.ndarray) -> None:
+    """Step 2 for one month: Poisson orders over the part of the month each customer was active."""
+    frac = np.where(active, (m_end - first_day + 1) / (m_end - m_start + 1), 0.0)
+    n_orders = rng.poisson(cust.activity * frac)
+    st.orders += n_orders
+    st.spend += n_orders * cust.basket
+    has = n_orders > 0
+    act_day = first_day + np.floor(rng.random(cust.n) * (m_end - first_day + 1)).astype(np.int64)
+    st.last_act_day = np.where(has & active, np.maximum(st.last_act_day, act_day), st.last_act_day)
+
+
+def _pick_writer(rng: np.random.Generator, cust: _Customers, candidates: np.ndarray, sentiment: str) -> int:
+    """Who wrote an item: weight ``propensity * exp(GAMMA * s * u)`` among the candidates."""
+    w = cust.propensity[candidates] * np.exp(GAMMA * _SENT_SIGN[sentiment] * cust.u[candidates])
+    return int(candidates[rng.choice(candidates.size, p=w / w.sum())])
+
+
+def _record_feedback(st: _State, i: int, row: pd.Series, fb_day: int) -> None:
+    """What an item written on ``fb_day`` does to its writer's feedback features."""
+    st.n_fb[i] += 1
+    st.last_fb_day[i] = max(st.last_fb_day[i], fb_day)
+    sentiment = str(row["sentiment"])
+    st.neg_any[i] |= sentiment == "negative"
+    st.pos_any[i] |= sentiment == "positive"
+    nps = row["nps"]
+    if nps is not None and not pd.isna(nps):
+        st.detr_any[i] |= is_detractor(int(nps))
+        st.prom_any[i] |= is_promoter(int(nps))
+    for t, s in dict(row["theme_sentiment"]).items():
+        if s == "negative" and t in _THEME_POS:
+            st.theme_neg[i, _THEME_POS[t]] = True
+
+
+def _link_items(rng: np.random.Generator, items: pd.DataFrame, item_ixs: list[int], cells: list[tuple[str, str]],
+                cust: _Customers, st: _State, window: _Window, m: int,
+                active: np.ndarray, first_day: np.ndarray) -> list[tuple[str, str, str, str]]:
+    """Step 3 for one month: each planned item goes to one active customer of its cell, at most one each.
+
+    Returns:
+        ``(feedback_id, customer_id, created_at, channel)`` per item.
+
+    Raises:
+        ValueError: A cell has more items this month than active customers.
+    """
+    m_end = window.month_days(m)[1]
+    taken = np.zeros(cust.n, dtype=bool)
+    links = []
+    for item_ix in item_ixs:
+        row = items.loc[item_ix]
+        k = cells.index((str(row["language"]), str(row["domain"])))
+        cand = np.flatnonzero(active & (cust.cell == k) & ~taken)
+        if cand.size == 0:
+            raise ValueError(f"no active customer left in cell {cells[k]} in month {m}; raise n_customers")
+        i = _pick_writer(rng, cust, cand, str(row["sentiment"]))
+        taken[i] = True
+        d0 = int(first_day[i])
+        fb_day = d0 + int(rng.integers(0, m_end - d0 + 1))
+        secs = int(rng.integers(7 * 3600, 24 * 3600))
+        ts = datetime.combine(window.epoch + timedelta(days=fb_day), datetime.min.time()) + timedelta(seconds=secs)
+        src, dom = str(row["source"]), str(row["domain"])
+        channel = _CHANNELS[int(rng.choice(4, p=_CHANNEL_P[src][dom]))]
+        links.append((str(row["feedback_id"]), str(cust.customer_id[i]), ts.isoformat(), channel))
+        _record_feedback(st, i, row, fb_day)
+    return links
+
+
+def _draw_churn(rng: np.random.Generator, cust: _Customers, st: _State, static: np.ndarray, m_start: int,
+                m_end: int, signed: np.ndarray, active: np.ndarray, first_day: np.ndarray) -> None:
+    """Step 4 for one month: the hazard with the state after this month's feedback, and who churns when."""
+    tenure = np.maximum(m_start - cust.signup_day, 0) / _DAYS_PER_MONTH
+    eta = (static
+           + COEFFICIENTS["log1p_tenure_months"] * np.log1p(tenure)
+           + COEFFICIENTS["negative_feedback"] * st.neg_any
+           + COEFFICIENTS["positive_feedback"] * st.pos_any
+           + COEFFICIENTS["detractor"] * st.detr_any
+           + COEFFICIENTS["promoter"] * st.prom_any
+           + st.theme_neg.astype(float) @ _THEME_COEF)
+    hazard = _sigmoid(eta)
+    st.log_surv += np.where(signed, np.log1p(-hazard), 0.0)
+    draw = rng.random(cust.n)
+    new_churn = active & (draw < hazard)
+    earliest = np.maximum(first_day, st.last_fb_day + 1)  # a churner's date follows their last feedback
+    span = np.maximum(m_end - earliest + 1, 1)
+    cday = earliest + np.floor(rng.random(cust.n) * span).astype(np.int64)
+    st.churn_day = np.where(new_churn, cday, st.churn_day)
+    st.churned |= new_churn
+
+
+def _customers_frame(cust: _Customers, st: _State, window: _Window) -> pd.DataFrame:
+    """One row per customer, the columns of ``pipeline.corpus.CUSTOMER_COLUMNS``."""
+    stop_day = np.where(st.churned, st.churn_day, window.day(window.end))
+    tenure_months = np.floor((stop_day - cust.signup_day) / _DAYS_PER_MONTH).astype(int)
+    last_act = np.where(st.last_act_day < -10**5, cust.signup_day, st.last_act_day)
+    last_act = np.where(st.churned, np.minimum(last_act, st.churn_day), last_act)
+    return pd.DataFrame({
+        "customer_id": cust.customer_id,
+        "language": cust.language,
+        "domain": cust.domain,
+        "segment": cust.segment,
+        "plan": cust.plan,
+        "signup_date": [window.iso(d) for d in cust.signup_day],
+        "tenure_months": tenure_months,
+        "orders": st.orders,
+        "spend": np.round(st.spend, 2),
+        "last_activity_date": [window.iso(d) for d in last_act],
+        "n_feedback": st.n_fb,
+        "churned": st.churned.astype(int),
+        "churn_date": [window.iso(d) if c else "" for d, c in zip(st.churn_day, st.churned)],
+    })
+
+
+def _truth(config: SimConfig, window: _Window, cust: _Customers, st: _State) -> dict[str, Any]:
+    """Step 5: the story, the coefficients, each customer's true churn probability and the oracle AUC."""
+    p_true = 1.0 - np.exp(st.log_surv)
+    oracle = round(auc(p_true, st.churned.astype(int)), 6)
+    return {
+        "seed": config.seed,
+        "generator": "numpy.random.default_rng (PCG64)",
+        "window": {"start": config.start.isoformat(), "end": window.end.isoformat(), "months": window.months},
+        "n_customers": cust.n,
+        "n_churned": int(st.churned.sum()),
+        "model": ("discrete-time monthly hazard: P(churn in month m | active at its start) = "
+                  "sigmoid(intercept + sum_k coef_k * feature_k(i, m)); feedback written in month m "
+                  "counts in month m and always precedes the churn date"),
+        "features": FEATURES,
+        "coefficients": {**COEFFICIENTS, **{f"theme_negative_{t}": v for t, v in THEME_COEFFICIENTS.items()}},
+        "feedback_assignment": {
+            "gamma": GAMMA,
+            "rule": "weight = propensity * exp(gamma * s * u), s = +1 negative / 0 neutral / -1 positive; "
+                    "u ~ N(0,1) does not enter the hazard",
+        },
+        "oracle_auc": oracle if math.isfinite(oracle) else None,
+        "customers": [
+            {"customer_id": str(cid), "p_churn": round(float(p), 6), "activity_rate": float(a),
+             "dissatisfaction": round(float(uu), 6)}
+            for cid, p, a, uu in zip(cust.customer_id, p_true, cust.activity, cust.u)
+        ],
+    }
+
+
 def simulate(items: pd.DataFrame, config: SimConfig = SimConfig()) -> SimResult:
     """Simulate customers, link every item to one of them, and draw churn.
+
+    The steps of the module's story, in the order they draw from the one generator: customers,
+    the items' months, then per month orders, feedback and churn.
 
     Args:
         items: One row per item with columns feedback_id, language, domain,
@@ -213,185 +503,21 @@ def simulate(items: pd.DataFrame, config: SimConfig = SimConfig()) -> SimResult:
         ValueError: a cell has more items in a month than active customers.
     """
     rng = np.random.default_rng(config.seed)
-    months = config.months
-    theme_list = list(THEME_COEFFICIENTS)
-    month_starts = [_add_months(config.start, m) for m in range(months + 1)]
-    window_end = month_starts[-1] - timedelta(days=1)
-    epoch = config.start
-    day = lambda d: (d - epoch).days  # noqa: E731 - day index relative to the window start
-
+    window = _Window.of(config)
     cells = sorted({(str(r.language), str(r.domain)) for r in items.itertuples()})
-    cell_items = {c: items[(items["language"] == c[0]) & (items["domain"] == c[1])] for c in cells}
-    total_items = len(items)
-    # customers per cell, proportional to items (largest remainder, deterministic)
-    raw = np.array([config.n_customers * len(cell_items[c]) / total_items for c in cells])
-    counts = np.floor(raw).astype(int)
-    for k in np.argsort(-(raw - counts), kind="stable")[: config.n_customers - counts.sum()]:
-        counts[k] += 1
-
-    # ---- customers -----------------------------------------------------------------------
-    n = int(counts.sum())
-    cust_cell = np.repeat(np.arange(len(cells)), counts)
-    lang = np.array([cells[k][0] for k in cust_cell])
-    domain = np.array([cells[k][1] for k in cust_cell])
-    segment = np.where(rng.random(n) < 0.15, "business", "consumer")
-    plan = np.array(_PLANS)[rng.choice(3, size=n, p=_PLAN_P)]
-    existing = rng.random(n) < 0.55
-    before = rng.integers(1, 4 * 365, size=n)  # days before the window
-    during = rng.integers(0, 396, size=n)  # days into the window (first ~13 months)
-    signup_day = np.where(existing, -before, during)
-    activity = np.array([_PLAN_ACTIVITY[p] for p in plan]) * np.exp(rng.normal(0.0, 0.6, size=n))
-    activity = np.round(activity, 4)
-    u = rng.normal(0.0, 1.0, size=n)
-    propensity = rng.gamma(0.6, 1.0, size=n) * (1.0 + 0.3 * np.log1p(activity))
-    basket = np.array([_SPEND_PER_ORDER[d] for d in domain]) * np.exp(rng.normal(0.0, 0.3, size=n))
-    customer_id = np.array([f"C{i + 1:05d}" for i in range(n)])
-
-    # ---- time loop -----------------------------------------------------------------------
-    churned = np.zeros(n, dtype=bool)
-    churn_day = np.full(n, np.iinfo(np.int32).max, dtype=np.int64)
-    last_fb_day = np.full(n, -10**6, dtype=np.int64)
-    last_act_day = np.full(n, -10**6, dtype=np.int64)
-    orders = np.zeros(n, dtype=np.int64)
-    spend = np.zeros(n, dtype=float)
-    n_fb = np.zeros(n, dtype=np.int64)
-    neg_any = np.zeros(n, dtype=bool)
-    pos_any = np.zeros(n, dtype=bool)
-    detr_any = np.zeros(n, dtype=bool)
-    prom_any = np.zeros(n, dtype=bool)
-    theme_neg = np.zeros((n, len(theme_list)), dtype=bool)
-    log_surv = np.zeros(n, dtype=float)
-
-    static = (COEFFICIENTS["intercept"]
-              + COEFFICIENTS["log1p_activity_rate"] * np.log1p(activity)
-              + COEFFICIENTS["plan_basic"] * (plan == "basic")
-              + COEFFICIENTS["plan_premium"] * (plan == "premium")
-              + COEFFICIENTS["segment_business"] * (segment == "business"))
-    theme_coef = np.array([THEME_COEFFICIENTS[t] for t in theme_list])
-
-    # spread each cell's items over the months (shuffled, then evenly split)
-    plan_by_month: list[list[int]] = [[] for _ in range(months)]
-    for c in cells:
-        idx = cell_items[c].index.to_numpy()
-        idx = idx[rng.permutation(len(idx))]
-        for m, chunk in enumerate(np.array_split(idx, months)):
-            plan_by_month[m].extend(int(i) for i in chunk)
-
-    sent_sign = {"negative": 1.0, "neutral": 0.0, "positive": -1.0}
-    link_rows: list[tuple[str, str, str, str]] = []
-    theme_pos = {t: j for j, t in enumerate(theme_list)}
-
-    for m in range(months):
-        m_start, m_end = day(month_starts[m]), day(month_starts[m + 1]) - 1
-        signed = signup_day <= m_end
-        active = signed & ~churned
-        first_day = np.maximum(signup_day, m_start)
-        # orders this month (fraction of month active counts)
-        frac = np.where(active, (m_end - first_day + 1) / (m_end - m_start + 1), 0.0)
-        n_orders = rng.poisson(activity * frac)
-        orders += n_orders
-        spend += n_orders * basket
-        has = n_orders > 0
-        act_day = first_day + np.floor(rng.random(n) * (m_end - first_day + 1)).astype(np.int64)
-        last_act_day = np.where(has & active, np.maximum(last_act_day, act_day), last_act_day)
-
-        # feedback: each planned item goes to one active customer of its cell
-        taken = np.zeros(n, dtype=bool)
-        for item_ix in plan_by_month[m]:
-            row = items.loc[item_ix]
-            k = cells.index((str(row["language"]), str(row["domain"])))
-            cand = np.flatnonzero(active & (cust_cell == k) & ~taken)
-            if cand.size == 0:
-                raise ValueError(f"no active customer left in cell {cells[k]} in month {m}; raise n_customers")
-            w = propensity[cand] * np.exp(GAMMA * sent_sign[str(row["sentiment"])] * u[cand])
-            i = int(cand[rng.choice(cand.size, p=w / w.sum())])
-            taken[i] = True
-            d0 = int(first_day[i])
-            fb_day = d0 + int(rng.integers(0, m_end - d0 + 1))
-            secs = int(rng.integers(7 * 3600, 24 * 3600))
-            ts = datetime.combine(epoch + timedelta(days=fb_day), datetime.min.time()) + timedelta(seconds=secs)
-            src, dom = str(row["source"]), str(row["domain"])
-            channel = _CHANNELS[int(rng.choice(4, p=_CHANNEL_P[src][dom]))]
-            link_rows.append((str(row["feedback_id"]), str(customer_id[i]), ts.isoformat(), channel))
-            n_fb[i] += 1
-            last_fb_day[i] = max(last_fb_day[i], fb_day)
-            sentiment = str(row["sentiment"])
-            neg_any[i] |= sentiment == "negative"
-            pos_any[i] |= sentiment == "positive"
-            nps = row["nps"]
-            if nps is not None and not pd.isna(nps):
-                detr_any[i] |= is_detractor(int(nps))
-                prom_any[i] |= is_promoter(int(nps))
-            for t, s in dict(row["theme_sentiment"]).items():
-                if s == "negative" and t in theme_pos:
-                    theme_neg[i, theme_pos[t]] = True
-
-        # hazard with the state at the end of this month's feedback
-        tenure = np.maximum(m_start - signup_day, 0) / _DAYS_PER_MONTH
-        eta = (static
-               + COEFFICIENTS["log1p_tenure_months"] * np.log1p(tenure)
-               + COEFFICIENTS["negative_feedback"] * neg_any
-               + COEFFICIENTS["positive_feedback"] * pos_any
-               + COEFFICIENTS["detractor"] * detr_any
-               + COEFFICIENTS["promoter"] * prom_any
-               + theme_neg.astype(float) @ theme_coef)
-        hazard = _sigmoid(eta)
-        log_surv += np.where(signed, np.log1p(-hazard), 0.0)
-        draw = rng.random(n)
-        new_churn = active & (draw < hazard)
-        earliest = np.maximum(first_day, last_fb_day + 1)
-        span = np.maximum(m_end - earliest + 1, 1)
-        cday = earliest + np.floor(rng.random(n) * span).astype(np.int64)
-        churn_day = np.where(new_churn, cday, churn_day)
-        churned |= new_churn
-
-    # ---- assemble ------------------------------------------------------------------------
-    end_day = day(window_end)
-    stop_day = np.where(churned, churn_day, end_day)
-    tenure_months = np.floor((stop_day - signup_day) / _DAYS_PER_MONTH).astype(int)
-    last_act = np.where(last_act_day < -10**5, signup_day, last_act_day)
-    last_act = np.where(churned, np.minimum(last_act, churn_day), last_act)
-    to_iso = lambda d: (epoch + timedelta(days=int(d))).isoformat()  # noqa: E731
-    customers = pd.DataFrame({
-        "customer_id": customer_id,
-        "language": lang,
-        "domain": domain,
-        "segment": segment,
-        "plan": plan,
-        "signup_date": [to_iso(d) for d in signup_day],
-        "tenure_months": tenure_months,
-        "orders": orders,
-        "spend": np.round(spend, 2),
-        "last_activity_date": [to_iso(d) for d in last_act],
-        "n_feedback": n_fb,
-        "churned": churned.astype(int),
-        "churn_date": [to_iso(d) if c else "" for d, c in zip(churn_day, churned)],
-    })
-    links = pd.DataFrame(link_rows, columns=["feedback_id", "customer_id", "created_at", "channel"])
-    p_true = 1.0 - np.exp(log_surv)
-    truth = {
-        "seed": config.seed,
-        "generator": "numpy.random.default_rng (PCG64)",
-        "window": {"start": config.start.isoformat(), "end": window_end.isoformat(), "months": months},
-        "n_customers": n,
-        "n_churned": int(churned.sum()),
-        "model": ("discrete-time monthly hazard: P(churn in month m | active at its start) = "
-                  "sigmoid(intercept + sum_k coef_k * feature_k(i, m)); feedback written in month m "
-                  "counts in month m and always precedes the churn date"),
-        "features": FEATURES,
-        "coefficients": {**COEFFICIENTS, **{f"theme_negative_{t}": v for t, v in THEME_COEFFICIENTS.items()}},
-        "feedback_assignment": {
-            "gamma": GAMMA,
-            "rule": "weight = propensity * exp(gamma * s * u), s = +1 negative / 0 neutral / -1 positive; "
-                    "u ~ N(0,1) does not enter the hazard",
-        },
-        "oracle_auc": round(auc(p_true, churned.astype(int)), 6),
-        "customers": [
-            {"customer_id": str(cid), "p_churn": round(float(p), 6), "activity_rate": float(a),
-             "dissatisfaction": round(float(uu), 6)}
-            for cid, p, a, uu in zip(customer_id, p_true, activity, u)
-        ],
-    }
-    if not math.isfinite(truth["oracle_auc"]):
-        truth["oracle_auc"] = None
-    return SimResult(links=links, customers=customers, truth=truth)
+    cell_items = [items[(items["language"] == lang) & (items["domain"] == dom)] for lang, dom in cells]
+    cust = _draw_customers(rng, cells, _customers_per_cell([len(p) for p in cell_items], config.n_customers))
+    st = _State.start(cust.n, len(_THEMES))
+    static = _static_log_odds(cust)
+    plan_by_month = _spread_items(rng, cell_items, window.months)
+    links: list[tuple[str, str, str, str]] = []
+    for m in range(window.months):
+        m_start, m_end = window.month_days(m)
+        signed = cust.signup_day <= m_end
+        active = signed & ~st.churned
+        first_day = np.maximum(cust.signup_day, m_start)
+        _place_orders(rng, cust, st, m_start, m_end, active, first_day)
+        links += _link_items(rng, items, plan_by_month[m], cells, cust, st, window, m, active, first_day)
+        _draw_churn(rng, cust, st, static, m_start, m_end, signed, active, first_day)
+    return SimResult(links=pd.DataFrame(links, columns=["feedback_id", "customer_id", "created_at", "channel"]),
+                     customers=_customers_frame(cust, st, window), truth=_truth(config, window, cust, st))
