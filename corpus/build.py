@@ -23,7 +23,7 @@ import re
 import shutil
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from sada.pipeline.corpus import (
     theme_ids,
 )
 from sada.pipeline.errors import CorpusError
+from sada.pipeline.nps import NPS_MAX, NPS_MIN
 
 __all__ = [
     "DEFAULT_SEED",
@@ -123,6 +124,59 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _place_errors(obj: dict[str, Any], language: str | None, domain: str | None) -> list[str]:
+    """Language, variety and domain: known values, and those the file name implies."""
+    errs: list[str] = []
+    lang = obj["language"]
+    if lang not in LANGUAGES:
+        errs.append(f"language {lang!r} not in {LANGUAGES}")
+    elif language and lang != language:
+        errs.append(f"language {lang!r} in a {language} file")
+    elif obj["variety"] not in VARIETIES[lang]:
+        errs.append(f"variety {obj['variety']!r} not in {VARIETIES[lang]}")
+    if obj["domain"] not in DOMAINS:
+        errs.append(f"domain {obj['domain']!r} not in {DOMAINS}")
+    elif domain and obj["domain"] != domain:
+        errs.append(f"domain {obj['domain']!r} in a {domain} file")
+    return errs
+
+
+def _theme_errors(obj: dict[str, Any], themes: Sequence[str]) -> list[str]:
+    """Themes: a list of known, distinct ids, each with one sentiment in ``theme_sentiment``."""
+    th, ts = obj["themes"], obj["theme_sentiment"]
+    if not isinstance(th, list) or not all(isinstance(t, str) for t in th):
+        return ["themes is not a list of strings"]
+    errs: list[str] = []
+    unknown = [t for t in th if t not in themes]
+    if unknown:
+        errs.append(f"unknown themes {unknown}")
+    if len(set(th)) != len(th):
+        errs.append("duplicate themes")
+    if not isinstance(ts, dict):
+        return [*errs, "theme_sentiment is not an object"]
+    if set(ts) != set(th):
+        errs.append(f"theme_sentiment keys {sorted(ts)} != themes {sorted(th)}")
+    bad = {k: v for k, v in ts.items() if v not in SENTIMENTS}
+    if bad:
+        errs.append(f"theme_sentiment values not in {SENTIMENTS}: {bad}")
+    return errs
+
+
+def _score_errors(obj: dict[str, Any], key: str, source: str, scale: tuple[int, int],
+                  by_sentiment: dict[str, tuple[int, int]]) -> list[str]:
+    """The score ``key`` (``nps`` or ``rating``): an integer on its scale, fitting the sentiment, on ``source``
+    items only."""
+    value, src, sent = obj[key], obj["source"], obj["sentiment"]
+    if src != source:
+        return [] if value is None else [f"{key} must be null for a {src} item, found {value!r}"]
+    lo, hi = scale
+    if not _is_int(value) or not lo <= value <= hi:
+        return [f"{source} item needs an integer {key} {lo}..{hi}, found {value!r}"]
+    if sent in by_sentiment and not by_sentiment[sent][0] <= value <= by_sentiment[sent][1]:
+        return [f"{key} {value} inconsistent with sentiment {sent} (allowed {by_sentiment[sent]})"]
+    return []
+
+
 def check_item(obj: Any, themes: Sequence[str], language: str | None = None,
                domain: str | None = None) -> list[str]:
     """Reasons why one parsed JSON line is not a valid item (empty list when valid).
@@ -139,56 +193,73 @@ def check_item(obj: Any, themes: Sequence[str], language: str | None = None,
     if missing:
         return [f"missing keys: {', '.join(missing)}"]
     errs: list[str] = []
-    text, lang, sent, src = obj["text"], obj["language"], obj["sentiment"], obj["source"]
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(obj["text"], str) or not obj["text"].strip():
         errs.append("text is empty or not a string")
-    if lang not in LANGUAGES:
-        errs.append(f"language {lang!r} not in {LANGUAGES}")
-    elif language and lang != language:
-        errs.append(f"language {lang!r} in a {language} file")
-    elif obj["variety"] not in VARIETIES[lang]:
-        errs.append(f"variety {obj['variety']!r} not in {VARIETIES[lang]}")
-    if obj["domain"] not in DOMAINS:
-        errs.append(f"domain {obj['domain']!r} not in {DOMAINS}")
-    elif domain and obj["domain"] != domain:
-        errs.append(f"domain {obj['domain']!r} in a {domain} file")
-    if sent not in SENTIMENTS:
-        errs.append(f"sentiment {sent!r} not in {SENTIMENTS}")
-    th, ts = obj["themes"], obj["theme_sentiment"]
-    if not isinstance(th, list) or not all(isinstance(t, str) for t in th):
-        errs.append("themes is not a list of strings")
-    else:
-        unknown = [t for t in th if t not in themes]
-        if unknown:
-            errs.append(f"unknown themes {unknown}")
-        if len(set(th)) != len(th):
-            errs.append("duplicate themes")
-        if not isinstance(ts, dict):
-            errs.append("theme_sentiment is not an object")
-        else:
-            if set(ts) != set(th):
-                errs.append(f"theme_sentiment keys {sorted(ts)} != themes {sorted(th)}")
-            bad = {k: v for k, v in ts.items() if v not in SENTIMENTS}
-            if bad:
-                errs.append(f"theme_sentiment values not in {SENTIMENTS}: {bad}")
-    nps, rating = obj["nps"], obj["rating"]
-    if src not in SOURCES:
-        errs.append(f"source {src!r} not in {SOURCES}")
-    if src == "survey":
-        if not _is_int(nps) or not 0 <= nps <= 10:
-            errs.append(f"survey item needs an integer nps 0..10, found {nps!r}")
-        elif sent in NPS_RANGE and not NPS_RANGE[sent][0] <= nps <= NPS_RANGE[sent][1]:
-            errs.append(f"nps {nps} inconsistent with sentiment {sent} (allowed {NPS_RANGE[sent]})")
-    elif nps is not None:
-        errs.append(f"nps must be null for a {src} item, found {nps!r}")
-    if src == "review":
-        if not _is_int(rating) or not 1 <= rating <= 5:
-            errs.append(f"review item needs an integer rating 1..5, found {rating!r}")
-        elif sent in RATING_RANGE and not RATING_RANGE[sent][0] <= rating <= RATING_RANGE[sent][1]:
-            errs.append(f"rating {rating} inconsistent with sentiment {sent} (allowed {RATING_RANGE[sent]})")
-    elif rating is not None:
-        errs.append(f"rating must be null for a {src} item, found {rating!r}")
+    errs += _place_errors(obj, language, domain)
+    if obj["sentiment"] not in SENTIMENTS:
+        errs.append(f"sentiment {obj['sentiment']!r} not in {SENTIMENTS}")
+    errs += _theme_errors(obj, themes)
+    if obj["source"] not in SOURCES:
+        errs.append(f"source {obj['source']!r} not in {SOURCES}")
+    errs += _score_errors(obj, "nps", "survey", (NPS_MIN, NPS_MAX), NPS_RANGE)
+    errs += _score_errors(obj, "rating", "review", (1, 5), RATING_RANGE)
     return errs
+
+
+def _item_row(obj: dict[str, Any]) -> dict[str, Any]:
+    """A valid item's row: its id, the stripped text and its labels (theme sentiments in theme order)."""
+    text = obj["text"].strip()
+    return {
+        "feedback_id": feedback_id(obj["language"], text),
+        "text": text,
+        "language": obj["language"],
+        "variety": obj["variety"],
+        "sentiment": obj["sentiment"],
+        "themes": list(obj["themes"]),
+        "theme_sentiment": {t: obj["theme_sentiment"][t] for t in obj["themes"]},
+        "domain": obj["domain"],
+        "source": obj["source"],
+        "nps": obj["nps"],
+        "rating": obj["rating"],
+    }
+
+
+def _file_lines(path: Path, problems: list[Problem]) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of one item file's non-blank lines; a UTF-8 BOM is dropped and reported."""
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        problems.append(Problem(path.name, 1, "UTF-8 BOM at the start of the file (ignored)"))
+        raw = raw[3:]
+    for no, line in enumerate(raw.decode("utf-8", errors="replace").split("\n"), start=1):
+        if line.strip():
+            yield no, line
+
+
+def _read_file(path: Path, themes: Sequence[str], seen: dict[str, str],
+               problems: list[Problem]) -> list[dict[str, Any]]:
+    """The valid, new items of one file; invalid lines and duplicates of ``seen`` texts go to ``problems``."""
+    m = _FILE_RE.match(path.name)
+    f_lang, f_dom = (m.group(1), m.group(2)) if m else (None, None)
+    if not m:
+        problems.append(Problem(path.name, 0, "file name is not {ar,fa}_{domain}.jsonl; file checked anyway"))
+    rows = []
+    for no, line in _file_lines(path, problems):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(path.name, no, f"not valid JSON ({exc.msg})"))
+            continue
+        errs = check_item(obj, themes, f_lang, f_dom)
+        if errs:
+            problems.append(Problem(path.name, no, "; ".join(errs)))
+            continue
+        key = obj["language"] + ":" + normalise_for_dedup(obj["text"].strip())
+        if key in seen:
+            problems.append(Problem(path.name, no, f"duplicate of {seen[key]}"))
+            continue
+        seen[key] = f"{path.name}:{no}"
+        rows.append(_item_row(obj))
+    return rows
 
 
 def read_items(texts_dir: Path, themes: Sequence[str]) -> ReadResult:
@@ -215,45 +286,7 @@ def read_items(texts_dir: Path, themes: Sequence[str]) -> ReadResult:
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     for path in files:
-        m = _FILE_RE.match(path.name)
-        f_lang, f_dom = (m.group(1), m.group(2)) if m else (None, None)
-        if not m:
-            problems.append(Problem(path.name, 0, "file name is not {ar,fa}_{domain}.jsonl; file checked anyway"))
-        raw = path.read_bytes()
-        if raw.startswith(b"\xef\xbb\xbf"):
-            problems.append(Problem(path.name, 1, "UTF-8 BOM at the start of the file (ignored)"))
-            raw = raw[3:]
-        for no, line in enumerate(raw.decode("utf-8", errors="replace").split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(Problem(path.name, no, f"not valid JSON ({exc.msg})"))
-                continue
-            errs = check_item(obj, themes, f_lang, f_dom)
-            if errs:
-                problems.append(Problem(path.name, no, "; ".join(errs)))
-                continue
-            text = obj["text"].strip()
-            key = obj["language"] + ":" + normalise_for_dedup(text)
-            if key in seen:
-                problems.append(Problem(path.name, no, f"duplicate of {seen[key]}"))
-                continue
-            seen[key] = f"{path.name}:{no}"
-            rows.append({
-                "feedback_id": feedback_id(obj["language"], text),
-                "text": text,
-                "language": obj["language"],
-                "variety": obj["variety"],
-                "sentiment": obj["sentiment"],
-                "themes": list(obj["themes"]),
-                "theme_sentiment": {t: obj["theme_sentiment"][t] for t in obj["themes"]},
-                "domain": obj["domain"],
-                "source": obj["source"],
-                "nps": obj["nps"],
-                "rating": obj["rating"],
-            })
+        rows += _read_file(path, themes, seen, problems)
     for p in problems:
         logger.warning("dropped %s", p)
     items = pd.DataFrame(rows)
@@ -301,49 +334,19 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return lines
 
 
-def render_counts(feedback: pd.DataFrame, customers: pd.DataFrame, themes: Sequence[str]) -> str:
-    """The generated counts section of ``README.md`` (markdown, without the markers).
+def _by_sentiment(feedback: pd.DataFrame, langs: list[str], column: str, values: Sequence[str]) -> list[str]:
+    """A "language x ``column`` x sentiment" table: items of each sentiment and in total."""
+    rows = []
+    for lang in langs:
+        for value in values:
+            sub = feedback[(feedback["language"] == lang) & (feedback[column] == value)]
+            vc = sub["sentiment"].value_counts()
+            rows.append([lang, value, *[int(vc.get(s, 0)) for s in SENTIMENTS], len(sub)])
+    return _table(["language", column, *SENTIMENTS, "total"], rows)
 
-    Args:
-        feedback: As returned by :func:`sada.pipeline.corpus.load_feedback`.
-        customers: As returned by :func:`sada.pipeline.corpus.load_customers`.
-        themes: Theme ids in taxonomy order.
-    """
-    out: list[str] = []
-    langs = [lang for lang in LANGUAGES if (feedback["language"] == lang).any()]
-    by_lang = feedback["language"].value_counts()
-    churned = customers["churned"].astype(int)
-    with_fb = customers["n_feedback"] > 0
-    out.append(f"Items: **{len(feedback)}** ("
-               + ", ".join(f"{lang}: {int(by_lang.get(lang, 0))}" for lang in langs) + "). "
-               f"Customers: **{len(customers)}**, churned: **{int(churned.sum())}** "
-               f"({churned.mean():.1%}); customers with feedback: {int(with_fb.sum())}; "
-               f"silent churners (no feedback): {int((churned.astype(bool) & ~with_fb).sum())}; "
-               f"customers with a negative item who stayed: "
-               f"{int(customers['customer_id'].isin(feedback.loc[feedback['sentiment'] == 'negative', 'customer_id']).mul(1 - churned).sum())}.")
-    out.append("")
-    out.append("### Language x domain x sentiment")
-    out.append("")
-    rows = []
-    for lang in langs:
-        for dom in DOMAINS:
-            sub = feedback[(feedback["language"] == lang) & (feedback["domain"] == dom)]
-            vc = sub["sentiment"].value_counts()
-            rows.append([lang, dom, *[int(vc.get(s, 0)) for s in SENTIMENTS], len(sub)])
-    out += _table(["language", "domain", *SENTIMENTS, "total"], rows)
-    out.append("")
-    out.append("### Language x source x sentiment")
-    out.append("")
-    rows = []
-    for lang in langs:
-        for src in SOURCES:
-            sub = feedback[(feedback["language"] == lang) & (feedback["source"] == src)]
-            vc = sub["sentiment"].value_counts()
-            rows.append([lang, src, *[int(vc.get(s, 0)) for s in SENTIMENTS], len(sub)])
-    out += _table(["language", "source", *SENTIMENTS, "total"], rows)
-    out.append("")
-    out.append("### Theme x language (items; theme-level sentiment negative/neutral/positive)")
-    out.append("")
+
+def _theme_table(feedback: pd.DataFrame, langs: list[str], themes: Sequence[str]) -> list[str]:
+    """Items per theme and language with their theme-level sentiments, then items with no theme and with 2+."""
     exploded = feedback[["language", "themes", "theme_sentiment"]].explode("themes").dropna(subset=["themes"])
     exploded = exploded.assign(ts=[d.get(t) for d, t in zip(exploded["theme_sentiment"], exploded["themes"])])
     rows = []
@@ -355,48 +358,72 @@ def render_counts(feedback: pd.DataFrame, customers: pd.DataFrame, themes: Seque
             r += [len(sub), "/".join(str(int(vc.get(s, 0))) for s in SENTIMENTS)]
         rows.append(r)
     n_themes = feedback["themes"].map(len)
-    r = ["(no theme)"]
-    for lang in langs:
-        r += [int(((n_themes == 0) & (feedback["language"] == lang)).sum()), ""]
-    rows.append(r)
-    r = ["(2+ themes)"]
-    for lang in langs:
-        r += [int(((n_themes >= 2) & (feedback["language"] == lang)).sum()), ""]
-    rows.append(r)
+    for label, has in (("(no theme)", n_themes == 0), ("(2+ themes)", n_themes >= 2)):
+        r = [label]
+        for lang in langs:
+            r += [int((has & (feedback["language"] == lang)).sum()), ""]
+        rows.append(r)
     header = ["theme"]
     for lang in langs:
         header += [f"{lang} items", f"{lang} neg/neu/pos"]
-    out += _table(header, rows)
-    out.append("")
-    out.append("### Language x variety")
-    out.append("")
+    return _table(header, rows)
+
+
+def _variety_table(feedback: pd.DataFrame, langs: list[str]) -> list[str]:
     rows = []
     for lang in langs:
         vc = feedback.loc[feedback["language"] == lang, "variety"].value_counts()
         rows += [[lang, v, int(vc.get(v, 0))] for v in VARIETIES[lang]]
-    out += _table(["language", "variety", "items"], rows)
-    out.append("")
-    out.append("### Splits (language x sentiment)")
-    out.append("")
-    rows = []
-    for lang in langs:
-        for sp in SPLITS:
-            sub = feedback[(feedback["language"] == lang) & (feedback["split"] == sp)]
-            vc = sub["sentiment"].value_counts()
-            rows.append([lang, sp, *[int(vc.get(s, 0)) for s in SENTIMENTS], len(sub)])
-    out += _table(["language", "split", *SENTIMENTS, "total"], rows)
-    out.append("")
-    out.append("### Channels")
-    out.append("")
+    return _table(["language", "variety", "items"], rows)
+
+
+def _channel_table(feedback: pd.DataFrame) -> list[str]:
     vc = feedback["channel"].value_counts()
-    out += _table(["channel", "items"], [[c, int(vc[c])] for c in sorted(vc.index)])
-    out.append("")
-    out.append("### Customers (language x domain)")
-    out.append("")
-    rows = []
-    for (lang, dom), grp in customers.groupby(["language", "domain"], sort=True):
-        rows.append([lang, dom, len(grp), int(grp["churned"].sum()), int((grp["n_feedback"] > 0).sum())])
-    out += _table(["language", "domain", "customers", "churned", "with feedback"], rows)
+    return _table(["channel", "items"], [[c, int(vc[c])] for c in sorted(vc.index)])
+
+
+def _customer_table(customers: pd.DataFrame) -> list[str]:
+    rows = [[lang, dom, len(grp), int(grp["churned"].sum()), int((grp["n_feedback"] > 0).sum())]
+            for (lang, dom), grp in customers.groupby(["language", "domain"], sort=True)]
+    return _table(["language", "domain", "customers", "churned", "with feedback"], rows)
+
+
+def _summary(feedback: pd.DataFrame, customers: pd.DataFrame, langs: list[str]) -> str:
+    """The counts' first line: items per language, customers, churners, silent churners, unhappy stayers."""
+    by_lang = feedback["language"].value_counts()
+    churned = customers["churned"].astype(int)
+    with_fb = customers["n_feedback"] > 0
+    wrote_negative = customers["customer_id"].isin(feedback.loc[feedback["sentiment"] == "negative", "customer_id"])
+    return (f"Items: **{len(feedback)}** ("
+            + ", ".join(f"{lang}: {int(by_lang.get(lang, 0))}" for lang in langs) + "). "
+            f"Customers: **{len(customers)}**, churned: **{int(churned.sum())}** "
+            f"({churned.mean():.1%}); customers with feedback: {int(with_fb.sum())}; "
+            f"silent churners (no feedback): {int((churned.astype(bool) & ~with_fb).sum())}; "
+            f"customers with a negative item who stayed: {int(wrote_negative.mul(1 - churned).sum())}.")
+
+
+def render_counts(feedback: pd.DataFrame, customers: pd.DataFrame, themes: Sequence[str]) -> str:
+    """The generated counts section of ``README.md`` (markdown, without the markers).
+
+    Args:
+        feedback: As returned by :func:`sada.pipeline.corpus.load_feedback`.
+        customers: As returned by :func:`sada.pipeline.corpus.load_customers`.
+        themes: Theme ids in taxonomy order.
+    """
+    langs = [lang for lang in LANGUAGES if (feedback["language"] == lang).any()]
+    sections = [
+        ("Language x domain x sentiment", _by_sentiment(feedback, langs, "domain", DOMAINS)),
+        ("Language x source x sentiment", _by_sentiment(feedback, langs, "source", SOURCES)),
+        ("Theme x language (items; theme-level sentiment negative/neutral/positive)",
+         _theme_table(feedback, langs, themes)),
+        ("Language x variety", _variety_table(feedback, langs)),
+        ("Splits (language x sentiment)", _by_sentiment(feedback, langs, "split", SPLITS)),
+        ("Channels", _channel_table(feedback)),
+        ("Customers (language x domain)", _customer_table(customers)),
+    ]
+    out = [_summary(feedback, customers, langs)]
+    for title, table in sections:
+        out += ["", f"### {title}", "", *table]
     return "\n".join(out)
 
 
