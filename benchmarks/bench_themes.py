@@ -36,7 +36,7 @@ import pandas as pd
 
 from sada.models.classifier import load_classifier
 from sada.models.few_shot import fit_themes
-from sada.models.thresholds import theme_prf
+from sada.models.metrics import theme_prf
 from sada.pipeline.corpus import load_feedback
 from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 

@@ -1,9 +1,9 @@
 """Flow ``reproduce``: the researchers' one command, with the same numbers on every run.
 
 Retrains the classifier heads with a fixed seed (corpus train split plus the
-public training sets that are present) on the default model's fine-tuned encoder
+public training sets of the shared datasets folder it is given) on the default model's fine-tuned encoder
 layers (fine-tuning itself takes about 40 minutes: ``sada train --finetune``), evaluates on the corpus test split and
-on every public test set that is present, analyses the corpus with the retrained
+on every public test set of that folder, analyses the corpus with the retrained
 model into a fresh store, scores churn against the simulator's truth, and writes
 the tables as markdown (``<out>/tables.md``, also a Prefect artifact).
 """
@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from sada.models.metrics import binary_f1, theme_detection_metrics, theme_set_matrix
 from sada.pipeline.analyze import analyze
 from sada.pipeline.churn import score_churn
 from sada.pipeline.config import load_settings
@@ -37,38 +38,32 @@ def theme_metrics(truth: list[set[str]], predicted: list[set[str]], theme_ids: l
         >>> round(m["micro_f1"], 3), m["per_theme_f1"]["billing"]
         (0.667, 1.0)
     """
-    from sklearn.metrics import f1_score
-
-    y = np.array([[t in s for t in theme_ids] for s in truth], dtype=int)
-    p = np.array([[t in s for t in theme_ids] for s in predicted], dtype=int)
-    per = {t: float(f1_score(y[:, j], p[:, j], zero_division=0)) for j, t in enumerate(theme_ids)}
-    present = [t for j, t in enumerate(theme_ids) if y[:, j].any()]
-    return {"micro_f1": float(f1_score(y.ravel(), p.ravel(), zero_division=0)),
-            "macro_f1": float(np.mean([per[t] for t in present])) if present else 0.0,
-            "per_theme_f1": per, "n": len(truth)}
+    y, p = theme_set_matrix(truth, theme_ids), theme_set_matrix(predicted, theme_ids)
+    scores = theme_detection_metrics(p.astype(bool), y, None, theme_ids)
+    return {"micro_f1": scores["micro_f1"], "macro_f1": scores["macro_f1"],
+            "per_theme_f1": {t: binary_f1(y[:, j], p[:, j]) for j, t in enumerate(theme_ids)}, "n": len(truth)}
 
 
 @task(cache_policy=NO_CACHE)
-def retrain(model_dir: str, seed: int) -> str:
+def retrain(model_dir: str, seed: int, datasets: str | None) -> str:
     """Retrain the heads on the default model's fine-tuned encoder layers (``sada train --finetune`` redoes those)."""
     from sada.models.classifier import DEFAULT_ARTIFACT
-    from sada.models.cli_support import run_training
     from sada.models.finetune import OVERLAY_FILE
+    from sada.models.train_driver import TrainOptions, run_training
 
     overlay = DEFAULT_ARTIFACT / OVERLAY_FILE
-    result = run_training(data_files=[], out=Path(model_dir), seed=seed, use_corpus=True, use_shared=True,
-                          encoder_path=None, finetune=False, epochs=1, run_eval=False,
-                          overlay=overlay if overlay.is_file() else None)
+    result = run_training(TrainOptions(out=Path(model_dir), seed=seed, use_corpus=True,
+                                       datasets=None if datasets is None else Path(datasets), epochs=1,
+                                       run_eval=False, overlay=overlay if overlay.is_file() else None))
     return result["model_version"]
 
 
 @task(cache_policy=NO_CACHE)
-def evaluate(model_dir: str) -> dict[str, Any]:
-    """Corpus test split (sentiment, themes) and the public test sets present."""
+def evaluate(model_dir: str, datasets: str | None) -> dict[str, Any]:
+    """Corpus test split (sentiment, themes) and the public test sets of ``datasets``."""
     from sada.models.classifier import Classifier
-    from sada.models.cli_support import evaluate_shared
     from sada.models.data import corpus_training_frame
-    from sada.models.evaluation import evaluate_frame
+    from sada.models.evaluation import evaluate_frame, evaluate_shared
 
     classifier = Classifier.from_pretrained(model_dir)
     test = corpus_training_frame("test")
@@ -83,7 +78,8 @@ def evaluate(model_dir: str) -> dict[str, Any]:
         guesses = np.array([predictions[i].sentiment for i in rows])
         by_language[language] = {"n": int(len(rows)), "accuracy": float((labels == guesses).mean())}
     return {"corpus_sentiment": corpus_sentiment, "corpus_themes": corpus_themes,
-            "corpus_by_language": by_language, "shared": evaluate_shared(classifier, int8_too=False),
+            "corpus_by_language": by_language,
+            "shared": evaluate_shared(classifier, None if datasets is None else Path(datasets), int8_too=False),
             "model_version": classifier.model_version}
 
 
@@ -154,15 +150,19 @@ def tables_markdown(evaluation: dict[str, Any], downstream: dict[str, Any], seed
 
 
 @flow(name="reproduce", log_prints=True)
-def reproduce(out_dir: str = "out/reproduce", seed: int = 0) -> str:
-    """Retrain, evaluate, analyse and score churn; write and return the tables (markdown)."""
+def reproduce(out_dir: str = "out/reproduce", seed: int = 0, datasets: str | None = None) -> str:
+    """Retrain, evaluate, analyse and score churn; write and return the tables (markdown).
+
+    ``datasets`` is the shared public datasets folder (``sada reproduce --datasets``): its training files
+    train the heads and its test files are scored; None leaves the public sets out.
+    """
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     model_dir = str(out / "model")
-    retrain(model_dir, seed)
-    evaluation = evaluate(model_dir)
+    retrain(model_dir, seed, datasets)
+    evaluation = evaluate(model_dir, datasets)
     downstream = analyse_and_score(model_dir, f"sqlite:///{(out / 'sada.sqlite').resolve()}", seed)
     tables = tables_markdown(evaluation, downstream, seed)
     (out / "tables.md").write_text(tables, encoding="utf-8")

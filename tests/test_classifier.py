@@ -79,11 +79,11 @@ def data_file(tmp_path_factory) -> Path:
 def trained(encoder, data_file: Path, cache: Path):
     from sada.models.training import train
 
-    return train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=encoder, cache_dir=cache, seed=7)
+    return train(data_files=[data_file], use_corpus=False, encoder=encoder, cache_dir=cache, seed=7)
 
 
 def test_predict_returns_complete_predictions(trained) -> None:
-    clf = trained["classifier"]
+    clf = trained.classifier
     preds = clf.predict(["الطلب تأخر أسبوعين وما حد رد علي", "غذا عالی بود، ممنون"], ["ar", "fa"])
     assert [p.sentiment for p in preds] == ["negative", "positive"]
     for p in preds:
@@ -98,7 +98,7 @@ def test_predict_returns_complete_predictions(trained) -> None:
 def test_predict_empty_and_mismatched_inputs(trained) -> None:
     from sada.pipeline.errors import InputError
 
-    clf = trained["classifier"]
+    clf = trained.classifier
     assert clf.predict([], []) == []
     with pytest.raises(InputError):
         clf.predict(["نص"], [])
@@ -107,8 +107,8 @@ def test_predict_empty_and_mismatched_inputs(trained) -> None:
 def test_training_is_deterministic(encoder, data_file: Path, cache: Path, trained) -> None:
     from sada.models.training import train
 
-    again = train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=encoder, cache_dir=cache, seed=7)
-    a, b = trained["classifier"], again["classifier"]
+    again = train(data_files=[data_file], use_corpus=False, encoder=encoder, cache_dir=cache, seed=7)
+    a, b = trained.classifier, again.classifier
     assert np.array_equal(a.sentiment.stack.weight, b.sentiment.stack.weight)
     assert np.array_equal(a.themes.supervised.weight, b.themes.supervised.weight)
 
@@ -116,7 +116,7 @@ def test_training_is_deterministic(encoder, data_file: Path, cache: Path, traine
 def test_save_and_load_round_trip_without_pickle(trained, encoder, tmp_path: Path) -> None:
     from sada.models.classifier import Classifier
 
-    clf = trained["classifier"]
+    clf = trained.classifier
     out = clf.save_pretrained(tmp_path / "artifact", "# card\n")
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "vocab.json", "weights.safetensors"]
     loaded = Classifier.from_pretrained(out, encoder=encoder)
@@ -135,7 +135,7 @@ def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_new_theme_works_zero_shot(encoder, cache: Path) -> None:
-    from sada.models.training import build_theme_head
+    from sada.models.theme_training import build_theme_head
     from sada.pipeline.taxonomy import Theme
 
     themes = [
@@ -154,7 +154,7 @@ def test_new_theme_works_zero_shot(encoder, cache: Path) -> None:
 
 
 def test_labelled_examples_change_theme_scores(trained) -> None:
-    head = trained["classifier"].themes
+    head = trained.classifier.themes
     assert head.supervised is not None and head.sup_weight.max() > 0
 
 
@@ -164,7 +164,7 @@ def test_evaluate_two_class_file(trained, tmp_path: Path) -> None:
     path = tmp_path / "two.csv"
     path.write_text("id,text,label\n1,الخدمة ممتازة وسريعة,positive\n2,أسوأ تجربة والطلب ما وصل,negative\n"
                     "3,سفارش خیلی دیر رسید و سرد بود,negative\n4,همه چیز عالی بود,positive\n", encoding="utf-8")
-    res = evaluate_file(trained["classifier"], path)
+    res = evaluate_file(trained.classifier, path)
     assert set(res["per_class_f1"]) == {"negative", "positive"}
     assert res["n"] == 4 and res["accuracy"] >= 0.75 and res["items_per_second"] > 0
 
@@ -174,7 +174,7 @@ def test_cli_evaluate_json(trained, cache: Path, tmp_path: Path, monkeypatch) ->
 
     from sada.cli import main
 
-    trained["classifier"].save_pretrained(tmp_path / "artifact")
+    trained.classifier.save_pretrained(tmp_path / "artifact")
     data = tmp_path / "eval.csv"
     data.write_text("id,text,label\n1,التوصيل سريع والمنتج ممتاز,positive\n2,پیک خیلی دیر اومد,negative\n",
                     encoding="utf-8")
@@ -186,13 +186,12 @@ def test_cli_evaluate_json(trained, cache: Path, tmp_path: Path, monkeypatch) ->
     assert {"accuracy", "macro_f1", "n", "items_per_second"} <= set(out) and out["n"] == 2
 
 
-def test_default_artifact_on_shared_snappfood(cache: Path) -> None:
+def test_default_artifact_on_shared_snappfood(cache: Path, shared_datasets: Path) -> None:
     from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
-    from sada.models.data import shared_datasets_dir
     from sada.models.evaluation import evaluate_file
 
-    root = shared_datasets_dir()
-    if root is None or not (root / "fa_snappfood_test.csv").is_file():
+    root = shared_datasets
+    if not (root / "fa_snappfood_test.csv").is_file():
         pytest.skip("../shared/datasets/fa_snappfood_test.csv is not available (fresh clone)")
     if not (DEFAULT_ARTIFACT / "config.json").is_file():
         pytest.skip("no committed default artifact in models/default")
@@ -266,7 +265,8 @@ def test_int8_encoder_is_row_wise_and_close_to_fp32(encoder, cache: Path) -> Non
 
 
 def test_thresholds_are_chosen_per_theme_on_held_out_predictions() -> None:
-    from sada.models.thresholds import choose_thresholds, theme_prf
+    from sada.models.metrics import theme_prf
+    from sada.models.thresholds import choose_thresholds
 
     rng = np.random.default_rng(0)
     n = 400
@@ -290,7 +290,7 @@ def test_thresholds_are_chosen_per_theme_on_held_out_predictions() -> None:
 
 
 def test_config_thresholds_decide_detection(trained) -> None:
-    clf = trained["classifier"]
+    clf = trained.classifier
     text, lang = "الطلب تأخر أسبوعين وما حد رد علي", "ar"
     assert "delivery" in clf.predict([text], [lang])[0].themes
     saved = dict(clf.config)
@@ -309,7 +309,7 @@ def test_evaluate_themes_reports_precision_and_recall(trained, tmp_path: Path) -
     path = tmp_path / "themes.csv"
     path.write_text("id,text,label,themes\n1,الطلب تأخر أسبوعين وما حد رد علي,negative,delivery:negative\n"
                     "2,قیمت‌ها خیلی گرونه و ارزش نداره,negative,price\n3,شكراً,positive,\n", encoding="utf-8")
-    res = evaluate_file(trained["classifier"], path, "themes")
+    res = evaluate_file(trained.classifier, path, "themes")
     assert res["n"] == 3 and set(res["per_theme"]) == {"delivery", "price"}
     for theme in ("delivery", "price"):
         row = res["per_theme"][theme]
@@ -326,7 +326,7 @@ def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Pat
     from sada.models.training import train
 
     out = tmp_path / "tuned"
-    enc, _, info = finetune_encoder(data_files=[data_file], use_corpus=False, use_shared=False, seed=1, epochs=1,
+    enc, _, info = finetune_encoder(data_files=[data_file], use_corpus=False, seed=1, epochs=1,
                                     encoder_path=None, out=out, max_steps=2, batch_size=8, top_layers=1,
                                     cache_dir=cache)
     assert (out / OVERLAY_FILE).stat().st_size < 4_000_000
@@ -335,8 +335,8 @@ def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Pat
     # only the top layer (11 of e5-small's 0-11) is trained and shipped
     assert keys and all(k.startswith("encoder.layer.11.") for k in keys), keys[:3]
     assert info["steps"] == 2 and info["top_layers"] == 1 and info["rows"] <= len(LABELLED)
-    result = train(data_files=[data_file], use_corpus=False, use_shared=False, encoder=enc, cache_dir=cache)
-    clf = result["classifier"]
+    result = train(data_files=[data_file], use_corpus=False, encoder=enc, cache_dir=cache)
+    clf = result.classifier
     assert clf.config["finetune"] == info  # the facts travel inside the overlay
     clf.save_pretrained(out)
     loaded = Classifier.from_pretrained(out, cache_dir=cache, quantize=False)  # as trained, fp32
@@ -349,7 +349,8 @@ def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Pat
 
 def test_two_class_sources_do_not_teach_never_neutral() -> None:
     """Partial labels: rows of a two-class source train polarity only, never "not neutral"."""
-    from sada.models.heads import SENTIMENTS, SentimentHead
+    from sada.models.heads import SENTIMENTS
+    from sada.models.sentiment_training import fit_sentiment_head
 
     rng = np.random.default_rng(0)
     neg, neu, pos = (SENTIMENTS.index(s) for s in ("negative", "neutral", "positive"))
@@ -368,27 +369,27 @@ def test_two_class_sources_do_not_teach_never_neutral() -> None:
     full = np.concatenate([np.ones(n, bool), np.zeros(m, bool)])
     probe = np.array([[0.0, 0.0], [1.0, 3.0], [-1.0, 3.0]])  # neutral-looking, clearly positive, clearly negative
 
-    partial = SentimentHead.fit(None, x, y, full=full, seed=0).predict_proba(None, probe)
-    naive = SentimentHead.fit(None, x, y, seed=0).predict_proba(None, probe)  # every row taken as 3-class
+    fit = fit_sentiment_head(None, x, y, full=full, seed=0)
+    partial = fit.head.predict_proba(None, probe)
+    naive = fit_sentiment_head(None, x, y, seed=0).head.predict_proba(None, probe)  # every row taken as 3-class
     assert partial[0].argmax() == neu and partial[0, neu] > 0.6, partial[0]
     assert naive[0, neu] < partial[0, neu] - 0.2, (naive[0], partial[0])
     assert partial[1].argmax() == pos and partial[2].argmax() == neg
 
 
-def test_shared_evaluation_scores_the_held_out_fifth(trained, tmp_path: Path, monkeypatch) -> None:
+def test_shared_evaluation_scores_the_held_out_fifth(trained, tmp_path: Path) -> None:
     """evaluate_shared adds ArSarcasm's held-out rows as a 3-class test set, and only those rows."""
     import pandas as pd
 
-    from sada.models.cli_support import HELD_OUT_NAME, evaluate_shared
     from sada.models.data import ARSARCASM, held_out
+    from sada.models.evaluation import HELD_OUT_NAME, evaluate_shared
 
     rows = [(f"arsarcasm-training-{i}", text, label) for i, (text, lang, label, _) in enumerate(LABELLED)
             if lang == "ar"]
     pd.DataFrame(rows, columns=["id", "text", "label"]).to_csv(tmp_path / ARSARCASM, index=False)
-    monkeypatch.setenv("SADA_SHARED_DATASETS", str(tmp_path))
     expected = sum(held_out(i) for i, _, _ in rows)
     assert 0 < expected < len(rows)
-    table = evaluate_shared(trained["classifier"], int8_too=False)
+    table = evaluate_shared(trained.classifier, tmp_path, int8_too=False)
     assert [r["file"] for r in table] == [HELD_OUT_NAME]
     assert table[0]["n"] == expected and table[0]["task"] == "sentiment"
     assert 0.0 <= table[0]["macro_f1"] <= 1.0 and "baseline_macro_f1" in table[0]
@@ -402,7 +403,7 @@ def test_lexical_theme_weight_is_chosen_on_held_out_predictions(encoder, cache: 
                                                                 expect_lexical: bool) -> None:
     import scipy.sparse as sp
 
-    from sada.models.training import LEXICAL_WEIGHTS, build_theme_head, calibrate_theme_thresholds
+    from sada.models.theme_training import LEXICAL_WEIGHTS, build_theme_head, calibrate_theme_thresholds
     from sada.pipeline.taxonomy import load_taxonomy
 
     themes = list(load_taxonomy().themes)
@@ -421,19 +422,21 @@ def test_lexical_theme_weight_is_chosen_on_held_out_predictions(encoder, cache: 
     head = build_theme_head(encoder, themes, x, y, mask, seed=0, cache_dir=cache, x_tfidf=x_tfidf)
     cal = calibrate_theme_thresholds(encoder, themes, head, x, y, mask, np.array(["mine"] * n), None, seed=0,
                                      cache_dir=cache, x_tfidf=x_tfidf)
-    chosen = cal["calibration"]["lexical_weight"]
-    assert chosen in LEXICAL_WEIGHTS and set(cal["calibration"]["lexical_weight_scores"]) == {str(w) for w in LEXICAL_WEIGHTS}
+    chosen = cal.calibration["lexical_weight"]
+    assert chosen in LEXICAL_WEIGHTS and set(cal.calibration["lexical_weight_scores"]) == {str(w) for w in LEXICAL_WEIGHTS}
     if expect_lexical:
-        assert chosen > 0 and cal["cross_validated"]["mine"]["billing"]["f1"] >= 0.95
-        assert head.lex_weight[j] == chosen and head.lex_weight[ids.index("app")] == 0  # app has no labels
+        assert chosen > 0 and cal.cross_validated["mine"]["billing"]["f1"] >= 0.95
+        assert cal.head.lex_weight[j] == chosen and cal.head.lex_weight[ids.index("app")] == 0  # app has no labels
     else:
-        assert chosen == 0.0 and not head.lex_weight.any()
+        assert chosen == 0.0 and not cal.head.lex_weight.any()
+    assert np.array_equal(cal.head.threshold, np.asarray([cal.thresholds[t] for t in ids], dtype=np.float32))
+    assert head.threshold.tolist() == [0.5] * len(ids)  # the head given is left as it was
 
 
 def test_lexical_theme_head_round_trips(trained, tmp_path: Path) -> None:
     from sada.models.classifier import Classifier
 
-    clf = trained["classifier"]
+    clf = trained.classifier
     assert clf.themes.lexical is not None and clf.themes.lex_weight.any()
     clf.save_pretrained(tmp_path / "artifact")
     loaded = Classifier.from_pretrained(tmp_path / "artifact", encoder=clf.encoder)
@@ -448,15 +451,17 @@ def test_sentence_probe_is_scored_and_written_into_the_model_card(trained) -> No
     """The checkout's sentence probe is a 3-class test set of the model card (never a training file)."""
     import pandas as pd
 
-    from sada.models.cli_support import SENTENCE_PROBE, evaluate_sentence_probe, model_card
-    from sada.pipeline.config import SOURCE_ROOT
+    from sada.models.evaluation import evaluate_sentence_probe
+    from sada.models.model_card import model_card
 
-    probe = pd.read_csv(SOURCE_ROOT / SENTENCE_PROBE)
-    rows = evaluate_sentence_probe(trained["classifier"])
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "sentence_probe.csv"
+    probe = pd.read_csv(path)
+    assert evaluate_sentence_probe(trained.classifier, None) == []  # no probe given: none scored
+    rows = evaluate_sentence_probe(trained.classifier, path)
     assert len(rows) == 1 and rows[0]["file"] == "sentence probe" and rows[0]["n"] == len(probe)
     assert set(rows[0]["per_class_f1"]) == {"negative", "neutral", "positive"}
-    card = model_card(trained["config"], trained["oof"], [], [], rows)
-    assert "## Sentence probe" in card and f"n {len(probe)}." in card
+    card = model_card(trained.config, trained.oof, [], [], rows)
+    assert f"## Sentence probe ({path}, never trained on" in card and f"n {len(probe)}." in card
 
 
 @pytest.mark.parametrize("card, sha, kept", [
@@ -468,7 +473,7 @@ def test_sentence_probe_is_scored_and_written_into_the_model_card(trained) -> No
     ("# m\n\n## Limits\n\n- x\n", "e5", ""),
 ])
 def test_speed_section_is_kept_only_for_the_same_encoder(tmp_path: Path, card: str, sha: str, kept: str) -> None:
-    from sada.models.cli_support import measured_speed_section
+    from sada.models.model_card import measured_speed_section
 
     (tmp_path / "README.md").write_text(card, encoding="utf-8")
     (tmp_path / "config.json").write_text(json.dumps({"encoder": {"sha256": "e5"}}), encoding="utf-8")

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sada.models.data import (ARSARCASM, arsarcasm_held_out, calibration_rows, held_out, shared_datasets_dir,
-                              shared_training_frame, sources_with_neutral)
+from sada.models.data import (ARSARCASM, DATASETS_ENV, arsarcasm_held_out, calibration_rows, held_out,
+                              shared_datasets_dir, shared_training_frame, sources_with_neutral, training_frame)
+from sada.pipeline.errors import InputError
 
 
-@pytest.mark.parametrize("key", [
-    "arsarcasm-training-0",     # a real id shape
-    "arsarcasm-training-12547",
-    "",                         # an empty id still lands in one bucket
-    "مرحبا",                     # non-ASCII ids hash as UTF-8
+@pytest.mark.parametrize("key, expected", [
+    ("arsarcasm-training-0", False),      # a real id shape, trained on
+    ("arsarcasm-training-3", True),       # a real id shape, held out
+    ("arsarcasm-training-12547", True),
+    ("", False),                          # an empty id still lands in one bucket
+    ("مرحبا", False),                      # non-ASCII ids hash as UTF-8
 ])
-def test_held_out_is_a_pure_function_of_the_id(key: str) -> None:
-    assert held_out(key) == held_out(str(key))
-    assert isinstance(held_out(key), bool)
+def test_held_out_is_a_fixed_function_of_the_id(key: str, expected: bool) -> None:
+    """The split is pinned: the same rows are held out on every machine and run (salted SHA-1, not hash())."""
+    assert held_out(key) is expected
+    bucket = int(hashlib.sha1(f"sada-test|{key}".encode("utf-8")).hexdigest()[:8], 16) % 100
+    assert held_out(key) == (bucket < 20)
 
 
 def test_held_out_and_calibration_fractions() -> None:
@@ -48,17 +54,16 @@ def test_sources_with_neutral_marks_two_class_sources() -> None:
 
 
 @pytest.fixture(scope="module")
-def arsarcasm() -> pd.DataFrame:
-    root = shared_datasets_dir()
-    if root is None or not (root / ARSARCASM).is_file():
-        pytest.skip(f"../shared/datasets/{ARSARCASM} is not available (fresh clone)")
-    return pd.read_csv(root / ARSARCASM, dtype=str, keep_default_na=False)
+def arsarcasm(shared_datasets: Path) -> pd.DataFrame:
+    if not (shared_datasets / ARSARCASM).is_file():
+        pytest.skip(f"{shared_datasets / ARSARCASM} is not available (fresh clone)")
+    return pd.read_csv(shared_datasets / ARSARCASM, dtype=str, keep_default_na=False)
 
 
-def test_arsarcasm_held_out_part_is_never_trained_on(arsarcasm: pd.DataFrame) -> None:
-    train = shared_training_frame()
+def test_arsarcasm_held_out_part_is_never_trained_on(arsarcasm: pd.DataFrame, shared_datasets: Path) -> None:
+    train = shared_training_frame(shared_datasets)
     trained = train[train["source"] == ARSARCASM]
-    test = arsarcasm_held_out()
+    test = arsarcasm_held_out(shared_datasets)
     assert len(trained) + len(test) == len(arsarcasm)
     assert not set(trained["id"]) & set(test["id"])
     assert not set(trained["text"]) & set(test["text"]) - set(arsarcasm.loc[~arsarcasm["id"].map(held_out), "text"])
@@ -101,11 +106,11 @@ def test_statements_are_grouped_neutral_fact_positive_and_negative_opinion(lang:
 
 
 def test_statements_train_as_their_own_source_with_neutral() -> None:
-    from sada.models.data import STATEMENTS_SOURCE, statements_frame, training_frame
+    from sada.models.data import STATEMENTS_SOURCE, statements_frame
 
     frame = statements_frame()
     assert set(frame["language"]) == {"ar", "fa"} and frame["label"].notna().all()
-    df = training_frame(use_corpus=True, use_shared=False)
+    df = training_frame(use_corpus=True)
     mine = df["source"] == STATEMENTS_SOURCE
     assert mine.sum() == len(frame.drop_duplicates(subset=["text", "label"]))
     # a source with a neutral class teaches subjectivity
@@ -139,3 +144,92 @@ def test_sentence_probe_is_independent_of_the_training_statements() -> None:
         if best >= 0.4:
             close.append((pid, round(best, 2)))
     assert not close, close
+
+
+# --- explicit inputs: the shared datasets folder and the artifact folder ------------------------------------
+
+
+@pytest.mark.parametrize("given, env, expected", [
+    (None, None, None),          # nothing given: the public sets are not used (never looked for beside the checkout)
+    ("tmp", None, "tmp"),        # --datasets DIR
+    (None, "tmp", "tmp"),        # $SADA_SHARED_DATASETS
+    ("tmp", "other", "tmp"),     # the option wins over the environment
+    (None, "", None),            # an empty variable counts as not set
+])
+def test_shared_datasets_folder_is_only_what_was_given(tmp_path: Path, monkeypatch, given, env, expected) -> None:
+    where = {"tmp": tmp_path, "other": tmp_path / "other"}
+    if env is None:
+        monkeypatch.delenv(DATASETS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(DATASETS_ENV, str(where.get(env, env)))
+    found = shared_datasets_dir(None if given is None else where[given])
+    assert found == (None if expected is None else where[expected])
+
+
+@pytest.mark.parametrize("origin", ["option", "environment"])
+def test_a_missing_shared_datasets_folder_is_an_error_not_a_silent_skip(tmp_path: Path, monkeypatch,
+                                                                       origin: str) -> None:
+    missing = tmp_path / "nowhere"
+    monkeypatch.setenv(DATASETS_ENV, str(missing))
+    with pytest.raises(InputError, match="expected the shared datasets folder .* found nothing at"):
+        shared_datasets_dir(missing if origin == "option" else None)
+
+
+def test_training_without_datasets_reads_no_public_set(monkeypatch, tmp_path: Path) -> None:
+    """No folder given: only the user's file is read, even where ../shared/datasets exists."""
+    monkeypatch.delenv(DATASETS_ENV, raising=False)
+    data = tmp_path / "mine.csv"
+    data.write_text("text,label\nالخدمة ممتازة,positive\nپیک دیر اومد,negative\n", encoding="utf-8")
+    assert set(training_frame([data], use_corpus=False)["source"]) == {"mine.csv"}
+    with pytest.raises(InputError, match="--datasets DIR"):
+        training_frame([], use_corpus=False)
+
+
+@pytest.mark.parametrize("where, refused", [
+    (None, True),                  # no --out: an error, not the installed package's models/default
+    ("default", True),             # the shipped artifact
+    ("models/mine", True),         # anywhere inside the installed package's folders
+    ("pipeline", True),            # the package folder itself
+    ("tmp", False),                # outside the package: fine
+])
+def test_sada_train_never_writes_inside_the_installed_package(tmp_path: Path, where, refused: bool) -> None:
+    from sada.models.classifier import DEFAULT_ARTIFACT
+    from sada.models.train_driver import check_artifact_dir, package_dirs
+
+    models = DEFAULT_ARTIFACT.parent
+    out = {None: None, "default": DEFAULT_ARTIFACT, "models/mine": models / "mine",
+           "pipeline": next(d for d in package_dirs() if d.name == "pipeline"), "tmp": tmp_path / "mine"}[where]
+    if refused:
+        with pytest.raises(InputError, match="--out DIR"):
+            check_artifact_dir(out)
+    else:
+        assert check_artifact_dir(out) == out
+
+
+def test_cli_train_refuses_the_installed_package_before_training() -> None:
+    from click.testing import CliRunner
+
+    from sada.cli import main
+    from sada.models.classifier import DEFAULT_ARTIFACT
+
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in DEFAULT_ARTIFACT.iterdir())
+    result = CliRunner().invoke(main, ["train", "--no-corpus", "--no-evaluate"])
+    assert result.exit_code != 0 and "--out DIR" in result.output, result.output
+    result = CliRunner().invoke(main, ["train", "--out", str(DEFAULT_ARTIFACT), "--no-evaluate"])
+    assert result.exit_code != 0 and "outside the installed package" in result.output, result.output
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in DEFAULT_ARTIFACT.iterdir()) == before
+
+
+def test_models_code_does_not_read_the_checkout() -> None:
+    """Installed training and evaluation code names no checkout path: the shared sets, the probe and the
+    artifact folder are inputs a command is given."""
+    from sada.models.classifier import DEFAULT_ARTIFACT
+
+    offenders = []
+    for path in sorted(DEFAULT_ARTIFACT.parent.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        # path parts and the checkout's root; docstrings may still name the checkout's files
+        for needle in ("SOURCE_ROOT", '"benchmarks"', '"shared"', "parent.parent"):
+            if needle in text:
+                offenders.append((path.name, needle))
+    assert not offenders, offenders

