@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import re
@@ -44,9 +45,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.naive_bayes import MultinomialNB
 
+from sada.pipeline.corpus import load_feedback
 from sada.pipeline.errors import CorpusError, ModelNotFoundError
 
 __all__ = ["DEFAULT_MODEL_DIR", "LANGUAGES", "OTHER_ARABIC_SCRIPT", "ROMANISED", "LanguageGuess", "LanguageIdentifier",
@@ -380,8 +383,6 @@ class LanguageIdentifier:
         Raises:
             ModelNotFoundError: the folder or one of its files is missing.
         """
-        from safetensors.numpy import load_file
-
         directory = Path(directory)
         files = [directory / name for name in ("config.json", "vocab.json", "weights.safetensors")]
         missing = [f.name for f in files if not f.is_file()]
@@ -394,8 +395,6 @@ class LanguageIdentifier:
 
     def save_pretrained(self, directory: str | Path, trained_on: dict[str, int] | None = None) -> None:
         """Write ``config.json``, ``vocab.json`` and ``weights.safetensors`` (no pickle) into ``directory``."""
-        from safetensors.numpy import save_file
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"model": "character n-gram multinomial naive Bayes (uniform prior)", "classes": self._classes,
@@ -477,8 +476,6 @@ def default_identifier(model_dir: Path | None = None) -> LanguageIdentifier:
 
 def train_on_corpus(corpus_dir: Path | None = None) -> tuple[LanguageIdentifier, dict[str, int]]:
     """An identifier trained on the sample corpus's texts, and how many texts per language it saw."""
-    from sada.pipeline.corpus import load_feedback
-
     frame = load_feedback(corpus_dir=corpus_dir) if corpus_dir else load_feedback()
     logger.info("training language ID on %d corpus texts", len(frame))
     counts = {str(k): int(v) for k, v in frame["language"].value_counts().sort_index().items()}
@@ -487,8 +484,6 @@ def train_on_corpus(corpus_dir: Path | None = None) -> tuple[LanguageIdentifier,
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Rebuild the shipped language-ID model from the sample corpus."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="Folder to write the model into.")
     parser.add_argument("--corpus-dir", type=Path, default=None, help="Corpus folder (default: corpus/).")

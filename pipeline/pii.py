@@ -53,8 +53,9 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from sada.pipeline.errors import ConfigError
+from sada.pipeline.config import load_settings
 from sada.pipeline.digits import ascii_digits
+from sada.pipeline.errors import ConfigError
 
 __all__ = ["KEY_ENV", "KEY_FILE", "PLACEHOLDERS", "mask_pii", "pseudonym_key", "pseudonymous_id"]
 
@@ -341,7 +342,6 @@ def _key(given: str | None, home_variable: str | None) -> bytes:
                               "`python -c 'import secrets; print(secrets.token_hex(32))'`), found "
                               f"{len(given.strip())}")
         return given.strip().encode("utf-8")
-    from sada.pipeline.config import load_settings
 
     return _key_file(load_settings().home / KEY_FILE)
 

@@ -17,11 +17,13 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -41,7 +43,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DataError, StatementError
 
 from sada.pipeline.errors import ConfigError
@@ -224,9 +226,6 @@ class Store:
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest Alembic revision."""
-        from alembic import command
-        from alembic.config import Config
-
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with _MIGRATION_LOCK, self.engine.begin() as connection:
@@ -558,8 +557,6 @@ def _first_line(exc: BaseException) -> str:
 
 def engine_url_safe(url: str) -> str:
     """The URL with any password hidden, for messages."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:

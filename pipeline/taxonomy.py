@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from sada.pipeline.config import load_settings
 from sada.pipeline.errors import TaxonomyError
 
 __all__ = ["Theme", "Taxonomy", "default_taxonomy_path", "pack_paths", "load_taxonomy", "taxonomy_problems"]
@@ -213,8 +214,6 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             the first problem; ``sada themes check FILE`` lists them all).
     """
     if path is None:
-        from sada.pipeline.config import load_settings
-
         path = load_settings().themes
     source = "default" if path is None else str(path)
     file = default_taxonomy_path() if path is None else Path(path)

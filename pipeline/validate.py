@@ -21,7 +21,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import jdatetime
 from dateutil import parser as date_parser
+from hijridate import Hijri
 
 from sada.pipeline.digits import ascii_number
 from sada.pipeline.ingest import RawRow
@@ -226,12 +228,8 @@ def _from_local_calendar(text: str) -> datetime | None:
     clock = [int(x) if x else 0 for x in match.groups()[3:]]
     try:
         if year < 1430:
-            import jdatetime
-
             gregorian = jdatetime.date(year, month, day).togregorian()
         else:
-            from hijridate import Hijri
-
             gregorian = Hijri(year, month, day).to_gregorian()
         return datetime(gregorian.year, gregorian.month, gregorian.day, *clock)
     except (ValueError, OverflowError):  # no such day, or hour 25

@@ -12,6 +12,9 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
 from sada.pipeline.errors import ColumnMappingError, InputError, SadaError
 from sada.pipeline.ingest.columns import FIELDS, ColumnMapping, resolve_columns
 from sada.pipeline.ingest.formats import READERS, SAMPLE_ROWS, SUPPORTED_SUFFIXES, Table, format_suffix
@@ -199,9 +202,6 @@ def read_query(url: str, query: str, mapping: ColumnMapping | None = None, chunk
     Raises:
         InputError: the database cannot be reached or the query fails.
     """
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
-
     mapping = mapping or ColumnMapping()
     label = "sql:" + " ".join(query.split())[:200]
     try:

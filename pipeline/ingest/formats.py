@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 
+import openpyxl
+import pyarrow.parquet as pq
+
 from sada.pipeline.errors import InputError
 from sada.pipeline.ingest.columns import KNOWN_NAMES, ColumnMapping, resolve_columns, unique_header
 from sada.pipeline.ingest.encoding import open_binary, open_text, text_lines
@@ -263,8 +266,6 @@ def check_sheet(sheet: str | None) -> str | None:
 
 def _xlsx_records(path: Path, encoding: str | None, sheet: str | None = None) -> Iterator[object]:
     """Records of the workbook's data sheet (or the sheets ``sheet`` names), each sheet a table of its own."""
-    import openpyxl
-
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         sheets = _chosen_sheets(book, sheet, path)
@@ -326,8 +327,6 @@ def _parquet_records(path: Path, encoding: str | None, sheet: str | None = None)
     A row group that fails to decode yields one ``unreadable_rows`` row for each
     of its records not yet read, so the count still matches the file's metadata.
     """
-    import pyarrow.parquet as pq
-
     table = pq.ParquetFile(path)
     header = unique_header([clean_header(name) for name in table.schema_arrow.names])
     number = 0
@@ -366,12 +365,8 @@ def estimate_rows(path: str | Path) -> int | None:
                 lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
             return max(lines - (suffix in (".csv", ".tsv")), 0)
         if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
             return pq.ParquetFile(path).metadata.num_rows
         if suffix == ".xlsx":
-            import openpyxl
-
             book = openpyxl.load_workbook(path, read_only=True)
             try:
                 return max((ws.max_row or 0) for ws in book.worksheets)

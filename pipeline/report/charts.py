@@ -12,6 +12,9 @@ import html
 from typing import Any
 
 import pandas as pd
+from plotly import graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
 
 from sada.pipeline.language import LANGUAGES
 from sada.pipeline.report.i18n import Translator
@@ -29,8 +32,6 @@ _CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": [
 
 def plotly_bundle() -> str:
     """The plotly.js bundle shipped with the installed plotly package (inlined once per report)."""
-    from plotly.offline import get_plotlyjs
-
     return get_plotlyjs()
 
 
@@ -74,8 +75,6 @@ def sentiment_chart(series: pd.DataFrame, t: Translator) -> str | None:
     """Stacked monthly sentiment counts, one panel per language (``None`` without data)."""
     if not len(series):
         return None
-    from plotly import graph_objects as go
-    from plotly.subplots import make_subplots
 
     langs = [lang for lang in LANGUAGES if lang in set(series["language"])]
     months = sorted(series["month"].unique())
@@ -100,7 +99,6 @@ def theme_chart(table: pd.DataFrame, names: dict[str, str], t: Translator) -> st
     """Horizontal stacked bars: mentions per theme by theme-level sentiment, most negative on top."""
     if not len(table):
         return None
-    from plotly import graph_objects as go
 
     labels = [_esc(names.get(x, x)) for x in table["theme"]]
     fig = go.Figure()
@@ -118,7 +116,6 @@ def lift_chart(drivers: pd.DataFrame | None, names: dict[str, str], t: Translato
     """Lift (risk ratio) per theme with its confidence interval, on a log axis, with a line at 1."""
     if drivers is None or not len(drivers):
         return None
-    from plotly import graph_objects as go
 
     d = drivers.dropna(subset=["lift"]).sort_values("lift", ascending=False)
     labels = [_esc(names.get(x, x)) for x in d["theme"]]
@@ -145,7 +142,6 @@ def risk_distribution_chart(scores: pd.DataFrame, t: Translator) -> str | None:
     """Histogram of churn-risk scores, stacked by band."""
     if not len(scores):
         return None
-    from plotly import graph_objects as go
 
     fig = go.Figure()
     bands = [b for b in ("low", "medium", "high") if b in set(scores["band"])] + sorted(
@@ -164,7 +160,6 @@ def segment_chart(scores: pd.DataFrame, t: Translator) -> str | None:
     """Customers per churn segment, stacked by risk band."""
     if not len(scores):
         return None
-    from plotly import graph_objects as go
 
     order = [s for s in ("at risk", "new", "loyal", "churned") if s in set(scores["segment"])] + sorted(
         s for s in set(scores["segment"]) if s not in ("at risk", "new", "loyal", "churned"))
@@ -189,7 +184,6 @@ def nps_chart(table: pd.DataFrame, t: Translator, min_answers: int = 3) -> str |
     """
     if not len(table):
         return None
-    from plotly import graph_objects as go
 
     months = sorted(table["month"].unique())
     ticks = [t.month_key(m) for m in months]

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from sada.pipeline.digits import localise_digits  # re-exported: the report's digits
+from sada.pipeline.errors import ConfigError
 
 __all__ = ["INTERFACE_LANGUAGES", "STRINGS", "Translator", "arabic_plural_form", "localise_digits",
            "quote_direction"]
@@ -287,8 +288,6 @@ class Translator:
 
     def __post_init__(self) -> None:
         if self.lang not in _INDEX:
-            from sada.pipeline.errors import ConfigError
-
             raise ConfigError(f"expected the report language to be one of en, ar, fa, found {self.lang!r}; "
                               "pass --lang en|ar|fa")
 
