@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from sada.cli import main
 from sada.pipeline.churn import (
     ChurnModel,
     assign_bands,
@@ -20,11 +22,15 @@ from sada.pipeline.churn import (
     reliability_table,
     score_churn,
 )
-from sada.pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
 from sada.pipeline.churn.customers import read_customers, validate_customers
 from sada.pipeline.churn.drivers import risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
+from sada.pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
+from sada.pipeline.churn.reasons import reason_of, reason_text
+from sada.pipeline.corpus import load_truth, sample_corpus_dir
 from sada.pipeline.errors import ColumnMappingError, InputError
 from sada.pipeline.nps import net_promoter_score, nps_table
+from sada.pipeline.report.data import load_churn_snapshot
+from sada.pipeline.report.metrics import churn_lift
 from sada.pipeline.store import Store, analysis, churn_drivers, churn_scores, customers, feedback
 
 THEMES = ["billing", "network", "app"]
@@ -218,8 +224,6 @@ def test_reasons_are_plain_words(fitted):
 
 
 def test_reasons_are_data_with_an_english_sentence():
-    from sada.pipeline.churn.reasons import reason_of, reason_text
-
     row = {"nps_first": 9.0, "nps_latest": 3.0}
     said = reason_of("nps_change", row, {}, {}, 60)
     assert said == {"key": "why_nps_fell", "params": {"first": 9, "latest": 3}}
@@ -311,9 +315,6 @@ def test_score_churn_writes_store(db_url, tmp_path):
     assert 0 <= row.score <= 1 and row.model_version == "churn-logit-1+gold-labels"
     assert isinstance(row.reasons, list)
     # the theme drivers are stored beside the scores, and the report reads exactly those
-    from sada.pipeline.report.data import load_churn_snapshot
-    from sada.pipeline.report.metrics import churn_lift
-
     lift = churn_lift(store, load_churn_snapshot(store))
     assert lift["theme"].tolist() == report.drivers["theme"].tolist()
     for column in ("n_with", "churned_with", "lift", "lift_lower", "lift_upper", "customers_lost"):
@@ -325,8 +326,6 @@ def test_score_churn_writes_store(db_url, tmp_path):
 
 
 def test_cli_churn_json(tmp_path):
-    from sada.cli import main
-
     db = f"sqlite:///{tmp_path / 's.sqlite'}"
     store = Store.open(db)
     path, _ = _write_inputs(tmp_path, store, n=300)
@@ -366,8 +365,6 @@ def test_telco_runs_as_is(shared_datasets, tmp_path):
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1256"])
 def test_customer_files_in_legacy_encodings_are_read(tmp_path, encoding):
-    from sada.pipeline.churn.customers import read_customers
-
     path = tmp_path / "customers.csv"
     path.write_bytes("customer_id,segment,churned\nC1,تجاري,1\nC2,أفراد,0\n".encode(encoding))
     load = read_customers(path)
@@ -377,8 +374,6 @@ def test_customer_files_in_legacy_encodings_are_read(tmp_path, encoding):
 
 def test_score_churn_never_reads_the_simulator_truth(tmp_path):
     """The sample corpus's own customers.csv gets no simulator as-of, window or oracle: only `sada reproduce` hands those."""
-    from sada.pipeline.corpus import load_truth, sample_corpus_dir
-
     corpus = sample_corpus_dir()
     truth = load_truth(corpus)
     report = score_churn(Store.open(f"sqlite:///{tmp_path / 'a.sqlite'}"), corpus / "customers.csv", n_seeds=1)
@@ -402,12 +397,8 @@ def test_score_churn_never_reads_the_simulator_truth(tmp_path):
 ])
 def test_feedback_and_customer_files_pseudonymise_ids_alike(tmp_path, monkeypatch, customer_id):
     """`sada analyze` and the churn customer files use one keyed pseudonym (SADA_HOME's key): ids still join."""
-    import hashlib
-
     monkeypatch.setenv("SADA_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SADA_PSEUDONYM_KEY", raising=False)
-    from sada.cli import main
-
     path = tmp_path / "feedback.csv"
     pd.DataFrame({"id": ["f1"], "customer_id": [customer_id], "comment": ["التوصيل تأخر كثير"]}).to_csv(path, index=False)
     db = f"sqlite:///{tmp_path / 's.sqlite'}"

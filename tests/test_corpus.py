@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sada.cli import main
 from sada.corpus.build import (
     README_BEGIN,
     README_END,
@@ -373,8 +374,6 @@ def test_no_corpus_text_in_public_datasets(feedback: pd.DataFrame) -> None:
 # --- CLI -----------------------------------------------------------------------------------------------
 
 def test_cli_corpus_stats_json(feedback: pd.DataFrame, customers: pd.DataFrame) -> None:
-    from sada.cli import main
-
     runner = CliRunner()
     result = runner.invoke(main, ["corpus", "stats", "--json"], env={"SADA_CORPUS_DIR": str(CORPUS)})
     assert result.exit_code == 0, result.output
@@ -391,8 +390,6 @@ def test_cli_corpus_stats_json(feedback: pd.DataFrame, customers: pd.DataFrame) 
 
 
 def test_cli_corpus_stats_missing_corpus(tmp_path: Path) -> None:
-    from sada.cli import main
-
     result = CliRunner().invoke(main, ["corpus", "stats"], env={"SADA_CORPUS_DIR": str(tmp_path)})
     assert result.exit_code != 0
     assert "python -m sada.corpus.build" in result.output
