@@ -27,6 +27,7 @@ __all__ = [
     "DETRACTOR_MAX",
     "PROMOTER_MIN",
     "NPS_COLUMNS",
+    "is_nps_answer",
     "is_detractor",
     "is_promoter",
     "nps_category",
@@ -42,6 +43,16 @@ DETRACTOR_MAX = 6
 PROMOTER_MIN = 9
 #: Columns of :func:`net_promoter_score`'s result, in the order the tables print them.
 NPS_COLUMNS: tuple[str, ...] = ("n", "promoters", "passives", "detractors", "nps")
+
+
+def is_nps_answer(value: float) -> bool:
+    """Whether a number is an NPS answer: a whole number from 0 to 10.
+
+    Example:
+        >>> [is_nps_answer(v) for v in (0, 10.0, 9.5, 11, -1, float("nan"))]
+        [True, True, False, False, False, False]
+    """
+    return math.isfinite(value) and value == int(value) and NPS_MIN <= value <= NPS_MAX
 
 
 def is_detractor(score: Any) -> Any:

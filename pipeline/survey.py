@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sada.pipeline.digits import ascii_digits
+from sada.pipeline.nps import is_nps_answer
 
 __all__ = [
     "SurveyLayout",
@@ -220,7 +221,7 @@ def nps_values(values: Iterable[object]) -> bool:
         text = ascii_digits(str(value).strip())
         if isinstance(value, float) and value.is_integer():
             text = str(int(value))
-        good += text.isdigit() and 0 <= int(text) <= 10
+        good += text.isdigit() and is_nps_answer(int(text))
     return seen > 0 and good >= 0.8 * seen
 
 

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from hijridate import Hijri
 
 from sada.pipeline.digits import ascii_number
 from sada.pipeline.ingest import RawRow
+from sada.pipeline.nps import is_nps_answer
 from sada.pipeline.store import CHANNEL_LENGTH, CUSTOMER_ID_LENGTH, ID_LENGTH  # the widths of the store's columns
 
 __all__ = [
@@ -154,7 +154,7 @@ def validate(row: RawRow, max_text_length: int = 5000, dayfirst: bool = True) ->
         if created_at is None:
             return reject("unparseable_date", f"created_at {raw_date[:40]!r} is not a date")
     nps = _parse_number(fields.get("nps_score"))
-    if nps is not None and (not math.isfinite(nps) or nps != int(nps) or not 0 <= nps <= 10):
+    if nps is not None and not is_nps_answer(nps):
         return reject("nps_out_of_range", f"nps_score {fields.get('nps_score')!r} is not a whole number 0..10")
     rating = _parse_number(fields.get("rating"))
     if rating is not None and (rating != rating or not 0 <= rating <= 10):

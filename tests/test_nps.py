@@ -11,7 +11,7 @@ from sada.pipeline.churn.features import build_features
 from sada.pipeline.churn.reasons import reason_of
 from sada.pipeline.corpus import NPS_RANGE
 from sada.pipeline.errors import InputError
-from sada.pipeline.nps import net_promoter_score, nps_category, nps_table
+from sada.pipeline.nps import is_nps_answer, net_promoter_score, nps_category, nps_table
 
 
 @pytest.mark.parametrize(("score", "category"), [
@@ -36,6 +36,19 @@ def test_nps_category(score, category) -> None:
 def test_nps_category_rejects_answers_off_the_scale(score) -> None:
     with pytest.raises(InputError, match="from 0 to 10"):
         nps_category(score)
+
+
+@pytest.mark.parametrize(("value", "answer"), [
+    (0, True),  # the bottom of the scale
+    (10.0, True),  # a whole number read as a float from a CSV
+    (9.5, False),  # a half point (a 0-10 slider with steps)
+    (11, False),  # above the scale
+    (-1, False),  # below the scale
+    (float("nan"), False),  # a cell that parsed to NaN
+    (float("inf"), False),  # an overflowing cell
+])
+def test_is_nps_answer(value, answer) -> None:
+    assert is_nps_answer(value) is answer
 
 
 @pytest.mark.parametrize(("scores", "expected"), [
