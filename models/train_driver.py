@@ -119,8 +119,8 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
         ``out``, ``model_version``, ``n_train``, ``training_data``, ``oof`` and ``evaluation`` (the test table).
     """
     if options.datasets is None:
-        logger.warning("no shared datasets folder given (--datasets DIR or $SADA_SHARED_DATASETS): "
-                       "the public sets are not used")
+        logger.info("no shared datasets folder given (--datasets DIR or $SADA_SHARED_DATASETS): "
+                    "the public sets are not used")
     encoder, encoder_path = _encoder(options)
     result = train(data_files=options.data_files, use_corpus=options.use_corpus, datasets=options.datasets,
                    seed=options.seed, encoder=encoder, encoder_path=encoder_path)
