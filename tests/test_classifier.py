@@ -186,6 +186,32 @@ def test_cli_evaluate_json(trained, cache: Path, tmp_path: Path, monkeypatch) ->
     assert {"accuracy", "macro_f1", "n", "items_per_second"} <= set(out) and out["n"] == 2
 
 
+@pytest.mark.parametrize("args, expect", [
+    (["--datasets", "{tmp}"], 0),                         # every public test set of the folder (here: the held-out fifth)
+    ([], 2),                                              # neither --data nor --datasets: a usage error
+    (["--datasets", "{tmp}", "--data", "{tmp}/x.csv"], 2),  # both: a usage error
+])
+def test_cli_evaluate_datasets(trained, cache: Path, tmp_path: Path, monkeypatch, args: list[str], expect: int) -> None:
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from sada.cli import main
+    from sada.models.data import ARSARCASM
+    from sada.models.evaluation import HELD_OUT_NAME
+
+    trained.classifier.save_pretrained(tmp_path / "artifact")
+    rows = [(f"arsarcasm-training-{i}", t, label) for i, (t, lang, label, _) in enumerate(LABELLED) if lang == "ar"]
+    pd.DataFrame(rows, columns=["id", "text", "label"]).to_csv(tmp_path / ARSARCASM, index=False)
+    monkeypatch.setenv("SADA_CACHE_DIR", str(cache))
+    result = CliRunner().invoke(main, ["evaluate", "--model", str(tmp_path / "artifact"), "--json",
+                                       *[a.format(tmp=tmp_path) for a in args]])
+    assert result.exit_code == expect, result.output
+    if expect == 0:
+        assert [r["file"] for r in json.loads(result.output)] == [HELD_OUT_NAME]
+    else:
+        assert "expected --data FILE or --datasets DIR" in result.output
+
+
 def test_default_artifact_on_shared_snappfood(cache: Path, shared_datasets: Path) -> None:
     from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
     from sada.models.evaluation import evaluate_file
