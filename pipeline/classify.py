@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 __all__ = ["COMPLAINT_PROBABILITY", "Classifier", "Prediction", "as_dict", "classify_texts", "complaint_themes",
-           "is_complaint", "vector_bytes"]
+           "is_complaint", "is_complaint_item", "vector_bytes"]
 
 #: An item whose probability of being negative reaches this is a complaint, whatever its themes say.
 COMPLAINT_PROBABILITY = 0.5
@@ -47,6 +47,21 @@ def is_complaint(negative_probability: float, theme_sentiment: Any) -> bool:
     """
     return bool(negative_probability >= COMPLAINT_PROBABILITY
                 or any(label == _NEGATIVE for label in as_dict(theme_sentiment).values()))
+
+
+def is_complaint_item(stored_flag: Any, sentiment: Any, theme_sentiment: Any) -> bool:
+    """Whether a stored or labelled item is a complaint: its stored flag (:func:`is_complaint`, applied when
+    it was classified) when it has one, else the same rule on its labels (gold-labelled feedback has no
+    probabilities): negative overall or negative about a theme.
+
+    Example:
+        >>> [is_complaint_item(False, "negative", {}), is_complaint_item(None, "negative", {}),
+        ...  is_complaint_item(float("nan"), "neutral", {"app": "negative"}), is_complaint_item(None, "neutral", {})]
+        [False, True, True, False]
+    """
+    if stored_flag is not None and stored_flag == stored_flag:  # None and NaN: no flag stored
+        return bool(stored_flag)
+    return is_complaint(1.0 if sentiment == _NEGATIVE else 0.0, theme_sentiment)
 
 
 def complaint_themes(themes: Any, theme_sentiment: Any, threshold: float = 0.5) -> list[str]:

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sada.pipeline.classify import as_dict, complaint_themes
+from sada.pipeline.classify import as_dict, complaint_themes, is_complaint_item
 from sada.pipeline.errors import InputError
 from sada.pipeline.nps import is_detractor, is_promoter
 
@@ -357,10 +357,8 @@ class _FeedbackStats:
         for row in items.itertuples(index=False):
             tlist = (complaint_themes(getattr(row, "themes", None), row.theme_sentiment, threshold)
                      if "theme_sentiment" in items else [])
-            # the stored flag is the classifier's complaint rule; gold labels carry none, so an item
-            # negative overall or about a theme counts too
-            flagged = getattr(row, "is_complaint", None) in (True, 1) or getattr(row, "sentiment", None) == "negative"
-            flags.append(flagged or bool(tlist))
+            flags.append(is_complaint_item(getattr(row, "is_complaint", None), getattr(row, "sentiment", None),
+                                           getattr(row, "theme_sentiment", None)))
             for t in tlist:
                 if t in self.theme_total:
                     self.theme_total[t][i] += 1
