@@ -4,6 +4,11 @@ The PostgreSQL server is a throwaway one this test session starts on
 127.0.0.1 from the Debian postgresql binaries (as the ``postgres`` user when
 the tests run as root, since PostgreSQL refuses to run as root). Tests that
 need it skip with a reason when the binaries are absent.
+
+The ``slow`` marker (``make test-fast`` leaves these out) is put on every test that
+runs PostgreSQL, Prefect, Chromium, the public datasets or hypothesis here, from the fixtures it uses
+(:func:`pytest_collection_modifyitems`); tests that load a model or run ``sada`` in
+a subprocess carry the mark themselves.
 """
 
 from __future__ import annotations
@@ -22,6 +27,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+#: Fixtures whose users are slow: a PostgreSQL server, a Prefect server, Chromium, the public datasets.
+SLOW_FIXTURES = frozenset({"postgres_server", "postgres_url", "prefect_api", "browser", "shared_datasets"})
+#: Parametrised fixtures whose ``postgresql`` case needs the PostgreSQL server.
+SLOW_PARAMS = {"db_url": "postgresql", "server": "postgresql"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` the tests that use a slow fixture, a slow parameter or hypothesis."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+                or any(params.get(name) == value for name, value in SLOW_PARAMS.items())
+                or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)):
+            item.add_marker(pytest.mark.slow)
 
 
 def _pg_bindir() -> Path | None:

@@ -44,6 +44,7 @@ def _analyze(*args: str) -> dict:
     return json.loads(result.output)
 
 
+@pytest.mark.slow
 def test_messy_file_counts_add_up_and_rerun_adds_nothing(tmp_path, db_url):
     path = write_messy_csv(tmp_path / "messy.csv")
     first = _analyze("--input", str(path), "--db", db_url)
@@ -94,6 +95,7 @@ def test_missing_model_is_a_one_line_error(tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_pii_is_masked_in_the_store_by_default(tmp_path, db_url):
     path = write_messy_csv(tmp_path / "messy.csv")
     _analyze("--input", str(path), "--db", db_url)
@@ -103,6 +105,7 @@ def test_pii_is_masked_in_the_store_by_default(tmp_path, db_url):
     assert any("[PHONE]" in t for t in texts)
 
 
+@pytest.mark.slow
 def test_folder_of_mixed_formats(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -151,6 +154,7 @@ IN_MEMORY = [
 ]
 
 
+@pytest.mark.slow
 def test_analyze_texts_gives_what_a_stored_run_stores(tmp_path):
     from sada import analyze_texts
 
@@ -184,6 +188,7 @@ def test_analyze_texts_without_a_model(text, language):
     assert "sentiment" not in row
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["ar", "fa"])
 def test_the_pipeline_normalises_each_text_once_and_the_model_sees_the_same_input(language):
     """Passing the pipeline's normalised texts gives exactly the predictions of normalising inside the model."""

@@ -347,6 +347,7 @@ def _own_sentences() -> dict[str, str]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not DATASETS.is_dir(), reason=f"public datasets not found at {DATASETS}")
 def test_no_corpus_text_in_public_datasets(feedback: pd.DataFrame) -> None:
     """Exact (normalised) and near-duplicate (char 5-gram Jaccard >= 0.8) matches are both failures.

@@ -235,6 +235,7 @@ def _quarantine_by_row(db_url: str) -> dict[int, str]:
 
 
 
+@pytest.mark.slow
 def test_report_quotes_are_masked_even_when_the_store_is_not(tmp_path):
     """With --no-mask-pii the store keeps raw text, but the report (which travels further) masks its quotes."""
     from sada.pipeline.report import build_report

@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -142,6 +143,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {**env, "SADA_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect-client"), **extra}
 
 
+@pytest.mark.slow
 def test_unreachable_prefect_server_is_a_one_line_error(tmp_path):
     dead = f"http://127.0.0.1:{_free_port()}/api"
     result = subprocess.run([*SADA, "serve", "--input", str(tmp_path / "*.csv")], cwd=tmp_path, timeout=120,
@@ -229,6 +231,15 @@ def test_served_schedule_fires_and_status_reports_the_run(tmp_path):
 
 @pytest.mark.slow
 def test_failed_scheduled_run_is_e_mailed(tmp_path, smtp_inbox):
+    """A run of the served deployment fails (its model is missing): the alert automation e-mails the team.
+
+    The run is scheduled through Prefect's API, as `prefect deployment run` or the UI's "Run" does.
+    Prefect holds the events of a run that its own scheduler created less than 5 minutes before it
+    starts for up to 15 minutes (their leader, a "Scheduled" event, is never sent; runs of a daily or
+    weekly schedule are created days ahead), so an every-minute schedule alone would first alert
+    about 6 minutes after `sada serve` starts; test_served_schedule_fires_and_status_reports_the_run
+    covers the schedule itself.
+    """
     port, inbox = smtp_inbox
     _sample(tmp_path / "in" / "feedback.csv", 3)
     missing_model = tmp_path / "models" / "mine"
@@ -236,22 +247,34 @@ def test_failed_scheduled_run_is_e_mailed(tmp_path, smtp_inbox):
                      SADA_NOTIFY_SMTP_HOST="127.0.0.1", SADA_NOTIFY_SMTP_PORT=str(port),
                      SADA_NOTIFY_EMAIL_TO="cx-team@example.com")
     try:
-        # Prefect holds the events of a run that starts within 5 minutes of being scheduled for up to 15
-        # minutes (it waits for a "Scheduled" event its scheduler never sends), so the every-minute runs
-        # scheduled when `sada serve` starts alert late; the first run scheduled earlier than that (about
-        # the sixth) alerts within seconds. Runs of a daily or weekly schedule are scheduled days ahead.
-        deadline = time.monotonic() + 900
+        url = _serving_url(process, tmp_path)
+        run = subprocess.run([sys.executable, "-m", "prefect", "deployment", "run",
+                              "analyse-feedback/sada-daily-feedback", "--flow-run-name", "mailed-by-test"],
+                             cwd=tmp_path, env=_env(tmp_path, PREFECT_API_URL=url), timeout=120,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not inbox.messages and process.poll() is None:
             time.sleep(2)
         log = (tmp_path / "serve.log").read_text()
         assert inbox.messages, log[-3000:]
         message = inbox.messages[0]
         assert message["To"] == "cx-team@example.com"
-        assert message["Subject"].startswith("[Sada] sada-daily-feedback: run ")
-        assert message["Subject"].endswith(" Failed")
+        assert message["Subject"] == "[Sada] sada-daily-feedback: run mailed-by-test Failed"
         assert str(missing_model) in message.get_content()
         code, status = _status(tmp_path)
         assert code == 1 and not status["healthy"]
         assert any(p.startswith("sada-daily-feedback: last run") and "Failed" in p for p in status["problems"])
     finally:
         _stop(process, tmp_path)
+
+
+def _serving_url(process: subprocess.Popen, tmp_path: Path, wait: float = 300) -> str:
+    """The API URL `sada serve` prints once its deployments and alert automation are in place."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and process.poll() is None:
+        found = re.search(r"^serving .* on the Prefect server at (\S+) ", (tmp_path / "serve.log").read_text(), re.M)
+        if found:
+            return found.group(1)
+        time.sleep(1)
+    raise AssertionError((tmp_path / "serve.log").read_text()[-3000:])
