@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from sada.corpus import sample_dir
 from sada.models.classifier import load_classifier
 from sada.models.encoder import topic_vectors
 from sada.pipeline.corpus import load_feedback
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--themes", nargs="*", default=["billing"])
     args = parser.parse_args(argv)
-    frame = load_feedback()
+    frame = load_feedback(sample_dir())
     with tempfile.TemporaryDirectory() as tmp:
         for removed in args.themes:
             run(removed, frame, Path(tmp))

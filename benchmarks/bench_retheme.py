@@ -24,6 +24,7 @@ import yaml
 from click.testing import CliRunner
 
 from sada.cli import main as sada_cli
+from sada.corpus import sample_dir
 from sada.models.classifier import load_classifier
 from sada.pipeline.corpus import load_feedback
 from sada.pipeline.store import Store
@@ -34,7 +35,7 @@ PARKING = {"id": "parking", "names": {"ar": "مواقف السيارات", "fa":
 
 
 def build_store(url: str, rows: int, encoder: str, seed: int = 0) -> None:
-    corpus = load_feedback()
+    corpus = load_feedback(sample_dir())
     rng = np.random.default_rng(seed)
     store = Store.open(url)
     now = datetime(2026, 11, 1)

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sada.corpus import sample_dir
 from sada.models.classifier import load_classifier
 from sada.models.few_shot import fit_themes
 from sada.models.metrics import theme_prf
@@ -101,7 +102,7 @@ def score(taxonomy_file: Path, frame: pd.DataFrame, examples: pd.DataFrame | Non
 
 
 def corpus_frame(split: str) -> pd.DataFrame:
-    df = load_feedback(split)
+    df = load_feedback(sample_dir(), split)
     return pd.DataFrame({"text": df["text"], "language": df["language"], "themes": [";".join(t) for t in df["themes"]]})
 
 

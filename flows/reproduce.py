@@ -24,7 +24,8 @@ from sada.models.metrics import binary_f1, theme_detection_metrics, theme_set_ma
 from sada.pipeline.analyze import analyze
 from sada.pipeline.churn import score_churn
 from sada.pipeline.config import load_settings
-from sada.pipeline.corpus import load_truth, sample_corpus_dir
+from sada.corpus import sample_dir
+from sada.pipeline.corpus import load_truth
 from sada.pipeline.store import Store
 
 __all__ = ["reproduce", "theme_metrics", "tables_markdown", "oracle_metrics"]
@@ -45,28 +46,28 @@ def theme_metrics(truth: list[set[str]], predicted: list[set[str]], theme_ids: l
 
 
 @task(cache_policy=NO_CACHE)
-def retrain(model_dir: str, seed: int, datasets: str | None) -> str:
+def retrain(model_dir: str, seed: int, datasets: str | None, corpus_dir: str) -> str:
     """Retrain the heads on the default model's fine-tuned encoder layers (``sada train --finetune`` redoes those)."""
     from sada.models.classifier import DEFAULT_ARTIFACT
     from sada.models.finetune import OVERLAY_FILE
     from sada.models.train_driver import TrainOptions, run_training
 
     overlay = DEFAULT_ARTIFACT / OVERLAY_FILE
-    result = run_training(TrainOptions(out=Path(model_dir), seed=seed, use_corpus=True,
+    result = run_training(TrainOptions(out=Path(model_dir), seed=seed, corpus=Path(corpus_dir),
                                        datasets=None if datasets is None else Path(datasets), epochs=1,
                                        run_eval=False, overlay=overlay if overlay.is_file() else None))
     return result["model_version"]
 
 
 @task(cache_policy=NO_CACHE)
-def evaluate(model_dir: str, datasets: str | None) -> dict[str, Any]:
-    """Corpus test split (sentiment, themes) and the public test sets of ``datasets``."""
+def evaluate(model_dir: str, datasets: str | None, corpus_dir: str) -> dict[str, Any]:
+    """The corpus's test split (sentiment, themes) and the public test sets of ``datasets``."""
     from sada.models.classifier import Classifier
     from sada.models.data import corpus_training_frame
     from sada.models.evaluation import evaluate_frame, evaluate_shared
 
     classifier = Classifier.from_pretrained(model_dir)
-    test = corpus_training_frame("test")
+    test = corpus_training_frame(Path(corpus_dir), "test")
     corpus_sentiment = evaluate_frame(classifier, test, "sentiment", name="corpus_test.csv")
     predictions = classifier.predict(test["text"].tolist(), test["language"].tolist())
     corpus_themes = theme_metrics([set(t) for t in test["themes"]], [set(p.themes) for p in predictions],
@@ -84,8 +85,8 @@ def evaluate(model_dir: str, datasets: str | None) -> dict[str, Any]:
 
 
 @task(cache_policy=NO_CACHE)
-def analyse_and_score(model_dir: str, store_url: str, seed: int) -> dict[str, Any]:
-    """Analyse the sample corpus with the retrained model, then score its customers over the simulator's window.
+def analyse_and_score(model_dir: str, store_url: str, seed: int, corpus_dir: str) -> dict[str, Any]:
+    """Analyse the corpus with the retrained model, then score its customers over the simulator's window.
 
     The simulator's truth is read here, by the researchers' command, and handed to the product's churn
     step as plain arguments (as-of date, order window); its oracle AUC goes beside the held-out metrics.
@@ -94,7 +95,7 @@ def analyse_and_score(model_dir: str, store_url: str, seed: int) -> dict[str, An
 
     settings = load_settings(database_url=store_url)
     store = Store.open(store_url)
-    corpus = sample_corpus_dir()
+    corpus = Path(corpus_dir)
     truth = load_truth(corpus)
     analysis = analyze([str(corpus / "feedback.csv")], store, settings, classifier=load_classifier(model_dir))
     churn = score_churn(store, customers_path=corpus / "customers.csv", as_of=truth["window"]["end"],
@@ -150,20 +151,24 @@ def tables_markdown(evaluation: dict[str, Any], downstream: dict[str, Any], seed
 
 
 @flow(name="reproduce", log_prints=True)
-def reproduce(out_dir: str = "out/reproduce", seed: int = 0, datasets: str | None = None) -> str:
+def reproduce(out_dir: str = "out/reproduce", seed: int = 0, datasets: str | None = None,
+              corpus_dir: str | None = None) -> str:
     """Retrain, evaluate, analyse and score churn; write and return the tables (markdown).
 
     ``datasets`` is the shared public datasets folder (``sada reproduce --datasets``): its training files
-    train the heads and its test files are scored; None leaves the public sets out.
+    train the heads and its test files are scored; None leaves the public sets out. ``corpus_dir`` is the
+    corpus folder (None: the sample corpus, :func:`sada.corpus.sample_dir`): this is the researchers'
+    command, so it is the one flow that looks the sample corpus up.
     """
+    corpus = str(sample_dir() if corpus_dir is None else Path(corpus_dir))
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     model_dir = str(out / "model")
-    retrain(model_dir, seed, datasets)
-    evaluation = evaluate(model_dir, datasets)
-    downstream = analyse_and_score(model_dir, f"sqlite:///{(out / 'sada.sqlite').resolve()}", seed)
+    retrain(model_dir, seed, datasets, corpus)
+    evaluation = evaluate(model_dir, datasets, corpus)
+    downstream = analyse_and_score(model_dir, f"sqlite:///{(out / 'sada.sqlite').resolve()}", seed, corpus)
     tables = tables_markdown(evaluation, downstream, seed)
     (out / "tables.md").write_text(tables, encoding="utf-8")
     create_markdown_artifact(key="reproduction-tables", markdown=tables, description="Sada's reproduction tables")

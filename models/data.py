@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sada.pipeline.corpus import corpus_path, load_feedback, theme_ids
+from sada.pipeline.corpus import corpus_folder, load_feedback, theme_ids
 from sada.pipeline.errors import CorpusError, InputError
 from sada.pipeline.language import default_identifier
 
@@ -214,18 +214,22 @@ def _parsinlu_themes(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def corpus_training_frame(split: str = "train") -> pd.DataFrame:
-    """The sample corpus's labelled items of one split (empty if the corpus is not built).
+def corpus_training_frame(corpus_dir: Path, split: str = "train") -> pd.DataFrame:
+    """The labelled items of one split of the corpus in ``corpus_dir`` (empty if it is not built).
 
-    Falls back to reading ``corpus/texts/*.jsonl`` directly (every item, with a
+    Falls back to reading ``<corpus_dir>/texts/*.jsonl`` directly (every item, with a
     deterministic 80 % hash split) when ``feedback.csv`` has not been built yet.
+
+    Raises:
+        sada.pipeline.errors.CorpusError: No folder was given (None).
     """
+    corpus_dir = corpus_folder(corpus_dir)
     try:  # a corpus whose feedback.csv is not built falls back to its texts below
-        df = load_feedback(split)
+        df = load_feedback(corpus_dir, split)
         all_ids = theme_ids()
         df = df.rename(columns={"sentiment": "label"}) if "label" not in df.columns else df
     except (CorpusError, FileNotFoundError) as exc:
-        texts_dir = corpus_path() / "texts"
+        texts_dir = corpus_dir / "texts"
         rows = []
         for f in sorted(texts_dir.glob("*.jsonl")):
             for line in f.read_text(encoding="utf-8").splitlines():
@@ -249,18 +253,21 @@ def corpus_training_frame(split: str = "train") -> pd.DataFrame:
 STATEMENTS_SOURCE = "corpus statements"
 
 
-def statements_frame() -> pd.DataFrame:
+def statements_frame(corpus_dir: Path) -> pd.DataFrame:
     """The corpus's hand-written sentence-level statements: neutral facts, questions and narration,
-    each next to a positive and a negative opinion on the same topic (``corpus/statements``).
+    each next to a positive and a negative opinion on the same topic (``<corpus_dir>/statements``).
 
     They are training data only (not feedback items of the simulated customers): they teach the
     subjectivity view that a sentence describing a product without judging it is neutral.
 
     Returns:
         ``text``, ``label``, ``language``, ``source`` and ``group`` (the topic), or an empty frame.
+
+    Raises:
+        sada.pipeline.errors.CorpusError: No folder was given (None).
     """
     rows = []
-    for path in sorted((corpus_path() / "statements").glob("*_statements.jsonl")):
+    for path in sorted((corpus_folder(corpus_dir) / "statements").glob("*_statements.jsonl")):
         rows.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
     if not rows:
         return pd.DataFrame(columns=["text", "label", "language", "source", "group"])
@@ -363,22 +370,23 @@ def arsarcasm_held_out(root: Path | None) -> pd.DataFrame:
     return df[df["id"].map(held_out)].reset_index(drop=True)
 
 
-def training_frame(data_files: list[Path] | None = None, use_corpus: bool = True,
+def training_frame(data_files: list[Path] | None = None, corpus: Path | None = None,
                    datasets: Path | None = None) -> pd.DataFrame:
-    """Every labelled training row, deduplicated: the corpus train split and statements, the shared sets
-    of ``datasets`` (a folder, or None for none), user files.
+    """Every labelled training row, deduplicated: the train split and statements of the corpus in
+    ``corpus`` (a folder, or None for none), the shared sets of ``datasets`` (a folder, or None for none),
+    user files.
 
     Fine-tuning and head training read the same frame, so the calibration rows are the same in both.
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
     """
-    frames = ([corpus_training_frame("train"), statements_frame()] if use_corpus else []) + (
+    frames = ([corpus_training_frame(corpus, "train"), statements_frame(corpus)] if corpus is not None else []) + (
         [shared_training_frame(datasets)] if datasets is not None else []) + [read_labelled(f) for f in data_files or []]
     frames = [f for f in frames if len(f)]
     if not frames:
-        raise InputError("expected labelled data, found none: build the corpus, pass the shared datasets "
-                         "folder (--datasets DIR) or pass --data FILE")
+        raise InputError("expected labelled data, found none: pass --data FILE, the shared datasets folder "
+                         "(--datasets DIR) or --corpus (the sample corpus, built)")
     df = pd.concat(frames, ignore_index=True)
     return df[df["text"].str.strip().astype(bool)].drop_duplicates(subset=["text", "label"]).reset_index(drop=True)
 

@@ -18,8 +18,8 @@ Metrics (:mod:`sada.models.metrics`): accuracy, macro-F1, per-class F1, expected
 error (15 equal-width bins on the top probability), n and items/second.
 
 The test tables: :func:`evaluate_shared` (every public test set in the shared datasets folder a
-command was given, and ArSarcasm's held-out fifth), :func:`evaluate_corpus_test` and
-:func:`evaluate_sentence_probe` (a probe file a command was given).
+command was given, and ArSarcasm's held-out fifth), :func:`evaluate_corpus_test`
+(a corpus folder a command was given) and :func:`evaluate_sentence_probe` (a probe file a command was given).
 """
 
 from __future__ import annotations
@@ -262,9 +262,9 @@ def _evaluate_job(classifier: Classifier, int8: Classifier | None, name: str, ta
     return row
 
 
-def evaluate_corpus_test(classifier: Classifier) -> list[dict[str, Any]]:
-    """Sentiment and theme scores on the corpus test split (empty when the corpus is not built)."""
-    test = corpus_training_frame("test")
+def evaluate_corpus_test(classifier: Classifier, corpus_dir: Path) -> list[dict[str, Any]]:
+    """Sentiment and theme scores on the test split of the corpus in ``corpus_dir`` (empty when it is not built)."""
+    test = corpus_training_frame(corpus_dir, "test")
     if test.empty:
         return []
     return [evaluate_frame(classifier, test, task, name="corpus test split") for task in ("sentiment", "themes")]

@@ -212,7 +212,7 @@ def _save_overlay(torch: Any, encoder: Encoder, prefixes: list[str], out: Path, 
 def finetune_encoder(
     *,
     data_files: list[Path],
-    use_corpus: bool,
+    corpus: Path | None,
     datasets: Path | None = None,
     seed: int,
     epochs: int,
@@ -230,7 +230,7 @@ def finetune_encoder(
 
     Args:
         data_files: Extra labelled files (``text,label``, optional ``themes``).
-        use_corpus: Include the corpus train split.
+        corpus: A corpus folder whose train split and statements are trained on (None for none).
         datasets: The shared public datasets folder (its training files are used), or None.
         seed: Seed of the batch order and the heads' initialisation.
         epochs: Passes over the training rows.
@@ -253,7 +253,7 @@ def finetune_encoder(
     settings = FinetuneSettings(epochs, top_layers, lr, batch_size, max_length, theme_weight, max_steps)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    df = training_frame(data_files, use_corpus, datasets)
+    df = training_frame(data_files, corpus, datasets)
     ids = _theme_ids()
     encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, max_length=max_length)
     prefixes = _layer_prefixes(encoder.model, top_layers)

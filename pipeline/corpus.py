@@ -4,28 +4,30 @@ The corpus is built by ``python -m sada.corpus.build`` from the hand-written ite
 ``corpus/texts/*.jsonl`` and a seeded customer simulator. The loaders here only
 read the built files; they never build them.
 
-The sample corpus is research data: only the commands that are handed it read it (``sada run``
-with no input, ``sada reproduce``, ``sada corpus``, training on the corpus split, the tests and
-benchmarks), through these loaders. :func:`sample_corpus_dir` is the one place that says where it
-is (``SADA_CORPUS_DIR`` overrides it); no product setting or step defaults to it.
+The sample corpus is research data: every loader here takes the corpus folder as its first argument
+and has no default, so only the commands that are handed the folder read it (``sada run`` with no
+input, ``sada reproduce``, ``sada corpus``, ``sada train --corpus``, the tests and benchmarks).
+:func:`sada.corpus.sample_dir` is the one place that says where the sample corpus is
+(``SADA_CORPUS_DIR`` overrides it); this lowest layer never looks for it.
 
 Example:
     >>> from sada.pipeline.corpus import load_feedback, theme_ids
-    >>> train = load_feedback("train")            # doctest: +SKIP
-    >>> sorted(theme_ids())[:3]                   # doctest: +SKIP
-    ['app', 'billing', 'delivery']
+    >>> load_feedback(None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sada.pipeline.errors.CorpusError: expected a corpus folder, found None; pass the folder ...
+    >>> theme_ids()[:3]
+    ['delivery', 'price', 'quality']
 """
 
 from __future__ import annotations
 
 import json
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sada.pipeline.config import load_settings
 from sada.pipeline.errors import CorpusError
 from sada.pipeline.nps import DETRACTOR_MAX, NPS_MAX, NPS_MIN, PROMOTER_MIN
 from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
@@ -42,8 +44,7 @@ __all__ = [
     "CUSTOMER_COLUMNS",
     "NPS_RANGE",
     "RATING_RANGE",
-    "corpus_path",
-    "sample_corpus_dir",
+    "corpus_folder",
     "theme_ids",
     "load_feedback",
     "load_customers",
@@ -88,30 +89,25 @@ CUSTOMER_COLUMNS: tuple[str, ...] = (
 _BUILD_HINT = "run `python -m sada.corpus.build` from the repository root to build it"
 
 
-def sample_corpus_dir() -> Path:
-    """The sample corpus: ``SADA_CORPUS_DIR`` if set, else the copy installed with the ``sada.corpus`` package.
+def corpus_folder(corpus_dir: str | Path | None) -> Path:
+    """The corpus folder a caller handed over, as a :class:`~pathlib.Path` (not checked for existence).
 
-    Returns:
-        The folder as a :class:`~pathlib.Path` (not checked for existence).
+    Raises:
+        CorpusError: None was given: the loaders never default to the sample corpus.
+
+    Example:
+        >>> corpus_folder("corpus").name
+        'corpus'
     """
-    return load_settings().corpus_dir or Path(str(files("sada.corpus")))
-
-
-def corpus_path(corpus_dir: str | Path | None = None) -> Path:
-    """The corpus folder: ``corpus_dir`` if given, else :func:`sample_corpus_dir`.
-
-    Args:
-        corpus_dir: Explicit folder; ``None`` for the sample corpus.
-
-    Returns:
-        The folder as a :class:`~pathlib.Path` (not checked for existence).
-    """
-    return Path(corpus_dir) if corpus_dir is not None else sample_corpus_dir()
+    if corpus_dir is None:
+        raise CorpusError("expected a corpus folder, found None; pass the folder "
+                          "(sada.corpus.sample_dir() for the sample corpus)")
+    return Path(corpus_dir)
 
 
 def _require(path: Path, what: str, hint: str = _BUILD_HINT) -> Path:
     if not path.is_file():
-        raise CorpusError(f"expected {what} at {path}, found no such file; {hint} or set SADA_CORPUS_DIR")
+        raise CorpusError(f"expected {what} at {path}, found no such file; {hint} or pass the folder that holds it")
     return path
 
 
@@ -132,12 +128,12 @@ def _parse_json_dict(value: Any) -> dict[str, str]:
     return dict(json.loads(value))
 
 
-def load_feedback(split: str | None = None, corpus_dir: str | Path | None = None) -> pd.DataFrame:
+def load_feedback(corpus_dir: str | Path, split: str | None = None) -> pd.DataFrame:
     """Read ``feedback.csv``: one row per labelled feedback item.
 
     Args:
+        corpus_dir: Corpus folder (:func:`sada.corpus.sample_dir` for the sample corpus).
         split: ``"train"``, ``"dev"`` or ``"test"`` to keep one split; ``None`` for all.
-        corpus_dir: Corpus folder; defaults to :func:`sample_corpus_dir`.
 
     Returns:
         A DataFrame with :data:`FEEDBACK_COLUMNS`: ``themes`` is a ``list[str]``,
@@ -145,12 +141,12 @@ def load_feedback(split: str | None = None, corpus_dir: str | Path | None = None
         nullable integers, ``created_at`` a timestamp.
 
     Raises:
-        CorpusError: The file is missing or lacks columns, or ``split`` is unknown.
+        CorpusError: No folder was given, the file is missing or lacks columns, or ``split`` is unknown.
     """
     if split is not None and split not in SPLITS:
         raise CorpusError(f"expected split to be one of {', '.join(SPLITS)} or None, found {split!r}; "
                           "pass a valid split name")
-    path = _require(corpus_path(corpus_dir) / "feedback.csv", "the built feedback file feedback.csv")
+    path = _require(corpus_folder(corpus_dir) / "feedback.csv", "the built feedback file feedback.csv")
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     missing = [c for c in FEEDBACK_COLUMNS if c not in df.columns]
     if missing:
@@ -167,20 +163,20 @@ def load_feedback(split: str | None = None, corpus_dir: str | Path | None = None
     return df
 
 
-def load_customers(corpus_dir: str | Path | None = None) -> pd.DataFrame:
+def load_customers(corpus_dir: str | Path) -> pd.DataFrame:
     """Read ``customers.csv``: the simulated customer base with churn outcomes.
 
     Args:
-        corpus_dir: Corpus folder; defaults to :func:`sample_corpus_dir`.
+        corpus_dir: Corpus folder (:func:`sada.corpus.sample_dir` for the sample corpus).
 
     Returns:
         A DataFrame with :data:`CUSTOMER_COLUMNS`; dates are timestamps
         (``churn_date`` is ``NaT`` for customers who stayed), ``churned`` is 0/1.
 
     Raises:
-        CorpusError: The file is missing or lacks columns.
+        CorpusError: No folder was given, or the file is missing or lacks columns.
     """
-    path = _require(corpus_path(corpus_dir) / "customers.csv", "the simulated customers file customers.csv")
+    path = _require(corpus_folder(corpus_dir) / "customers.csv", "the simulated customers file customers.csv")
     df = pd.read_csv(path, dtype={"customer_id": str}, keep_default_na=False, na_values={"churn_date": [""]})
     missing = [c for c in CUSTOMER_COLUMNS if c not in df.columns]
     if missing:
@@ -192,31 +188,31 @@ def load_customers(corpus_dir: str | Path | None = None) -> pd.DataFrame:
     return df
 
 
-def load_truth(corpus_dir: str | Path | None = None) -> dict[str, Any]:
+def load_truth(corpus_dir: str | Path) -> dict[str, Any]:
     """Read ``truth.json``: the simulator's seed, story, true coefficients and per-customer churn probabilities.
 
     Args:
-        corpus_dir: Corpus folder; defaults to :func:`sample_corpus_dir`.
+        corpus_dir: Corpus folder (:func:`sada.corpus.sample_dir` for the sample corpus).
 
     Returns:
         The parsed JSON object (keys include ``seed``, ``coefficients``,
         ``features``, ``customers`` and ``oracle_auc``).
 
     Raises:
-        CorpusError: The file is missing or is not valid JSON.
+        CorpusError: No folder was given, or the file is missing or is not valid JSON.
     """
-    path = _require(corpus_path(corpus_dir) / "truth.json", "the simulator truth file truth.json")
+    path = _require(corpus_folder(corpus_dir) / "truth.json", "the simulator truth file truth.json")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CorpusError(f"expected JSON in {path}, found a syntax error ({exc}); {_BUILD_HINT}") from None
 
 
-def corpus_stats(corpus_dir: str | Path | None = None) -> dict[str, Any]:
+def corpus_stats(corpus_dir: str | Path) -> dict[str, Any]:
     """Counts of the built corpus, as printed by ``sada corpus stats``.
 
     Args:
-        corpus_dir: Corpus folder; defaults to :func:`sample_corpus_dir`.
+        corpus_dir: Corpus folder (:func:`sada.corpus.sample_dir` for the sample corpus).
 
     Returns:
         A JSON-serialisable dict with ``items``, ``by_language``, ``by_sentiment``,
@@ -225,10 +221,10 @@ def corpus_stats(corpus_dir: str | Path | None = None) -> dict[str, Any]:
         ``customers``, ``churned``, ``churn_rate`` and ``customers_with_feedback``.
 
     Raises:
-        CorpusError: A built file is missing or malformed.
+        CorpusError: No folder was given, or a built file is missing or malformed.
     """
-    fb = load_feedback(corpus_dir=corpus_dir)
-    cu = load_customers(corpus_dir=corpus_dir)
+    fb = load_feedback(corpus_dir)
+    cu = load_customers(corpus_dir)
     ids = theme_ids()
 
     def counts(col: str, order: tuple[str, ...] | list[str]) -> dict[str, int]:

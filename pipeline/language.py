@@ -387,8 +387,8 @@ class LanguageIdentifier:
         files = [directory / name for name in ("config.json", "vocab.json", "weights.safetensors")]
         missing = [f.name for f in files if not f.is_file()]
         if missing:
-            raise ModelNotFoundError(f"expected a language-ID model in {directory}, missing {missing}; "
-                                     "rebuild it with `python -m sada.pipeline.language --out DIR`")
+            raise ModelNotFoundError(f"expected a language-ID model in {directory}, missing {missing}; rebuild "
+                                     "it with `python -m sada.pipeline.language --corpus-dir corpus --out DIR`")
         config = json.loads(files[0].read_text(encoding="utf-8"))
         ngrams = json.loads(files[1].read_text(encoding="utf-8"))
         return cls(ngrams, config["classes"], load_file(str(files[2]))["log_probs"])
@@ -464,7 +464,8 @@ class LanguageIdentifier:
         return [found.get(n) == {"ar", "fa"} for n in range(len(texts))]
 
 
-#: The identifier shipped with Sada, trained on the sample corpus (rebuild: ``python -m sada.pipeline.language``).
+#: The identifier shipped with Sada, trained on the sample corpus
+#: (rebuild: ``python -m sada.pipeline.language --corpus-dir corpus``).
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "language_id"
 
 
@@ -474,19 +475,24 @@ def default_identifier(model_dir: Path | None = None) -> LanguageIdentifier:
     return LanguageIdentifier.from_pretrained(model_dir or DEFAULT_MODEL_DIR)
 
 
-def train_on_corpus(corpus_dir: Path | None = None) -> tuple[LanguageIdentifier, dict[str, int]]:
-    """An identifier trained on the sample corpus's texts, and how many texts per language it saw."""
-    frame = load_feedback(corpus_dir=corpus_dir) if corpus_dir else load_feedback()
+def train_on_corpus(corpus_dir: Path) -> tuple[LanguageIdentifier, dict[str, int]]:
+    """An identifier trained on the texts of the corpus in ``corpus_dir``, and how many texts per language it saw.
+
+    Raises:
+        sada.pipeline.errors.CorpusError: No folder was given, or its ``feedback.csv`` is missing.
+    """
+    frame = load_feedback(corpus_dir)
     logger.info("training language ID on %d corpus texts", len(frame))
     counts = {str(k): int(v) for k, v in frame["language"].value_counts().sort_index().items()}
     return LanguageIdentifier.train(frame["text"].tolist(), frame["language"].tolist()), counts
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Rebuild the shipped language-ID model from the sample corpus."""
+    """Rebuild the shipped language-ID model from a corpus (the sample corpus: ``--corpus-dir corpus``)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="Folder to write the model into.")
-    parser.add_argument("--corpus-dir", type=Path, default=None, help="Corpus folder (default: corpus/).")
+    parser.add_argument("--corpus-dir", type=Path, required=True,
+                        help="Corpus folder to train on (the sample corpus: corpus/ of the checkout).")
     args = parser.parse_args(argv)
     identifier, counts = train_on_corpus(args.corpus_dir)
     identifier.save_pretrained(args.out, trained_on={f"corpus/feedback.csv ({k})": v for k, v in counts.items()})

@@ -212,10 +212,10 @@ def run(db: str | None, inputs: tuple[str, ...], model_path: str | None, dask_ad
     quiet_task_logs()  # progress comes from the flows' own lines, not one "Completed()" per task
 
     if not inputs:  # the demo: the command hands the flow the sample corpus (the flow has no default input)
-        from sada.pipeline.corpus import sample_corpus_dir
+        from sada.corpus import sample_dir
 
-        inputs = (str(sample_corpus_dir() / "feedback.csv"),)
-        customers_path = customers_path or str(sample_corpus_dir() / "customers.csv")
+        inputs = (str(sample_dir() / "feedback.csv"),)
+        customers_path = customers_path or str(sample_dir() / "customers.csv")
     summary = cx_weekly(sources=list(inputs), database_url=db, model_path=model_path,
                         dask_address=dask_address, customers_path=customers_path, report_out=report_out,
                         report_lang=report_lang, themes=_absolute(themes))
@@ -400,15 +400,13 @@ def themes_fit(themes: str, examples: str, out_dir: str, model_path: str | None,
     Themes with 3 or more examples get a head fitted on them, with cross-validated precision, recall
     and F1 in the artifact's model card; the others stay zero-shot; trained themes stay as shipped.
     """
-    from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
+    from sada.models.classifier import Classifier
     from sada.models.few_shot import few_shot_card, fit_themes, label_matrix, read_examples
-    from sada.pipeline.errors import InputError
+    from sada.models.train_driver import check_artifact_dir
     from sada.pipeline.language import default_identifier
     from sada.pipeline.taxonomy import load_taxonomy
 
-    out = Path(out_dir).resolve()
-    if out == DEFAULT_ARTIFACT.resolve() or DEFAULT_ARTIFACT.resolve().parent in out.parents:
-        raise InputError(f"expected --out outside the installed package, found {out}; write to a folder of yours")
+    out = check_artifact_dir(Path(out_dir)).resolve()  # the rule sada train keeps: never inside the package
     taxonomy = load_taxonomy(themes)
     frame = read_examples(examples)
     label_matrix(frame["themes"].tolist(), taxonomy)  # unknown theme ids fail before the model loads
@@ -545,15 +543,12 @@ def themes_apply(db: str | None, model_path: str | None, page: int, themes: str 
 @_json_option
 def themes_discover(db: str | None, min_size: int, stub: str | None, as_json: bool) -> None:
     """Group the complaints no theme covers (none, or only `other`) into candidate themes."""
-    import numpy as np
     import yaml
 
-    from sada.pipeline.classify import as_dict
+    from sada.models.candidates import store_candidates
     from sada.pipeline.config import load_settings
-    from sada.models.encoder import topic_vectors
-    from sada.pipeline.discovery import candidate_stub, discover
+    from sada.pipeline.discovery import candidate_stub
     from sada.pipeline.store import Store
-
     from sada.progress import RowProgress, encoder_progress
 
     with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "grouping"):
@@ -598,12 +593,13 @@ def corpus_group() -> None:
 @corpus_group.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
 @click.option("--corpus-dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Corpus folder (default: SADA_CORPUS_DIR or corpus/).")
+              help="Corpus folder (default: the sample corpus, SADA_CORPUS_DIR or the installed corpus/).")
 def corpus_stats_cmd(as_json: bool, corpus_dir: str | None) -> None:
     """Counts per language, sentiment, theme, domain and source; customers and churned."""
+    from sada.corpus import sample_dir
     from sada.pipeline.corpus import corpus_stats
 
-    stats = corpus_stats(corpus_dir)
+    stats = corpus_stats(sample_dir() if corpus_dir is None else corpus_dir)
     if as_json:
         _echo_json(stats)
         return
@@ -627,8 +623,9 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Artifact directory (required; never inside the installed package).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (deterministic training).")
-@click.option("--corpus/--no-corpus", "use_corpus", default=True, show_default=True,
-              help="Use the sample corpus train split.")
+@click.option("--corpus/--no-corpus", "use_corpus", default=False, show_default=True,
+              help="Also train on the sample corpus (SADA_CORPUS_DIR or the installed corpus/): its train split "
+                   "and statements, its dev split for the theme thresholds, its test split in the model card.")
 @click.option("--datasets", type=click.Path(file_okay=False, path_type=Path), envvar="SADA_SHARED_DATASETS",
               default=None, help="Shared public datasets folder (e.g. ../shared/datasets): its training files are "
               "trained on and its test files scored [env SADA_SHARED_DATASETS; default: not used].")
@@ -649,11 +646,13 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
               probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
               run_eval: bool, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
+    from sada.corpus import sample_dir
     from sada.models.data import shared_datasets_dir
     from sada.models.train_driver import TrainOptions, run_training
     from sada.progress import RowProgress, encoder_progress
 
-    options = TrainOptions(out=out, data_files=list(data_files), seed=seed, use_corpus=use_corpus,
+    options = TrainOptions(out=out, data_files=list(data_files), seed=seed,
+                           corpus=sample_dir() if use_corpus else None,
                            datasets=shared_datasets_dir(datasets), probe=probe, encoder_path=encoder_path,
                            finetune=finetune, epochs=epochs, run_eval=run_eval, overlay=overlay)
     if options.datasets is None:

@@ -192,11 +192,12 @@ def test_analyze_texts_without_a_model(text, language):
 @pytest.mark.parametrize("language", ["ar", "fa"])
 def test_the_pipeline_normalises_each_text_once_and_the_model_sees_the_same_input(language):
     """Passing the pipeline's normalised texts gives exactly the predictions of normalising inside the model."""
+    from sada.corpus import sample_dir
     from sada.models.classifier import load_classifier
     from sada.pipeline.corpus import load_feedback
     from sada.pipeline.normalise import Normaliser
 
-    corpus = load_feedback("test")
+    corpus = load_feedback(sample_dir(), "test")
     texts = corpus[corpus["language"] == language]["text"].head(40).tolist()
     languages = [language] * len(texts)
     normaliser = Normaliser()

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from sada.cli import main
+from sada.corpus import sample_dir
 from sada.pipeline.churn import (
     ChurnModel,
     assign_bands,
@@ -26,7 +27,7 @@ from sada.pipeline.churn.customers import read_customers, validate_customers
 from sada.pipeline.churn.drivers import risk_ratio_ci, theme_drivers, theme_nps_impact, wilson_ci
 from sada.pipeline.churn.features import FeatureConfig, build_features, load_feedback_signals
 from sada.pipeline.churn.reasons import reason_of, reason_text
-from sada.pipeline.corpus import load_truth, sample_corpus_dir
+from sada.pipeline.corpus import load_truth
 from sada.pipeline.errors import ColumnMappingError, InputError
 from sada.pipeline.nps import net_promoter_score, nps_table
 from sada.pipeline.report.data import load_churn_snapshot
@@ -374,7 +375,7 @@ def test_customer_files_in_legacy_encodings_are_read(tmp_path, encoding):
 
 def test_score_churn_never_reads_the_simulator_truth(tmp_path):
     """The sample corpus's own customers.csv gets no simulator as-of, window or oracle: only `sada reproduce` hands those."""
-    corpus = sample_corpus_dir()
+    corpus = sample_dir()
     truth = load_truth(corpus)
     report = score_churn(Store.open(f"sqlite:///{tmp_path / 'a.sqlite'}"), corpus / "customers.csv", n_seeds=1)
     assert not any(k.startswith("oracle") for k in report.metrics)

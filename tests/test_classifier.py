@@ -79,7 +79,7 @@ def data_file(tmp_path_factory) -> Path:
 def trained(encoder, data_file: Path, cache: Path):
     from sada.models.training import train
 
-    return train(data_files=[data_file], use_corpus=False, encoder=encoder, cache_dir=cache, seed=7)
+    return train(data_files=[data_file], corpus=None, encoder=encoder, cache_dir=cache, seed=7)
 
 
 def test_predict_returns_complete_predictions(trained) -> None:
@@ -107,7 +107,7 @@ def test_predict_empty_and_mismatched_inputs(trained) -> None:
 def test_training_is_deterministic(encoder, data_file: Path, cache: Path, trained) -> None:
     from sada.models.training import train
 
-    again = train(data_files=[data_file], use_corpus=False, encoder=encoder, cache_dir=cache, seed=7)
+    again = train(data_files=[data_file], corpus=None, encoder=encoder, cache_dir=cache, seed=7)
     a, b = trained.classifier, again.classifier
     assert np.array_equal(a.sentiment.stack.weight, b.sentiment.stack.weight)
     assert np.array_equal(a.themes.supervised.weight, b.themes.supervised.weight)
@@ -352,7 +352,7 @@ def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Pat
     from sada.models.training import train
 
     out = tmp_path / "tuned"
-    enc, _, info = finetune_encoder(data_files=[data_file], use_corpus=False, seed=1, epochs=1,
+    enc, _, info = finetune_encoder(data_files=[data_file], corpus=None, seed=1, epochs=1,
                                     encoder_path=None, out=out, max_steps=2, batch_size=8, top_layers=1,
                                     cache_dir=cache)
     assert (out / OVERLAY_FILE).stat().st_size < 4_000_000
@@ -361,7 +361,7 @@ def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Pat
     # only the top layer (11 of e5-small's 0-11) is trained and shipped
     assert keys and all(k.startswith("encoder.layer.11.") for k in keys), keys[:3]
     assert info["steps"] == 2 and info["top_layers"] == 1 and info["rows"] <= len(LABELLED)
-    result = train(data_files=[data_file], use_corpus=False, encoder=enc, cache_dir=cache)
+    result = train(data_files=[data_file], corpus=None, encoder=enc, cache_dir=cache)
     clf = result.classifier
     assert clf.config["finetune"] == info  # the facts travel inside the overlay
     clf.save_pretrained(out)

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sada.cli import main
+from sada.corpus import sample_dir
 from sada.corpus.build import (
     README_BEGIN,
     README_END,
@@ -57,17 +58,17 @@ THEME_IDS = ["delivery", "price", "quality", "service", "billing", "app", "netwo
 
 @pytest.fixture(scope="module")
 def feedback() -> pd.DataFrame:
-    return load_feedback(corpus_dir=CORPUS)
+    return load_feedback(CORPUS)
 
 
 @pytest.fixture(scope="module")
 def customers() -> pd.DataFrame:
-    return load_customers(corpus_dir=CORPUS)
+    return load_customers(CORPUS)
 
 
 @pytest.fixture(scope="module")
 def truth() -> dict:
-    return load_truth(corpus_dir=CORPUS)
+    return load_truth(CORPUS)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def test_check_item_rejects_bad_labels() -> None:
 
 def test_splits_disjoint_stratified_and_fixed(feedback: pd.DataFrame) -> None:
     assert feedback["split"].isin(SPLITS).all()
-    parts = {s: set(load_feedback(s, corpus_dir=CORPUS)["feedback_id"]) for s in SPLITS}
+    parts = {s: set(load_feedback(CORPUS, s)["feedback_id"]) for s in SPLITS}
     assert not (parts["train"] & parts["dev"]) and not (parts["train"] & parts["test"])
     assert not (parts["dev"] & parts["test"])
     assert set().union(*parts.values()) == set(feedback["feedback_id"])
@@ -178,14 +179,33 @@ def test_splits_disjoint_stratified_and_fixed(feedback: pd.DataFrame) -> None:
 
 def test_unknown_split_is_an_error() -> None:
     with pytest.raises(CorpusError, match="train, dev, test"):
-        load_feedback("validation", corpus_dir=CORPUS)
+        load_feedback(CORPUS, "validation")
+
+
+@pytest.mark.parametrize("env, expected", [
+    (None, CORPUS),           # unset: the folder installed with sada.corpus (the checkout's, editable)
+    ("elsewhere", "tmp"),     # SADA_CORPUS_DIR: another copy, for the research commands
+])
+def test_sample_dir_is_the_package_folder_or_sada_corpus_dir(tmp_path: Path, monkeypatch, env, expected) -> None:
+    if env is None:
+        monkeypatch.delenv("SADA_CORPUS_DIR", raising=False)
+    else:
+        monkeypatch.setenv("SADA_CORPUS_DIR", str(tmp_path))
+    assert sample_dir().resolve() == (tmp_path if expected == "tmp" else expected).resolve()
+
+
+def test_loaders_have_no_default_folder() -> None:
+    # None is not "the sample corpus": the lowest layer never looks the sample corpus up
+    for read in (load_feedback, load_customers, load_truth):
+        with pytest.raises(CorpusError, match="expected a corpus folder, found None; pass the folder"):
+            read(None)
 
 
 def test_missing_corpus_is_explained(tmp_path: Path) -> None:
     with pytest.raises(CorpusError, match=r"python -m sada.corpus.build"):
-        load_feedback(corpus_dir=tmp_path)
+        load_feedback(tmp_path)
     with pytest.raises(CorpusError, match="customers.csv"):
-        load_customers(corpus_dir=tmp_path)
+        load_customers(tmp_path)
 
 
 # --- customers and churn ----------------------------------------------------------------------------
@@ -388,6 +408,12 @@ def test_cli_corpus_stats_json(feedback: pd.DataFrame, customers: pd.DataFrame) 
 
     plain = runner.invoke(main, ["corpus", "stats"], env={"SADA_CORPUS_DIR": str(CORPUS)})
     assert plain.exit_code == 0 and f"items: {len(feedback)}" in plain.output
+
+
+def test_cli_corpus_stats_corpus_dir_wins_over_the_sample(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["corpus", "stats", "--corpus-dir", str(tmp_path)],
+                                env={"SADA_CORPUS_DIR": str(CORPUS)})
+    assert result.exit_code != 0 and str(tmp_path) in result.output
 
 
 def test_cli_corpus_stats_missing_corpus(tmp_path: Path) -> None:

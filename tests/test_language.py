@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sada.corpus import sample_dir
+from sada.pipeline.corpus import load_feedback
 from sada.pipeline.language import (LANGUAGES, OTHER_ARABIC_SCRIPT, ROMANISED, default_identifier, romanised,
                                     script_of, unsupported_detail)
 
@@ -122,17 +124,26 @@ def test_accuracy_on_public_datasets(identify, shared_datasets, filename):
 
 
 def test_the_shipped_model_is_what_the_corpus_trains(identify):
-    """The files in pipeline/language_id are current: rebuild them with `python -m sada.pipeline.language`."""
+    """The files in pipeline/language_id are current: rebuild them with
+    `python -m sada.pipeline.language --corpus-dir corpus`."""
     import numpy as np
 
-    from sada.pipeline.corpus import load_feedback
     from sada.pipeline.language import train_on_corpus
 
-    fresh, _ = train_on_corpus()
+    fresh, _ = train_on_corpus(sample_dir())
     assert fresh._ngrams == identify._ngrams and fresh._classes == identify._classes
     np.testing.assert_allclose(fresh._log_probs, identify._log_probs, rtol=0, atol=1e-12)
-    texts = load_feedback()["text"].tolist()
+    texts = load_feedback(sample_dir())["text"].tolist()
     assert [g.language for g in fresh.predict(texts)] == [g.language for g in identify.predict(texts)]
+
+
+def test_rebuilding_names_its_corpus(tmp_path, capsys):
+    """`python -m sada.pipeline.language` has no default corpus: the lowest layer never looks it up."""
+    from sada.pipeline.language import main
+
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "lid")])
+    assert "--corpus-dir" in capsys.readouterr().err and not (tmp_path / "lid").exists()
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -180,9 +191,7 @@ def test_accuracy_per_language_on_the_sentence_set(identify, language):
 @pytest.mark.parametrize("variety, code", [("arabizi", "ar-Latn"), ("finglish", "fa-Latn")])
 def test_the_corpus_arabizi_and_finglish_are_found(identify, variety, code):
     """The corpus's Latin-script items (labelled ar/fa with their variety): >= 90% get the romanised code."""
-    from sada.pipeline.corpus import load_feedback
-
-    frame = load_feedback()
+    frame = load_feedback(sample_dir())
     texts = frame[frame["variety"] == variety]["text"].tolist()
     guesses = [g.language for g in identify.predict(texts)]
     assert len(texts) >= 50

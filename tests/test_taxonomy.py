@@ -191,18 +191,34 @@ def test_fit_writes_an_artifact_that_analyze_uses(tmp_path):
     assert "parking" in prediction.themes
 
 
-def test_fit_refuses_labels_the_taxonomy_does_not_have_and_the_installed_package(tmp_path):
-    from sada.models.classifier import DEFAULT_ARTIFACT
-
+def test_fit_refuses_labels_the_taxonomy_does_not_have(tmp_path):
     themes = _write(tmp_path, [PARKING, DELIVERY])
     examples = tmp_path / "labelled.csv"
     examples.write_text("text,themes\nما في مواقف,parking;valet\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["themes", "fit", "--themes", str(themes), "--examples", str(examples),
                                        "--out", str(tmp_path / "out")])
     assert result.exit_code != 0 and "found valet" in result.output
+
+
+@pytest.mark.parametrize("inside", [
+    "default",       # the shipped artifact
+    "models/mine",   # beside it: the README's example once wrote models/my_themes here
+    "pipeline/x",    # any other folder of the installed package (the old check looked at models/ only)
+])
+def test_fit_refuses_an_out_inside_the_installed_package(tmp_path, inside):
+    """The rule sada train keeps (train_driver.check_artifact_dir), checked before any model loads."""
+    from sada.models.classifier import DEFAULT_ARTIFACT
+    from sada.models.train_driver import package_dirs
+
+    out = {"default": DEFAULT_ARTIFACT, "models/mine": DEFAULT_ARTIFACT.parent / "mine",
+           "pipeline/x": next(d for d in package_dirs() if d.name == "pipeline") / "x"}[inside]
+    themes = _write(tmp_path, [PARKING, DELIVERY])
+    examples = tmp_path / "labelled.csv"
+    examples.write_text("text,themes\nما في مواقف,parking\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["themes", "fit", "--themes", str(themes), "--examples", str(examples),
-                                       "--out", str(DEFAULT_ARTIFACT)])
-    assert result.exit_code != 0 and "outside the installed package" in result.output
+                                       "--out", str(out)])
+    assert result.exit_code != 0 and "outside the installed package" in result.output, result.output
+    assert not out.exists() or out == DEFAULT_ARTIFACT
 
 
 @pytest.mark.slow
@@ -290,11 +306,12 @@ def test_discovery_finds_a_planted_cluster():
     Measured: the six Persian ones form one pure candidate; the Arabic ones (more dialect, fewer shared
     words) are spread over mixed groups, so only one pure candidate is required.
     """
+    from sada.corpus import sample_dir
     from sada.models.encoder import topic_vectors
     from sada.pipeline.corpus import load_feedback
     from sada.pipeline.discovery import candidate_stub, discover
 
-    corpus = load_feedback("test")
+    corpus = load_feedback(sample_dir(), "test")
     others = corpus[corpus["sentiment"] == "negative"].sample(48, random_state=0)
     items = [{"language": lang, "raw_text": text, "normalised_text": text, "created_at": None}
              for lang, text in PARKING_COMPLAINTS]

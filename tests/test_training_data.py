@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sada.models.data import (ARSARCASM, DATASETS_ENV, arsarcasm_held_out, calibration_rows, held_out,
-                              shared_datasets_dir, shared_training_frame, sources_with_neutral, training_frame)
-from sada.pipeline.errors import InputError
+from sada.corpus import sample_dir
+from sada.models.data import (ARSARCASM, DATASETS_ENV, STATEMENTS_SOURCE, arsarcasm_held_out, calibration_rows,
+                              corpus_training_frame, held_out, shared_datasets_dir, shared_training_frame,
+                              sources_with_neutral, statements_frame, training_frame)
+from sada.pipeline.corpus import load_feedback
+from sada.pipeline.errors import CorpusError, InputError
 
 
 @pytest.mark.parametrize("key, expected", [
@@ -80,9 +83,7 @@ STATEMENT_VARIETIES = {"ar": {"msa", "gulf", "egyptian", "levantine", "maghrebi"
 
 
 def _statements(lang: str) -> list[dict]:
-    from sada.pipeline.corpus import sample_corpus_dir
-
-    path = sample_corpus_dir() / "statements" / f"{lang}_statements.jsonl"
+    path = sample_dir() / "statements" / f"{lang}_statements.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -106,19 +107,15 @@ def test_statements_are_grouped_neutral_fact_positive_and_negative_opinion(lang:
 
 
 def test_statements_train_as_their_own_source_with_neutral() -> None:
-    from sada.models.data import STATEMENTS_SOURCE, statements_frame
-
-    frame = statements_frame()
+    frame = statements_frame(sample_dir())
     assert set(frame["language"]) == {"ar", "fa"} and frame["label"].notna().all()
-    df = training_frame(use_corpus=True)
+    df = training_frame(corpus=sample_dir())
     mine = df["source"] == STATEMENTS_SOURCE
     assert mine.sum() == len(frame.drop_duplicates(subset=["text", "label"]))
     # a source with a neutral class teaches subjectivity
     assert sources_with_neutral(df)[mine.to_numpy()].all()
     # statements are training data only: never feedback items of the simulated customers
-    from sada.pipeline.corpus import load_feedback
-
-    assert not set(frame["text"]) & set(load_feedback()["text"])
+    assert not set(frame["text"]) & set(load_feedback(sample_dir())["text"])
 
 
 def _shingles(text: str, k: int = 4) -> set[str]:
@@ -180,9 +177,9 @@ def test_training_without_datasets_reads_no_public_set(monkeypatch, tmp_path: Pa
     monkeypatch.delenv(DATASETS_ENV, raising=False)
     data = tmp_path / "mine.csv"
     data.write_text("text,label\nالخدمة ممتازة,positive\nپیک دیر اومد,negative\n", encoding="utf-8")
-    assert set(training_frame([data], use_corpus=False)["source"]) == {"mine.csv"}
+    assert set(training_frame([data])["source"]) == {"mine.csv"}
     with pytest.raises(InputError, match="--datasets DIR"):
-        training_frame([], use_corpus=False)
+        training_frame([])
 
 
 @pytest.mark.parametrize("where, refused", [
@@ -220,16 +217,31 @@ def test_cli_train_refuses_the_installed_package_before_training() -> None:
     assert sorted((p.name, p.stat().st_mtime_ns) for p in DEFAULT_ARTIFACT.iterdir()) == before
 
 
-def test_models_code_does_not_read_the_checkout() -> None:
-    """Installed training and evaluation code names no checkout path: the shared sets, the probe and the
-    artifact folder are inputs a command is given."""
-    from sada.models.classifier import DEFAULT_ARTIFACT
+# --- the sample corpus is read only when a command hands it over -----------------------------------------
 
-    offenders = []
-    for path in sorted(DEFAULT_ARTIFACT.parent.glob("*.py")):
-        text = path.read_text(encoding="utf-8")
-        # path parts and the checkout's root; docstrings may still name the checkout's files
-        for needle in ("SOURCE_ROOT", '"benchmarks"', '"shared"', "parent.parent"):
-            if needle in text:
-                offenders.append((path.name, needle))
-    assert not offenders, offenders
+def test_corpus_loaders_have_no_default_folder() -> None:
+    # None is not "the sample corpus": the caller says which folder
+    for read in (corpus_training_frame, statements_frame, load_feedback):
+        with pytest.raises(CorpusError, match="expected a corpus folder, found None"):
+            read(None)
+    assert len(corpus_training_frame(sample_dir(), "dev")) > 0  # handed over, it reads
+
+
+def test_train_options_check_the_corpus_folder(tmp_path: Path) -> None:
+    from sada.models.train_driver import TrainOptions
+
+    with pytest.raises(InputError, match="expected a corpus folder, found no folder at"):
+        TrainOptions(out=tmp_path / "out", corpus=tmp_path / "missing")
+    assert TrainOptions(out=tmp_path / "out").corpus is None  # no --corpus: none
+
+
+def test_cli_train_reads_the_sample_corpus_only_with_corpus(tmp_path: Path, monkeypatch) -> None:
+    """Without --corpus, --data or --datasets there is nothing to train on: the corpus is no default."""
+    from click.testing import CliRunner
+
+    from sada.cli import main
+
+    monkeypatch.delenv(DATASETS_ENV, raising=False)
+    result = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "out"), "--no-evaluate"])
+    assert result.exit_code != 0 and "expected labelled data, found none" in result.output, result.output
+    assert "--corpus" in result.output and not (tmp_path / "out").exists()
