@@ -1,5 +1,6 @@
 # Two commands do all the set-up:  `make demo` (the main job on the sample corpus)
 # and `make test` (the test suite). Both create .venv from pyproject.toml if needed.
+# `make test-fast` leaves out the tests marked slow (models, servers, browser, hypothesis): the edit loop.
 
 VENV      := .venv
 STAMP     := $(VENV)/.installed-stamp
@@ -9,7 +10,11 @@ FIND_PY   := for p in python3.12 python3.13 $$HOME/.pyenv/versions/3.12*/bin/pyt
                "$$p" -c 'import sys; sys.exit(not (3, 12) <= sys.version_info[:2] < (3, 14))' 2>/dev/null \
                  && { echo "$$p"; break; }; done
 
-.PHONY: demo test bench clean
+# Test processes (pytest-xdist); each file runs whole in one of them, so module fixtures load once.
+TEST_WORKERS ?= 2
+PYTEST    := $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+.PHONY: demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	@py="$$($(FIND_PY))"; \
@@ -26,7 +31,10 @@ demo: $(STAMP)
 	$(VENV)/bin/sada run
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(PYTEST)
+
+test-fast: $(STAMP)
+	$(PYTEST) -m "not slow"
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_classifier.py --stream 100000

@@ -27,12 +27,35 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+_PREFECT_HOME = pytest.StashKey[tuple[str, "str | None"]]()
 
 
 #: Fixtures whose users are slow: a PostgreSQL server, a Prefect server, Chromium, the public datasets.
 SLOW_FIXTURES = frozenset({"postgres_server", "postgres_url", "prefect_api", "browser", "shared_datasets"})
 #: Parametrised fixtures whose ``postgresql`` case needs the PostgreSQL server.
 SLOW_PARAMS = {"db_url": "postgresql", "server": "postgresql"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A fresh, empty PREFECT_HOME for this test process (each xdist worker has its own).
+
+    Set before any test module imports Prefect: no result cached by an earlier run
+    (or by another worker) answers for a task, and ~/.prefect is never written.
+    """
+    home = tempfile.mkdtemp(prefix="sada-prefect-home-")
+    config.stash[_PREFECT_HOME] = (home, os.environ.get("PREFECT_HOME"))
+    os.environ["PREFECT_HOME"] = home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home, previous = config.stash.get(_PREFECT_HOME, (None, None))
+    if home is None:
+        return
+    if previous is None:
+        os.environ.pop("PREFECT_HOME", None)
+    else:
+        os.environ["PREFECT_HOME"] = previous
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
