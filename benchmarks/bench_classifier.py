@@ -44,17 +44,20 @@ def _peak_rss_mb() -> float:
 
 
 def _texts(n: int) -> list[str]:
+    """``n`` texts: SnappFood test reviews ($SADA_SHARED_DATASETS, else the checkout's ../shared/datasets),
+    else the sample corpus's, repeated."""
     from sada.models.data import shared_datasets_dir
 
-    root = shared_datasets_dir()
-    if root is not None and (root / "fa_snappfood_test.csv").is_file():
+    root = shared_datasets_dir() or Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    if (root / "fa_snappfood_test.csv").is_file():
         import pandas as pd
 
         texts = pd.read_csv(root / "fa_snappfood_test.csv")["text"].astype(str).tolist()
     else:
+        from sada.corpus import sample_dir
         from sada.pipeline.corpus import load_feedback
 
-        texts = load_feedback()["text"].astype(str).tolist()
+        texts = load_feedback(sample_dir())["text"].astype(str).tolist()
     reps = (n + len(texts) - 1) // len(texts)
     return (texts * reps)[:n]
 

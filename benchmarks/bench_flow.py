@@ -49,9 +49,10 @@ def fresh_prefect_home(root: Path) -> dict[str, str]:
 
 def write_input(path: Path, rows: int) -> Path:
     """A CSV of ``rows`` distinct feedback items built from the corpus texts."""
+    from sada.corpus import sample_dir
     from sada.pipeline.corpus import load_feedback
 
-    corpus = load_feedback()
+    corpus = load_feedback(sample_dir())
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["feedback_id", "text", "customer_id", "created_at", "source", "nps_score"])

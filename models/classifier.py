@@ -295,11 +295,7 @@ class Classifier:
         if self.tfidf is not None:
             x_tfidf = self.tfidf.transform(normalised if self.config.get("tfidf_input") == "normalised" else texts)
         enc_in = normalised if self.config.get("encoder_input") == "normalised" else texts
-        if self.embedding_cache is not None:
-            x_emb = encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
-        else:
-            x_emb = self.encoder.encode(enc_in, batch_size=batch_size)
-        return x_tfidf, x_emb
+        return x_tfidf, encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
 
     def sentiment_proba(self, texts: Sequence[str], languages: Sequence[str]) -> np.ndarray:
         """Calibrated ``(n, 3)`` sentiment probabilities (columns as :data:`SENTIMENTS`)."""

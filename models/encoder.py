@@ -28,13 +28,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import struct
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 __all__ = ["Encoder", "encode_passages", "topic_vectors", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
-           "PAD_MULTIPLE", "bucket_length", "encode_cached", "inference_threads", "set_inference_threads"]
+           "PAD_MULTIPLE", "bucket_length", "encode_cached", "inference_threads", "passage_prefix",
+           "set_inference_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +143,71 @@ def _row_int8_linear_class():
             return f"in_features={self.in_features}, out_features={self.out_features}, int8 per-row activations"
 
     return _RowInt8Linear
+
+
+def _file_embedding_class():
+    """Build :class:`_FileEmbedding` lazily so that importing this module does not import torch."""
+    import torch
+
+    class _FileEmbedding(torch.nn.Module):
+        """A frozen float32 embedding table read row by row from its safetensors file, never mapped.
+
+        The word-embedding table is most of a multilingual encoder (e5-small: 250,037 x 384 float32,
+        366 MiB of 449), and a batch needs a few hundred of its rows. Loaded or memory-mapped, the
+        table's pages stay resident: with a map the kernel maps the neighbours of every row read
+        (fault-around), so 128 texts brought 425 MiB of ``model.safetensors`` into the RSS. Here each
+        forward reads just the rows of its distinct token ids with ``os.pread`` (through the page
+        cache, which is not the process's memory), bit for bit the values of the file.
+        """
+
+        def __init__(self, file: Path, offset: int, rows: int, dim: int) -> None:
+            super().__init__()
+            self.file, self.offset, self.num_embeddings, self.embedding_dim = Path(file), offset, rows, dim
+
+        def _row_bytes(self, ids: np.ndarray) -> bytes:
+            width = 4 * self.embedding_dim
+            with open(self.file, "rb", buffering=0) as fh:
+                return b"".join(os.pread(fh.fileno(), width, self.offset + int(i) * width) for i in ids)
+
+        def forward(self, input_ids: "torch.Tensor") -> "torch.Tensor":
+            ids, inverse = np.unique(input_ids.numpy(), return_inverse=True)
+            rows = np.frombuffer(self._row_bytes(ids), dtype="<f4").reshape(len(ids), self.embedding_dim)
+            return torch.from_numpy(rows.copy())[torch.from_numpy(inverse.reshape(input_ids.shape))]
+
+        def extra_repr(self) -> str:
+            return f"{self.num_embeddings}, {self.embedding_dim}, read from {self.file.name}"
+
+    return _FileEmbedding
+
+
+def _release_checkpoint_map(model: "torch.nn.Module", path: Path) -> bool:  # noqa: F821
+    """Read the word embeddings from the file (:class:`_FileEmbedding`) and give every other weight its own memory.
+
+    ``transformers`` memory-maps ``model.safetensors`` and its weights point into the map, so every page
+    ever read stays in the RSS; once no weight points into it the map is closed. Returns False (the
+    model left as loaded) when the checkpoint is not one float32 safetensors file with the table in it.
+    """
+    import torch
+
+    file = path / "model.safetensors"
+    table = getattr(getattr(model, "embeddings", None), "word_embeddings", None)
+    if not file.is_file() or not isinstance(table, torch.nn.Embedding):
+        return False
+    with open(file, "rb") as fh:
+        size = struct.unpack("<Q", fh.read(8))[0]
+        header = json.loads(fh.read(size))
+    entry = next((v for k, v in header.items() if k.endswith("embeddings.word_embeddings.weight")), None)
+    if entry is None or entry["dtype"] != "F32" or tuple(entry["shape"]) != tuple(table.weight.shape):
+        return False
+    model.embeddings.word_embeddings = _file_embedding_class()(file, 8 + size + entry["data_offsets"][0],
+                                                                *entry["shape"])
+    with torch.no_grad():
+        for module in model.modules():
+            for name, param in list(module.named_parameters(recurse=False)):
+                setattr(module, name, torch.nn.Parameter(param.detach().clone(), requires_grad=False))
+            for name, buf in list(module.named_buffers(recurse=False)):
+                module.register_buffer(name, buf.clone(), persistent=name not in module._non_persistent_buffers_set)
+    return True
 
 
 def __getattr__(name: str):  # PEP 562: sada.models.encoder.RowInt8Linear, built on first use
@@ -283,6 +351,7 @@ class Encoder:
         if quantize:
             encoder.model = cls._quantize(encoder.model)
             encoder.quantized = True
+        _release_checkpoint_map(encoder.model, path)  # after quantising: the float Linear weights are never copied
         logger.info("loaded encoder %s (quantized=%s, overlay=%s)", path, quantize, overlay)
         return encoder
 
@@ -355,9 +424,10 @@ class Encoder:
         return self._hash
 
     # ------------------------------------------------------------------ encoding
-    def tokenize(self, texts: list[str]) -> list[list[int]]:
-        """Token ids (specials included, truncated) for ``prefix + text``."""
-        return [e.ids for e in self.tokenizer.encode_batch([self.prefix + t for t in texts])]
+    def tokenize(self, texts: list[str], prefix: str | None = None) -> list[list[int]]:
+        """Token ids (specials included, truncated) for ``prefix + text`` (``None``: the encoder's prefix)."""
+        prefix = self.prefix if prefix is None else prefix
+        return [e.ids for e in self.tokenizer.encode_batch([prefix + t for t in texts])]
 
     def batches(
         self, ids: list[list[int]], batch_size: int, max_tokens: int = DEFAULT_MAX_TOKENS
@@ -408,16 +478,18 @@ class Encoder:
         summed = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
         return torch.nn.functional.normalize(summed, dim=-1)
 
-    def encode(self, texts: list[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """Encode texts into an ``(n, dim)`` float32 array of unit vectors.
+    def encode(self, texts: list[str], batch_size: int = DEFAULT_BATCH_SIZE, prefix: str | None = None) -> np.ndarray:
+        """Encode texts into an ``(n, dim)`` float32 array of unit vectors: the one forward pass of Sada.
 
         Texts are sorted by length and padded to their own length bucket, so short
         reviews are not padded to the longest one and no text's vector depends on
-        the other texts of the call (see the module docstring).
+        the other texts of the call (see the module docstring). Callers that want a cache go
+        through :func:`encode_cached`; descriptive texts through :func:`encode_passages`.
 
         Args:
             texts: Raw texts (the prefix is added here).
             batch_size: Texts per forward pass.
+            prefix: The input prefix for this call (``None``: the encoder's own, ``query: `` for e5).
 
         Returns:
             The vectors, in input order.
@@ -427,7 +499,7 @@ class Encoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        ids = self.tokenize(list(texts))
+        ids = self.tokenize(list(texts), prefix)
         _use_inference_threads(torch)
         with torch.inference_mode():
             for idx, input_ids, mask in self.batches(ids, batch_size):
@@ -436,19 +508,20 @@ class Encoder:
         return out
 
 
-def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    """``encoder.encode`` with an on-disk cache keyed by encoder, prefix and texts."""
+def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, batch_size: int = DEFAULT_BATCH_SIZE,
+                  prefix: str | None = None) -> np.ndarray:
+    """:meth:`Encoder.encode` with an on-disk cache keyed by encoder, prefix and texts (``cache_dir`` None: no cache)."""
     if cache_dir is None:
-        return encoder.encode(texts, batch_size=batch_size)
+        return encoder.encode(texts, batch_size=batch_size, prefix=prefix)
     h = hashlib.sha256()
     quant = "int8-per-row" if encoder.quantized else "fp32"
-    h.update(f"{encoder.sha256}|{encoder.prefix}|{encoder.max_length}|{quant}".encode())
+    h.update(f"{encoder.sha256}|{encoder.prefix if prefix is None else prefix}|{encoder.max_length}|{quant}".encode())
     for t in texts:
         h.update(t.encode("utf-8") + b"\0")
     path = Path(cache_dir) / "embeddings" / f"{h.hexdigest()[:24]}.npy"
     if path.is_file():
         return np.load(path)
-    vecs = encoder.encode(texts, batch_size=batch_size)
+    vecs = encoder.encode(texts, batch_size=batch_size, prefix=prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{np.random.randint(1 << 30)}.tmp.npy")
     np.save(tmp, vecs)
@@ -456,15 +529,22 @@ def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, ba
     return vecs
 
 
+def passage_prefix(prefix: str) -> str:
+    """The prefix of descriptive texts (theme names, seeds) for an encoder whose items get ``prefix``.
+
+    e5 models encode items as ``query:`` and what they are matched against as ``passage:``; other
+    encoders use one prefix for both.
+
+    Example:
+        >>> passage_prefix("query: "), passage_prefix("")
+        ('passage: ', '')
+    """
+    return "passage: " if prefix.strip() == "query:" else prefix
+
+
 def encode_passages(encoder: Encoder, texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
     """Vectors of descriptive texts (theme names, seeds): e5's ``passage:`` side, items being ``query:``."""
-    prefix = encoder.prefix
-    if prefix.strip() == "query:":
-        encoder.prefix = "passage: "
-    try:
-        return encode_cached(encoder, texts, cache_dir)
-    finally:
-        encoder.prefix = prefix
+    return encode_cached(encoder, texts, cache_dir, prefix=passage_prefix(encoder.prefix))
 
 
 def topic_vectors(texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
