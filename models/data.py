@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,12 @@ __all__ = [
     "calibration_rows",
     "sources_with_neutral",
     "ARSARCASM",
-    "arsarcasm_held_out",
+    "HeldOutSet",
+    "HELD_OUT_SETS",
+    "held_out_set",
+    "held_out_frames",
+    "ALL_TRAIN_FILES",
+    "shared_source_frame",
     "theme_matrix",
 ]
 
@@ -52,10 +58,69 @@ SHARED_TRAIN_FILES = ("fa_snappfood_train.csv", "ar_elsahar_prod.csv", "ar_elsah
 #: ArSarcasm-v2's training file: a fifth of it (by :func:`held_out`) is never trained on and is the
 #: held-out 3-class Arabic test set (real neutral class, dialects, sarcasm).
 ARSARCASM = "ar_arsarcasm_train.csv"
-#: Percent of a training file's rows held out: of ArSarcasm as a test set, and of every source
-#: as the calibration rows that a fine-tuned encoder never sees.
+#: Percent of a training file's rows held out: of every file in :data:`HELD_OUT_SETS` as a test set,
+#: and of every source as the calibration rows that a fine-tuned encoder never sees.
 HELD_OUT_PERCENT = 20
 CALIBRATION_PERCENT = 15
+
+
+@dataclass(frozen=True)
+class HeldOutSet:
+    """A public training file with a fifth held out as a test set (:func:`held_out` of its ``key``).
+
+    Attributes:
+        file: The file in the shared datasets folder.
+        key: The column the split is drawn on: ``id``, or a group column (SemEval hotels: ``review_id``,
+            so no review has sentences on both sides).
+        label_column: The column with the sentence's sentiment.
+        leave_out: Raw labels that are in no class (``mixed``: positive and negative at once, not
+            neutral): neither trained on nor scored.
+    """
+
+    file: str
+    key: str = "id"
+    label_column: str = "label"
+    leave_out: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """How the held-out part is named in tables: ``ar_arsarcasm held-out``."""
+        return self.file.removesuffix(".csv").removesuffix("_train") + " held-out"
+
+    def held_out(self, df: pd.DataFrame) -> np.ndarray:
+        """``(n,)`` True for the rows of the held-out part (a fixed function of each row's ``key``)."""
+        keys = df[self.key].astype(str)
+        if self.key != "id":  # a group id like 456 is not unique across files: salt it with the file
+            keys = self.file + "|" + self.key + "=" + keys
+        return keys.map(held_out).to_numpy(dtype=bool)
+
+
+#: The training files whose held-out fifth is a test set. Star ratings and 0-10 rates come already mapped
+#: in each file's ``label`` (Digikala: 1-2 stars negative, 3 neutral, 4-5 positive, else the buyer's
+#: recommendation; SnappFood raw: rate 2-4 negative, 6 neutral, 8-10 positive); ArSAS's and SemEval's
+#: ``mixed`` is left out of 3-class training and scoring.
+HELD_OUT_SETS = (
+    HeldOutSet(ARSARCASM),
+    HeldOutSet("fa_digikala_comments.csv"),
+    HeldOutSet("fa_neshan_places.csv"),
+    HeldOutSet("fa_snappfood_raw.csv"),
+    HeldOutSet("ar_arsas.csv", leave_out=("mixed",)),
+    HeldOutSet("ar_semeval16_hotels_train.csv", key="review_id", label_column="sentence_label",
+               leave_out=("mixed",)),
+)
+_HELD_OUT_BY_FILE = {spec.file: spec for spec in HELD_OUT_SETS}
+
+
+def held_out_set(name: str) -> HeldOutSet | None:
+    """The held-out rule of a shared training file, or None when the whole file is trained on.
+
+    Example:
+        >>> held_out_set("ar_semeval16_hotels_train.csv").key, held_out_set("fa_snappfood_train.csv")
+        ('review_id', None)
+    """
+    return _HELD_OUT_BY_FILE.get(name)
+
+
 #: Public test files, with the evaluation task each supports.
 SHARED_TEST_FILES = {
     "fa_snappfood_test.csv": "sentiment",
@@ -158,11 +223,12 @@ def map_label(value: object) -> str | None:
     return _SYNONYMS.get(key)
 
 
-def read_labelled(path: str | Path) -> pd.DataFrame:
+def read_labelled(path: str | Path, label_column: str = "label") -> pd.DataFrame:
     """Read a CSV or JSONL file with ``text`` and ``label`` columns (``id``, ``language`` optional).
 
     Args:
         path: The file.
+        label_column: The column that holds the label when it is not ``label`` (SemEval: ``sentence_label``).
 
     Returns:
         Rows with a known label; ``language`` filled from the column, the file
@@ -180,6 +246,8 @@ def read_labelled(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     if "text" not in df.columns:
         raise InputError(f"expected a `text` column in {path}, found {', '.join(map(str, df.columns))}")
+    if label_column != "label" and label_column in df.columns:
+        df["label"] = df[label_column]
     if "label" not in df.columns and "sentiment" in df.columns:
         df["label"] = df["sentiment"]
     if "label" not in df.columns:
@@ -335,8 +403,40 @@ def _taxonomy_ids() -> list[str] | None:
         return None
 
 
-def shared_training_frame(root: Path | None) -> pd.DataFrame:
-    """The public training files of the shared datasets folder ``root`` (empty without one).
+def shared_source_frame(root: Path, name: str, part: str = "train") -> pd.DataFrame:
+    """The rows of one shared training file: its ``train`` part (what training reads) or its ``held-out`` part.
+
+    A file without a :class:`HeldOutSet` is trained on whole (and has no held-out part); a file with one loses
+    its held-out fifth and its left-out labels (``mixed``) from training.
+
+    Raises:
+        ValueError: ``part`` is neither ``train`` nor ``held-out``.
+    """
+    if part not in ("train", "held-out"):
+        raise ValueError(f"expected part train or held-out, found {part!r}")
+    spec = held_out_set(name)
+    if spec is None and part == "held-out":
+        return pd.DataFrame(columns=["id", "text", "label", "language", "source"])
+    if spec is None:
+        return read_labelled(root / name)
+    df = read_labelled(root / name, label_column=spec.label_column)
+    df = df[~df["label_raw"].astype(str).str.strip().str.lower().isin(spec.leave_out)].reset_index(drop=True)
+    test = spec.held_out(df)
+    return df[test if part == "held-out" else ~test].reset_index(drop=True)
+
+
+def _with_theme_file(df: pd.DataFrame, theme_file: Path, known: list[str] | None) -> pd.DataFrame:
+    """``df`` with ``themes`` and ``theme_mask`` from its ``<name>_themes.csv`` (None for unlabelled rows)."""
+    labelled = read_theme_labels(theme_file, known).set_index("id")
+    df["themes"] = [labelled.at[i, "themes"] if i in labelled.index else None for i in df["id"]]
+    df["theme_mask"] = [labelled.at[i, "theme_mask"] if i in labelled.index else None for i in df["id"]]
+    logger.info("%s: theme labels for %d rows", theme_file.name, len(labelled))
+    return df
+
+
+def shared_training_frame(root: Path | None, files: tuple[str, ...] = SHARED_TRAIN_FILES) -> pd.DataFrame:
+    """The public training ``files`` of the shared datasets folder ``root`` (empty without one), each without
+    its held-out part (:func:`shared_source_frame`).
 
     Rows of a training file that also has a ``<name>_themes.csv`` carry its theme labels.
     """
@@ -344,30 +444,45 @@ def shared_training_frame(root: Path | None) -> pd.DataFrame:
         return pd.DataFrame(columns=["text", "label", "language", "source"])
     frames = []
     known = None
-    for name in SHARED_TRAIN_FILES:
+    for name in files:
         if (root / name).is_file():
-            df = read_labelled(root / name)
-            if name == ARSARCASM:
-                df = df[~df["id"].map(held_out)].reset_index(drop=True)
+            df = shared_source_frame(root, name, "train")
             if name.startswith("fa_parsinlu"):
                 df = _parsinlu_themes(df)
             theme_file = root / name.replace(".csv", "_themes.csv")
             if theme_file.is_file():
                 known = known if known is not None else _taxonomy_ids()
-                labelled = read_theme_labels(theme_file, known).set_index("id")
-                df["themes"] = [labelled.at[i, "themes"] if i in labelled.index else None for i in df["id"]]
-                df["theme_mask"] = [labelled.at[i, "theme_mask"] if i in labelled.index else None for i in df["id"]]
-                logger.info("%s: theme labels for %d rows", name, len(labelled))
+                df = _with_theme_file(df, theme_file, known)
             frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def arsarcasm_held_out(root: Path | None) -> pd.DataFrame:
-    """The held-out fifth of ArSarcasm-v2's training file in ``root`` (never trained on), or an empty frame."""
-    if root is None or not (root / ARSARCASM).is_file():
-        return pd.DataFrame(columns=["id", "text", "label", "language", "source"])
-    df = read_labelled(root / ARSARCASM)
-    return df[df["id"].map(held_out)].reset_index(drop=True)
+#: Every shared file a training run may read: the default files and the files with a held-out part.
+ALL_TRAIN_FILES = tuple(dict.fromkeys(SHARED_TRAIN_FILES + tuple(spec.file for spec in HELD_OUT_SETS)))
+
+
+def held_out_frames(root: Path | None) -> list[tuple[HeldOutSet, pd.DataFrame]]:
+    """The held-out fifth of every file of :data:`HELD_OUT_SETS` in ``root`` (never trained on), without the
+    rows whose text a training part of any shared file also has (short stock phrases such as "great" recur
+    across files and ids): what is scored was seen by no training run, whichever files it read.
+
+    Returns:
+        ``(spec, rows)`` for each file in ``root`` (none without a folder).
+    """
+    if root is None:
+        return []
+    specs = [spec for spec in HELD_OUT_SETS if (root / spec.file).is_file()]
+    if not specs:
+        return []
+    trained = set(shared_training_frame(root, ALL_TRAIN_FILES)["text"])
+    frames = []
+    for spec in specs:
+        df = shared_source_frame(root, spec.file, "held-out")
+        seen = df["text"].isin(trained)
+        if seen.any():
+            logger.info("%s: %d rows whose text a training part also has are not scored", spec.name, int(seen.sum()))
+        frames.append((spec, df[~seen].reset_index(drop=True)))
+    return frames
 
 
 def training_frame(data_files: list[Path] | None = None, corpus: Path | None = None,

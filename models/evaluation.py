@@ -14,12 +14,13 @@ Tasks:
   value -> price, delivery -> delivery, packaging -> packaging).
 * ``aspects`` - ``text,target,label``: sentiment towards the given target.
 
-Metrics (:mod:`sada.models.metrics`): accuracy, macro-F1, per-class F1, expected calibration
-error (15 equal-width bins on the top probability), n and items/second.
+Metrics (:mod:`sada.models.metrics`): accuracy, macro-F1, per-class F1 / precision / recall, the
+negative class's precision and recall, expected calibration error (15 equal-width bins on the top
+probability), n and items/second.
 
 The test tables: :func:`evaluate_shared` (every public test set in the shared datasets folder a
-command was given, and ArSarcasm's held-out fifth), :func:`evaluate_corpus_test`
-(a corpus folder a command was given) and :func:`evaluate_sentence_probe` (a probe file a command was given).
+command was given, and the held-out fifth of each file in :data:`sada.models.data.HELD_OUT_SETS`),
+:func:`evaluate_corpus_test` (a corpus folder a command was given) and :func:`evaluate_sentence_probe` (a probe file a command was given).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from sada.models.classifier import Classifier, split_segments
-from sada.models.data import (PARSINLU_ASPECTS, SHARED_TEST_FILES, arsarcasm_held_out, corpus_training_frame,
-                              parse_theme_labels, read_labelled, read_theme_labels)
+from sada.models.data import (ARSARCASM, PARSINLU_ASPECTS, SHARED_TEST_FILES, HeldOutSet,
+                              corpus_training_frame, held_out_frames, parse_theme_labels, read_labelled,
+                              read_theme_labels)
 from sada.models.encoder import Encoder
 from sada.models.heads import SENTIMENTS, view_proba
 from sada.models.metrics import classification_metrics, theme_detection_metrics
@@ -49,8 +51,9 @@ logger = logging.getLogger(__name__)
 
 TASKS = ("sentiment", "themes", "aspects")
 
-#: How the held-out fifth of ArSarcasm-v2's training file is named in tables.
-HELD_OUT_NAME = "ar_arsarcasm held-out"
+#: How the held-out fifth of ArSarcasm-v2's training file is named in tables (each held-out part is named
+#: by :attr:`sada.models.data.HeldOutSet.name`).
+HELD_OUT_NAME = HeldOutSet(ARSARCASM).name
 
 #: Published numbers from the shared datasets' README, for the model card's comparison column.
 PUBLISHED = {
@@ -60,6 +63,8 @@ PUBLISHED = {
     "fa_parsinlu_food_test.csv": "mT5-large re-run: accuracy 0.693, macro-F1 0.502 (whole review)",
     "fa_parsabsa_test.csv": "ParsBERT + NLI-style input: accuracy ~0.91",
     HELD_OUT_NAME: "none for this split (ArSarcasm-v2's own test set is not here)",
+    "fa_digikala_comments held-out": "ParsBERT v1, Digikala reviews 3-class (another split): F1 0.817",
+    "ar_arsas held-out": "CAMeLBERT-Mix fine-tuned on ArSAS (its own split, mixed included): F1 0.927",
 }
 
 
@@ -204,10 +209,9 @@ def _shared_jobs(classifier: Classifier, root: Path) -> list[tuple[str, str, Sco
     if (root / "fa_parsinlu_food_test.csv").is_file() and classifier.themes is not None:
         name = "fa_parsinlu_food_test.csv"
         jobs.append((name, "themes", partial(evaluate_file, path=root / name, task="themes")))
-    held = arsarcasm_held_out(root)
-    if len(held):
-        jobs.append((HELD_OUT_NAME, "sentiment", partial(evaluate_frame, df=held, task="sentiment",
-                                                         name=HELD_OUT_NAME)))
+    for spec, held in held_out_frames(root):
+        if len(held):
+            jobs.append((spec.name, "sentiment", partial(evaluate_frame, df=held, task="sentiment", name=spec.name)))
     return jobs
 
 
@@ -222,7 +226,8 @@ def _other_precision(classifier: Classifier) -> Classifier:
 def evaluate_shared(classifier: Classifier, datasets: Path | None, int8_too: bool = True) -> list[dict[str, Any]]:
     """Score the classifier (and its TF-IDF baseline view) on every public test set in ``datasets``.
 
-    The test files, then the held-out fifth of ArSarcasm-v2 (:func:`sada.models.data.held_out`);
+    The test files, then the held-out fifth of every file in :data:`sada.models.data.HELD_OUT_SETS`
+    (ArSarcasm-v2, Digikala comments, Neshan places, SnappFood raw, ArSAS, SemEval-2016 hotels by review);
     no rows without a folder.
     """
     if datasets is None:
@@ -245,6 +250,9 @@ def _evaluate_job(classifier: Classifier, int8: Classifier | None, name: str, ta
     row = {k: res[k] for k in ("task", "accuracy", "macro_f1", "n", "items_per_second")}
     row["file"] = name
     row["per_class_f1"] = res["per_class_f1"]
+    for key in ("negative_precision", "negative_recall"):
+        if key in res:
+            row[key] = res[key]
     if "ece" in res:
         row["ece"] = res["ece"]
     if task != "themes" and classifier.tfidf is not None:

@@ -1,8 +1,8 @@
 """Evaluation metrics of the classifier, in one place: sentiment and theme detection.
 
-* Sentiment: :func:`classification_metrics` (accuracy, macro-F1, per-class F1, ECE over the
-  classes present, so a two-class set is scored as a two-class problem) and
-  :func:`expected_calibration_error`.
+* Sentiment: :func:`classification_metrics` (accuracy, macro-F1, per-class F1, precision and recall,
+  the negative class's precision and recall, ECE over the classes present, so a two-class set is
+  scored as a two-class problem) and :func:`expected_calibration_error`.
 * Themes (multi-label): :func:`f1_from_counts` is the one F1 formula; :func:`binary_f1` scores one
   column, :func:`theme_prf` gives rounded precision/recall/F1 per theme plus ``"micro"`` (the
   report form, also what the threshold and weight choices compare), and :func:`theme_detection_metrics`
@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from sada.models.heads import SENTIMENTS
 
@@ -161,15 +161,20 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15)
 
 
 def classification_metrics(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...] = SENTIMENTS) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class F1 and ECE over the classes present in ``y``.
+    """Accuracy, macro-F1, per-class F1 / precision / recall and ECE over the classes present in ``y``.
 
     Columns of ``probs`` for classes absent from ``y`` are dropped and the rest
     renormalised, so a two-class set is scored as a two-class problem.
+    ``negative_precision`` and ``negative_recall`` (None when ``y`` has no negative) are the
+    numbers a CX team reads first: of the items called negative, how many are; of the negative
+    items, how many are caught.
 
     Example:
         >>> m = classification_metrics(np.array([0, 2, 2]), np.array([[.7, .2, .1], [.1, .1, .8], [.6, .1, .3]]))
         >>> round(m["accuracy"], 3), sorted(m["per_class_f1"]), m["n"]
         (0.667, ['negative', 'positive'], 3)
+        >>> m["negative_precision"], m["negative_recall"]
+        (0.5, 1.0)
     """
     present = sorted(set(int(v) for v in y))
     p = probs[:, present]
@@ -177,11 +182,17 @@ def classification_metrics(y: np.ndarray, probs: np.ndarray, labels: tuple[str, 
     remap = {c: i for i, c in enumerate(present)}
     yy = np.asarray([remap[int(v)] for v in y])
     pred = p.argmax(axis=1)
-    per_class = f1_score(yy, pred, labels=list(range(len(present))), average=None, zero_division=0)
+    precision, recall, per_class, _ = precision_recall_fscore_support(
+        yy, pred, labels=list(range(len(present))), average=None, zero_division=0)
+    negative = labels.index("negative") if "negative" in labels else None
     return {
         "accuracy": float(accuracy_score(yy, pred)),
         "macro_f1": float(f1_score(yy, pred, average="macro", zero_division=0)),
         "per_class_f1": {labels[c]: float(f) for c, f in zip(present, per_class)},
+        "per_class_precision": {labels[c]: float(v) for c, v in zip(present, precision)},
+        "per_class_recall": {labels[c]: float(v) for c, v in zip(present, recall)},
+        "negative_precision": float(precision[remap[negative]]) if negative in remap else None,
+        "negative_recall": float(recall[remap[negative]]) if negative in remap else None,
         "ece": expected_calibration_error(p, yy),
         "n": int(len(yy)),
     }

@@ -151,7 +151,9 @@ def _training_data_lines(config: dict[str, Any], oof: dict[str, Any]) -> list[st
         "repository); the corpus is the project's own hand-written sample corpus (train split), and the corpus "
         "statements its hand-written sentence-level neutral facts, each beside a positive and a negative opinion "
         "on the same topic (corpus/statements). "
-        "ar_arsarcasm_train.csv is trained on without its held-out fifth (by id), which is a test set below.",
+        "Files with a held-out part (ar_arsarcasm_train, fa_digikala_comments, fa_neshan_places, fa_snappfood_raw, "
+        "ar_arsas by id; ar_semeval16_hotels_train by review) are trained on, when they are, without their held-out "
+        "fifth, which is a test set below; ArSAS's and SemEval's `mixed` is neither trained on nor scored.",
         "",
         "## Out-of-fold sentiment metrics on the training data (5-fold)",
         "",
@@ -177,7 +179,11 @@ def _test_set_lines(evaluation: list[dict[str, Any]]) -> list[str]:
             "Two-class sets are scored on their two classes. ParsiNLU whole-review labels: -2/-1 negative, "
             "0 and 3 (mixed) neutral, 1/2 positive. Themes on ParsiNLU: an aspect counts as mentioned unless "
             "it is -3; taste/quality/nutrition -> quality, value -> price, delivery -> delivery, packaging -> "
-            "packaging. Pars-ABSA: sentiment of the clauses that contain the given target.",
+            "packaging. Pars-ABSA: sentiment of the clauses that contain the given target. A `held-out` set is "
+            "the fifth of a training file that no training reads (salted SHA-1 of the id; SemEval hotels: of the "
+            "review, so no review has sentences on both sides); Digikala labels come from stars (1-2 negative, 3 "
+            "neutral, 4-5 positive; else the buyer's recommendation), SnappFood raw from its 0-10 rate (2-4 "
+            "negative, 6 neutral, 8-10 positive); `mixed` rows are left out.",
             "",
             "| test set | task | n | fp32 encoder acc | fp32 macro-F1 | TF-IDF+LR acc | TF-IDF+LR macro-F1 "
             "| ECE (fp32) | int8 encoder acc / macro-F1 | published |",
@@ -195,11 +201,30 @@ def _test_set_lines(evaluation: list[dict[str, Any]]) -> list[str]:
                 f"| {r['file']} | {r['task']} | {r['n']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | {base_acc} "
                 f"| {base_f1} | {ece} | {other} | {r.get('published', '')} |"
             )
-        lines += ["", "Per-class F1:", ""]
+        lines += ["", "Per-class F1, and the negative class's precision and recall (of the items called negative, "
+                  "how many are; of the negative items, how many are caught):", ""]
         for r in evaluation:
-            per = ", ".join(f"{k} {v:.3f}" for k, v in r["per_class_f1"].items())
-            lines.append(f"- {r['file']} ({r['task']}): {per}")
+            lines.append(_per_class_line(r))
     return lines
+
+
+def _per_class(row: dict[str, Any]) -> str:
+    """A sentiment row's per-class F1 and, where it has negatives, the negative class's precision / recall.
+
+    Example:
+        >>> _per_class({"per_class_f1": {"negative": 0.5, "positive": 0.9}, "negative_precision": 0.6,
+        ...             "negative_recall": 0.43})
+        'negative 0.500, positive 0.900; negative P 0.600 / R 0.430'
+    """
+    per = ", ".join(f"{k} {v:.3f}" for k, v in row["per_class_f1"].items())
+    if row.get("negative_precision") is not None:
+        per += f"; negative P {row['negative_precision']:.3f} / R {row['negative_recall']:.3f}"
+    return per
+
+
+def _per_class_line(row: dict[str, Any]) -> str:
+    """One test set's line of the card's per-class list."""
+    return f"- {row['file']} ({row['task']}): {_per_class(row)}"
 
 
 def _corpus_lines(corpus_rows: list[dict[str, Any]]) -> list[str]:
@@ -207,7 +232,7 @@ def _corpus_lines(corpus_rows: list[dict[str, Any]]) -> list[str]:
     lines: list[str] = []
     sent = next((r for r in corpus_rows if r["task"] == "sentiment"), None)
     if sent:
-        per = ", ".join(f"{k} {v:.3f}" for k, v in sent["per_class_f1"].items())
+        per = _per_class(sent)
         lines += ["", "## Corpus test split (never trained on; fp32 encoder)", "",
                   f"Sentiment: accuracy {sent['accuracy']:.3f}, macro-F1 {sent['macro_f1']:.3f} (per class: {per}), "
                   f"n {sent['n']}."]
@@ -218,7 +243,7 @@ def _probe_lines(probe_rows: list[dict[str, Any]]) -> list[str]:
     """Sentiment on the sentence probe (its ``path`` as given to ``sada train --probe``)."""
     lines: list[str] = []
     for probe in probe_rows or []:
-        per = ", ".join(f"{k} {v:.3f}" for k, v in probe["per_class_f1"].items())
+        per = _per_class(probe)
         source = f"{probe['path']}, " if probe.get("path") else ""
         lines += ["", f"## Sentence probe ({source}never trained on; fp32 encoder)", "",
                   "Hand-written review sentences, written apart from the training statements: specs, plain facts, "

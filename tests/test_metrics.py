@@ -63,3 +63,32 @@ def test_two_class_file_is_scored_as_two_classes() -> None:
     m = classification_metrics(y, probs)
     assert set(m["per_class_f1"]) == {"negative", "positive"}  # neutral dropped, probabilities renormalised
     assert m["accuracy"] == 1.0 and m["n"] == 4                 # row 2: positive 0.3 beats negative 0.2
+
+
+@pytest.mark.parametrize("y, pred, precision, recall", [
+    # a polite complaint read as positive: recall falls, precision holds
+    ([0, 0, 0, 1, 2], [0, 0, 2, 1, 2], 1.0, 2 / 3),
+    # plain descriptions read as negative: precision falls, recall holds
+    ([0, 1, 1, 2, 2], [0, 0, 0, 2, 2], 1 / 3, 1.0),
+    # no item called negative: precision 0 (not a division by zero), recall 0
+    ([0, 1, 2], [1, 1, 2], 0.0, 0.0),
+    # two-class set (no neutral): the neutral column is dropped before the argmax
+    ([0, 0, 2, 2], [0, 1, 2, 2], 1.0, 1.0),
+    # no negative in the truth: nothing to report, None (not 0)
+    ([1, 2, 2], [0, 2, 2], None, None),
+])
+def test_negative_precision_and_recall(y: list[int], pred: list[int], precision, recall) -> None:
+    """Negative P/R are scikit-learn's per-class numbers for the negative class, over the classes present."""
+    probs = np.full((len(y), 3), 0.1)
+    probs[np.arange(len(y)), pred] = 0.8
+    if 1 not in y:  # the two-class case: the runner-up must decide, so make the true class second
+        probs[np.arange(len(y)), y] = np.maximum(probs[np.arange(len(y)), y], 0.15)
+    m = classification_metrics(np.array(y), probs)
+    if precision is None:
+        assert m["negative_precision"] is None and m["negative_recall"] is None
+        assert "negative" not in m["per_class_precision"]
+        return
+    assert m["negative_precision"] == pytest.approx(precision)
+    assert m["negative_recall"] == pytest.approx(recall)
+    assert m["per_class_precision"]["negative"] == m["negative_precision"]
+    assert m["per_class_recall"]["negative"] == m["negative_recall"]

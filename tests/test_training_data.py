@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from sada.corpus import sample_dir
-from sada.models.data import (ARSARCASM, DATASETS_ENV, STATEMENTS_SOURCE, arsarcasm_held_out, calibration_rows,
-                              corpus_training_frame, held_out, shared_datasets_dir, shared_training_frame,
-                              sources_with_neutral, statements_frame, training_frame)
+from sada.models.data import (ALL_TRAIN_FILES, ARSARCASM, DATASETS_ENV, HELD_OUT_SETS, STATEMENTS_SOURCE, HeldOutSet,
+                              calibration_rows, corpus_training_frame, held_out, held_out_frames, shared_datasets_dir,
+                              shared_source_frame, shared_training_frame, sources_with_neutral, statements_frame,
+                              training_frame)
 from sada.pipeline.corpus import load_feedback
 from sada.pipeline.errors import CorpusError, InputError
 
@@ -66,13 +67,64 @@ def arsarcasm(shared_datasets: Path) -> pd.DataFrame:
 def test_arsarcasm_held_out_part_is_never_trained_on(arsarcasm: pd.DataFrame, shared_datasets: Path) -> None:
     train = shared_training_frame(shared_datasets)
     trained = train[train["source"] == ARSARCASM]
-    test = arsarcasm_held_out(shared_datasets)
-    assert len(trained) + len(test) == len(arsarcasm)
-    assert not set(trained["id"]) & set(test["id"])
-    assert not set(trained["text"]) & set(test["text"]) - set(arsarcasm.loc[~arsarcasm["id"].map(held_out), "text"])
-    assert 0.18 < len(test) / len(arsarcasm) < 0.22
+    split = shared_source_frame(shared_datasets, ARSARCASM, "held-out")
+    assert len(trained) + len(split) == len(arsarcasm)                  # split by id, every row on one side
+    assert not set(trained["id"]) & set(split["id"])
+    assert 0.18 < len(split) / len(arsarcasm) < 0.22
+    test = dict((spec.file, df) for spec, df in held_out_frames(shared_datasets))[ARSARCASM]
+    assert not set(trained["text"]) & set(test["text"])                 # a tweet repeated under another id: not scored
+    assert len(split) - 50 < len(test) <= len(split)
     # a real three-class test set: every class is there
     assert set(test["label"]) == {"negative", "neutral", "positive"}
+
+
+@pytest.fixture(scope="module")
+def held_out_parts(shared_datasets: Path) -> dict[str, pd.DataFrame]:
+    """Every held-out part in the shared datasets folder, as evaluation scores it (skips on a fresh clone)."""
+    parts = {spec.file: df for spec, df in held_out_frames(shared_datasets)}
+    if len(parts) < len(HELD_OUT_SETS):
+        pytest.skip(f"{shared_datasets} lacks some of {', '.join(s.file for s in HELD_OUT_SETS)} (fresh clone)")
+    return parts
+
+
+@pytest.fixture(scope="module")
+def everything_trainable(shared_datasets: Path) -> pd.DataFrame:
+    """What a training run reads when it is handed every shared training file."""
+    return shared_training_frame(shared_datasets, ALL_TRAIN_FILES)
+
+
+@pytest.mark.parametrize("spec", HELD_OUT_SETS, ids=lambda s: s.file)
+def test_held_out_parts_are_disjoint_from_what_training_reads(spec: HeldOutSet, shared_datasets: Path,
+                                                              held_out_parts: dict[str, pd.DataFrame],
+                                                              everything_trainable: pd.DataFrame) -> None:
+    """For every source with a held-out part: no id, no group and no text of it is trained on, from any file."""
+    test = held_out_parts[spec.file]
+    raw = pd.read_csv(shared_datasets / spec.file, dtype=str, keep_default_na=False)
+    trained = everything_trainable[everything_trainable["source"] == spec.file]
+    assert not set(test["id"]) & set(trained["id"])
+    assert not set(test["text"]) & set(everything_trainable["text"])   # nor an equal text of another file
+    # about a fifth of the file's scored rows (of its groups for SemEval), and a real three-class set
+    assert 0.17 < len(test) / (len(test) + len(trained)) < 0.23, (len(test), len(trained))
+    assert set(test["label"]) == {"negative", "neutral", "positive"}
+    if spec.key != "id":  # split by group: no review has sentences on both sides
+        keys = raw.set_index("id")[spec.key]
+        assert not set(keys[test["id"]]) & set(keys[trained["id"]])
+    # left-out labels (mixed) are neither scored nor trained on
+    for left in spec.leave_out:
+        assert (raw[spec.label_column] == left).any()
+        assert not test["label_raw"].isin([left]).any() and not trained["label_raw"].isin([left]).any()
+
+
+@pytest.mark.parametrize("key, group, held", [
+    ("semeval16-hotels-train-0", "456", False),   # a sentence of review 456: the review decides, not the sentence
+    ("semeval16-hotels-train-1", "456", False),   # the same review: the same side
+    ("semeval16-hotels-train-9", "12", True),     # another review, held out
+])
+def test_a_grouped_split_follows_the_group(key: str, group: str, held: bool) -> None:
+    spec = HeldOutSet("ar_semeval16_hotels_train.csv", key="review_id")
+    df = pd.DataFrame({"id": [key], "review_id": [group]})
+    assert spec.held_out(df).tolist() == [held]
+    assert held == held_out(f"ar_semeval16_hotels_train.csv|review_id={group}")
 
 
 # --- corpus statements: sentence-level neutral facts next to opinions on the same topic ------------------
