@@ -37,6 +37,8 @@ __all__ = [
     "parse_theme_labels",
     "read_theme_labels",
     "training_frame",
+    "class_quota",
+    "cap_per_source",
     "held_out",
     "calibration_rows",
     "sources_with_neutral",
@@ -485,11 +487,51 @@ def held_out_frames(root: Path | None) -> list[tuple[HeldOutSet, pd.DataFrame]]:
     return frames
 
 
+def class_quota(counts: dict[str, int], cap: int) -> dict[str, int]:
+    """How many rows of each class a source keeps under ``cap`` rows: the classes are filled smallest first,
+    each up to an equal share of what is left, so a scarce class keeps every row and the dominant one is cut.
+
+    Example:
+        >>> class_quota({"negative": 1300, "neutral": 2320, "positive": 9000}, 6000)
+        {'negative': 1300, 'neutral': 2320, 'positive': 2380}
+        >>> class_quota({"negative": 50, "positive": 70}, 6000)  # under the cap: everything
+        {'negative': 50, 'positive': 70}
+    """
+    quota: dict[str, int] = {}
+    left, open_classes = cap, sorted(counts, key=lambda c: (counts[c], c))
+    while open_classes:
+        share = left // len(open_classes)
+        label = open_classes.pop(0)
+        quota[label] = min(counts[label], share) if open_classes else min(counts[label], left)
+        left -= quota[label]
+    return {label: quota[label] for label in counts}
+
+
+def cap_per_source(df: pd.DataFrame, cap: int | None, seed: int = 0) -> pd.DataFrame:
+    """At most ``cap`` rows of each source (:func:`class_quota` per class, sampled with ``seed``), so that no
+    single domain decides a class (neutral above all); None keeps every row.
+
+    Example:
+        >>> df = pd.DataFrame({"source": ["a"] * 6 + ["b"], "label": ["positive"] * 5 + ["neutral", "negative"]})
+        >>> cap_per_source(df, 4).groupby(["source", "label"]).size().to_dict()
+        {('a', 'neutral'): 1, ('a', 'positive'): 3, ('b', 'negative'): 1}
+    """
+    if cap is None:
+        return df
+    keep = []
+    for _, rows in df.groupby("source", sort=True):
+        quota = class_quota(rows["label"].value_counts().to_dict(), cap)
+        for label, cell in rows.groupby("label", sort=True):
+            keep.append(cell.sample(n=quota[label], random_state=seed) if quota[label] < len(cell) else cell)
+    return df.loc[sorted(pd.concat(keep).index)].reset_index(drop=True)
+
+
 def training_frame(data_files: list[Path] | None = None, corpus: Path | None = None,
-                   datasets: Path | None = None) -> pd.DataFrame:
+                   datasets: Path | None = None, shared_files: tuple[str, ...] = SHARED_TRAIN_FILES,
+                   per_source_cap: int | None = None, seed: int = 0) -> pd.DataFrame:
     """Every labelled training row, deduplicated: the train split and statements of the corpus in
-    ``corpus`` (a folder, or None for none), the shared sets of ``datasets`` (a folder, or None for none),
-    user files.
+    ``corpus`` (a folder, or None for none), the ``shared_files`` of ``datasets`` (a folder, or None for none;
+    each without its held-out part), user files; at most ``per_source_cap`` rows a source (:func:`cap_per_source`).
 
     Fine-tuning and head training read the same frame, so the calibration rows are the same in both.
 
@@ -497,13 +539,15 @@ def training_frame(data_files: list[Path] | None = None, corpus: Path | None = N
         sada.pipeline.errors.InputError: No labelled data was found.
     """
     frames = ([corpus_training_frame(corpus, "train"), statements_frame(corpus)] if corpus is not None else []) + (
-        [shared_training_frame(datasets)] if datasets is not None else []) + [read_labelled(f) for f in data_files or []]
+        [shared_training_frame(datasets, shared_files)] if datasets is not None else []) + [
+        read_labelled(f) for f in data_files or []]
     frames = [f for f in frames if len(f)]
     if not frames:
         raise InputError("expected labelled data, found none: pass --data FILE, the shared datasets folder "
                          "(--datasets DIR) or --corpus (the sample corpus, built)")
     df = pd.concat(frames, ignore_index=True)
-    return df[df["text"].str.strip().astype(bool)].drop_duplicates(subset=["text", "label"]).reset_index(drop=True)
+    df = df[df["text"].str.strip().astype(bool)].drop_duplicates(subset=["text", "label"]).reset_index(drop=True)
+    return cap_per_source(df, per_source_cap, seed)
 
 
 def theme_matrix(df: pd.DataFrame, theme_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:

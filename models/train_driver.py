@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sada.models.data import SHARED_TRAIN_FILES
 from sada.models.encoder import Encoder
 from sada.models.evaluation import evaluate_corpus_test, evaluate_sentence_probe, evaluate_shared
 from sada.models.finetune import finetune_encoder
@@ -75,6 +76,8 @@ class TrainOptions:
         epochs: Fine-tuning epochs.
         run_eval: Score the test sets and write the numbers into the model card.
         overlay: Train the heads on an encoder fine-tuned before (an ``encoder_top.safetensors``).
+        shared_files: The files of ``datasets`` the heads are trained on (each without its held-out part).
+        per_source_cap: At most this many rows a source (scarce classes kept first), or None for every row.
 
     Raises:
         sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``;
@@ -92,12 +95,17 @@ class TrainOptions:
     epochs: int = 3
     run_eval: bool = True
     overlay: Path | None = None
+    shared_files: tuple[str, ...] = SHARED_TRAIN_FILES
+    per_source_cap: int | None = None
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
         if self.corpus is not None and not Path(self.corpus).is_dir():
             raise InputError(f"expected a corpus folder, found no folder at {self.corpus}; pass an existing "
                              "corpus folder (or set SADA_CORPUS_DIR to one for --corpus)")
+        if self.per_source_cap is not None and self.per_source_cap < 3:
+            raise InputError(f"expected a per-source cap of at least 3 rows (one a class), found "
+                             f"{self.per_source_cap}; pass a larger cap or none")
         if self.finetune and self.overlay is not None:
             raise InputError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder; "
                              "pass one of them")
@@ -129,7 +137,8 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
                     "the public sets are not used")
     encoder, encoder_path = _encoder(options)
     result = train(data_files=options.data_files, corpus=options.corpus, datasets=options.datasets,
-                   seed=options.seed, encoder=encoder, encoder_path=encoder_path)
+                   seed=options.seed, encoder=encoder, encoder_path=encoder_path,
+                   shared_files=options.shared_files, per_source_cap=options.per_source_cap)
     clf = result.classifier
     evaluation = evaluate_shared(clf, options.datasets) if options.run_eval else []
     scored_corpus = options.run_eval and options.corpus is not None

@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from sada.models.classifier import Classifier
-from sada.models.data import calibration_rows, corpus_training_frame, sources_with_neutral, theme_matrix, training_frame
+from sada.models.data import (SHARED_TRAIN_FILES, calibration_rows, corpus_training_frame, sources_with_neutral,
+                              theme_matrix, training_frame)
 from sada.models.encoder import Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.finetune import finetune_facts
@@ -215,6 +216,8 @@ def train(
     quantize: bool = True,
     max_items: int | None = None,
     calibrate_themes: bool = True,
+    shared_files: tuple[str, ...] = SHARED_TRAIN_FILES,
+    per_source_cap: int | None = None,
 ) -> TrainResult:
     """Train sentiment and theme heads; return the classifier and training facts.
 
@@ -234,13 +237,17 @@ def train(
         max_items: Subsample the training data (for quick tests).
         calibrate_themes: Choose per-theme thresholds on held-out predictions (needs at
             least 50 theme-labelled items; otherwise every theme keeps 0.5).
+        shared_files: The files of ``datasets`` to train on (default: :data:`sada.models.data.SHARED_TRAIN_FILES`;
+            :data:`sada.models.data.ALL_TRAIN_FILES` adds the real review and tweet sets with held-out parts).
+        per_source_cap: At most this many rows a source, scarce classes kept first
+            (:func:`sada.models.data.cap_per_source`); None keeps every row.
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
     """
     np.random.seed(seed)
     cache_dir = load_settings().cache_dir if cache_dir is None else cache_dir
-    df = training_frame(data_files, corpus, datasets)
+    df = training_frame(data_files, corpus, datasets, shared_files, per_source_cap, seed)
     if max_items and len(df) > max_items:
         df = df.sample(n=max_items, random_state=seed).reset_index(drop=True)
     counts = df.groupby("source").size().to_dict()

@@ -297,3 +297,47 @@ def test_cli_train_reads_the_sample_corpus_only_with_corpus(tmp_path: Path, monk
     result = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "out"), "--no-evaluate"])
     assert result.exit_code != 0 and "expected labelled data, found none" in result.output, result.output
     assert "--corpus" in result.output and not (tmp_path / "out").exists()
+
+
+# --- balancing sources: at most N rows a source, scarce classes kept first --------------------------------
+
+@pytest.mark.parametrize("counts, cap, expected", [
+    # Digikala-like: positive dominates; negative and neutral keep every row, positive fills the rest
+    ({"negative": 1300, "neutral": 2320, "positive": 9000}, 6000, {"negative": 1300, "neutral": 2320, "positive": 2380}),
+    # tweets-like: no class scarce, an equal share each
+    ({"negative": 5000, "neutral": 4600, "positive": 3000}, 6000, {"negative": 2000, "neutral": 2000, "positive": 2000}),
+    # under the cap: nothing cut
+    ({"negative": 10, "positive": 20}, 6000, {"negative": 10, "positive": 20}),
+    # a two-class set over the cap: halves
+    ({"negative": 3150, "positive": 3150}, 6000, {"negative": 3000, "positive": 3000}),
+    # an odd remainder goes to the largest class, never over the cap
+    ({"negative": 1, "neutral": 5, "positive": 5}, 8, {"negative": 1, "neutral": 3, "positive": 4}),
+])
+def test_class_quota(counts: dict[str, int], cap: int, expected: dict[str, int]) -> None:
+    from sada.models.data import class_quota
+
+    quota = class_quota(counts, cap)
+    assert quota == expected
+    assert sum(quota.values()) == min(cap, sum(counts.values()))
+
+
+def test_cap_per_source_keeps_scarce_classes_and_is_seeded() -> None:
+    from sada.models.data import cap_per_source
+
+    df = pd.DataFrame({"source": ["big"] * 90 + ["small"] * 5,
+                       "label": ["positive"] * 80 + ["neutral"] * 6 + ["negative"] * 4 + ["neutral"] * 5,
+                       "text": [f"t{i}" for i in range(95)]})
+    capped = cap_per_source(df, 30, seed=1)
+    sizes = capped.groupby(["source", "label"]).size().to_dict()
+    assert sizes == {("big", "negative"): 4, ("big", "neutral"): 6, ("big", "positive"): 20, ("small", "neutral"): 5}
+    assert capped["text"].tolist() == cap_per_source(df, 30, seed=1)["text"].tolist()     # same seed, same rows
+    assert capped["text"].tolist() != cap_per_source(df, 30, seed=2)["text"].tolist()     # another seed, others
+    assert cap_per_source(df, None) is df                                                 # no cap: every row
+
+
+def test_train_options_refuse_a_cap_below_one_row_a_class(tmp_path: Path) -> None:
+    from sada.models.train_driver import TrainOptions
+
+    with pytest.raises(InputError, match="per-source cap of at least 3"):
+        TrainOptions(out=tmp_path / "out", per_source_cap=2)
+    assert TrainOptions(out=tmp_path / "out").per_source_cap is None  # default: every row, as before
