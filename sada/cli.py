@@ -706,7 +706,8 @@ def evaluate_cmd(data_file: Path | None, datasets: Path | None, task: str, model
             return
         for row in rows:
             click.echo(f"{row['file']:<28} {row['task']:<9} n {row['n']:<6} acc {row['accuracy']:.4f}  "
-                       f"macro-F1 {row['macro_f1']:.4f}")
+                       f"macro-F1 {row['macro_f1']:.4f}" + (f"  negative P {row['negative_precision']:.4f} R "
+                       f"{row['negative_recall']:.4f}" if row.get("negative_precision") is not None else ""))
         return
     with RowProgress(_stderr_console()) as progress, encoder_progress(progress, f"scoring {data_file.name}:"):
         result = evaluate_file(clf, data_file, task, baseline=baseline)
