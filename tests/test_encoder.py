@@ -222,3 +222,27 @@ def test_any_local_bert_checkpoint_uses_the_same_code_path(tmp_path: Path, e5_di
     vecs = enc.encode(TEXTS[:5])
     assert vecs.shape == (5, 32)
     assert len(enc.sha256) == 64
+
+
+@pytest.mark.parametrize("quantize", [False, True])
+def test_word_embeddings_read_from_the_file_give_the_same_vectors(e5_dir: Path, quantize: bool) -> None:
+    """The table read row by row (``_FileEmbedding``) against the table as transformers loads it, bit for bit;
+    and no weight keeps ``model.safetensors`` mapped (its pages would stay in the RSS)."""
+    import torch
+    from transformers import AutoModel
+
+    from sada.models.encoder import Encoder
+
+    ours = Encoder.from_pretrained(e5_dir, quantize=quantize)
+    assert type(ours.model.embeddings.word_embeddings).__name__ == "_FileEmbedding"
+    texts = TEXTS + ["ژ ﷺ 漢字 Ωμέγα"]  # pieces of other scripts too: rows from all over the table
+    reference = Encoder.from_pretrained(e5_dir, quantize=quantize)
+    reference.model.embeddings.word_embeddings = AutoModel.from_pretrained(
+        str(e5_dir), local_files_only=True, dtype=torch.float32).embeddings.word_embeddings
+    assert np.array_equal(ours.encode(texts), reference.encode(texts))
+    del reference
+    import gc
+
+    gc.collect()
+    maps = Path("/proc/self/maps").read_text()
+    assert str(e5_dir / "model.safetensors") not in maps
