@@ -38,7 +38,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_classifier.py --stream 100000
-	$(VENV)/bin/python -m benchmarks.bench_flow --rows 20000 100000 --workers 1 2
+	$(VENV)/bin/python -m benchmarks.bench_flow --rows 20000 100000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
