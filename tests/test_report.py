@@ -383,6 +383,24 @@ def test_report_on_an_empty_store_says_what_is_missing(tmp_path):
     assert "sada churn" in html and 'dir="rtl"' in html
 
 
+def test_undated_items_count_in_the_month_they_were_received(tmp_path):
+    # an export without a date column: the report still has this month's items, with their results
+    store = Store.open(f"sqlite:///{tmp_path / 'undated.sqlite'}")
+    texts = [("التوصيل تأخر ساعتين والأكل وصل بارد", "ar", "negative"), ("غذا خیلی خوشمزه بود", "fa", "positive")]
+    store.add_feedback(
+        [{"feedback_id": f"u{i}", "content_hash": f"h{i}", "source": "review", "channel": "app", "customer_id": None,
+          "created_at": None, "nps_score": None, "language": lang, "language_confidence": 0.99, "raw_text": text,
+          "normalised_text": text, "cues": {}, "run_id": None} for i, (text, lang, _) in enumerate(texts)],
+        [{"feedback_id": f"u{i}", "model_version": "test-fixture", "sentiment": sent,
+          "sentiment_probs": {s: 0.8 if s == sent else 0.1 for s in ("negative", "neutral", "positive")},
+          "themes": {}, "theme_sentiment": {}, "is_complaint": sent == "negative"} for i, (_, _, sent) in enumerate(texts)])
+    result = build_report(store, out=tmp_path / "undated.html", lang="en")
+    assert result.period == datetime.now().strftime("%Y-%m")
+    assert result.headline["current"]["items"] == 2
+    assert result.headline["current"]["complaint_rate"] == pytest.approx(0.5)
+    assert "test-fixture" in result.path.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("lang", ["en", "ar", "fa"])
 def test_candidate_themes_get_their_own_section(fixture_store, tmp_path, lang):
     from sada.pipeline.discovery import Candidate

@@ -167,7 +167,7 @@ def build_report(store: Any, out: str | Path | None = None, period: str | None =
     feedback_all = _feedback_of(store, taxonomy.version)
     p = parse_period(period, feedback_all["created_at"].max())
     prev = p.previous()
-    feedback = feedback_all[feedback_all["created_at"].isna() | (feedback_all["created_at"] < p.end)]
+    feedback = feedback_all[feedback_all["created_at"] < p.end]
     names = {th.id: th.name(lang) for th in taxonomy.themes}
 
     churn_now = load_churn_snapshot(store, on_or_before=p.end)
