@@ -23,7 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from sada.flows.runtime import dask_worker_cores
+from sada.flows.runtime import dask_worker_cores, restore_allocator
 from sada.models.classifier import artifact_version, load_classifier
 from sada.models.encoder import set_inference_threads
 from sada.pipeline.analyze import BatchCounts, PreparedBatch, prepare_batch, run_batches, store_batch
@@ -133,6 +133,7 @@ def classify(prepared: PreparedBatch, model_path: str | None, model_version: str
     cores = dask_worker_cores()
     if cores is not None:  # on a Dask worker: its share of the cores, not the one core OMP_NUM_THREADS=1 gives
         set_inference_threads(cores)
+        restore_allocator()  # and glibc's own thresholds, not Dask's MALLOC_TRIM_THRESHOLD_
     with _classify_lock():  # torch already uses every core: two batches at once would only oversubscribe them
         return classify_texts(prepared.texts, prepared.languages, classifier, prepared.normalised)
 

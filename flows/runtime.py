@@ -6,6 +6,7 @@ Prefect's server otherwise tries to send telemetry, and CX data is private.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = ["INFERENCE_THREADS_ENV", "PREFECT_DEFAULTS", "configure_prefect", "dask_worker_cores", "quiet_task_logs",
-           "task_runner"]
+           "restore_allocator", "task_runner"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,33 @@ def task_runner(dask_address: str | None = None, workers: int = 2) -> Any:
     from prefect.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner(max_workers=workers)
+
+
+#: glibc's ``mallopt`` parameters, and the values glibc itself grows them to (its dynamic maximum on 64-bit).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_BYTES, _MMAP_BYTES = 64 << 20, 32 << 20
+
+
+@lru_cache(maxsize=1)
+def restore_allocator() -> bool:
+    """Give the C allocator back its room on a Dask worker; True when it was changed.
+
+    Dask starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``. Setting any such variable turns off
+    glibc's dynamic thresholds, so every freed activation tensor goes back to the system and the next
+    forward pass faults its pages in again: the encoder ran at 67 texts/s instead of 347 in one process
+    (measured, 512 texts, 2 threads; a plain spawned process without the variable: 391). Raising the trim
+    and mmap thresholds at run time (``mallopt``) restores the speed: 407 texts/s. Runs once per process.
+    """
+    if not os.environ.get("MALLOC_TRIM_THRESHOLD_") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (e.g. musl): no such variable to undo
+        return False
+    changed = bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES)) and bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES))
+    logger.info("allocator thresholds raised for inference (MALLOC_TRIM_THRESHOLD_ was %s): %s",
+                os.environ["MALLOC_TRIM_THRESHOLD_"], changed)
+    return changed
 
 
 def cores_share(cores: int, own_threads: int, host_threads: int) -> int:
