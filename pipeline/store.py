@@ -478,18 +478,14 @@ class Store:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
 
-    def feedback_rows(self, columns: Sequence[str], until: datetime | None = None,
-                      run_id: str | None = None) -> list[dict[str, Any]]:
+    def feedback_rows(self, columns: Sequence[str], run_id: str | None = None) -> list[dict[str, Any]]:
         """Stored feedback items (the named ``feedback`` columns), ordered by id.
 
         Args:
             columns: Columns of the ``feedback`` table.
-            until: Leave out items created at or after this instant; items with no date stay.
             run_id: Only the items that run wrote.
         """
         query = select(*(feedback.c[c] for c in columns)).order_by(feedback.c.feedback_id)
-        if until is not None:
-            query = query.where((feedback.c.created_at < until) | feedback.c.created_at.is_(None))
         if run_id is not None:
             query = query.where(feedback.c.run_id == run_id)
         with self.engine.connect() as c:

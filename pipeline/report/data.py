@@ -63,15 +63,14 @@ def report_date(created_at: pd.Series, ingested_at: pd.Series) -> pd.Series:
     return written.astype(received.dtype).fillna(received) if written.isna().any() else written
 
 
-def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Feedback items (dated before ``until``) joined to their newest analysis.
+def load_feedback(store: Any) -> pd.DataFrame:
+    """Feedback items joined to their newest analysis.
 
     Items without an analysis row keep NA ``sentiment`` and empty theme dicts. An item with no date
     counts at the time it was received (:func:`report_date`).
 
     Args:
         store: An open :class:`sada.pipeline.store.Store`.
-        until: Leave out items created at or after this instant (``None``: all).
 
     Returns:
         A frame with :data:`FEEDBACK_COLUMNS`; ``created_at`` is the :func:`report_date`.
@@ -83,8 +82,6 @@ def load_feedback(store: Any, until: pd.Timestamp | None = None) -> pd.DataFrame
                                                          "theme_sentiment", "is_complaint"])
     frame = fb.merge(an, on="feedback_id", how="left")
     frame["created_at"] = report_date(frame["created_at"], frame["ingested_at"])
-    if until is not None:
-        frame = frame[frame["created_at"] < until]
     frame["nps_score"] = pd.to_numeric(frame["nps_score"], errors="coerce")
     frame["themes"] = frame["themes"].map(as_dict)
     frame["theme_sentiment"] = frame["theme_sentiment"].map(as_dict)
