@@ -1,9 +1,10 @@
 """``sada status``: what monitoring polls: each scheduled deployment's last run, its rows and its next run.
 
 Read from the Prefect server that fires the schedules (``PREFECT_API_URL``, or the one a running
-``sada serve`` started) and from the Sada store the deployment writes to. ``healthy`` is false
-when the server does not answer, a deployment is missing or paused, its last run did not
-complete, or a run is late.
+``sada serve`` started) and from the Sada store the deployment writes to. A deployment's last run
+is its newest run that has ended; a run in flight is reported as ``running``, so a run that starts
+(an every-minute schedule) never hides the failure before it. ``healthy`` is false when the server
+does not answer, a deployment is missing or paused, its last run did not complete, or a run is late.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ __all__ = ["service_status"]
 logger = logging.getLogger(__name__)
 
 _UNHEALTHY_STATES = {"Failed", "Crashed", "TimedOut", "Cancelled"}
+#: A run in one of these states has ended: the newest such run is a deployment's "last run".
+_FINAL_STATES = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
+#: A run in one of these states is in flight: reported as "running", never as the last run.
+_ACTIVE_STATES = [StateType.RUNNING, StateType.CANCELLING, StateType.PAUSED]
 #: The command each deployment's analysis is recorded under in the store's runs table.
 _STORE_COMMAND = "analyse_feedback"
 
@@ -68,7 +73,10 @@ def _deployment_status(client: Any, deployment: Any) -> dict[str, Any]:
     by_id = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
     past = client.read_flow_runs(
         deployment_filter=by_id, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1,
-        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=[StateType.SCHEDULED, StateType.PENDING]))))
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_FINAL_STATES))))
+    running = client.read_flow_runs(
+        deployment_filter=by_id, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=1,
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_ACTIVE_STATES))))
     upcoming = client.read_flow_runs(
         deployment_filter=by_id, sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=1,
         flow_run_filter=FlowRunFilter(state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Scheduled"]))))
@@ -90,6 +98,7 @@ def _deployment_status(client: Any, deployment: Any) -> dict[str, Any]:
         "timezone": getattr(schedules[0], "timezone", None) if schedules else None,
         "paused": bool(deployment.paused),
         "last_run": last,
+        "running": _run(running[0]) if running else None,
         "rows": _store_rows(deployment.parameters or {}, past[0]) if past else None,
         "next_run": _iso(upcoming[0].expected_start_time) if upcoming else None,
         "late_runs": len(late),

@@ -301,3 +301,33 @@ def test_late_runs_policy_on_a_real_server(prefect_api, policy, still_scheduled)
     assert sorted(label for label, state in states.items() if state.is_scheduled()) == sorted(still_scheduled)
     skipped = [state for state in states.values() if not state.is_scheduled()]
     assert all(state.is_cancelled() and policy in state.message for state in skipped)
+
+
+def test_status_last_run_is_the_newest_ended_run_not_one_in_flight(prefect_api):
+    """An every-minute schedule starts a run right after one failed: status still reports the failure."""
+    from datetime import datetime, timedelta, timezone
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Completed, Failed, Running, Scheduled
+
+    from sada.flows.status import _deployment_status
+
+    deployment_id = analyse_feedback.to_deployment(name="status-in-flight").apply()
+    now = datetime.now(timezone.utc)
+
+    def run(minutes_ago: int, *states):
+        with get_client(sync_client=True) as client:
+            run_id = client.create_flow_run_from_deployment(
+                deployment_id, state=Scheduled(scheduled_time=now - timedelta(minutes=minutes_ago))).id
+            for state in states:
+                client.set_flow_run_state(run_id, state, force=True)
+        return str(run_id)
+
+    run(3, Running(), Completed())
+    failed = run(2, Running(), Failed(message="model not found"))
+    in_flight = run(1, Running())
+    with get_client(sync_client=True) as client:
+        status = _deployment_status(client, client.read_deployment(deployment_id))
+    assert status["last_run"]["id"] == failed and status["last_run"]["state"] == "Failed"
+    assert status["running"]["id"] == in_flight and status["running"]["state"] == "Running"
+    assert status["problems"] == [f"last run {status['last_run']['name']} Failed: model not found"]
