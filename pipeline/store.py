@@ -384,6 +384,36 @@ class Store:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
 
+    def items_page(self, after: str | None = None, limit: int = 5_000, run_id: str | None = None) -> list[dict[str, Any]]:
+        """A page of stored items joined to their newest analysis (None where not analysed), by id.
+
+        Keys: the ``feedback`` columns but ``content_hash``, ``normalised_text`` and ``cues``, then ``model_version``,
+        ``sentiment``, ``sentiment_probs``, ``themes``, ``theme_sentiment``, ``is_complaint``, ``analysed_at``.
+        Pass the last id of a page as ``after`` for the next one.
+        """
+        newest = _newest_analysis("model_version", "sentiment", "sentiment_probs", "themes", "theme_sentiment",
+                                  "is_complaint", "analysed_at")
+        own = [c for c in feedback.c if c.name not in {"content_hash", "normalised_text", "cues"}]
+        query = (select(*own, *(c for c in newest.c if c.name != "feedback_id"))
+                 .outerjoin(newest, newest.c.feedback_id == feedback.c.feedback_id)
+                 .order_by(feedback.c.feedback_id).limit(limit))
+        if after is not None:
+            query = query.where(feedback.c.feedback_id > after)
+        if run_id is not None:
+            query = query.where(feedback.c.run_id == run_id)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
+    def quarantine_page(self, after: int = 0, limit: int = 5_000, run_id: str | None = None) -> list[dict[str, Any]]:
+        """A page of quarantined rows (``id`` above ``after``), oldest first: ``id``, ``run_id``,
+        ``source_file``, ``row_number``, ``reason``, ``detail``, ``fields``, ``quarantined_at``."""
+        query = (select(*(c for c in quarantine.c if c.name != "row_key")).where(quarantine.c.id > after)
+                 .order_by(quarantine.c.id).limit(limit))
+        if run_id is not None:
+            query = query.where(quarantine.c.run_id == run_id)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query)]
+
     def add_feedback_or_refuse(
         self, items: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]] = ()
     ) -> tuple[set[str], list[dict[str, Any]]]:

@@ -837,3 +837,41 @@ def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+@main.command("export")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="File to write: .csv, .xlsx, .jsonl or .parquet (the suffix picks the format).")
+@click.option("--quarantined", "quarantined", type=click.Path(dir_okay=False), default=None,
+              help="Also write the quarantined rows (reason, file, row, cells) to this file.")
+@click.option("--run", "run_id", metavar="RUN_ID", default=None, help="Only the items (and quarantined rows) of this run.")
+@click.option("--since", metavar="DATE", default=None, help="Only items dated on or after DATE (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", default=None, help="Only items dated on or before DATE (YYYY-MM-DD).")
+@_db_option
+@_json_option
+def export_cmd(out: str, quarantined: str | None, run_id: str | None, since: str | None, until: str | None,
+               db: str | None, as_json: bool) -> None:
+    """Write every stored item with its current result (sentiment, themes, complaint) to a file.
+
+    One row per item, its newest analysis in the columns; `themes` is the ids joined by `;`, as the
+    labelling file has them. An item's date is when it was written, else when Sada received it.
+    """
+    from sada.pipeline.config import load_settings
+    from sada.pipeline.export import ExportFilter, export_items, export_quarantine
+    from sada.pipeline.store import Store
+    from sada.pipeline.validate import parse_date
+
+    dates = {}
+    for name, text in (("--since", since), ("--until", until)):
+        if text is not None and (dates.setdefault(name, parse_date(text)) is None):
+            raise click.UsageError(f"expected a date for {name} such as 2026-03-01, found {text!r}")
+    store = Store.open(load_settings(database_url=db).database_url, create=False)
+    rows = export_items(store, out, ExportFilter(run_id, dates.get("--since"), dates.get("--until")))
+    summary = {"out": out, "rows": rows}
+    if quarantined:
+        summary.update(quarantined=quarantined, quarantined_rows=export_quarantine(store, quarantined, run_id))
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"wrote {rows} items to {out}" + (f", {summary['quarantined_rows']} quarantined rows to "
+                                                  f"{quarantined}" if quarantined else ""))
+
