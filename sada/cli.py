@@ -401,18 +401,14 @@ def themes_fit(themes: str, examples: str, out_dir: str, model_path: str | None,
     and F1 in the artifact's model card; the others stay zero-shot; trained themes stay as shipped.
     """
     from sada.models.classifier import Classifier
-    from sada.models.few_shot import few_shot_card, fit_themes, label_matrix, read_examples
+    from sada.models.few_shot import few_shot_card, fit_themes
     from sada.models.train_driver import check_artifact_dir
-    from sada.pipeline.language import default_identifier
     from sada.pipeline.taxonomy import load_taxonomy
 
     out = check_artifact_dir(Path(out_dir)).resolve()  # the rule sada train keeps: never inside the package
     taxonomy = load_taxonomy(themes)
-    frame = read_examples(examples)
-    label_matrix(frame["themes"].tolist(), taxonomy)  # unknown theme ids fail before the model loads
+    frame, languages, _ = _labelled_examples(examples, taxonomy)  # unknown theme ids fail before the model loads
     texts = frame["text"].tolist()
-    languages = (frame["language"].tolist() if "language" in frame.columns
-                 else [g.language for g in default_identifier().predict(texts)])
     from sada.progress import RowProgress, encoder_progress
 
     with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "fitting on"):
@@ -432,6 +428,64 @@ def themes_fit(themes: str, examples: str, out_dir: str, model_path: str | None,
     click.echo(f"cross-validated micro-F1 {summary['micro_f1']:.3f} (zero-shot on the same texts "
                f"{summary['zero_shot_micro_f1']:.3f}); fitted: {', '.join(result.fitted) or 'none'}; "
                f"zero-shot: {', '.join(result.zero_shot) or 'none'}")
+
+
+def _labelled_examples(examples: str, taxonomy: Any) -> tuple[Any, list[str], Any]:
+    """``(frame, languages, truth)`` of a labelled file (``text``, ``themes``, optional ``language``): the
+    input of `sada themes fit` and `sada themes score`. Unknown theme ids fail here, before a model loads."""
+    from sada.models.few_shot import label_matrix, read_examples
+    from sada.pipeline.language import default_identifier
+
+    frame = read_examples(examples)
+    truth = label_matrix(frame["themes"].tolist(), taxonomy)
+    texts = frame["text"].tolist()
+    languages = (frame["language"].tolist() if "language" in frame.columns
+                 else [g.language for g in default_identifier().predict(texts)])
+    return frame, languages, truth
+
+
+@themes_group.command("score")
+@click.option("--themes", "themes", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The taxonomy file.")
+@click.option("--examples", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV or XLSX with a text column and a themes column (ids joined by ';', empty for none).")
+@click.option("--model", "model_path", default=None,
+              help="Classifier artifact directory, e.g. what `sada themes fit` wrote [default: the shipped one].")
+@_json_option
+def themes_score(themes: str, examples: str, model_path: str | None, as_json: bool) -> None:
+    """How well the themes are detected on labelled texts: precision, recall and F1 per theme, and micro.
+
+    Score texts that the model was not fitted on (labels kept apart from those given to `sada themes fit`).
+    """
+    import numpy as np
+
+    from sada.models.classifier import load_classifier
+    from sada.models.metrics import theme_prf
+    from sada.pipeline.taxonomy import load_taxonomy
+    from sada.progress import RowProgress, encoder_progress
+
+    taxonomy = load_taxonomy(themes)
+    frame, languages, truth = _labelled_examples(examples, taxonomy)
+    classifier = load_classifier(model_path, themes)
+    with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "scoring"):
+        predictions = classifier.predict(frame["text"].tolist(), languages)
+    guess = np.array([[tid in p.themes for tid in taxonomy.ids] for p in predictions], dtype=bool)
+    scores = theme_prf(guess.reshape(len(frame), len(taxonomy.ids)), truth, None, taxonomy.ids)
+    zero_shot = set((classifier.config.get("taxonomy") or {}).get("zero_shot") or [])
+    per_theme = {tid: {**scores[tid], "predicted": int(guess[:, j].sum()), "zero_shot": tid in zero_shot}
+                 for j, tid in enumerate(taxonomy.ids)}
+    summary = {"model_version": classifier.model_version, "n": len(frame), "micro": scores["micro"],
+               "themes": per_theme}
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"{len(frame)} labelled texts, model {classifier.model_version}")
+    click.echo(f"{'theme':<24} {'precision':>9} {'recall':>7} {'F1':>6} {'labelled':>8} {'found':>6}")
+    for tid, m in per_theme.items():
+        click.echo(f"{tid:<24} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>8} "
+                   f"{m['predicted']:>6}" + ("  zero-shot" if m["zero_shot"] else ""))
+    micro = summary["micro"]
+    click.echo(f"{'micro':<24} {micro['precision']:>9.3f} {micro['recall']:>7.3f} {micro['f1']:>6.3f}")
 
 
 @themes_group.command("sample")
@@ -835,8 +889,6 @@ def report_cmd(out: str | None, period: str | None, lang: str, baseline: int, db
         click.echo(f"no data for  {', '.join(missing)}")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 @main.command("export")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
@@ -875,3 +927,5 @@ def export_cmd(out: str, quarantined: str | None, run_id: str | None, since: str
     click.echo(f"wrote {rows} items to {out}" + (f", {summary['quarantined_rows']} quarantined rows to "
                                                   f"{quarantined}" if quarantined else ""))
 
+if __name__ == "__main__":  # pragma: no cover
+    main()
