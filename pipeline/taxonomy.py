@@ -159,8 +159,10 @@ def _entry_problems(i: int, entry: Any, ids: list[str]) -> list[str]:
             continue
         for lang, text in value.items():
             if not isinstance(lang, str) or not _LANG_RE.match(lang):
+                comma = text is None  # `{en: cards, limits}`: YAML reads `limits` as a key with no value
                 problems.append(f"{where}: expected language codes such as ar, fa, en as keys of {key}, "
-                                f"found {lang!r}")
+                                f"found {lang!r}" + ("; a comma inside { } starts a new key: put the text in "
+                                                     "quotes, e.g. `en: \"cards, limits\"`" if comma else ""))
             elif key in _TEXT_FIELDS and (not isinstance(text, str) or not text.strip()):
                 problems.append(f"{where}: expected a non-empty text for {key}.{lang}, found {text!r:.60}")
             elif key in _LIST_FIELDS and (not isinstance(text, list) or not all(

@@ -38,6 +38,8 @@ def _write(tmp_path: Path, themes: list) -> Path:
     ([{"id": "atm", "names": {"en": "ATMs"}, "seed": {"en": ["x"]}}], "found seed"),        # misspelt key
     ([{"id": "atm", "names": {"en": "ATMs"}, "seeds": {"ar": "الصراف"}}], "list of non-empty phrases"),  # not a list
     ([{"id": "atm", "names": {"english": "ATMs"}}], "language codes"),                     # not a language code
+    ([{"id": "cards", "names": {"en": "Cards"}, "descriptions": {"en": "cards", "limits": None}}],
+     "put the text in quotes"),                        # `{en: cards, limits}`: an unquoted comma in a flow mapping
     ([{"id": "atm", "names": {"en": "ATMs"}, "parent": "channels"}], "parent"),             # parent not in the file
     ([{"id": "atm", "names": {"en": "a"}}, {"id": "atm", "names": {"en": "b"}}], "unique"),  # id twice
     ([{"id": "a", "names": {"en": "a"}, "parent": "b"}, {"id": "b", "names": {"en": "b"}, "parent": "c"},
