@@ -10,6 +10,7 @@ the tables as markdown (``<out>/tables.md``, also a Prefect artifact).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -50,12 +51,15 @@ def retrain(model_dir: str, seed: int, datasets: str | None, corpus_dir: str) ->
     """Retrain the heads on the default model's fine-tuned encoder layers (``sada train --finetune`` redoes those)."""
     from sada.models.classifier import DEFAULT_ARTIFACT
     from sada.models.finetune import OVERLAY_FILE
-    from sada.models.train_driver import TrainOptions, run_training
+    from sada.models.train_driver import TrainOptions, recorded_choices, run_training
 
     overlay = DEFAULT_ARTIFACT / OVERLAY_FILE
+    shipped = json.loads((DEFAULT_ARTIFACT / "config.json").read_text(encoding="utf-8"))
+    # the shipped heads' data choices (shared files, caps), so the same seed gives the shipped model again
+    choices = recorded_choices(shipped) if datasets is not None else {}
     result = run_training(TrainOptions(out=Path(model_dir), seed=seed, corpus=Path(corpus_dir),
                                        datasets=None if datasets is None else Path(datasets), epochs=1,
-                                       run_eval=False, overlay=overlay if overlay.is_file() else None))
+                                       run_eval=False, overlay=overlay if overlay.is_file() else None, **choices))
     return result["model_version"]
 
 

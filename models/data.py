@@ -14,6 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,8 @@ __all__ = [
     "held_out_set",
     "held_out_frames",
     "ALL_TRAIN_FILES",
+    "NEW_TRAIN_FILES",
+    "check_shared_files",
     "shared_source_frame",
     "theme_matrix",
 ]
@@ -461,6 +464,38 @@ def shared_training_frame(root: Path | None, files: tuple[str, ...] = SHARED_TRA
 
 #: Every shared file a training run may read: the default files and the files with a held-out part.
 ALL_TRAIN_FILES = tuple(dict.fromkeys(SHARED_TRAIN_FILES + tuple(spec.file for spec in HELD_OUT_SETS)))
+#: The real review and tweet sets that the default files leave out (Digikala, Neshan, SnappFood raw, ArSAS,
+#: SemEval hotels): ``sada train --shared-file all`` adds them.
+NEW_TRAIN_FILES = tuple(name for name in ALL_TRAIN_FILES if name not in SHARED_TRAIN_FILES)
+
+
+def check_shared_files(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` when each is a shared training file Sada knows (:data:`ALL_TRAIN_FILES`); ``all`` stands for
+    every one of them. A test file, or a file whose held-out part Sada does not know, is never trained on.
+
+    Raises:
+        sada.pipeline.errors.InputError: An unknown name, a test file, or no name at all.
+
+    Example:
+        >>> check_shared_files(("fa_snappfood_train.csv", "fa_neshan_places.csv"))
+        ('fa_snappfood_train.csv', 'fa_neshan_places.csv')
+        >>> len(check_shared_files(("all",))) == len(ALL_TRAIN_FILES)
+        True
+    """
+    if not names:
+        raise InputError("expected at least one shared training file, found none; pass --shared-file NAME "
+                         f"(one of {', '.join(ALL_TRAIN_FILES)}) or --shared-file all")
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            out.extend(ALL_TRAIN_FILES)
+            continue
+        if name not in ALL_TRAIN_FILES:
+            kind = "a test file, never trained on" if name in SHARED_TEST_FILES else "not a shared training file"
+            raise InputError(f"expected a shared training file (one of {', '.join(ALL_TRAIN_FILES)} or all), "
+                             f"found {name!r} ({kind}); pass one of those names")
+        out.append(name)
+    return tuple(dict.fromkeys(out))
 
 
 def held_out_frames(root: Path | None) -> list[tuple[HeldOutSet, pd.DataFrame]]:
@@ -507,20 +542,30 @@ def class_quota(counts: dict[str, int], cap: int) -> dict[str, int]:
     return {label: quota[label] for label in counts}
 
 
-def cap_per_source(df: pd.DataFrame, cap: int | None, seed: int = 0) -> pd.DataFrame:
+def cap_per_source(df: pd.DataFrame, cap: int | None, seed: int = 0,
+                   source_caps: Mapping[str, int] | None = None) -> pd.DataFrame:
     """At most ``cap`` rows of each source (:func:`class_quota` per class, sampled with ``seed``), so that no
-    single domain decides a class (neutral above all); None keeps every row.
+    single domain decides a class (neutral above all); a source named in ``source_caps`` takes its own cap
+    instead (so the new sources can be capped while the old ones stay whole). None and no ``source_caps``
+    keep every row.
 
     Example:
         >>> df = pd.DataFrame({"source": ["a"] * 6 + ["b"], "label": ["positive"] * 5 + ["neutral", "negative"]})
         >>> cap_per_source(df, 4).groupby(["source", "label"]).size().to_dict()
         {('a', 'neutral'): 1, ('a', 'positive'): 3, ('b', 'negative'): 1}
+        >>> cap_per_source(df, None, source_caps={"a": 3}).groupby("source").size().to_dict()
+        {'a': 3, 'b': 1}
     """
-    if cap is None:
+    caps = dict(source_caps or {})
+    if cap is None and not caps:
         return df
     keep = []
-    for _, rows in df.groupby("source", sort=True):
-        quota = class_quota(rows["label"].value_counts().to_dict(), cap)
+    for source, rows in df.groupby("source", sort=True):
+        limit = caps.get(str(source), cap)
+        if limit is None:
+            keep.append(rows)
+            continue
+        quota = class_quota(rows["label"].value_counts().to_dict(), limit)
         for label, cell in rows.groupby("label", sort=True):
             keep.append(cell.sample(n=quota[label], random_state=seed) if quota[label] < len(cell) else cell)
     return df.loc[sorted(pd.concat(keep).index)].reset_index(drop=True)
@@ -528,10 +573,12 @@ def cap_per_source(df: pd.DataFrame, cap: int | None, seed: int = 0) -> pd.DataF
 
 def training_frame(data_files: list[Path] | None = None, corpus: Path | None = None,
                    datasets: Path | None = None, shared_files: tuple[str, ...] = SHARED_TRAIN_FILES,
-                   per_source_cap: int | None = None, seed: int = 0) -> pd.DataFrame:
+                   per_source_cap: int | None = None, seed: int = 0,
+                   source_caps: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Every labelled training row, deduplicated: the train split and statements of the corpus in
     ``corpus`` (a folder, or None for none), the ``shared_files`` of ``datasets`` (a folder, or None for none;
-    each without its held-out part), user files; at most ``per_source_cap`` rows a source (:func:`cap_per_source`).
+    each without its held-out part), user files; at most ``per_source_cap`` rows a source, or a named source's
+    own cap in ``source_caps`` (:func:`cap_per_source`).
 
     Fine-tuning and head training read the same frame, so the calibration rows are the same in both.
 
@@ -547,7 +594,7 @@ def training_frame(data_files: list[Path] | None = None, corpus: Path | None = N
                          "(--datasets DIR) or --corpus (the sample corpus, built)")
     df = pd.concat(frames, ignore_index=True)
     df = df[df["text"].str.strip().astype(bool)].drop_duplicates(subset=["text", "label"]).reset_index(drop=True)
-    return cap_per_source(df, per_source_cap, seed)
+    return cap_per_source(df, per_source_cap, seed, source_caps)
 
 
 def theme_matrix(df: pd.DataFrame, theme_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:

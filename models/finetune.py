@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 from safetensors import safe_open
 
-from sada.models.data import calibration_rows, sources_with_neutral, theme_matrix, training_frame
+from sada.models.data import (SHARED_TRAIN_FILES, calibration_rows, sources_with_neutral, theme_matrix,
+                              training_frame)
 from sada.models.encoder import Encoder
 from sada.models.heads import SENTIMENTS
 from sada.pipeline.corpus import theme_ids
@@ -225,6 +226,9 @@ def finetune_encoder(
     theme_weight: float = 1.0,
     max_steps: int | None = None,
     cache_dir: Path | None = None,
+    shared_files: tuple[str, ...] = SHARED_TRAIN_FILES,
+    per_source_cap: int | None = None,
+    source_caps: dict[str, int] | None = None,
 ) -> tuple[Encoder, Path | None, dict[str, Any]]:
     """Fine-tune the top layers on sentiment (partial labels) and themes; write the overlay into ``out``.
 
@@ -243,6 +247,8 @@ def finetune_encoder(
         theme_weight: Weight of the theme loss against the sentiment loss.
         max_steps: Stop early (for tests).
         cache_dir: Cache root of the base encoder.
+        shared_files, per_source_cap, source_caps: Which shared files, and how many rows a source
+            (:func:`sada.models.data.training_frame`): the heads train on the same rows.
 
     Returns:
         The fine-tuned encoder (fp32, eval mode), the base encoder path, and what was done
@@ -253,7 +259,7 @@ def finetune_encoder(
     settings = FinetuneSettings(epochs, top_layers, lr, batch_size, max_length, theme_weight, max_steps)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    df = training_frame(data_files, corpus, datasets)
+    df = training_frame(data_files, corpus, datasets, shared_files, per_source_cap, seed, source_caps)
     ids = _theme_ids()
     encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, max_length=max_length)
     prefixes = _layer_prefixes(encoder.model, top_layers)

@@ -37,11 +37,13 @@ def _theme_section(config: dict[str, Any], corpus_rows: list[dict[str, Any]]) ->
         "## Themes: thresholds and held-out scores",
         "",
         "Each theme has its own detection threshold (`theme_thresholds` in config.json), chosen to maximise F1 "
-        "on held-out predictions: 5-fold out-of-fold predictions for the theme-labelled training items (corpus "
-        "train split, ParsiNLU aspects, the `*_themes.csv` files of ../shared/datasets; with a fine-tuned encoder "
-        "only the calibration rows it never saw) plus the corpus dev split scored by the final head. Themes with fewer than 8 held-out positives take the threshold that is best for "
+        "on held-out predictions: 5-fold out-of-fold predictions for the theme-labelled training items ("
+        + _theme_sources(config) + "; with a fine-tuned encoder only the calibration rows it never saw)"
+        + (" plus the corpus dev split scored by the final head" if _has_corpus(config) else "")
+        + ". Themes with fewer than 8 held-out positives take the threshold that is best for "
         "all themes pooled. The P/R/F1 below are out-of-fold (a head never saw the item); the thresholds were chosen "
-        "on these same predictions, so they are slightly optimistic. The corpus test split was used for neither.",
+        "on these same predictions, so they are slightly optimistic."
+        + (" The corpus test split was used for neither." if _has_corpus(config) else ""),
         "",
         "| theme | threshold | held-out positives | "
         + " | ".join(f"{s} P / R / F1" for s in sources) + (" | corpus test P / R / F1 |" if test else " |"),
@@ -64,6 +66,56 @@ def _theme_section(config: dict[str, Any], corpus_rows: list[dict[str, Any]]) ->
         micro.append(f"corpus test split: {test['micro_f1']:.3f} (P {test['micro_precision']:.3f}, "
                      f"R {test['micro_recall']:.3f})")
     lines += ["", "Micro-F1 (support in brackets above): " + "; ".join(micro) + "."]
+    return lines
+
+
+def _has_corpus(config: dict[str, Any]) -> bool:
+    """Whether the run trained on a corpus folder (``sada train --corpus``)."""
+    return "corpus" in config.get("training_data", {})
+
+
+def _theme_sources(config: dict[str, Any]) -> str:
+    """The theme-labelled sources a run read, in words."""
+    parts = ["corpus train split"] if _has_corpus(config) else []
+    if any(s.startswith("fa_parsinlu") for s in config.get("training_data", {})):
+        parts.append("ParsiNLU aspects")
+    parts.append("the `*_themes.csv` files of ../shared/datasets that were trained on")
+    return ", ".join(parts)
+
+
+def _neutral_sources(config: dict[str, Any]) -> list[str]:
+    """The sources with a neutral class, by ``training_classes`` (every source when a card has no counts)."""
+    classes = config.get("training_classes") or {}
+    return sorted(s for s in config.get("training_data", {}) if classes.get(s, {}).get("neutral", 1))
+
+
+def _decision_rule(config: dict[str, Any]) -> str:
+    """The card's bullet on how a sentiment label is chosen from the probabilities."""
+    rule = config.get("negative_rule") or {}
+    if not rule or rule.get("weight", 1.0) == 1.0:
+        return ("- Sentiment label: the most probable class" + (" (a weight on P(negative) was tried on "
+                "validation predictions and 1.0 was best: see \"Negatives\" below)." if rule else "."))
+    return (f"- Sentiment label: the most probable class after P(negative) is multiplied by {rule['weight']} and "
+            "the probabilities renormalised (the stacker's negative bias is raised by its logarithm, so the "
+            "stored probabilities carry the weight); chosen on validation predictions, see \"Negatives\" below.")
+
+
+def _negative_lines(config: dict[str, Any]) -> list[str]:
+    """The weights on P(negative) that were tried and what each scored on the validation predictions."""
+    rule = config.get("negative_rule") or {}
+    if not rule.get("scores"):
+        return []
+    lines = ["", "## Negatives: the decision rule", "",
+             "A weight w on P(negative) (label = argmax after P(negative) x w, renormalised) is chosen on the "
+             "stacker's rows (calibration rows of the sources with a neutral class, which no held-out or test set "
+             "shares): the w with the best macro-F1 averaged over sources, so that no single domain decides; ties "
+             f"go to the w nearest 1. Chosen: w = {rule['weight']}. Averages over sources:", "",
+             "| w | mean macro-F1 | negative precision | negative recall | negative F1 |", "|---|---|---|---|---|"]
+    for w, m in rule["scores"].items():
+        mark = " (chosen)" if float(w) == float(rule["weight"]) else ""
+        cells = " | ".join("-" if m.get(k) is None else f"{m[k]:.3f}"
+                           for k in ("mean_macro_f1", "negative_precision", "negative_recall", "negative_f1"))
+        lines.append(f"| {w}{mark} | {cells} |")
     return lines
 
 
@@ -124,18 +176,18 @@ def _model_lines(config: dict[str, Any]) -> list[str]:
         "logistic regression for themes with labelled examples (weight n_pos / (n_pos + 10), at most 0.85); "
         "that score is then blended with a per-theme TF-IDF logistic regression (the words a theme is named by) "
         f"at weight {_lexical_weight(config)}, chosen on held-out predictions. "
-        "Labelled theme data: the corpus train split, ParsiNLU aspects and the `*_themes.csv` files of "
-        "../shared/datasets. A theme is detected at its own threshold (see below). "
+        f"Labelled theme data: {_theme_sources(config)}. A theme is detected at its own threshold (see below). "
         "A theme in a team's own taxonomy file (`--themes FILE`) that the model was not trained on is detected zero-shot with no training (see the README's \"Your own themes\"), and `sada themes fit` sharpens it with labelled examples.",
         "- Theme sentiment: for items whose overall sentiment is not clear-cut (top probability < 0.85), the "
         "sentiment of the clause that best matches the theme (clauses split at punctuation and ولی / اما / لكن / "
         "بس); other items use the overall sentiment for every theme.",
+        _decision_rule(config),
         "- is_complaint: P(negative) >= 0.5 or a detected theme with negative sentiment.",
         "",
         "## Training data",
         "",
-        "| source | items |",
-        "|---|---|",
+        "| source | items | negative | neutral | positive |",
+        "|---|---|---|---|---|",
     ]
     return lines
 
@@ -143,17 +195,24 @@ def _model_lines(config: dict[str, Any]) -> list[str]:
 def _training_data_lines(config: dict[str, Any], oof: dict[str, Any]) -> list[str]:
     """Rows per source, where they come from, and the out-of-fold sentiment metrics."""
     lines: list[str] = []
+    classes = config.get("training_classes") or {}
     for src, n in sorted(config["training_data"].items()):
-        lines.append(f"| {src} | {n} |")
-    lines += [
-        "",
-        "Public sets from ../shared/datasets (train files only; research licences, never copied into the "
-        "repository); the corpus is the project's own hand-written sample corpus (train split), and the corpus "
-        "statements its hand-written sentence-level neutral facts, each beside a positive and a negative opinion "
-        "on the same topic (corpus/statements). "
-        "Files with a held-out part (ar_arsarcasm_train, fa_digikala_comments, fa_neshan_places, fa_snappfood_raw, "
+        counts = classes.get(src, {})
+        cells = " | ".join(str(counts[c]) if c in counts else ("-" if counts else "?")
+                           for c in ("negative", "neutral", "positive"))
+        lines.append(f"| {src} | {n} | {cells} |")
+    lines += ["", _data_choices(config) + " Public sets from ../shared/datasets (train files only; research "
+              "licences, never copied into the repository)"
+              + ("; the corpus is the project's own hand-written sample corpus (train split), and the corpus "
+                 "statements its hand-written sentence-level neutral facts, each beside a positive and a negative "
+                 "opinion on the same topic (corpus/statements). " if _has_corpus(config) else
+                 "; no corpus (`--corpus` was not given). ")
+              + "Files with a held-out part (ar_arsarcasm_train, fa_digikala_comments, fa_neshan_places, fa_snappfood_raw, "
         "ar_arsas by id; ar_semeval16_hotels_train by review) are trained on, when they are, without their held-out "
-        "fifth, which is a test set below; ArSAS's and SemEval's `mixed` is neither trained on nor scored.",
+        "fifth, which is a test set below; ArSAS's and SemEval's `mixed` is neither trained on nor scored. "
+        "Star ratings are ordinal; they are cut into three classes where the file's `label` says (Digikala: 1-2 "
+        "stars negative, 3 neutral, 4-5 positive; SnappFood raw: rate 2-4 negative, 6 neutral, 8-10 positive), "
+        "and only sources with a neutral class teach neutral.",
         "",
         "## Out-of-fold sentiment metrics on the training data (5-fold)",
         "",
@@ -166,6 +225,20 @@ def _training_data_lines(config: dict[str, Any], oof: dict[str, Any]) -> list[st
     for name, m in oof.items():
         lines.append(f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['ece']:.3f} |")
     return lines
+
+
+def _data_choices(config: dict[str, Any]) -> str:
+    """How the run chose its rows (``training_options``): the shared files and the caps per source."""
+    opts = config.get("training_options")
+    if not opts:
+        return ""
+    caps = opts.get("source_caps") or {}
+    cap = opts.get("per_source_cap")
+    said = "Every row of each source" if cap is None else f"At most {cap} rows of each source"
+    if caps:
+        by = ", ".join(f"{s} {n}" for s, n in sorted(caps.items()))
+        said += f", except these, capped at their own number of rows: {by}"
+    return said + " (a cap keeps the scarcer classes whole and cuts the largest first)."
 
 
 def _test_set_lines(evaluation: list[dict[str, Any]]) -> list[str]:
@@ -253,16 +326,17 @@ def _probe_lines(probe_rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _limits_lines() -> list[str]:
+def _limits_lines(config: dict[str, Any]) -> list[str]:
     lines: list[str] = []
+    corpus = _has_corpus(config)
     lines += [
         "",
         "## Limits",
         "",
-        "- Trained mostly on food-delivery, product and restaurant reviews plus the sample corpus; "
-        "telecom and banking language comes only from the corpus.",
-        "- Neutral comes from the corpus and its statements, ParsiNLU, Elsahar PROD/RES2 and ArSarcasm tweets; "
-        "real customer reviews with a neutral class are scarce, so neutral remains the weakest class on reviews.",
+        "- Trained mostly on food-delivery, product, place and restaurant reviews and tweets"
+        + ("; telecom and banking language comes only from the sample corpus." if corpus else
+           "; no telecom or banking language (the sample corpus was not trained on)."),
+        "- Neutral is taught by " + ", ".join(_neutral_sources(config)) + "; the two-class sets teach polarity only.",
         "- Theme labels of the public `*_themes.csv` files come from one annotator pass (not adjudicated).",
         "",
     ]
@@ -275,8 +349,8 @@ def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dic
     """The artifact's README.md: what it is, what it was trained on, how well it does."""
     corpus_rows = corpus_rows or []
     lines = _model_lines(config) + _training_data_lines(config, oof) + _test_set_lines(evaluation)
-    lines += _corpus_lines(corpus_rows) + _probe_lines(probe_rows or [])
-    lines += _theme_section(config, corpus_rows) + _limits_lines()
+    lines += _negative_lines(config) + _corpus_lines(corpus_rows) + _probe_lines(probe_rows or [])
+    lines += _theme_section(config, corpus_rows) + _limits_lines(config)
     return "\n".join(lines)
 
 

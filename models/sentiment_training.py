@@ -20,8 +20,10 @@ from sklearn.model_selection import StratifiedKFold
 
 from sada.models.heads import MIN_CALIBRATION_ROWS, SENTIMENTS, LinearHead, SentimentHead, softmax, view_proba
 from sada.models.logistic import fit_binary_logistic, fit_softmax_head, standardise_columns
+from sada.models.metrics import classification_metrics
 
-__all__ = ["SentimentFit", "fit_polar_view", "fit_sentiment_head", "stacker_rows"]
+__all__ = ["SentimentFit", "fit_polar_view", "fit_sentiment_head", "stacker_rows", "NEGATIVE_WEIGHTS",
+           "choose_negative_weight", "weigh_negative"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class SentimentFit:
         oof_views: Per view (in the order tfidf, emb), its ``(n, 3)`` out-of-fold probabilities.
         view_names: The names of ``oof_views``.
         stack_rows: ``(n,)`` True for the rows the stacker was fitted on.
+        negative_rule: The weight on P(negative) (:func:`choose_negative_weight`) and what each weight scored.
     """
 
     head: SentimentHead
@@ -43,6 +46,51 @@ class SentimentFit:
     oof_views: list[np.ndarray]
     view_names: list[str]
     stack_rows: np.ndarray
+    negative_rule: dict[str, Any] | None = None
+
+
+#: The weights on P(negative) that :func:`choose_negative_weight` tries (1.0: the most probable class).
+NEGATIVE_WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0, 2.5, 3.0)
+
+
+def weigh_negative(probs: np.ndarray, weight: float) -> np.ndarray:
+    """``probs`` with P(negative) multiplied by ``weight`` and renormalised: the decision of a cost ``weight``
+    on missing a negative (argmax of the result), and what a stacker bias raised by ``log(weight)`` gives.
+
+    Example:
+        >>> weigh_negative(np.array([[0.3, 0.4, 0.3]]), 2.0).round(3).tolist()
+        [[0.462, 0.308, 0.231]]
+    """
+    out = np.asarray(probs, dtype=np.float64).copy()
+    out[:, SENTIMENTS.index("negative")] *= weight
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def choose_negative_weight(probs: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                           weights: tuple[float, ...] = NEGATIVE_WEIGHTS) -> dict[str, Any]:
+    """The weight on P(negative) with the best macro-F1 averaged over ``groups`` (sources, so that no single
+    domain decides), on validation predictions; ties go to the weight nearest 1.
+
+    Returns:
+        ``weight``, and per weight tried its ``mean_macro_f1`` and mean negative precision, recall and F1.
+
+    Example:
+        >>> p = np.array([[0.45, 0.55, 0.0], [0.2, 0.8, 0.0], [0.1, 0.0, 0.9]] * 4)
+        >>> choose_negative_weight(p, np.array([0, 1, 2] * 4), np.array(["a"] * 12), (1.0, 1.5))["weight"]
+        1.5
+    """
+    scores = {}
+    for w in weights:
+        per = [classification_metrics(y[groups == g], weigh_negative(probs[groups == g], w))
+               for g in sorted(set(groups.tolist()))]
+        neg = [m for m in per if m.get("negative_precision") is not None]
+        scores[w] = {"mean_macro_f1": round(float(np.mean([m["macro_f1"] for m in per])), 4),
+                     "negative_precision": round(float(np.mean([m["negative_precision"] for m in neg])), 4) if neg else None,
+                     "negative_recall": round(float(np.mean([m["negative_recall"] for m in neg])), 4) if neg else None,
+                     "negative_f1": round(float(np.mean([m["per_class_f1"].get("negative", 0.0) for m in neg])), 4)
+                     if neg else None}
+    best = max(weights, key=lambda w: (scores[w]["mean_macro_f1"], -abs(np.log(w))))
+    return {"weight": float(best), "scores": {str(w): v for w, v in scores.items()}}
 
 
 def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray, c: float,
@@ -113,6 +161,7 @@ def fit_sentiment_head(
     c_emb: float = 0.5,
     folds: int = 5,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> SentimentFit:
     """Train both views (partial labels), then the stacker on their out-of-fold predictions.
 
@@ -129,6 +178,8 @@ def fit_sentiment_head(
         c_emb: Regularisation of the encoder view.
         folds: Folds for the out-of-fold predictions.
         seed: Random state (fold split and solvers).
+        groups: Each row's source: with it, the weight on P(negative) is chosen on the stacker rows' predictions
+            (:func:`choose_negative_weight`) and put into the stacker's negative bias; None keeps weight 1.
 
     Returns:
         The head with its out-of-fold predictions and stacker rows (:class:`SentimentFit`).
@@ -144,5 +195,12 @@ def fit_sentiment_head(
     features = SentimentHead.view_features(oof)
     stack = fit_softmax_head(features[rows], y[rows], len(SENTIMENTS), 1.0, seed=seed)
     fitted = {name: fit_polar_view(x, y, full, c, standardise=std, seed=seed) for name, x, c, std in views}
+    probs = softmax(stack.logits(features))
+    rule = None
+    if groups is not None:
+        rule = choose_negative_weight(probs[rows], y[rows], np.asarray(groups)[rows])
+        stack.bias[SENTIMENTS.index("negative")] += np.float32(np.log(rule["weight"]))
+        probs = softmax(stack.logits(features))
+        logger.info("sentiment: weight on P(negative) %.2f (%s)", rule["weight"], rule["scores"])
     head = SentimentHead(fitted.get("tfidf"), fitted.get("emb"), stack)
-    return SentimentFit(head, softmax(stack.logits(features)), oof, [name for name, *_ in views], rows)
+    return SentimentFit(head, probs, oof, [name for name, *_ in views], rows, rule)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sada.models.data import SHARED_TRAIN_FILES
+from sada.models.data import NEW_TRAIN_FILES, SHARED_TRAIN_FILES, STATEMENTS_SOURCE, check_shared_files
 from sada.models.encoder import Encoder
 from sada.models.evaluation import evaluate_corpus_test, evaluate_sentence_probe, evaluate_shared
 from sada.models.finetune import finetune_encoder
@@ -23,7 +23,8 @@ from sada.models.model_card import measured_speed_section, model_card
 from sada.models.training import train
 from sada.pipeline.errors import InputError
 
-__all__ = ["TrainOptions", "run_training", "package_dirs", "check_artifact_dir"]
+__all__ = ["TrainOptions", "run_training", "package_dirs", "check_artifact_dir", "parse_source_caps", "MIN_CAP",
+           "recorded_choices"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,47 @@ def check_artifact_dir(out: Path | None) -> Path:
     return Path(out)
 
 
+#: The smallest cap a source may get: one row a class.
+MIN_CAP = 3
+
+
+def _cap(value: str, what: str) -> int:
+    """``value`` as a row cap of at least :data:`MIN_CAP`."""
+    try:
+        cap = int(value)
+    except ValueError:
+        cap = None
+    if cap is None or cap < MIN_CAP:
+        raise InputError(f"expected a {what} of at least {MIN_CAP} rows (one a class), found {value!r}; "
+                         "pass a larger whole number")
+    return cap
+
+
+def parse_source_caps(specs: tuple[str, ...] | list[str]) -> tuple[tuple[str, int], ...]:
+    """``--source-cap NAME=N`` values as ``(source, cap)`` pairs; ``new=N`` caps each of
+    :data:`sada.models.data.NEW_TRAIN_FILES` (the sets ``--shared-file all`` adds).
+
+    Raises:
+        sada.pipeline.errors.InputError: A value without ``=``, or a cap that is not a number >= 3.
+
+    Example:
+        >>> parse_source_caps(["fa_neshan_places.csv=500"])
+        (('fa_neshan_places.csv', 500),)
+        >>> len(parse_source_caps(["new=2000"]))
+        5
+    """
+    caps: dict[str, int] = {}
+    for spec in specs:
+        name, sep, value = str(spec).partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"expected --source-cap NAME=N (e.g. fa_digikala_comments.csv=2000 or new=2000), "
+                             f"found {spec!r}; pass a source name, '=' and a number")
+        cap = _cap(value.strip(), f"cap for {name.strip()}")
+        for source in (NEW_TRAIN_FILES if name.strip() == "new" else (name.strip(),)):
+            caps[source] = cap
+    return tuple(caps.items())
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """The inputs of one ``sada train`` run, validated on creation.
@@ -76,12 +118,16 @@ class TrainOptions:
         epochs: Fine-tuning epochs.
         run_eval: Score the test sets and write the numbers into the model card.
         overlay: Train the heads on an encoder fine-tuned before (an ``encoder_top.safetensors``).
-        shared_files: The files of ``datasets`` the heads are trained on (each without its held-out part).
+        shared_files: The files of ``datasets`` the encoder and heads are trained on (each without its held-out
+            part; :func:`sada.models.data.check_shared_files`).
         per_source_cap: At most this many rows a source (scarce classes kept first), or None for every row.
+        source_caps: ``(source, cap)`` pairs: a named source's own cap instead of ``per_source_cap``
+            (:func:`parse_source_caps`); a source must be one the run reads.
 
     Raises:
         sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``;
-            or ``corpus`` is not a folder.
+            or ``corpus`` is not a folder; or an unknown shared file, a cap below 3, a capped source the run
+            does not read.
     """
 
     out: Path
@@ -97,18 +143,59 @@ class TrainOptions:
     overlay: Path | None = None
     shared_files: tuple[str, ...] = SHARED_TRAIN_FILES
     per_source_cap: int | None = None
+    source_caps: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
         if self.corpus is not None and not Path(self.corpus).is_dir():
             raise InputError(f"expected a corpus folder, found no folder at {self.corpus}; pass an existing "
                              "corpus folder (or set SADA_CORPUS_DIR to one for --corpus)")
-        if self.per_source_cap is not None and self.per_source_cap < 3:
-            raise InputError(f"expected a per-source cap of at least 3 rows (one a class), found "
+        check_shared_files(tuple(self.shared_files))
+        if self.per_source_cap is not None and self.per_source_cap < MIN_CAP:
+            raise InputError(f"expected a per-source cap of at least {MIN_CAP} rows (one a class), found "
                              f"{self.per_source_cap}; pass a larger cap or none")
+        readable = set(self.readable_sources())
+        for source, cap in self.source_caps:
+            _cap(str(cap), f"cap for {source}")
+            if source not in readable:
+                raise InputError(f"expected --source-cap for a source this run reads ({', '.join(sorted(readable))}), "
+                                 f"found {source!r}; pass --shared-file {source} (and --datasets) or cap another")
+
+    def readable_sources(self) -> list[str]:
+        """The sources this run may read: its shared files (with a datasets folder), the corpus, user files."""
+        sources = list(self.shared_files) if self.datasets is not None else []
+        sources += ["corpus", STATEMENTS_SOURCE] if self.corpus is not None else []
+        return sources + [Path(f).name for f in self.data_files]
+
+    @property
+    def caps(self) -> dict[str, int]:
+        """``source_caps`` as a dict."""
+        return dict(self.source_caps)
         if self.finetune and self.overlay is not None:
             raise InputError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder; "
                              "pass one of them")
+
+
+def recorded_choices(config: dict[str, Any]) -> dict[str, Any]:
+    """The data choices an artifact's ``config.json`` recorded (``training_options``), as :class:`TrainOptions`
+    keywords: ``sada reproduce`` retrains the shipped model's heads on the rows they were trained on. An artifact
+    written before they were recorded gives none (the defaults, which it was trained with).
+
+    Example:
+        >>> recorded_choices({"training_options": {"corpus": True, "shared_files": ["a.csv"], "per_source_cap": None,
+        ...                                        "source_caps": {"a.csv": 9}}})
+        {'shared_files': ('a.csv',), 'per_source_cap': None, 'source_caps': (('a.csv', 9),)}
+        >>> recorded_choices({})
+        {}
+    """
+    opts = config.get("training_options")
+    if not opts:
+        return {}
+    out: dict[str, Any] = {"per_source_cap": opts.get("per_source_cap"),
+                           "source_caps": tuple(sorted((opts.get("source_caps") or {}).items()))}
+    if opts.get("shared_files"):
+        out = {"shared_files": tuple(opts["shared_files"]), **out}
+    return out
 
 
 def _encoder(options: TrainOptions) -> tuple[Encoder | None, Path | None]:
@@ -116,7 +203,9 @@ def _encoder(options: TrainOptions) -> tuple[Encoder | None, Path | None]:
     if options.finetune:
         encoder, path, _ = finetune_encoder(data_files=options.data_files, corpus=options.corpus,
                                             datasets=options.datasets, seed=options.seed, epochs=options.epochs,
-                                            encoder_path=options.encoder_path, out=options.out)
+                                            encoder_path=options.encoder_path, out=options.out,
+                                            shared_files=options.shared_files,
+                                            per_source_cap=options.per_source_cap, source_caps=options.caps)
         return encoder, path
     if options.overlay is not None:
         return Encoder.from_pretrained(options.encoder_path, overlay=options.overlay), options.encoder_path
@@ -138,7 +227,8 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
     encoder, encoder_path = _encoder(options)
     result = train(data_files=options.data_files, corpus=options.corpus, datasets=options.datasets,
                    seed=options.seed, encoder=encoder, encoder_path=encoder_path,
-                   shared_files=options.shared_files, per_source_cap=options.per_source_cap)
+                   shared_files=options.shared_files, per_source_cap=options.per_source_cap,
+                   source_caps=options.caps)
     clf = result.classifier
     evaluation = evaluate_shared(clf, options.datasets) if options.run_eval else []
     scored_corpus = options.run_eval and options.corpus is not None

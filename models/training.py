@@ -52,7 +52,7 @@ from sada.pipeline.config import load_settings
 from sada.pipeline.normalise import Normaliser
 from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 
-__all__ = ["MODEL_NAME", "TrainResult", "TextInputs", "train"]
+__all__ = ["MODEL_NAME", "TrainResult", "TextInputs", "train", "data_choices"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,19 @@ def _base_config(encoder: Encoder, encoder_path: Path | None, inputs: TextInputs
         config["encoder_overlay"] = encoder.overlay.name
         config["finetune"] = finetune_facts(encoder.overlay)
     return config
+
+
+def data_choices(corpus: bool, datasets: bool, shared_files: tuple[str, ...], per_source_cap: int | None,
+                 source_caps: dict[str, int] | None) -> dict[str, Any]:
+    """What a run trained on, as ``config.json`` records it (``training_options``): ``sada reproduce`` and
+    the model card read it back.
+
+    Example:
+        >>> data_choices(True, True, ("a.csv",), None, {"a.csv": 2000})
+        {'corpus': True, 'shared_files': ['a.csv'], 'per_source_cap': None, 'source_caps': {'a.csv': 2000}}
+    """
+    return {"corpus": bool(corpus), "shared_files": list(shared_files) if datasets else [],
+            "per_source_cap": per_source_cap, "source_caps": dict(sorted((source_caps or {}).items()))}
 
 
 def _encode_by_source(encoder: Encoder, df: pd.DataFrame, texts: list[str], cache_dir: Path) -> np.ndarray:
@@ -218,6 +231,7 @@ def train(
     calibrate_themes: bool = True,
     shared_files: tuple[str, ...] = SHARED_TRAIN_FILES,
     per_source_cap: int | None = None,
+    source_caps: dict[str, int] | None = None,
 ) -> TrainResult:
     """Train sentiment and theme heads; return the classifier and training facts.
 
@@ -241,22 +255,28 @@ def train(
             :data:`sada.models.data.ALL_TRAIN_FILES` adds the real review and tweet sets with held-out parts).
         per_source_cap: At most this many rows a source, scarce classes kept first
             (:func:`sada.models.data.cap_per_source`); None keeps every row.
+        source_caps: A cap of its own for each source named (a file name such as ``fa_digikala_comments.csv``),
+            instead of ``per_source_cap``.
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
     """
     np.random.seed(seed)
     cache_dir = load_settings().cache_dir if cache_dir is None else cache_dir
-    df = training_frame(data_files, corpus, datasets, shared_files, per_source_cap, seed)
+    df = training_frame(data_files, corpus, datasets, shared_files, per_source_cap, seed, source_caps)
     if max_items and len(df) > max_items:
         df = df.sample(n=max_items, random_state=seed).reset_index(drop=True)
     counts = df.groupby("source").size().to_dict()
+    classes = {str(src): {str(k): int(v) for k, v in cell.value_counts().sort_index().items()}
+               for src, cell in df.groupby("source")["label"]}
     logger.info("training on %d items: %s", len(df), counts)
     if encoder is None:
         # Heads train on fp32 vectors even when the artifact runs int8: measured on the shared test sets,
         # fp32-trained heads on the int8 encoder beat int8-trained heads (e.g. ATT macro-F1 0.735 vs 0.721).
         encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir)
     config = _base_config(encoder, encoder_path, inputs, quantize, seed)
+    config["training_options"] = data_choices(corpus is not None, datasets is not None, shared_files,
+                                              per_source_cap, source_caps)
     texts = df["text"].tolist()
     normaliser = Normaliser() if "normalised" in (inputs.tfidf, inputs.encoder) else None
     tfidf, x_tfidf, x_emb = _features(df, encoder, inputs, normaliser, "tfidf" in views, cache_dir)
@@ -265,13 +285,15 @@ def train(
     # but the calibration rows, so the stacker and the theme thresholds are fitted on those alone
     held = calibration_rows(texts) if encoder.overlay is not None else np.ones(len(df), dtype=bool)
     fit = fit_sentiment_head(x_tfidf, x_emb if "emb" in views else None, y, full=sources_with_neutral(df),
-                             stack_rows=held, seed=seed)
+                             stack_rows=held, seed=seed, groups=df["source"].to_numpy())
     oof = _oof_metrics(fit, y)
 
     dev = partial(_dev_themes, encoder, tfidf, inputs, normaliser, cache_dir=cache_dir, corpus=corpus)
     theme_head, theme_config = _train_themes(encoder, df, x_emb, x_tfidf, held, dev, seed=seed, cache_dir=cache_dir,
                                              calibrate=calibrate_themes)
     config.update(theme_config)
+    config["negative_rule"] = fit.negative_rule
     _version(config, encoder, seed, counts, len(df))
+    config["training_classes"] = classes
     clf = Classifier(encoder, tfidf, fit.head, theme_head, config)
     return TrainResult(classifier=clf, data=config["training_data"], oof=oof, config=config, n=len(df))

@@ -695,20 +695,32 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
                    "models/default's) instead of fine-tuning again.")
 @click.option("--evaluate/--no-evaluate", "run_eval", default=True, show_default=True,
               help="Score the test sets given (--datasets, --probe, the corpus test split) into the model card.")
+@click.option("--shared-file", "shared_files", multiple=True, metavar="NAME",
+              help="A training file of --datasets to train on (repeatable; 'all' for every one Sada knows, the "
+                   "real review and tweet sets with held-out parts included) [default: SnappFood train, Elsahar PROD and "
+                   "RES2, ParsiNLU food dev, ArSarcasm-v2 train].")
+@click.option("--per-source-cap", type=int, default=None, metavar="N",
+              help="At most N rows from each source, scarce classes kept first [default: every row].")
+@click.option("--source-cap", "source_caps", multiple=True, metavar="NAME=N",
+              help="At most N rows from the source NAME (a file name, corpus, or 'new' for each of the sets "
+                   "--shared-file all adds), instead of --per-source-cap (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, datasets: Path | None,
               probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
-              run_eval: bool, as_json: bool) -> None:
+              run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None, source_caps: tuple[str, ...],
+              as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
     from sada.corpus import sample_dir
-    from sada.models.data import shared_datasets_dir
-    from sada.models.train_driver import TrainOptions, run_training
+    from sada.models.data import check_shared_files, shared_datasets_dir
+    from sada.models.train_driver import TrainOptions, parse_source_caps, run_training
     from sada.progress import RowProgress, encoder_progress
 
+    choices = {"shared_files": check_shared_files(shared_files)} if shared_files else {}
     options = TrainOptions(out=out, data_files=list(data_files), seed=seed,
                            corpus=sample_dir() if use_corpus else None,
                            datasets=shared_datasets_dir(datasets), probe=probe, encoder_path=encoder_path,
-                           finetune=finetune, epochs=epochs, run_eval=run_eval, overlay=overlay)
+                           finetune=finetune, epochs=epochs, run_eval=run_eval, overlay=overlay,
+                           per_source_cap=per_source_cap, source_caps=parse_source_caps(source_caps), **choices)
     if options.datasets is None:
         click.echo("no shared datasets folder given (--datasets DIR or SADA_SHARED_DATASETS): the public sets "
                    "are not used", err=True)
