@@ -1,7 +1,7 @@
 """Rows per second and peak memory of the analyse-feedback flow: in process, on one Dask worker, on two.
 
 Usage:
-    python -m benchmarks.bench_flow [--rows 3000 20000] [--no-classify]
+    python -m benchmarks.bench_flow [--rows 3000 20000] [--no-classify] [--runtime onnx|torch]
 
 For each input size it runs the flow, one after another on the same machine:
 
@@ -16,7 +16,9 @@ Input: the sample corpus's texts, repeated with a running number appended so
 every row is a new item, written to a temporary CSV. Each measurement uses a
 fresh SQLite store, and the whole run a fresh Prefect home, so no classification
 comes from a result cache. Peak RSS is sampled over the flow process and all its
-children: the total, the flow process, and the highest of any one Dask worker.
+children: the total, the flow process, and the highest of any one Dask worker. The int8
+encoder runs on ONNX Runtime unless ``--runtime torch`` (or ``SADA_ENCODER_RUNTIME``) says
+otherwise; the first line says which.
 """
 
 from __future__ import annotations
@@ -158,7 +160,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[3000, 20000])
     parser.add_argument("--no-classify", action="store_true", help="Measure without the classifier.")
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--runtime", choices=["onnx", "torch"], default=None,
+                        help="runtime of the int8 encoder (default: SADA_ENCODER_RUNTIME, else onnx)")
     args = parser.parse_args()
+    if args.runtime:
+        os.environ["SADA_ENCODER_RUNTIME"] = args.runtime  # the Dask workers inherit it
+    from sada.models.onnx_encoder import encoder_runtime
     with tempfile.TemporaryDirectory() as tmp:
         fresh_prefect_home(Path(tmp))
         configure_prefect()
@@ -168,7 +175,8 @@ def main() -> None:
         server = SubprocessASGIServer()
         server.start(timeout=120)
         os.environ["PREFECT_API_URL"] = server.api_url
-        print(f"{len(os.sched_getaffinity(0))} cores")
+        print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}, "
+              f"int8 encoder on {encoder_runtime()}")
         print("| rows | setup | seconds | rows/s | ratio | peak RSS total (MiB) | flow process (MiB) "
               "| per worker (MiB) |")
         print("|---|---|---|---|---|---|---|---|")

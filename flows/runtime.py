@@ -104,7 +104,9 @@ def dask_worker_cores() -> int | None:
     ``SADA_INFERENCE_THREADS`` when set; else this worker's :func:`cores_share` of the cores it may run
     on, among the workers the scheduler knows on its host (one worker on 2 cores: 2; two: 1 each).
     A worker process starts with ``OMP_NUM_THREADS=1`` (Dask's default for thread-parallel work), which
-    would leave the encoder on one core. Worked out once per process.
+    would leave a torch encoder on one core; the int8 encoder's ONNX Runtime pool is sized with this
+    count too (:func:`sada.models.encoder.set_inference_threads`), its threads unpinned, so two workers
+    on one host never share pinned cores. Worked out once per process.
     """
     if "distributed" not in sys.modules:  # not imported: this process is no Dask worker
         return None

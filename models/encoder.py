@@ -6,6 +6,12 @@ through exactly the same code: ``AutoModel`` + the checkpoint's fast tokenizer,
 mean pooling over the attention mask, L2 normalisation. Nothing is ever
 downloaded (``local_files_only=True``).
 
+Runtimes: the int8 encoder (what the shipped classifier uses) runs as an ONNX Runtime graph
+built from the same weights (:mod:`sada.models.onnx_encoder`), so classifying never imports
+torch and its thread pool does not depend on the calling thread; fp32, training and
+fine-tuning, and architectures the graph builder does not know, run on torch
+(``SADA_ENCODER_RUNTIME=torch`` puts the int8 encoder there too).
+
 Batch invariance: an item's vector does not depend on the other texts of the
 call. Texts are padded to a length bucket of their own (a multiple of
 :data:`PAD_MULTIPLE` tokens), so a text always runs through attention with the
@@ -59,12 +65,14 @@ _THREADS: int | None = None
 
 
 def set_inference_threads(threads: int | None) -> None:
-    """How many cores every later encode call of this process uses (``None``: PyTorch's default).
+    """How many cores every later encode call of this process uses (``None``: PyTorch's default, or every
+    core this process may run on for ONNX Runtime).
 
     PyTorch's thread count is a property of the calling thread (an OpenMP setting), and a Dask
     worker process starts with ``OMP_NUM_THREADS=1``: without this, a task in a worker thread
     runs the encoder on one core (measured: 34.6 rows/s on a worker, 148 in the same process).
-    :meth:`Encoder.encode` applies the count in whichever thread calls it.
+    :meth:`Encoder.encode` applies the count in whichever thread calls it (torch), or sizes the
+    ONNX Runtime session's pool with it (a new session when the count changes).
 
     Example:
         >>> set_inference_threads(0); inference_threads()

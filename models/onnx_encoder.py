@@ -54,6 +54,8 @@ _INT8_MAX = 127.0
 #: uint8 zero point of activations and weights: code + 128 lies in [1, 255].
 _ZERO_POINT = 128
 _OPSET = 17
+#: ``1`` lets the pool's threads spin between batches (ONNX Runtime's default; off here, see GraphRunner).
+_SPIN_ENV = "SADA_ONNX_SPIN"
 #: Architectures the builder writes (``model_type`` in config.json) and how each numbers positions.
 _POSITIONS = {"bert": "absolute", "xlm-roberta": "after_padding", "roberta": "after_padding",
               "camembert": "after_padding"}
@@ -327,20 +329,26 @@ def ensure_graph(path: Path, overlay: Path | None, sha256: str, cache_dir: Path,
 class GraphRunner:
     """An ONNX Runtime session of an encoder graph on a fixed number of cores.
 
+    The pool has ``threads`` threads whatever thread calls :meth:`run` (PyTorch's count belongs to the
+    calling thread), none pinned to a core (ONNX Runtime pins only the threads of a pool it sizes
+    itself; two Dask workers must not be pinned to the same cores), and they sleep between batches
+    instead of spinning, so the tokenizer and the heads of the same process keep their cores.
+
     Args:
         file: The graph (:func:`ensure_graph`).
-        threads: Cores of the intra-op pool (None: ONNX Runtime's default, every physical core).
+        threads: Threads of the intra-op pool; None: every core this process may run on.
     """
 
     def __init__(self, file: Path, threads: int | None) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads or 0)
+        options.intra_op_num_threads = int(threads or len(os.sched_getaffinity(0)))
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.use_deterministic_compute = True
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get(_SPIN_ENV, "0"))
         self.threads = threads
         self.session = ort.InferenceSession(str(file), sess_options=options, providers=["CPUExecutionProvider"])
 

