@@ -97,7 +97,9 @@ def _decision_rule(config: dict[str, Any]) -> str:
                 "validation predictions and 1.0 was best: see \"Negatives\" below)." if rule else "."))
     return (f"- Sentiment label: the most probable class after P(negative) is multiplied by {rule['weight']} and "
             "the probabilities renormalised (the stacker's negative bias is raised by its logarithm, so the "
-            "stored probabilities carry the weight); chosen on validation predictions, see \"Negatives\" below.")
+            "stored probabilities carry the weight); "
+            + ("given by `--negative-weight`" if rule.get("chosen") == "given" else "chosen on validation predictions")
+            + ", see \"Negatives\" below.")
 
 
 def _negative_lines(config: dict[str, Any]) -> list[str]:

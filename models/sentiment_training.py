@@ -67,9 +67,10 @@ def weigh_negative(probs: np.ndarray, weight: float) -> np.ndarray:
 
 
 def choose_negative_weight(probs: np.ndarray, y: np.ndarray, groups: np.ndarray,
-                           weights: tuple[float, ...] = NEGATIVE_WEIGHTS) -> dict[str, Any]:
+                           weights: tuple[float, ...] = NEGATIVE_WEIGHTS, fixed: float | None = None) -> dict[str, Any]:
     """The weight on P(negative) with the best macro-F1 averaged over ``groups`` (sources, so that no single
-    domain decides), on validation predictions; ties go to the weight nearest 1.
+    domain decides), on validation predictions; ties go to the weight nearest 1. ``fixed`` takes that weight
+    instead (what the others scored is still reported).
 
     Returns:
         ``weight``, and per weight tried its ``mean_macro_f1`` and mean negative precision, recall and F1.
@@ -89,8 +90,9 @@ def choose_negative_weight(probs: np.ndarray, y: np.ndarray, groups: np.ndarray,
                      "negative_recall": round(float(np.mean([m["negative_recall"] for m in neg])), 4) if neg else None,
                      "negative_f1": round(float(np.mean([m["per_class_f1"].get("negative", 0.0) for m in neg])), 4)
                      if neg else None}
-    best = max(weights, key=lambda w: (scores[w]["mean_macro_f1"], -abs(np.log(w))))
-    return {"weight": float(best), "scores": {str(w): v for w, v in scores.items()}}
+    best = max(weights, key=lambda w: (scores[w]["mean_macro_f1"], -abs(np.log(w)))) if fixed is None else fixed
+    return {"weight": float(best), "chosen": "given" if fixed is not None else "validation",
+            "scores": {str(w): v for w, v in scores.items()}}
 
 
 def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray, c: float,
@@ -162,6 +164,7 @@ def fit_sentiment_head(
     folds: int = 5,
     seed: int = 0,
     groups: np.ndarray | None = None,
+    negative_weight: float | None = None,
 ) -> SentimentFit:
     """Train both views (partial labels), then the stacker on their out-of-fold predictions.
 
@@ -180,6 +183,7 @@ def fit_sentiment_head(
         seed: Random state (fold split and solvers).
         groups: Each row's source: with it, the weight on P(negative) is chosen on the stacker rows' predictions
             (:func:`choose_negative_weight`) and put into the stacker's negative bias; None keeps weight 1.
+        negative_weight: This weight on P(negative) instead of the chosen one (None: choose).
 
     Returns:
         The head with its out-of-fold predictions and stacker rows (:class:`SentimentFit`).
@@ -198,7 +202,7 @@ def fit_sentiment_head(
     probs = softmax(stack.logits(features))
     rule = None
     if groups is not None:
-        rule = choose_negative_weight(probs[rows], y[rows], np.asarray(groups)[rows])
+        rule = choose_negative_weight(probs[rows], y[rows], np.asarray(groups)[rows], fixed=negative_weight)
         stack.bias[SENTIMENTS.index("negative")] += np.float32(np.log(rule["weight"]))
         probs = softmax(stack.logits(features))
         logger.info("sentiment: weight on P(negative) %.2f (%s)", rule["weight"], rule["scores"])

@@ -123,6 +123,7 @@ class TrainOptions:
         per_source_cap: At most this many rows a source (scarce classes kept first), or None for every row.
         source_caps: ``(source, cap)`` pairs: a named source's own cap instead of ``per_source_cap``
             (:func:`parse_source_caps`); a source must be one the run reads.
+        negative_weight: The weight on P(negative) of the decision rule, or None to choose it on validation rows.
 
     Raises:
         sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``;
@@ -144,6 +145,7 @@ class TrainOptions:
     shared_files: tuple[str, ...] = SHARED_TRAIN_FILES
     per_source_cap: int | None = None
     source_caps: tuple[tuple[str, int], ...] = ()
+    negative_weight: float | None = None
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
@@ -154,6 +156,9 @@ class TrainOptions:
         if self.per_source_cap is not None and self.per_source_cap < MIN_CAP:
             raise InputError(f"expected a per-source cap of at least {MIN_CAP} rows (one a class), found "
                              f"{self.per_source_cap}; pass a larger cap or none")
+        if self.negative_weight is not None and not 0.1 <= self.negative_weight <= 10:
+            raise InputError(f"expected a weight on P(negative) between 0.1 and 10, found {self.negative_weight}; "
+                             "pass e.g. 1.5, or leave it out to choose it on validation rows")
         readable = set(self.readable_sources())
         for source, cap in self.source_caps:
             _cap(str(cap), f"cap for {source}")
@@ -179,20 +184,21 @@ class TrainOptions:
 def recorded_choices(config: dict[str, Any]) -> dict[str, Any]:
     """The data choices an artifact's ``config.json`` recorded (``training_options``), as :class:`TrainOptions`
     keywords: ``sada reproduce`` retrains the shipped model's heads on the rows they were trained on. An artifact
-    written before they were recorded gives none (the defaults, which it was trained with).
+    written before they were recorded was trained on the default files, and labelled the most probable class.
 
     Example:
         >>> recorded_choices({"training_options": {"corpus": True, "shared_files": ["a.csv"], "per_source_cap": None,
-        ...                                        "source_caps": {"a.csv": 9}}})
-        {'shared_files': ('a.csv',), 'per_source_cap': None, 'source_caps': (('a.csv', 9),)}
+        ...                                        "source_caps": {"a.csv": 9}, "negative_weight": None}})
+        {'shared_files': ('a.csv',), 'per_source_cap': None, 'source_caps': (('a.csv', 9),), 'negative_weight': None}
         >>> recorded_choices({})
-        {}
+        {'negative_weight': 1.0}
     """
     opts = config.get("training_options")
     if not opts:
-        return {}
+        return {"negative_weight": 1.0}
     out: dict[str, Any] = {"per_source_cap": opts.get("per_source_cap"),
-                           "source_caps": tuple(sorted((opts.get("source_caps") or {}).items()))}
+                           "source_caps": tuple(sorted((opts.get("source_caps") or {}).items())),
+                           "negative_weight": opts.get("negative_weight", 1.0)}
     if opts.get("shared_files"):
         out = {"shared_files": tuple(opts["shared_files"]), **out}
     return out
@@ -228,7 +234,7 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
     result = train(data_files=options.data_files, corpus=options.corpus, datasets=options.datasets,
                    seed=options.seed, encoder=encoder, encoder_path=encoder_path,
                    shared_files=options.shared_files, per_source_cap=options.per_source_cap,
-                   source_caps=options.caps)
+                   source_caps=options.caps, negative_weight=options.negative_weight)
     clf = result.classifier
     evaluation = evaluate_shared(clf, options.datasets) if options.run_eval else []
     scored_corpus = options.run_eval and options.corpus is not None

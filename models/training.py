@@ -232,6 +232,7 @@ def train(
     shared_files: tuple[str, ...] = SHARED_TRAIN_FILES,
     per_source_cap: int | None = None,
     source_caps: dict[str, int] | None = None,
+    negative_weight: float | None = None,
 ) -> TrainResult:
     """Train sentiment and theme heads; return the classifier and training facts.
 
@@ -257,6 +258,8 @@ def train(
             (:func:`sada.models.data.cap_per_source`); None keeps every row.
         source_caps: A cap of its own for each source named (a file name such as ``fa_digikala_comments.csv``),
             instead of ``per_source_cap``.
+        negative_weight: The weight on P(negative) of the decision rule; None chooses it on the stacker's
+            validation rows (:func:`sada.models.sentiment_training.choose_negative_weight`).
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
@@ -277,6 +280,7 @@ def train(
     config = _base_config(encoder, encoder_path, inputs, quantize, seed)
     config["training_options"] = data_choices(corpus is not None, datasets is not None, shared_files,
                                               per_source_cap, source_caps)
+    config["training_options"]["negative_weight"] = negative_weight
     texts = df["text"].tolist()
     normaliser = Normaliser() if "normalised" in (inputs.tfidf, inputs.encoder) else None
     tfidf, x_tfidf, x_emb = _features(df, encoder, inputs, normaliser, "tfidf" in views, cache_dir)
@@ -285,7 +289,8 @@ def train(
     # but the calibration rows, so the stacker and the theme thresholds are fitted on those alone
     held = calibration_rows(texts) if encoder.overlay is not None else np.ones(len(df), dtype=bool)
     fit = fit_sentiment_head(x_tfidf, x_emb if "emb" in views else None, y, full=sources_with_neutral(df),
-                             stack_rows=held, seed=seed, groups=df["source"].to_numpy())
+                             stack_rows=held, seed=seed, groups=df["source"].to_numpy(),
+                             negative_weight=negative_weight)
     oof = _oof_metrics(fit, y)
 
     dev = partial(_dev_themes, encoder, tfidf, inputs, normaliser, cache_dir=cache_dir, corpus=corpus)

@@ -704,11 +704,13 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--source-cap", "source_caps", multiple=True, metavar="NAME=N",
               help="At most N rows from the source NAME (a file name, corpus, or 'new' for each of the sets "
                    "--shared-file all adds), instead of --per-source-cap (repeatable).")
+@click.option("--negative-weight", type=float, default=None, metavar="W",
+              help="Label = most probable class after P(negative) x W [default: W chosen on validation rows].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, datasets: Path | None,
               probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
               run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None, source_caps: tuple[str, ...],
-              as_json: bool) -> None:
+              negative_weight: float | None, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
     from sada.corpus import sample_dir
     from sada.models.data import check_shared_files, shared_datasets_dir
@@ -720,7 +722,8 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
                            corpus=sample_dir() if use_corpus else None,
                            datasets=shared_datasets_dir(datasets), probe=probe, encoder_path=encoder_path,
                            finetune=finetune, epochs=epochs, run_eval=run_eval, overlay=overlay,
-                           per_source_cap=per_source_cap, source_caps=parse_source_caps(source_caps), **choices)
+                           per_source_cap=per_source_cap, source_caps=parse_source_caps(source_caps),
+                           negative_weight=negative_weight, **choices)
     if options.datasets is None:
         click.echo("no shared datasets folder given (--datasets DIR or SADA_SHARED_DATASETS): the public sets "
                    "are not used", err=True)

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from sada.cli import main
-from sada.models.data import (ALL_TRAIN_FILES, DATASETS_ENV, NEW_TRAIN_FILES, SHARED_TRAIN_FILES, check_shared_files,
-                              training_frame)
+from sada.models.data import (ALL_TRAIN_FILES, DATASETS_ENV, NEW_TRAIN_FILES, SHARED_TRAIN_FILES, calibration_rows,
+                              check_shared_files, training_frame)
 from sada.models.sentiment_training import choose_negative_weight, weigh_negative
-from sada.models.train_driver import TrainOptions, parse_source_caps
+from sada.models.train_driver import TrainOptions, parse_source_caps, recorded_choices
 from sada.pipeline.errors import InputError
 
 # Our own review sentences (never taken from a public dataset), a few per class and language.
@@ -95,6 +95,12 @@ def test_a_source_cap_cuts_only_its_source(datasets: Path) -> None:
         "negative": 5, "neutral": 5, "positive": 5}
 
 
+def test_a_negative_weight_out_of_range_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="weight on P\\(negative\\) between 0.1 and 10"):
+        TrainOptions(out=tmp_path / "out", negative_weight=0.0)
+    assert TrainOptions(out=tmp_path / "out", negative_weight=1.5).negative_weight == 1.5
+
+
 def test_cli_refuses_a_test_file(tmp_path: Path, datasets: Path) -> None:
     result = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "out"), "--datasets", str(datasets),
                                        "--shared-file", "fa_parsabsa_test.csv", "--no-evaluate"])
@@ -127,12 +133,37 @@ def test_cli_data_choices_reach_the_artifact(tmp_path: Path, datasets: Path, mon
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["training_options"] == {"corpus": False, "per_source_cap": None,
                                           "shared_files": ["fa_snappfood_train.csv", "fa_neshan_places.csv"],
-                                          "source_caps": {"fa_neshan_places.csv": 15}}
+                                          "source_caps": {"fa_neshan_places.csv": 15}, "negative_weight": None}
     assert config["training_data"] == {"fa_neshan_places.csv": 15, "fa_snappfood_train.csv": 54}
     assert config["training_classes"]["fa_neshan_places.csv"] == {"negative": 5, "neutral": 5, "positive": 5}
-    assert config["negative_rule"]["weight"] > 0 and "1.0" in config["negative_rule"]["scores"]
+    rule = config["negative_rule"]
+    assert rule["chosen"] == "validation" and "1.0" in rule["scores"]
+    best = max(m["mean_macro_f1"] for m in rule["scores"].values())
+    assert rule["scores"][str(rule["weight"])]["mean_macro_f1"] == best   # the chosen weight scored best
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "| fa_neshan_places.csv | 15 | 5 | 5 | 5 |" in card and "| fa_snappfood_train.csv | 54 |" in card
     assert "fa_neshan_places.csv 15" in card                       # the cap is said
     assert "`--corpus` was not given" in card and "hand-written sample corpus" not in card
     assert "## Negatives: the decision rule" in card
+    # sada reproduce reads the choices back: the same options again
+    again = TrainOptions(out=tmp_path / "again", datasets=datasets, **recorded_choices(config))
+    assert (again.shared_files, again.caps, again.per_source_cap, again.negative_weight) == (
+        ("fa_snappfood_train.csv", "fa_neshan_places.csv"), {"fa_neshan_places.csv": 15}, None, None)
+
+
+@pytest.mark.slow
+def test_finetune_reads_the_same_rows(tmp_path: Path, datasets: Path) -> None:
+    """sada train --finetune fine-tunes on the rows the heads train on: the shared files and caps given."""
+    from sada.models.finetune import finetune_encoder
+
+    files, caps = ("fa_snappfood_train.csv", "fa_neshan_places.csv"), {"fa_neshan_places.csv": 15}
+    counts = []
+    for k, source_caps in enumerate((caps, None)):
+        _, _, info = finetune_encoder(data_files=[], corpus=None, datasets=datasets, seed=1, epochs=1,
+                                      encoder_path=None, out=tmp_path / f"tuned{k}", max_steps=1, batch_size=8,
+                                      top_layers=1, shared_files=files, source_caps=source_caps)
+        frame = training_frame(datasets=datasets, shared_files=files, seed=1, source_caps=source_caps)
+        # every row of the heads' frame but the calibration rows (those calibrate the heads afterwards)
+        assert info["rows"] == int((~calibration_rows(frame["text"].tolist())).sum())
+        counts.append(info["rows"])
+    assert counts[0] < counts[1]   # the cap cut the fine-tuning rows too
