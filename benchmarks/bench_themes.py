@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,8 @@ from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 HERE = Path(__file__).resolve().parent
 DATASETS = HERE.parent.parent / "shared" / "datasets"
 TAXONOMIES = HERE / "data" / "taxonomies"
+#: Encoder vectors of the texts, kept between runs (SADA_BENCH_CACHE; unset: none kept).
+CACHE = Path(os.environ["SADA_BENCH_CACHE"]) if os.environ.get("SADA_BENCH_CACHE") else None
 PARSINLU_ASPECTS = ("taste", "value", "delivery", "packaging", "nutrition", "quality")
 #: SemEval ENTITY#ATTRIBUTE -> the hotel taxonomy's theme (None: an overall judgement, no theme).
 SEMEVAL_THEMES = {"SERVICE": "staff", "LOCATION": "location", "FOOD_DRINKS": "food", "FACILITIES": "facilities",
@@ -90,8 +93,11 @@ def score(taxonomy_file: Path, frame: pd.DataFrame, examples: pd.DataFrame | Non
     taxonomy = load_taxonomy(taxonomy_file)
     classifier = load_classifier(themes=taxonomy_file)
     if examples is not None:
-        classifier = fit_themes(load_classifier(), taxonomy, examples["text"].tolist(),
+        base = load_classifier()
+        base.embedding_cache = CACHE
+        classifier = fit_themes(base, taxonomy, examples["text"].tolist(),
                                 examples["language"].tolist(), examples["themes"].tolist()).classifier
+    classifier.embedding_cache = CACHE
     started = time.perf_counter()
     predictions = classifier.predict(frame["text"].tolist(), frame["language"].tolist())
     seconds = time.perf_counter() - started

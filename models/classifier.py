@@ -161,7 +161,7 @@ class Classifier:
             raise ModelNotFoundError(f"expected a classifier with a theme head to adapt to {taxonomy.source}, "
                                      f"found {self.model_version} without one; use a model trained with themes")
         head, thresholds = adapt_theme_head(self.themes, self.config.get("theme_thresholds") or {}, taxonomy,
-                                            self.encoder)
+                                            self.encoder, self.tfidf, self.config.get("tfidf_input") == "normalised")
         config = {**self.config, "theme_ids": taxonomy.ids, "theme_thresholds": thresholds,
                   "model_version": taxonomy_model_version(self.model_version, taxonomy),
                   "taxonomy": {"source": taxonomy.source, "version": taxonomy.version,

@@ -3,8 +3,9 @@
 Starting from the shipped classifier adapted to the taxonomy (:meth:`Classifier.with_taxonomy`):
 
 * each theme that is new to the model and has at least :data:`MIN_POSITIVES` labelled positives gets
-  a logistic regression on the encoder's vectors, blended with its zero-shot score by how many
-  positives it has (``n / (n + 10)``, at most 0.85, as for the trained themes), and a threshold
+  a logistic regression on the encoder's vectors, blended with its zero-shot similarity score by how
+  many positives it has (``n / (n + 10)``, at most 0.85, as for the trained themes), then with its
+  lexical evidence as in zero-shot (:mod:`sada.models.taxonomy_head`), and a threshold
   chosen on out-of-fold predictions of the labelled texts (the best F1; :func:`best_f1_threshold`);
 * themes without enough examples stay zero-shot;
 * themes the model was trained on keep their trained heads; with :data:`MIN_POSITIVES` labelled
@@ -98,11 +99,13 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
         raise InputError("expected labelled texts (a text and a themes column), found none")
     y = label_matrix(labels, taxonomy)
     classifier = base.with_taxonomy(taxonomy)
+    classifier.embedding_cache = base.embedding_cache  # the caller's vector cache, if any
     head = classifier.themes
     assert head is not None and head.supervised is not None
     x_tfidf, x = classifier.features(list(texts), list(languages))
     xs = (x - head.supervised.mean) / head.supervised.scale
-    zero_shot = head.predict_proba(x, x_tfidf)  # new themes: zero-shot; trained ones: their shipped blend
+    encoder_part, lexical_part = head.parts(x, x_tfidf)
+    zero_shot = head.combine(encoder_part, lexical_part)  # new themes: zero-shot; trained ones: their shipped blend
     thresholds = dict(classifier.config["theme_thresholds"])
     zero_shot_predicted = zero_shot >= head.threshold[None, :]
     predicted_oof = zero_shot_predicted.copy()
@@ -126,7 +129,8 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
         for f in np.unique(folds):
             train, test = folds != f, folds == f
             coef, b = fit_binary_logistic(xs[train], y[train, j], _C, seed, class_weight="balanced")
-            oof[test] = w * sigmoid(xs[test] @ coef + b) + (1 - w) * zero_shot[test, j]
+            oof[test] = _blend(w * sigmoid(xs[test] @ coef + b) + (1 - w) * encoder_part[test, j],
+                               lexical_part, head.lex_weight, j, test)
         t, _ = best_f1_threshold(oof, y[:, j], THRESHOLD_GRID)
         predicted_oof[:, j] = oof >= t
         weight[j], bias[j] = fit_binary_logistic(xs, y[:, j], _C, seed, class_weight="balanced")
@@ -142,6 +146,14 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
                 ", ".join(left) or "none")
     return FewShotResult(fitted_classifier, fitted, left, theme_prf(predicted_oof, y, None, taxonomy.ids),
                          theme_prf(zero_shot_predicted, y, None, taxonomy.ids), len(y))
+
+
+def _blend(encoder_part: np.ndarray, lexical_part: np.ndarray | None, lex_weight: np.ndarray, j: int,
+           rows: np.ndarray) -> np.ndarray:
+    """Theme ``j``'s probability on ``rows`` as :meth:`ThemeHead.combine` gives it (the lexical part blended in)."""
+    if lexical_part is None:
+        return encoder_part
+    return (1 - lex_weight[j]) * encoder_part + lex_weight[j] * lexical_part[rows, j]
 
 
 def _rethreshold(p: np.ndarray, truth: np.ndarray, folds: np.ndarray, thresholds: dict[str, float], tid: str,

@@ -76,6 +76,22 @@ class Theme:
                 out.extend(phrases)
         return out
 
+    def lexical_texts(self) -> list[tuple[str, str]]:
+        """``(text, language)`` of the names, seeds and examples: the words customers use for the theme.
+
+        English is left out when the theme has texts in another language (the items Sada reads are
+        Arabic and Persian; English n-grams would only dilute the theme's lexical profile).
+
+        >>> Theme("atm", {"ar": "الصراف", "en": "ATMs"}, seeds={"fa": ["خودپرداز خراب"]}).lexical_texts()
+        [('الصراف', 'ar'), ('خودپرداز خراب', 'fa')]
+        """
+        out = [(self.names[lang], lang) for lang in self.names]
+        for by_language in (self.seeds, self.examples):
+            out.extend((text, lang) for lang, phrases in by_language.items() for text in phrases)
+        out = [(text, lang) for text, lang in out if text and text.strip()]
+        native = [(text, lang) for text, lang in out if lang != "en"]
+        return native or out
+
 
 @dataclass(frozen=True)
 class Taxonomy:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -23,6 +24,7 @@ PARKING = {"id": "parking", "names": {"ar": "مواقف السيارات", "fa":
            "seeds": {"ar": ["ما في مواقف", "المواقف زحمة", "درت ساعة أدور موقف", "ما لقيت مكان أوقف السيارة"],
                      "fa": ["جای پارک پیدا نکردم", "پارکینگ نداره", "نیم ساعت دنبال جای پارک گشتم"],
                      "en": ["no parking spaces", "could not find parking"]}}
+REPO = Path(__file__).resolve().parents[1]
 DELIVERY = {"id": "delivery", "names": {"en": "Delivery"}}  # a shipped id: keeps its trained head
 
 
@@ -121,6 +123,36 @@ def test_a_theme_only_in_the_file_is_detected_zero_shot(tmp_path, shipped, langu
     (late_shipped,) = shipped.predict(["الطلب تأخر ساعتين ووصل بارد"], ["ar"])
     assert late.themes["delivery"] == late_shipped.themes["delivery"] and "parking" not in late.themes
     assert late.sentiment_probs == late_shipped.sentiment_probs  # sentiment untouched
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language, with_seed_word, without", [
+    ("ar", "المواقف زحمة دايم قدام الفرع", "الموظف كان محترم وخدمني بسرعة"),
+    ("fa", "پارکینگ شعبه همیشه پره", "غذا خیلی خوشمزه بود"),
+])
+def test_a_new_theme_gets_lexical_evidence_from_its_seeds(tmp_path, shipped, language, with_seed_word, without):
+    from sada.models.classifier import load_classifier
+    from sada.models.taxonomy_head import LEX_WEIGHT
+
+    mine = load_classifier(themes=_write(tmp_path, [PARKING, DELIVERY]))
+    head, shipped_head = mine.themes, shipped.themes
+    assert head.lex_weight.tolist() == [LEX_WEIGHT, shipped_head.lex_weight[shipped.theme_ids.index("delivery")]]
+    x_tfidf, _ = mine.features([with_seed_word, without], [language, language])
+    _, lexical = head.parts(np.zeros((2, head.prototypes.shape[1]), np.float32), x_tfidf)
+    assert lexical[0, 0] > 0.5 > lexical[1, 0]  # the seed's words raise the theme; other words do not
+
+
+@pytest.mark.slow
+def test_zero_shot_themes_on_real_hotel_reviews(shared_datasets):
+    """The SemEval-2016 hotel categories as a team's own taxonomy, scored zero-shot on a held-out fifth of
+    the reviews: micro-F1 0.55 measured (0.45 from sentence similarity alone, without the seeds' words)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_themes", REPO / "benchmarks" / "bench_themes.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.score(bench.TAXONOMIES / "semeval_hotels.yaml", bench.semeval_frame())
+    assert result["micro"]["f1"] >= 0.52, result["micro"]
 
 
 @pytest.mark.slow
