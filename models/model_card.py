@@ -92,14 +92,14 @@ def _neutral_sources(config: dict[str, Any]) -> list[str]:
 def _decision_rule(config: dict[str, Any]) -> str:
     """The card's bullet on how a sentiment label is chosen from the probabilities."""
     rule = config.get("negative_rule") or {}
+    how = "given by `--negative-weight`" if rule.get("chosen") == "given" else "chosen on validation predictions"
     if not rule or rule.get("weight", 1.0) == 1.0:
-        return ("- Sentiment label: the most probable class" + (" (a weight on P(negative) was tried on "
-                "validation predictions and 1.0 was best: see \"Negatives\" below)." if rule else "."))
+        return "- Sentiment label: the most probable class" + (
+            f" (a weight of 1 on P(negative), {how}; what other weights score: see \"Negatives\" below)."
+            if rule else ".")
     return (f"- Sentiment label: the most probable class after P(negative) is multiplied by {rule['weight']} and "
             "the probabilities renormalised (the stacker's negative bias is raised by its logarithm, so the "
-            "stored probabilities carry the weight); "
-            + ("given by `--negative-weight`" if rule.get("chosen") == "given" else "chosen on validation predictions")
-            + ", see \"Negatives\" below.")
+            f"stored probabilities carry the weight); {how}, see \"Negatives\" below.")
 
 
 def _negative_lines(config: dict[str, Any]) -> list[str]:

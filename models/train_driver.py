@@ -24,6 +24,7 @@ from sada.models.training import train
 from sada.pipeline.errors import InputError
 
 __all__ = ["TrainOptions", "run_training", "package_dirs", "check_artifact_dir", "parse_source_caps", "MIN_CAP",
+           "parse_negative_weight",
            "recorded_choices"]
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,27 @@ def _cap(value: str, what: str) -> int:
     return cap
 
 
+def parse_negative_weight(value: str | None) -> float | None:
+    """``--negative-weight``: a number, or ``auto`` (None: chosen on the stacker's validation rows).
+
+    Raises:
+        sada.pipeline.errors.InputError: Neither a number nor ``auto``.
+
+    Example:
+        >>> parse_negative_weight("1.5"), parse_negative_weight("auto"), parse_negative_weight(None)
+        (1.5, None, 1.0)
+    """
+    if value is None:
+        return 1.0
+    if str(value).strip().lower() == "auto":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError(f"expected --negative-weight to be a number or auto, found {value!r}; pass e.g. 1 or "
+                         "auto") from None
+
+
 def parse_source_caps(specs: tuple[str, ...] | list[str]) -> tuple[tuple[str, int], ...]:
     """``--source-cap NAME=N`` values as ``(source, cap)`` pairs; ``new=N`` caps each of
     :data:`sada.models.data.NEW_TRAIN_FILES` (the sets ``--shared-file all`` adds).
@@ -123,7 +145,8 @@ class TrainOptions:
         per_source_cap: At most this many rows a source (scarce classes kept first), or None for every row.
         source_caps: ``(source, cap)`` pairs: a named source's own cap instead of ``per_source_cap``
             (:func:`parse_source_caps`); a source must be one the run reads.
-        negative_weight: The weight on P(negative) of the decision rule, or None to choose it on validation rows.
+        negative_weight: The weight on P(negative) of the decision rule (1.0: the most probable class), or None
+            to choose it on the stacker's validation rows (``--negative-weight auto``).
 
     Raises:
         sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``;
@@ -145,7 +168,7 @@ class TrainOptions:
     shared_files: tuple[str, ...] = SHARED_TRAIN_FILES
     per_source_cap: int | None = None
     source_caps: tuple[tuple[str, int], ...] = ()
-    negative_weight: float | None = None
+    negative_weight: float | None = 1.0
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
@@ -158,7 +181,7 @@ class TrainOptions:
                              f"{self.per_source_cap}; pass a larger cap or none")
         if self.negative_weight is not None and not 0.1 <= self.negative_weight <= 10:
             raise InputError(f"expected a weight on P(negative) between 0.1 and 10, found {self.negative_weight}; "
-                             "pass e.g. 1.5, or leave it out to choose it on validation rows")
+                             "pass e.g. 1.5, or auto to choose it on validation rows")
         readable = set(self.readable_sources())
         for source, cap in self.source_caps:
             _cap(str(cap), f"cap for {source}")

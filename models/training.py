@@ -232,7 +232,7 @@ def train(
     shared_files: tuple[str, ...] = SHARED_TRAIN_FILES,
     per_source_cap: int | None = None,
     source_caps: dict[str, int] | None = None,
-    negative_weight: float | None = None,
+    negative_weight: float | None = 1.0,
 ) -> TrainResult:
     """Train sentiment and theme heads; return the classifier and training facts.
 
@@ -258,8 +258,9 @@ def train(
             (:func:`sada.models.data.cap_per_source`); None keeps every row.
         source_caps: A cap of its own for each source named (a file name such as ``fa_digikala_comments.csv``),
             instead of ``per_source_cap``.
-        negative_weight: The weight on P(negative) of the decision rule; None chooses it on the stacker's
-            validation rows (:func:`sada.models.sentiment_training.choose_negative_weight`).
+        negative_weight: The weight on P(negative) of the decision rule (1.0: the most probable class); None
+            chooses it on the stacker's validation rows (:func:`sada.models.sentiment_training.choose_negative_weight`).
+            What every weight scores there is recorded either way.
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.

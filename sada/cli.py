@@ -704,17 +704,18 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--source-cap", "source_caps", multiple=True, metavar="NAME=N",
               help="At most N rows from the source NAME (a file name, corpus, or 'new' for each of the sets "
                    "--shared-file all adds), instead of --per-source-cap (repeatable).")
-@click.option("--negative-weight", type=float, default=None, metavar="W",
-              help="Label = most probable class after P(negative) x W [default: W chosen on validation rows].")
+@click.option("--negative-weight", default=None, metavar="W|auto",
+              help="Label = most probable class after P(negative) x W; auto chooses W on the stacker's validation "
+                   "rows [default: 1, the most probable class].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, datasets: Path | None,
               probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
               run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None, source_caps: tuple[str, ...],
-              negative_weight: float | None, as_json: bool) -> None:
+              negative_weight: str | None, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
     from sada.corpus import sample_dir
     from sada.models.data import check_shared_files, shared_datasets_dir
-    from sada.models.train_driver import TrainOptions, parse_source_caps, run_training
+    from sada.models.train_driver import TrainOptions, parse_negative_weight, parse_source_caps, run_training
     from sada.progress import RowProgress, encoder_progress
 
     choices = {"shared_files": check_shared_files(shared_files)} if shared_files else {}
@@ -723,7 +724,7 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
                            datasets=shared_datasets_dir(datasets), probe=probe, encoder_path=encoder_path,
                            finetune=finetune, epochs=epochs, run_eval=run_eval, overlay=overlay,
                            per_source_cap=per_source_cap, source_caps=parse_source_caps(source_caps),
-                           negative_weight=negative_weight, **choices)
+                           negative_weight=parse_negative_weight(negative_weight), **choices)
     if options.datasets is None:
         click.echo("no shared datasets folder given (--datasets DIR or SADA_SHARED_DATASETS): the public sets "
                    "are not used", err=True)

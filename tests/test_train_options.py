@@ -101,6 +101,19 @@ def test_a_negative_weight_out_of_range_is_refused(tmp_path: Path) -> None:
     assert TrainOptions(out=tmp_path / "out", negative_weight=1.5).negative_weight == 1.5
 
 
+@pytest.mark.parametrize("value, expected", [(None, 1.0), ("1", 1.0), ("0.8", 0.8), ("auto", None), ("AUTO", None)])
+def test_negative_weight_option(value: str | None, expected: float | None) -> None:
+    from sada.models.train_driver import parse_negative_weight
+
+    assert parse_negative_weight(value) == expected
+
+
+def test_cli_refuses_a_bad_negative_weight(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "out"), "--negative-weight", "most",
+                                       "--no-evaluate"])
+    assert result.exit_code != 0 and "a number or auto" in result.output, result.output
+
+
 def test_cli_refuses_a_test_file(tmp_path: Path, datasets: Path) -> None:
     result = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "out"), "--datasets", str(datasets),
                                        "--shared-file", "fa_parsabsa_test.csv", "--no-evaluate"])
@@ -128,7 +141,7 @@ def test_cli_data_choices_reach_the_artifact(tmp_path: Path, datasets: Path, mon
     result = CliRunner().invoke(main, ["train", "--out", str(out), "--datasets", str(datasets), "--seed", "3",
                                        "--shared-file", "fa_snappfood_train.csv", "--shared-file",
                                        "fa_neshan_places.csv", "--source-cap", "fa_neshan_places.csv=15",
-                                       "--no-evaluate", "--json"])
+                                       "--negative-weight", "auto", "--no-evaluate", "--json"])
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     assert config["training_options"] == {"corpus": False, "per_source_cap": None,
@@ -149,6 +162,7 @@ def test_cli_data_choices_reach_the_artifact(tmp_path: Path, datasets: Path, mon
     again = TrainOptions(out=tmp_path / "again", datasets=datasets, **recorded_choices(config))
     assert (again.shared_files, again.caps, again.per_source_cap, again.negative_weight) == (
         ("fa_snappfood_train.csv", "fa_neshan_places.csv"), {"fa_neshan_places.csv": 15}, None, None)
+    assert TrainOptions(out=tmp_path / "old").negative_weight == recorded_choices({})["negative_weight"] == 1.0
 
 
 @pytest.mark.slow
