@@ -134,9 +134,11 @@ def test_a_new_theme_gets_lexical_evidence_from_its_seeds(tmp_path, shipped, lan
     from sada.models.classifier import load_classifier
     from sada.models.taxonomy_head import LEX_WEIGHT
 
-    mine = load_classifier(themes=_write(tmp_path, [PARKING, DELIVERY]))
+    valet = {"id": "valet", "names": {"fa": "پارک توسط کارکنان", "en": "Valet"}, "seeds": {"fa": ["ماشینمو پارک کردن"]}}
+    mine = load_classifier(themes=_write(tmp_path, [PARKING, DELIVERY, valet]))
     head, shipped_head = mine.themes, shipped.themes
-    assert head.lex_weight.tolist() == [LEX_WEIGHT, shipped_head.lex_weight[shipped.theme_ids.index("delivery")]]
+    # valet has no Arabic words in a file that has Arabic: Arabic items would count against it, so it has none
+    assert head.lex_weight.tolist() == [LEX_WEIGHT, shipped_head.lex_weight[shipped.theme_ids.index("delivery")], 0.0]
     x_tfidf, _ = mine.features([with_seed_word, without], [language, language])
     _, lexical = head.parts(np.zeros((2, head.prototypes.shape[1]), np.float32), x_tfidf)
     assert lexical[0, 0] > 0.5 > lexical[1, 0]  # the seed's words raise the theme; other words do not
