@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="runtime of the int8 encoder (default: SADA_ENCODER_RUNTIME, else onnx)")
     parser.add_argument("--stream", type=int, default=0, help="also stream this many items and report RSS")
     parser.add_argument("--skip-bert", action="store_true")
+    parser.add_argument("--skip-fp32", action="store_true", help="only the int8 encoder end to end")
     parser.add_argument("--stream-only", action="store_true", help="only the streaming run (clean RSS)")
     parser.add_argument("--shuffle", type=int, default=0, help="only the batch-invariance check on this many texts")
     parser.add_argument("--compare", type=int, default=0, help="only the ONNX vs torch int8 vectors on this many texts")
@@ -212,9 +213,11 @@ def main(argv: list[str] | None = None) -> None:
     int8_cold, int8, runtime = _sada(texts, quantize=True)
     print(f"sada end-to-end (int8 encoder, {runtime}): {int8:8.1f} items/s warm, {int8_cold:6.1f} cold   "
           f"peak RSS {_peak_rss_mb():7.0f} MB")
-    fp32_cold, fp32, runtime = _sada(texts, quantize=False)
-    print(f"sada end-to-end (fp32 encoder, {runtime}): {fp32:8.1f} items/s warm, {fp32_cold:6.1f} cold   "
-          f"peak RSS {_peak_rss_mb():7.0f} MB")
+    fp32 = float("nan")
+    if not args.skip_fp32:
+        fp32_cold, fp32, runtime = _sada(texts, quantize=False)
+        print(f"sada end-to-end (fp32 encoder, {runtime}): {fp32:8.1f} items/s warm, {fp32_cold:6.1f} cold   "
+              f"peak RSS {_peak_rss_mb():7.0f} MB")
     if not args.skip_bert:
         bert = _bert_base(texts)
         print(f"transformers pipeline, BERT-base (random weights): {bert:8.1f} items/s")

@@ -322,6 +322,9 @@ def ensure_graph(path: Path, overlay: Path | None, sha256: str, cache_dir: Path,
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for stale in target.parent.glob(f"{sha256[:32]}-v*.onnx"):  # the same encoder's graphs of older builders
+        if stale != target:
+            stale.unlink(missing_ok=True)
     logger.info("built the ONNX graph of encoder %s (%s) at %s", path, sha256[:12], target)
     return target
 
