@@ -27,14 +27,20 @@ Every theme of the taxonomy becomes a column of the adapted head:
   on held-out sets micro-F1 rose from 0.449 to 0.553 (SemEval hotels), 0.481 to 0.547 (corpus test,
   leave one theme out), 0.565 to 0.592 (ParsiNLU's new aspects); see benchmarks/bench_themes.py.
 
-The adapted classifier's model version carries the taxonomy's version
-(``<model>+themes-<12 hex>``): stored analyses record which taxonomy produced them, and cached
-classifications of one taxonomy are never served for another.
+The adapted classifier's model version carries the zero-shot method's version and the taxonomy's
+(``<model>+zs<method>+themes-<12 hex>``): stored analyses record which taxonomy produced them, and cached
+classifications of one taxonomy are never served for another. :data:`ZERO_SHOT_METHOD` is bumped whenever
+the scoring of an adapted head changes (prototypes, calibration, lexical rows, thresholds, the few-shot
+fit), so that the same file under a new method gets a new model version: the store (one analysis per item
+and model version) and the flow's cached classifications then hold the new method's themes, not the old
+one's. It stays outside ``+themes-<version>``, which the report reads to keep one taxonomy per trend.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+
 import numpy as np
 
 from sada.models.encoder import Encoder, encode_passages
@@ -43,8 +49,8 @@ from sada.models.heads import LinearHead, ThemeHead
 from sada.pipeline.normalise import Normaliser
 from sada.pipeline.taxonomy import Taxonomy, Theme
 
-__all__ = ["LEX_MARGIN", "LEX_SLOPE", "LEX_WEIGHT", "NEW_THEME_THRESHOLD", "adapt_theme_head", "lexical_profile",
-           "taxonomy_model_version"]
+__all__ = ["LEX_MARGIN", "LEX_SLOPE", "LEX_WEIGHT", "NEW_THEME_THRESHOLD", "ZERO_SHOT_METHOD", "adapt_theme_head",
+           "lexical_profile", "taxonomy_model_version"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +61,26 @@ _NO_HEAD_BIAS = -10.0
 LEX_WEIGHT = 0.5
 LEX_SLOPE = 30.0
 LEX_MARGIN = 0.05
+#: Version of the adapted head's scoring method; bump it whenever that scoring changes (module docstring).
+#: 1: similarity only; 2: + lexical rows from names/seeds/examples, in languages the theme covers.
+ZERO_SHOT_METHOD = 2
+_METHOD_TAG = re.compile(r"\+zs\d+$")
 
 
 def taxonomy_model_version(model_version: str, taxonomy: Taxonomy) -> str:
-    """The model version of ``model_version`` adapted to ``taxonomy``.
+    """The model version of ``model_version`` adapted to ``taxonomy`` by the method :data:`ZERO_SHOT_METHOD`.
+
+    Adapting an adapted version again replaces its method and taxonomy parts.
 
     >>> from sada.pipeline.taxonomy import Taxonomy, Theme
-    >>> taxonomy_model_version("sada-e5s-1", Taxonomy((Theme("atm", {"en": "ATMs"}),), "mine.yaml"))
-    'sada-e5s-1+themes-c8c6d9a30eeb'
+    >>> mine = Taxonomy((Theme("atm", {"en": "ATMs"}),), "mine.yaml")
+    >>> taxonomy_model_version("sada-e5s-1", mine)
+    'sada-e5s-1+zs2+themes-c8c6d9a30eeb'
+    >>> taxonomy_model_version("sada-e5s-1+zs1+themes-0123456789ab", mine)
+    'sada-e5s-1+zs2+themes-c8c6d9a30eeb'
     """
-    return f"{model_version.split('+themes-')[0]}+themes-{taxonomy.version}"
+    base = _METHOD_TAG.sub("", model_version.split("+themes-")[0])
+    return f"{base}+zs{ZERO_SHOT_METHOD}+themes-{taxonomy.version}"
 
 
 def _rows(head: LinearHead | None, picks: list[int | None], dim: int) -> LinearHead | None:

@@ -12,7 +12,9 @@ import yaml
 from click.testing import CliRunner
 
 from sada.cli import main
+from sada.models import taxonomy_head
 from sada.models.classifier import artifact_version
+from sada.models.taxonomy_head import ZERO_SHOT_METHOD
 from sada.pipeline.errors import TaxonomyError
 from sada.pipeline.taxonomy import check_file, default_taxonomy_path, load_taxonomy, pack_paths, taxonomy_problems
 
@@ -94,11 +96,15 @@ def test_the_taxonomy_is_part_of_the_model_version(tmp_path, monkeypatch):
     shipped = artifact_version()
     assert "+themes-" not in shipped and artifact_version(themes=default_taxonomy_path()) == shipped
     mine = artifact_version(themes=_write(tmp_path, [PARKING, DELIVERY]))
-    assert mine.startswith(shipped + "+themes-")
+    assert mine.startswith(f"{shipped}+zs{ZERO_SHOT_METHOD}+themes-")
     monkeypatch.setenv("SADA_THEMES", str(tmp_path / "themes.yaml"))
     assert artifact_version() == mine
     edited = _write(tmp_path, [PARKING, DELIVERY, {"id": "price", "names": {"en": "Price"}}])
-    assert artifact_version(themes=edited) != mine
+    before = artifact_version(themes=edited)
+    assert before != mine
+    monkeypatch.setattr(taxonomy_head, "ZERO_SHOT_METHOD", ZERO_SHOT_METHOD + 1)  # a new zero-shot method:
+    renewed = artifact_version(themes=edited)  # same file, new model version, same taxonomy part for the report
+    assert renewed != before and renewed.partition("+themes-")[2] == before.partition("+themes-")[2]
 
 
 @pytest.fixture(scope="module")
