@@ -16,7 +16,8 @@ does, scored on the same held-out parts.
 Leave one theme out (``--loto``), on the sample corpus's test split: each default theme in turn is given
 a new id (so the shipped classifier has no trained head for it and it is detected zero-shot from its
 names, descriptions and seeds, the other themes keeping theirs), and with ``--shots`` fitted on k texts per
-theme from the corpus train split. Caveat: the shipped encoder's layers were fine-tuned with every theme,
+theme from the corpus train split. Then zero-shot the same way on the shared theme-labelled files
+(:data:`SHARED_THEME_FILES`, each joined on ``id`` with its dataset's texts; skipped when absent). Caveat: the shipped encoder's layers were fine-tuned with every theme,
 so this is kinder than a theme the model never saw; retraining the encoder 14 times is out of reach on 2 cores.
 
 Usage:
@@ -51,6 +52,8 @@ PARSINLU_ASPECTS = ("taste", "value", "delivery", "packaging", "nutrition", "qua
 #: SemEval ENTITY#ATTRIBUTE -> the hotel taxonomy's theme (None: an overall judgement, no theme).
 SEMEVAL_THEMES = {"SERVICE": "staff", "LOCATION": "location", "FOOD_DRINKS": "food", "FACILITIES": "facilities",
                   "ROOMS": "rooms", "ROOMS_AMENITIES": "rooms", "HOTEL": None}
+#: Theme-labelled samples of shared datasets (``<dataset>_themes.csv``) and their language.
+SHARED_THEME_FILES = {"ar_elsahar_prod": "ar", "ar_elsahar_res2": "ar", "fa_snappfood_train": "fa"}
 
 
 def semeval_theme(category: str) -> str | None:
@@ -104,7 +107,10 @@ def score(taxonomy_file: Path, frame: pd.DataFrame, examples: pd.DataFrame | Non
     ids = taxonomy.ids
     truth = np.asarray([[tid in str(t).split(";") for tid in ids] for t in frame["themes"]])
     predicted = np.asarray([[tid in p.themes for tid in ids] for p in predictions])
-    return {"n": len(frame), "items_per_second": round(len(frame) / seconds, 1), **theme_prf(predicted, truth, None, ids)}
+    scores = theme_prf(predicted, truth, None, ids)
+    for j, tid in enumerate(ids):
+        scores[tid] = {**scores[tid], "predicted": int(predicted[:, j].sum())}
+    return {"n": len(frame), "items_per_second": round(len(frame) / seconds, 1), **scores}
 
 
 def corpus_frame(split: str) -> pd.DataFrame:
@@ -112,12 +118,26 @@ def corpus_frame(split: str) -> pd.DataFrame:
     return pd.DataFrame({"text": df["text"], "language": df["language"], "themes": [";".join(t) for t in df["themes"]]})
 
 
-def leave_one_theme_out(shots: list[int], tmp: Path) -> dict[str, dict]:
-    """Per default theme: P/R/F1 when it is zero-shot (and k-shot), the others keeping their trained heads."""
+def shared_themes_frame(dataset: str) -> pd.DataFrame | None:
+    """The theme-labelled sample of a shared dataset with its texts (themes without their sentiment); None if absent."""
+    labels, texts = DATASETS / f"{dataset}_themes.csv", DATASETS / f"{dataset}.csv"
+    if not (labels.is_file() and texts.is_file()):
+        return None
+    df = pd.read_csv(labels, dtype=str).fillna("").merge(pd.read_csv(texts, dtype=str)[["id", "text"]], on="id")
+    themes = [";".join(pair.partition(":")[0].strip() for pair in cell.split(";") if pair.strip()) for cell in df["themes"]]
+    return pd.DataFrame({"text": df["text"], "language": SHARED_THEME_FILES[dataset], "themes": themes})
+
+
+def leave_one_theme_out(shots: list[int], tmp: Path, test: pd.DataFrame | None = None) -> dict[str, dict]:
+    """Per default theme: P/R/F1 when it is zero-shot (and k-shot), the others keeping their trained heads.
+
+    ``test``: the labelled texts scored (default: the corpus test split); k-shot examples come from the corpus train split.
+    """
     import yaml
 
     entries = yaml.safe_load(default_taxonomy_path().read_text(encoding="utf-8"))["themes"]
-    test, pool = corpus_frame("test"), corpus_frame("train")
+    test = corpus_frame("test") if test is None else test
+    pool = corpus_frame("train") if shots else None
     out: dict[str, dict] = {}
     for entry in entries:
         tid, new = entry["id"], f"{entry['id']}_new"
@@ -128,10 +148,28 @@ def leave_one_theme_out(shots: list[int], tmp: Path) -> dict[str, dict]:
         test_t = test.assign(themes=test["themes"].map(rename))
         out[tid] = {"zero-shot": score(path, test_t)[new]}
         for k in shots:
+            assert pool is not None
             ids = [new if e is entry else e["id"] for e in entries]  # k texts of every theme, as a team labels
             examples = sample_shots(pool.assign(themes=pool["themes"].map(rename)), ids, k)
             out[tid][f"{k}-shot"] = score(path, test_t, examples)[new]
     return out
+
+
+def print_loto(table: dict[str, dict], columns: list[str]) -> None:
+    """Per-theme P / R / F1 of each column (themes with support), then the micro-F1 over every left-out theme
+    (a theme without support counts its detections as false positives)."""
+    print("| theme | " + " | ".join(f"{c} P / R / F1" for c in columns) + " | support |")
+    print("|---|" + "---|" * (len(columns) + 1))
+    for tid, row in table.items():
+        if row[columns[0]]["support"]:
+            print(f"| {tid} | " + " | ".join(f"{row[c]['precision']:.2f} / {row[c]['recall']:.2f} / "
+                                           f"{row[c]['f1']:.2f}" for c in columns) + f" | {row[columns[0]]['support']} |")
+    for c in columns:
+        cells = [row[c] for row in table.values()]
+        tp = sum(round(m["recall"] * m["support"]) for m in cells)
+        micro = 2 * tp / max(1, sum(m["predicted"] + m["support"] for m in cells))
+        mean_f1 = np.mean([m["f1"] for m in cells if m["support"]])
+        print(f"{c}: micro-F1 over the left-out themes {micro:.3f}, mean F1 over those with support {mean_f1:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,19 +185,15 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            table = leave_one_theme_out(args.shots, Path(tmp))
-        columns = ["zero-shot", *(f"{k}-shot" for k in args.shots)]
-        print("| theme | " + " | ".join(f"{c} P / R / F1" for c in columns) + " |")
-        print("|---|" + "---|" * len(columns))
-        for tid, row in table.items():
-            print(f"| {tid} | " + " | ".join(f"{row[c]['precision']:.2f} / {row[c]['recall']:.2f} / {row[c]['f1']:.2f}"
-                                           for c in columns) + " |")
-        for c in columns:
-            cells = [row[c] for row in table.values()]
-            tp = sum(m["recall"] * m["support"] for m in cells)
-            predicted = sum(m["recall"] * m["support"] / m["precision"] for m in cells if m["precision"])
-            micro = 2 * tp / (predicted + sum(m["support"] for m in cells))
-            print(f"{c}: micro-F1 over the left-out themes {micro:.3f}, mean F1 {np.mean([m['f1'] for m in cells]):.3f}")
+            print("Sample corpus, test split:")
+            print_loto(leave_one_theme_out(args.shots, Path(tmp)), ["zero-shot", *(f"{k}-shot" for k in args.shots)])
+            for dataset in SHARED_THEME_FILES:
+                frame = shared_themes_frame(dataset)
+                if frame is None:
+                    print(f"\n{dataset}_themes.csv: absent, skipped")
+                    continue
+                print(f"\n{dataset}_themes.csv ({len(frame)} texts), zero-shot:")
+                print_loto(leave_one_theme_out([], Path(tmp), frame), ["zero-shot"])
         return 0
     sets = {"parsinlu_food (fa, test)": (TAXONOMIES / "parsinlu_food.yaml", parsinlu_frame(), parsinlu_frame("dev")),
             "semeval16_hotels (ar, held-out fifth)": (TAXONOMIES / "semeval_hotels.yaml", semeval_frame(),
