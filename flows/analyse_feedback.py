@@ -63,10 +63,12 @@ def _normaliser(mask_pii: bool) -> Normaliser:
 class _ClassifyHere:
     """A batch whose preparation runs in a worker thread and whose classification runs in this thread.
 
-    PyTorch runs its elementwise kernels on a single core when called from any thread but the main
-    one (measured: the encoder took 5.1 s for 512 texts in a worker thread, 2.7 s in the main thread),
-    so with the thread runner the flow classifies each batch itself when its result is collected,
-    while the worker threads prepare the next batches and store the previous ones.
+    The encoder already uses every core, so with the thread runner the flow classifies one batch at a
+    time itself, when its result is collected, while the worker threads prepare the next batches and
+    store the previous ones. The int8 encoder's ONNX Runtime pool works the same from any thread; with
+    ``SADA_ENCODER_RUNTIME=torch`` this thread also matters: PyTorch runs its elementwise kernels on a
+    single core when called from any thread but the main one (measured: 5.1 s for 512 texts in a worker
+    thread, 2.7 s in the main thread).
     """
 
     def __init__(self, prepared: Any, classify_batch: Any, store: Any) -> None:
@@ -134,7 +136,7 @@ def classify(prepared: PreparedBatch, model_path: str | None, model_version: str
     if cores is not None:  # on a Dask worker: its share of the cores, not the one core OMP_NUM_THREADS=1 gives
         set_inference_threads(cores)
         restore_allocator()  # and glibc's own thresholds, not Dask's MALLOC_TRIM_THRESHOLD_
-    with _classify_lock():  # torch already uses every core: two batches at once would only oversubscribe them
+    with _classify_lock():  # the encoder already uses every core: two batches at once would oversubscribe them
         return classify_texts(prepared.texts, prepared.languages, classifier, prepared.normalised)
 
 
