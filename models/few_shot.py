@@ -25,7 +25,9 @@ those of the zero-shot head on the same texts are returned for the model card.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -41,7 +43,7 @@ from sada.models.thresholds import THRESHOLD_GRID, best_f1_threshold
 from sada.pipeline.errors import InputError
 from sada.pipeline.taxonomy import Taxonomy
 
-__all__ = ["MIN_POSITIVES", "REFIT_MARGIN", "FewShotResult", "few_shot_card", "fit_themes", "label_matrix", "read_examples"]
+__all__ = ["MIN_POSITIVES", "REFIT_MARGIN", "FewShotResult", "few_shot_card", "fit_themes", "fitted_model_version", "label_matrix", "read_examples"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +120,9 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     thresholds = dict(classifier.config["theme_thresholds"])
     zero_shot_predicted = zero_shot >= head.threshold[None, :]
     predicted_oof = zero_shot_predicted.copy()
-    fitted, left = [], []
+    fitted, left, rethresholded = [], [], []
     weight, bias = head.supervised.weight.copy(), head.supervised.bias.copy()
     sup_weight = head.sup_weight.copy()
-    rethresholded = []
     for j, tid in enumerate(taxonomy.ids):
         n_pos = int(y[:, j].sum())
         if tid in base.theme_ids and MIN_POSITIVES <= n_pos < len(y):
@@ -155,6 +156,7 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     head = replace(head, supervised=LinearHead(weight, bias, head.supervised.mean, head.supervised.scale),
                    sup_weight=sup_weight, threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32))
     config = {**classifier.config, "theme_thresholds": thresholds,
+              "model_version": fitted_model_version(classifier.model_version, texts, labels),
               "taxonomy": {**classifier.config["taxonomy"], "zero_shot": left, "few_shot": fitted,
                            "thresholds_rechosen": rethresholded, "labelled_texts": len(y)}}
     fitted_classifier = Classifier(classifier.encoder, classifier.tfidf, classifier.sentiment, head, config)
@@ -162,6 +164,18 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
                 ", ".join(left) or "none")
     return FewShotResult(fitted_classifier, fitted, left, theme_prf(predicted_oof, y, None, taxonomy.ids),
                          theme_prf(zero_shot_predicted, y, None, taxonomy.ids), len(y))
+
+
+def fitted_model_version(model_version: str, texts: Sequence[str], labels: Sequence[str]) -> str:
+    """``model_version`` (an adapted one) with ``+fit-<8 hex>`` of the labelled texts before ``+themes-``: a
+    fitted artifact's analyses are never taken for the zero-shot ones of the same taxonomy (nor another fit's).
+
+    >>> fitted_model_version("m+zs2+themes-c8c6d9a30eeb", ["late"], ["delivery"])
+    'm+zs2+fit-a8f7e835+themes-c8c6d9a30eeb'
+    """
+    base, _, taxonomy = model_version.partition("+themes-")
+    digest = hashlib.sha256("\0".join(f"{t}\t{c}" for t, c in zip(texts, labels)).encode("utf-8")).hexdigest()[:8]
+    return f"{re.sub(r'[+]fit-[0-9a-f]+', '', base)}+fit-{digest}+themes-{taxonomy}"
 
 
 def _refit_trained(head: ThemeHead, x: np.ndarray, xs: np.ndarray, truth: np.ndarray, lexical_part: np.ndarray | None,

@@ -64,7 +64,7 @@ LEX_MARGIN = 0.05
 #: Version of the adapted head's scoring method; bump it whenever that scoring changes (module docstring).
 #: 1: similarity only; 2: + lexical rows from names/seeds/examples, in languages the theme covers.
 ZERO_SHOT_METHOD = 2
-_METHOD_TAG = re.compile(r"\+zs\d+$")
+_METHOD_TAG = re.compile(r"\+zs\d+(?=\+|$)")
 
 
 def taxonomy_model_version(model_version: str, taxonomy: Taxonomy) -> str:

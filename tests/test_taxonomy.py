@@ -229,6 +229,9 @@ def test_fit_writes_an_artifact_that_analyze_uses(tmp_path):
 
     fitted = load_classifier(str(out), themes)
     assert fitted.model_version == summary["model_version"] and fitted.theme_ids == ["parking", "delivery"]
+    zero_shot = artifact_version(themes=themes)  # the store keeps both: the fit's analyses are not the zero-shot ones
+    assert summary["model_version"] != zero_shot and (
+        summary["model_version"].partition("+themes-")[2] == zero_shot.partition("+themes-")[2])
     (prediction,) = fitted.predict(["ما في أي موقف سيارات قريب من الفرع"], ["ar"])
     assert "parking" in prediction.themes
 
