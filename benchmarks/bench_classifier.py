@@ -4,7 +4,7 @@ Measures, on the same texts and the same number of threads (default 2):
 
 1. Sada end to end: language ID + normalisation + encoder + heads
    (``Classifier.predict``), with the encoder as per-row int8 (on the runtime ``--runtime`` names:
-   ONNX Runtime by default, or torch) and as fp32 (torch): the
+   torch by default, or ONNX Runtime) and as fp32 (torch): the
    first pass (cold: kernels and allocator warm up) and the median of three
    more (warm, what a long streaming run sees);
 2. a ``transformers.pipeline("text-classification")`` over a randomly
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=512, help="texts per measurement")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runtime", choices=["onnx", "torch"], default=None,
-                        help="runtime of the int8 encoder (default: SADA_ENCODER_RUNTIME, else onnx)")
+                        help="runtime of the int8 encoder (default: SADA_ENCODER_RUNTIME, else torch)")
     parser.add_argument("--stream", type=int, default=0, help="also stream this many items and report RSS")
     parser.add_argument("--skip-bert", action="store_true")
     parser.add_argument("--skip-fp32", action="store_true", help="only the int8 encoder end to end")

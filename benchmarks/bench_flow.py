@@ -17,7 +17,7 @@ every row is a new item, written to a temporary CSV. Each measurement uses a
 fresh SQLite store, and the whole run a fresh Prefect home, so no classification
 comes from a result cache. Peak RSS is sampled over the flow process and all its
 children: the total, the flow process, and the highest of any one Dask worker. The int8
-encoder runs on ONNX Runtime unless ``--runtime torch`` (or ``SADA_ENCODER_RUNTIME``) says
+encoder runs on PyTorch unless ``--runtime onnx`` (or ``SADA_ENCODER_RUNTIME``) says
 otherwise; the first line says which.
 """
 
@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--no-classify", action="store_true", help="Measure without the classifier.")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--runtime", choices=["onnx", "torch"], default=None,
-                        help="runtime of the int8 encoder (default: SADA_ENCODER_RUNTIME, else onnx)")
+                        help="runtime of the int8 encoder (default: SADA_ENCODER_RUNTIME, else torch)")
     args = parser.parse_args()
     if args.runtime:
         os.environ["SADA_ENCODER_RUNTIME"] = args.runtime  # the Dask workers inherit it

@@ -6,11 +6,11 @@ through exactly the same code: ``AutoModel`` + the checkpoint's fast tokenizer,
 mean pooling over the attention mask, L2 normalisation. Nothing is ever
 downloaded (``local_files_only=True``).
 
-Runtimes: the int8 encoder (what the shipped classifier uses) runs as an ONNX Runtime graph
+Runtimes: the int8 encoder (what the shipped classifier uses) runs on PyTorch by default, the
+fastest on a dedicated machine; ``SADA_ENCODER_RUNTIME=onnx`` runs it as an ONNX Runtime graph
 built from the same weights (:mod:`sada.models.onnx_encoder`), so classifying never imports
-torch and its thread pool does not depend on the calling thread; fp32, training and
-fine-tuning, and architectures the graph builder does not know, run on torch
-(``SADA_ENCODER_RUNTIME=torch`` puts the int8 encoder there too).
+torch (about 640 MB less memory) and its thread pool does not depend on the calling thread.
+fp32, training and fine-tuning, and architectures the graph builder does not know, always run on torch.
 
 Batch invariance: an item's vector does not depend on the other texts of the
 call. Texts are padded to a length bucket of their own (a multiple of
@@ -339,7 +339,7 @@ class Encoder:
             quantize: Run the Linear layers as int8 with per-row activation scales (about twice
                 as fast on CPU, batch-invariant like fp32).
             overlay: A safetensors file of fine-tuned weights to load over the checkpoint.
-            runtime: For int8: ``onnx`` or ``torch``; ``None`` reads ``SADA_ENCODER_RUNTIME`` (default ``onnx``).
+            runtime: For int8: ``onnx`` or ``torch``; ``None`` reads ``SADA_ENCODER_RUNTIME`` (default ``torch``).
                 The onnx runtime falls back to torch for architectures its graph builder does not know.
                 An fp32 encoder always runs on torch.
 

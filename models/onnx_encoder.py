@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 GRAPH_VERSION = 2
 #: Environment variable that picks the int8 encoder's runtime.
 RUNTIME_ENV = "SADA_ENCODER_RUNTIME"
-#: ``onnx`` (the default: ONNX Runtime, no torch) or ``torch`` (the PyTorch int8 modules).
+#: ``torch`` (the default: the PyTorch int8 modules) or ``onnx`` (ONNX Runtime, no torch imported).
 RUNTIMES = ("onnx", "torch")
 #: Largest magnitude of a signed int8 code (symmetric quantisation), as in the torch path.
 _INT8_MAX = 127.0
@@ -62,12 +62,18 @@ _POSITIONS = {"bert": "absolute", "xlm-roberta": "after_padding", "roberta": "af
 
 
 def encoder_runtime() -> str:
-    """The runtime of int8 encoders: ``SADA_ENCODER_RUNTIME`` (``onnx`` or ``torch``), ``onnx`` when unset.
+    """The runtime of int8 encoders: ``SADA_ENCODER_RUNTIME`` (``onnx`` or ``torch``), ``torch`` when unset.
+
+    PyTorch is the default because it is faster on a dedicated machine: 512 SnappFood reviews end to end
+    on 2 idle cores ran at 94.3 items/s with PyTorch's int8 and 49.4 with this graph (59.1 with spinning
+    threads); its ``MatMulInteger`` on uint8 x uint8 (the form that is exact on every x86 CPU) takes 43 % of
+    the graph's time. ONNX Runtime is the choice where memory counts: 969 MB peak RSS against 1,611 MB,
+    and no torch import on Dask workers.
 
     Raises:
         ConfigError: The variable holds another value.
     """
-    return check_runtime(os.environ.get(RUNTIME_ENV, "").strip().lower() or "onnx", RUNTIME_ENV)
+    return check_runtime(os.environ.get(RUNTIME_ENV, "").strip().lower() or "torch", RUNTIME_ENV)
 
 
 def check_runtime(value: str, name: str = "runtime") -> str:
@@ -78,7 +84,7 @@ def check_runtime(value: str, name: str = "runtime") -> str:
     """
     if value not in RUNTIMES:
         raise ConfigError(f"invalid {name}: expected one of {', '.join(RUNTIMES)}, found {value!r}; "
-                          f"use onnx (the default, ONNX Runtime) or torch (PyTorch)")
+                          f"use torch (the default, PyTorch) or onnx (ONNX Runtime, less memory)")
     return value
 
 

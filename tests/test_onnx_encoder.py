@@ -123,12 +123,12 @@ def test_int8_layer_is_exact_integer_arithmetic() -> None:
 
 
 def test_classifying_never_imports_torch(cache: Path) -> None:
-    """The shipped classifier (int8) classifies, in a fresh process, without importing torch or transformers."""
+    """With the ONNX runtime the shipped classifier (int8) classifies, in a fresh process, without importing
+    torch or transformers."""
     code = ("import sys, sada; rows = sada.analyze_texts(['التوصيل تأخر كثيرا', 'پیک دیر رسید']); "
             "print(rows[0]['sentiment'] in ('negative', 'neutral', 'positive'), 'torch' in sys.modules, "
             "'transformers' in sys.modules)")
-    env = {k: v for k, v in os.environ.items() if k != "SADA_ENCODER_RUNTIME"}
-    env["SADA_CACHE_DIR"] = str(cache)
+    env = {**os.environ, "SADA_ENCODER_RUNTIME": "onnx", "SADA_CACHE_DIR": str(cache)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["True", "False", "False"], out.stderr[-2000:]
 
@@ -142,9 +142,9 @@ def test_graph_is_cached_per_encoder_and_overlay(e5_dir: Path, cache: Path) -> N
     base = onnx_encoder.graph_file(cache, checkpoint_sha256(e5_dir))
     tuned = onnx_encoder.graph_file(cache, checkpoint_sha256(e5_dir, OVERLAY))
     assert base != tuned
-    Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True, overlay=OVERLAY)
+    Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True, overlay=OVERLAY, runtime="onnx")
     built = tuned.stat().st_mtime_ns
-    Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True, overlay=OVERLAY)
+    Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True, overlay=OVERLAY, runtime="onnx")
     assert tuned.stat().st_mtime_ns == built  # read back, not rebuilt
     assert not list(tuned.parent.glob("*.tmp"))  # written atomically
 
@@ -153,12 +153,14 @@ def test_runtime_setting_is_validated(e5_dir: Path, cache: Path, monkeypatch) ->
     from sada.models.encoder import Encoder
     from sada.pipeline.errors import ConfigError
 
-    monkeypatch.setenv("SADA_ENCODER_RUNTIME", "torch")
-    assert Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True).runtime == "torch"
+    monkeypatch.setenv("SADA_ENCODER_RUNTIME", "onnx")
+    assert Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True).runtime == "onnx"
     monkeypatch.setenv("SADA_ENCODER_RUNTIME", "tensorrt")
     with pytest.raises(ConfigError, match="SADA_ENCODER_RUNTIME.*onnx, torch.*'tensorrt'"):
         Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True)
     monkeypatch.delenv("SADA_ENCODER_RUNTIME")
+    assert Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True).runtime == "torch"  # the default
+    monkeypatch.setenv("SADA_ENCODER_RUNTIME", "onnx")
     assert Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=False).runtime == "torch"  # fp32: torch
 
 
