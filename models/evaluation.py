@@ -142,7 +142,7 @@ def _baseline_probs(classifier: Classifier, texts: list[str], langs: list[str]) 
     """Sentiment probabilities of the TF-IDF view alone (the TF-IDF + LR baseline)."""
     if classifier.tfidf is None or classifier.sentiment.tfidf is None:
         raise InputError("this model has no TF-IDF view to score as a baseline")
-    tf_in = classifier._normalise(texts, langs) if classifier.config.get("tfidf_input") == "normalised" else texts
+    tf_in = classifier._normalise(texts, langs) if classifier.config.normalises_tfidf else texts
     return view_proba(classifier.sentiment.tfidf, classifier.tfidf.transform(tf_in))
 
 

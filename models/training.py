@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -38,6 +38,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from sada.models.artifact_config import ArtifactConfig, EncoderSpec
 from sada.models.classifier import Classifier
 from sada.models.data import (SHARED_TRAIN_FILES, calibration_rows, corpus_training_frame, sources_with_neutral,
                               theme_matrix, training_frame)
@@ -67,14 +68,14 @@ class TrainResult:
         classifier: The trained classifier (its ``config`` is what ``config.json`` will hold).
         data: Training rows per source.
         oof: Out-of-fold sentiment metrics (``stacked`` and each view) on the stacker's rows.
-        config: The artifact's configuration (the classifier's).
+        config: The artifact's configuration (the classifier's :class:`ArtifactConfig`).
         n: Training rows.
     """
 
     classifier: Classifier
     data: dict[str, int]
     oof: dict[str, dict[str, Any]]
-    config: dict[str, Any]
+    config: ArtifactConfig
     n: int
 
 
@@ -104,27 +105,15 @@ class TextInputs:
 
 
 def _base_config(encoder: Encoder, encoder_path: Path | None, inputs: TextInputs, quantize: bool,
-                 seed: int) -> dict[str, Any]:
+                 seed: int) -> ArtifactConfig:
     """The artifact's configuration before the heads are trained: inputs, encoder, fine-tuning facts."""
-    config: dict[str, Any] = {
-        "model_name": MODEL_NAME,
-        "labels": list(SENTIMENTS),
-        "tfidf_input": inputs.tfidf,
-        "encoder_input": inputs.encoder,
-        "quantize": bool(quantize),
-        "seed": seed,
-        "encoder": {
-            "name": encoder.name,
-            "path": None if encoder_path is None else str(encoder_path),
-            "sha256": encoder.sha256,
-            "prefix": encoder.prefix,
-            "max_length": encoder.max_length,
-        },
-    }
-    if encoder.overlay is not None:
-        config["encoder_overlay"] = encoder.overlay.name
-        config["finetune"] = finetune_facts(encoder.overlay)
-    return config
+    spec = EncoderSpec(name=encoder.name, path=None if encoder_path is None else str(encoder_path),
+                       sha256=encoder.sha256, prefix=encoder.prefix, max_length=encoder.max_length)
+    overlay = encoder.overlay
+    return ArtifactConfig(model_name=MODEL_NAME, labels=tuple(SENTIMENTS), tfidf_input=inputs.tfidf,
+                          encoder_input=inputs.encoder, quantize=bool(quantize), seed=seed, encoder=spec,
+                          encoder_overlay=None if overlay is None else overlay.name,
+                          finetune=None if overlay is None else finetune_facts(overlay))
 
 
 def data_choices(corpus: bool, datasets: bool, shared_files: tuple[str, ...], per_source_cap: int | None,
@@ -206,13 +195,12 @@ def _train_themes(encoder: Encoder, df: pd.DataFrame, x_emb: np.ndarray, x_tfidf
                       "theme_cross_validated": cal.cross_validated}
 
 
-def _version(config: dict[str, Any], encoder: Encoder, seed: int, counts: dict[str, int], n: int) -> None:
-    """Set the model version, the training date and the rows per source on ``config``."""
+def _version(encoder: Encoder, seed: int, counts: dict[str, int], n: int) -> dict[str, Any]:
+    """The model version, the training date and the rows per source (:class:`ArtifactConfig` fields)."""
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
     digest = hashlib.sha256(f"{encoder.sha256}|{seed}|{n}|{sorted(counts.items())}".encode()).hexdigest()[:8]
-    config["model_version"] = f"{MODEL_NAME}-{date.replace('-', '')}-{digest}"
-    config["trained"] = date
-    config["training_data"] = {str(k): int(v) for k, v in counts.items()}
+    return {"model_version": f"{MODEL_NAME}-{date.replace('-', '')}-{digest}", "trained": date,
+            "training_data": {str(k): int(v) for k, v in counts.items()}}
 
 
 def train(
@@ -278,10 +266,8 @@ def train(
         # Heads train on fp32 vectors even when the artifact runs int8: measured on the shared test sets,
         # fp32-trained heads on the int8 encoder beat int8-trained heads (e.g. ATT macro-F1 0.735 vs 0.721).
         encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir)
-    config = _base_config(encoder, encoder_path, inputs, quantize, seed)
-    config["training_options"] = data_choices(corpus is not None, datasets is not None, shared_files,
-                                              per_source_cap, source_caps)
-    config["training_options"]["negative_weight"] = negative_weight
+    options = {**data_choices(corpus is not None, datasets is not None, shared_files, per_source_cap, source_caps),
+               "negative_weight": negative_weight}
     texts = df["text"].tolist()
     normaliser = Normaliser() if "normalised" in (inputs.tfidf, inputs.encoder) else None
     tfidf, x_tfidf, x_emb = _features(df, encoder, inputs, normaliser, "tfidf" in views, cache_dir)
@@ -297,9 +283,8 @@ def train(
     dev = partial(_dev_themes, encoder, tfidf, inputs, normaliser, cache_dir=cache_dir, corpus=corpus)
     theme_head, theme_config = _train_themes(encoder, df, x_emb, x_tfidf, held, dev, seed=seed, cache_dir=cache_dir,
                                              calibrate=calibrate_themes)
-    config.update(theme_config)
-    config["negative_rule"] = fit.negative_rule
-    _version(config, encoder, seed, counts, len(df))
-    config["training_classes"] = classes
+    config = replace(_base_config(encoder, encoder_path, inputs, quantize, seed), training_options=options,
+                     **theme_config, negative_rule=fit.negative_rule, **_version(encoder, seed, counts, len(df)),
+                     training_classes=classes, theme_ids=tuple(theme_head.theme_ids) if theme_head is not None else ())
     clf = Classifier(encoder, tfidf, fit.head, theme_head, config)
-    return TrainResult(classifier=clf, data=config["training_data"], oof=oof, config=config, n=len(df))
+    return TrainResult(classifier=clf, data=dict(config.training_data or {}), oof=oof, config=config, n=len(df))

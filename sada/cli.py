@@ -471,7 +471,7 @@ def themes_score(themes: str, examples: str, model_path: str | None, as_json: bo
         predictions = classifier.predict(frame["text"].tolist(), languages)
     guess = np.array([[tid in p.themes for tid in taxonomy.ids] for p in predictions], dtype=bool)
     scores = theme_prf(guess.reshape(len(frame), len(taxonomy.ids)), truth, None, taxonomy.ids)
-    zero_shot = set((classifier.config.get("taxonomy") or {}).get("zero_shot") or [])
+    zero_shot = set(classifier.config.zero_shot_themes)
     per_theme = {tid: {**scores[tid], "predicted": int(guess[:, j].sum()), "zero_shot": tid in zero_shot}
                  for j, tid in enumerate(taxonomy.ids)}
     summary = {"model_version": classifier.model_version, "n": len(frame), "micro": scores["micro"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,11 @@ def test_save_and_load_round_trip_without_pickle(trained, encoder, tmp_path: Pat
     out = clf.save_pretrained(tmp_path / "artifact", "# card\n")
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "vocab.json", "weights.safetensors"]
     loaded = Classifier.from_pretrained(out, encoder=encoder)
+    written = (out / "config.json").read_text(encoding="utf-8")
+    assert loaded.config == clf.config and loaded.config.to_json() == written  # the same bytes again
+    assert list(json.loads(written))[:7] == ["model_name", "labels", "tfidf_input", "encoder_input", "quantize",
+                                             "seed", "encoder"]  # the order sada train has always written
+    assert list(json.loads(written))[-4:] == ["trained", "training_data", "training_classes", "theme_ids"]
     texts, langs = ["الشبكة ضعيفة جداً", "ارسال سریع بود ولی غذا سرد بود"], ["ar", "fa"]
     again, first = loaded.predict(texts, langs), clf.predict(texts, langs)
     assert again == first  # every field but the vector, which is compared on its own
@@ -314,14 +320,13 @@ def test_config_thresholds_decide_detection(trained) -> None:
     clf = trained.classifier
     text, lang = "الطلب تأخر أسبوعين وما حد رد علي", "ar"
     assert "delivery" in clf.predict([text], [lang])[0].themes
-    saved = dict(clf.config)
+    saved = clf.config
     try:
-        clf.config["theme_thresholds"] = {"delivery": 1.01}
+        clf.config = replace(saved, theme_thresholds={"delivery": 1.01})
         assert "delivery" not in clf.predict([text], [lang])[0].themes
         assert clf.theme_thresholds[clf.theme_ids.index("delivery")] == np.float32(1.01)
     finally:
-        clf.config.clear()
-        clf.config.update(saved)
+        clf.config = saved
 
 
 def test_evaluate_themes_reports_precision_and_recall(trained, tmp_path: Path) -> None:
@@ -358,7 +363,7 @@ def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Pat
     assert info["steps"] == 2 and info["top_layers"] == 1 and info["rows"] <= len(LABELLED)
     result = train(data_files=[data_file], corpus=None, encoder=enc, cache_dir=cache)
     clf = result.classifier
-    assert clf.config["finetune"] == info  # the facts travel inside the overlay
+    assert clf.config.finetune == info  # the facts travel inside the overlay
     clf.save_pretrained(out)
     loaded = Classifier.from_pretrained(out, cache_dir=cache, quantize=False)  # as trained, fp32
     assert loaded.encoder.overlay is not None and loaded.encoder.sha256 == enc.sha256

@@ -1,0 +1,299 @@
+"""The classifier artifact's ``config.json``, typed and validated: :class:`ArtifactConfig`.
+
+One object for what an artifact declares (labels, encoder identity, which text each view reads, the
+per-theme thresholds, the model version) and for what training recorded (data, calibration, options).
+:meth:`ArtifactConfig.from_json` checks every known key's type and says what it expected, what it found
+and how to fix it; :meth:`ArtifactConfig.to_json` writes it back.
+
+Round trips keep the file: keys are written in the order they were read (fields set in code follow in
+the order ``sada train`` writes them), a key read as ``null`` stays ``null``, an absent one stays absent,
+numbers keep their spelling, and keys this version does not know live in ``extra`` and are written again,
+so an older or newer artifact still loads and saves unchanged.
+
+Training results (``finetune``, ``theme_calibration``, ``theme_cross_validated``, ``training_options``,
+``negative_rule``, ``training_classes``, ``taxonomy``) are recorded facts read by the model card and by
+``sada reproduce``: they are kept as JSON objects, checked to be objects.
+
+Example:
+    >>> cfg = ArtifactConfig.from_json({"model_version": "m-1", "tfidf_input": "normalised", "theme_ids": ["a"],
+    ...                                 "future_key": 1})
+    >>> cfg.model_version, cfg.theme_ids, cfg.normalises_tfidf, cfg.extra
+    ('m-1', ('a',), True, {'future_key': 1})
+    >>> ArtifactConfig.from_json({"seed": "0"})
+    Traceback (most recent call last):
+    ...
+    sada.models.artifact_config.ArtifactConfigError: expected a whole number for `seed` in the artifact's config.json, found '0' (str); write a whole number there, or train the artifact again with `sada train`
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator, Mapping
+
+from sada.pipeline.errors import ConfigError
+
+__all__ = ["ArtifactConfig", "ArtifactConfigError", "EncoderSpec", "TEXT_INPUTS", "DEFAULT_MAX_LENGTH",
+           "DEFAULT_SEGMENT_BELOW_CONFIDENCE"]
+
+#: The text a view may read: as written, or as :class:`sada.pipeline.normalise.Normaliser` writes it.
+TEXT_INPUTS = ("raw", "normalised")
+#: Encoder tokens when the artifact names none.
+DEFAULT_MAX_LENGTH = 256
+#: Items whose top sentiment probability is below this get a sentiment per theme clause.
+DEFAULT_SEGMENT_BELOW_CONFIDENCE = 0.85
+
+
+class ArtifactConfigError(ConfigError):
+    """An artifact's config.json has a key of the wrong type, or is not a JSON object."""
+
+
+# --- type checks: (test, what was expected, the field's value from the JSON value) -------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
+
+
+def _is_str_map(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, dict) and all(isinstance(k, str) and test(x) for k, x in v.items())
+
+
+_Check = tuple[Callable[[Any], bool], str, Callable[[Any], Any]]
+_STR: _Check = (lambda v: isinstance(v, str), "a string", str)
+_INT: _Check = (_is_int, "a whole number", int)
+_NUMBER: _Check = (_is_number, "a number", lambda v: v)
+_BOOL: _Check = (lambda v: isinstance(v, bool), "true or false", bool)
+_OBJECT: _Check = (lambda v: isinstance(v, dict), "a JSON object", dict)
+_STR_LIST: _Check = (_is_str_list, "a list of strings", tuple)
+_TEXT_INPUT: _Check = (lambda v: v in TEXT_INPUTS, "raw or normalised", str)
+_THRESHOLDS: _Check = (_is_str_map(_is_number), "an object of theme id: number", dict)
+_COUNTS: _Check = (_is_str_map(_is_int), "an object of source: whole number", dict)
+
+
+def _check(key: str, value: Any, check: _Check) -> Any:
+    """``value`` as the field holds it; None (JSON null) stays None.
+
+    Raises:
+        ArtifactConfigError: ``value`` is not of the expected type.
+    """
+    test, expected, convert = check
+    if value is None:
+        return None
+    if not test(value):
+        raise ArtifactConfigError(
+            f"expected {expected} for `{key}` in the artifact's config.json, found {value!r} "
+            f"({type(value).__name__}); write {expected} there, or train the artifact again with `sada train`")
+    return convert(value)
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as JSON holds it (tuples as lists, nested records as objects)."""
+    if isinstance(value, _Record):
+        return value.as_dict()
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class _Record:
+    """A JSON object with typed fields, its unknown keys (``extra``) and its key order (``key_order``)."""
+
+    #: field name -> type check; the order is the order a record built in code is written in.
+    _CHECKS: ClassVar[dict[str, _Check]] = {}
+    #: fields a record built in code writes even when None.
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def _parse(cls, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Keyword arguments of ``cls`` from a JSON object (``where`` names it in errors)."""
+        if not isinstance(data, Mapping):
+            raise ArtifactConfigError(f"expected a JSON object for {where} in the artifact's config.json, found "
+                                      f"{type(data).__name__}; write an object or train the artifact again")
+        known = {k: _check(f"{where}.{k}" if where != "config" else k, v, cls._CHECKS[k])
+                 for k, v in data.items() if k in cls._CHECKS}
+        extra = {k: v for k, v in data.items() if k not in cls._CHECKS}
+        return {**known, "extra": extra, "key_order": tuple(data)}
+
+    def _items(self) -> Iterator[tuple[str, Any]]:
+        """``(key, value)`` pairs as they are written."""
+        values = {name: getattr(self, name) for name in self._CHECKS}
+        values.update(self.extra)  # type: ignore[attr-defined]
+        order: tuple[str, ...] = self.key_order  # type: ignore[attr-defined]
+        written = [k for k in order if k in values]
+        always = self._ALWAYS if not order else frozenset()
+        written += [k for k in values if k not in order and (values[k] is not None or k in always)]
+        return ((k, values[k]) for k in written)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON object, in the order it is written."""
+        return {k: _plain(v) for k, v in self._items()}
+
+
+@dataclass(frozen=True)
+class EncoderSpec(_Record):
+    """The encoder an artifact was trained on (``encoder`` in config.json).
+
+    Attributes:
+        name: The encoder's name (e.g. ``multilingual-e5-small``).
+        path: A local Hugging Face checkpoint, or None for the default encoder.
+        sha256: The encoder weights' hash: a different encoder loaded is warned about.
+        prefix: Input prefix (e5: ``query: ``).
+        max_length: Tokens per text, or None for :data:`DEFAULT_MAX_LENGTH`.
+    """
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {"name": _STR, "path": _STR, "sha256": _STR, "prefix": _STR,
+                                            "max_length": _INT}
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS)
+
+    name: str | None = None
+    path: str | None = None
+    sha256: str | None = None
+    prefix: str | None = None
+    max_length: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "EncoderSpec":
+        """The spec of an ``encoder`` object.
+
+        Raises:
+            ArtifactConfigError: a key of the wrong type, or not an object.
+        """
+        return cls(**cls._parse(data, "encoder"))
+
+
+_ENCODER: _Check = (lambda v: isinstance(v, dict), "a JSON object", EncoderSpec.from_json)
+
+
+@dataclass(frozen=True)
+class ArtifactConfig(_Record):
+    """A classifier artifact's ``config.json`` (see the module docstring).
+
+    Every field is None when the file does not have the key. Attributes, in the order ``sada train``
+    writes them:
+        model_name: The model family (``sada-e5s-tfidf``).
+        labels: Sentiment labels in column order.
+        tfidf_input / encoder_input: ``raw`` or ``normalised``: the text each view reads (absent: raw).
+        quantize: The encoder runs int8 at prediction time.
+        seed: Training seed.
+        encoder: :class:`EncoderSpec`.
+        encoder_overlay: File name of the fine-tuned top layers beside the heads.
+        finetune: Facts of the fine-tuning run.
+        training_options: The data choices of the run (``sada reproduce`` reads them back).
+        theme_thresholds: Detection threshold per theme id.
+        theme_calibration, theme_cross_validated: How the thresholds were chosen and scored.
+        negative_rule: The weight on P(negative) and what each weight scored.
+        model_version, trained: Version string and training date.
+        training_data: Rows per source; training_classes: rows per source and class.
+        theme_ids: Theme ids in the theme head's column order.
+        taxonomy: The taxonomy an adapted or fitted artifact detects (source, version, zero_shot, ...).
+        segment_below_confidence: See :data:`DEFAULT_SEGMENT_BELOW_CONFIDENCE`.
+        extra: Keys this version does not know, written back unchanged.
+        key_order: The keys in the order they were read (not compared).
+    """
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {
+        "model_name": _STR, "labels": _STR_LIST, "tfidf_input": _TEXT_INPUT, "encoder_input": _TEXT_INPUT,
+        "quantize": _BOOL, "seed": _INT, "encoder": _ENCODER, "encoder_overlay": _STR, "finetune": _OBJECT,
+        "training_options": _OBJECT, "theme_thresholds": _THRESHOLDS, "theme_calibration": _OBJECT,
+        "theme_cross_validated": _OBJECT, "negative_rule": _OBJECT, "model_version": _STR, "trained": _STR,
+        "training_data": _COUNTS, "training_classes": _OBJECT, "theme_ids": _STR_LIST, "taxonomy": _OBJECT,
+        "segment_below_confidence": _NUMBER,
+    }
+
+    model_name: str | None = None
+    labels: tuple[str, ...] | None = None
+    tfidf_input: str | None = None
+    encoder_input: str | None = None
+    quantize: bool | None = None
+    seed: int | None = None
+    encoder: EncoderSpec | None = None
+    encoder_overlay: str | None = None
+    finetune: dict[str, Any] | None = None
+    training_options: dict[str, Any] | None = None
+    theme_thresholds: dict[str, float] | None = None
+    theme_calibration: dict[str, Any] | None = None
+    theme_cross_validated: dict[str, Any] | None = None
+    negative_rule: dict[str, Any] | None = None
+    model_version: str | None = None
+    trained: str | None = None
+    training_data: dict[str, int] | None = None
+    training_classes: dict[str, Any] | None = None
+    theme_ids: tuple[str, ...] | None = None
+    taxonomy: dict[str, Any] | None = None
+    segment_below_confidence: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # values set in code are checked as the file's are
+            check = self._CHECKS.get(f.name)
+            value = getattr(self, f.name)
+            if check is not None and value is not None and not isinstance(value, EncoderSpec):
+                object.__setattr__(self, f.name, _check(f.name, _plain(value), check))
+
+    @classmethod
+    def from_json(cls, source: str | Path | Mapping[str, Any]) -> "ArtifactConfig":
+        """The configuration in a ``config.json`` file (a path) or an already parsed object.
+
+        Raises:
+            ArtifactConfigError: the file is not JSON, not an object, or a key has the wrong type.
+            OSError: the file cannot be read.
+        """
+        if isinstance(source, (str, Path)):
+            try:
+                source = json.loads(Path(source).read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ArtifactConfigError(f"expected JSON in {source}, found {exc}; write valid JSON or train the "
+                                          "artifact again with `sada train`") from None
+        return cls(**cls._parse(source, "config"))
+
+    def to_json(self) -> str:
+        """The text of ``config.json`` (two-space indent, UTF-8 kept, a final newline)."""
+        return json.dumps(self.as_dict(), ensure_ascii=False, indent=2) + "\n"
+
+    def with_values(self, **values: Any) -> "ArtifactConfig":
+        """A copy with ``values`` set (field names, or unknown keys that go into ``extra``)."""
+        known = {k: v for k, v in values.items() if k in self._CHECKS}
+        extra = {**self.extra, **{k: v for k, v in values.items() if k not in self._CHECKS}}
+        return replace(self, **known, extra=extra)
+
+    # --- what the classifier reads -----------------------------------------------------------------
+    @property
+    def normalises_tfidf(self) -> bool:
+        """The TF-IDF view reads normalised text."""
+        return self.tfidf_input == "normalised"
+
+    @property
+    def normalises_encoder_input(self) -> bool:
+        """The encoder reads normalised text."""
+        return self.encoder_input == "normalised"
+
+    @property
+    def segment_threshold(self) -> float:
+        """Top sentiment probability below which themes get their clause's sentiment."""
+        value = self.segment_below_confidence
+        return DEFAULT_SEGMENT_BELOW_CONFIDENCE if value is None else float(value)
+
+    @property
+    def zero_shot_themes(self) -> tuple[str, ...]:
+        """The themes an adapted artifact detects with no training (``taxonomy.zero_shot``)."""
+        return tuple((self.taxonomy or {}).get("zero_shot") or ())
+
+    # --- transitional: models/few_shot.py still reads keys (``config["..."]``, ``{**config}``) -----------
+    def keys(self) -> list[str]:
+        """The keys written (for ``{**config}`` in code not yet reading attributes)."""
+        return [k for k, _ in self._items()]
+
+    def __getitem__(self, key: str) -> Any:
+        """The JSON value of ``key`` (for code not yet reading attributes)."""
+        return self.as_dict()[key]

@@ -1,0 +1,86 @@
+"""The artifact's config.json as a typed, validated ArtifactConfig: round trips keep the file's bytes,
+unknown keys survive, wrong types fail with expected / found / how to fix."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
+from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
+from sada.pipeline.errors import ConfigError, SadaError
+
+
+def test_the_shipped_config_round_trips_byte_for_byte() -> None:
+    path = DEFAULT_ARTIFACT / "config.json"
+    config = ArtifactConfig.from_json(path)
+    assert config.to_json() == path.read_text(encoding="utf-8")
+    assert config.encoder is not None and len(config.encoder.sha256 or "") == 64
+    assert config.theme_ids and set(config.theme_ids) == set(config.theme_thresholds or {})
+    assert config.extra == {}  # every key the shipped model has is a typed field
+
+
+def test_unknown_keys_nulls_and_order_survive_a_round_trip() -> None:
+    data = {"model_version": "m-2", "a_newer_key": {"x": [1, 2.50]}, "seed": None,
+            "encoder": {"sha256": "ab", "future": True}, "theme_thresholds": {"b": 1, "a": 0.5}, "labels": ["x"]}
+    config = ArtifactConfig.from_json(data)
+    assert config.extra == {"a_newer_key": {"x": [1, 2.5]}} and config.encoder.extra == {"future": True}
+    assert config.to_json() == json.dumps(data, ensure_ascii=False, indent=2) + "\n"  # null kept, 1 stays 1
+    # a field set afterwards goes where sada train writes it; the file's own keys keep their places
+    later = replace(config, theme_ids=("b", "a"), taxonomy={"zero_shot": ["a"]})
+    assert list(later.as_dict()) == [*data, "theme_ids", "taxonomy"] and later.zero_shot_themes == ("a",)
+
+
+def test_a_config_built_in_code_is_written_in_train_order() -> None:
+    config = ArtifactConfig(theme_ids=("a",), model_version="v", seed=0,
+                            encoder=EncoderSpec(name="e", sha256="s", prefix="query: ", max_length=8))
+    assert list(config.as_dict()) == ["seed", "encoder", "model_version", "theme_ids"]
+    assert config.as_dict()["encoder"] == {"name": "e", "path": None, "sha256": "s", "prefix": "query: ",
+                                           "max_length": 8}  # path: null, as sada train writes it
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("seed", "0", "a whole number"),
+    ("quantize", 1, "true or false"),
+    ("tfidf_input", "lowercase", "raw or normalised"),
+    ("theme_ids", "delivery;price", "a list of strings"),
+    ("theme_thresholds", {"delivery": "0.4"}, "an object of theme id: number"),
+    ("training_data", {"corpus": 1.5}, "an object of source: whole number"),
+    ("encoder", {"max_length": "256"}, "a whole number"),
+])
+def test_a_wrong_type_says_expected_found_and_how_to_fix(key: str, value: object, expected: str) -> None:
+    with pytest.raises(ArtifactConfigError) as info:
+        ArtifactConfig.from_json({key: value})
+    message = str(info.value)
+    assert f"expected {expected}" in message and repr(value if key != "encoder" else "256") in message
+    assert "sada train" in message and isinstance(info.value, ConfigError) and isinstance(info.value, SadaError)
+
+
+def test_fields_set_in_code_are_checked_too() -> None:
+    with pytest.raises(ArtifactConfigError, match="raw or normalised"):
+        ArtifactConfig(encoder_input="lowercase")
+    with pytest.raises(ArtifactConfigError, match="a whole number"):
+        replace(ArtifactConfig(), seed=0.5)
+
+
+def test_a_broken_artifact_fails_with_its_config_error(tmp_path: Path) -> None:
+    (tmp_path / "weights.safetensors").write_bytes(b"")
+    (tmp_path / "config.json").write_text(json.dumps({"model_version": 3}), encoding="utf-8")
+    with pytest.raises(ArtifactConfigError, match="expected a string for `model_version`"):
+        Classifier.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ArtifactConfigError, match="expected JSON"):
+        Classifier.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(ArtifactConfigError, match="expected a JSON object"):
+        ArtifactConfig.from_json(tmp_path / "config.json")
+
+
+def test_code_reading_keys_still_sees_the_json_object() -> None:
+    # models/few_shot.py reads config["..."] and {**config} until it reads attributes
+    config = ArtifactConfig.from_json(DEFAULT_ARTIFACT / "config.json")
+    assert {**config} == json.loads((DEFAULT_ARTIFACT / "config.json").read_text(encoding="utf-8"))
+    assert config["theme_thresholds"] == config.theme_thresholds
