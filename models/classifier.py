@@ -429,9 +429,13 @@ def artifact_version(path: str | Path | None = None, themes: str | Path | None =
     return taxonomy_model_version(declared.model_version, taxonomy)
 
 
-def _chosen_taxonomy(themes: str | Path | None) -> Taxonomy | None:
-    """The taxonomy ``themes`` or ``SADA_THEMES`` names; None when neither does (the artifact's own themes)."""
+def _chosen_taxonomy(themes: str | Path | Taxonomy | None) -> Taxonomy | None:
+    """The taxonomy ``themes`` is or names, else the one ``SADA_THEMES`` names; None when neither does (the
+    artifact's own themes)."""
     from sada.pipeline.config import load_settings
+
+    if isinstance(themes, Taxonomy):
+        return themes
 
     chosen = themes or load_settings().themes
     return load_taxonomy(chosen) if chosen else None
@@ -455,9 +459,10 @@ def _adapted(path: str | None, taxonomy: Taxonomy) -> Classifier:
     return _ADAPTED[key]
 
 
-def load_classifier(path: str | None = None, themes: str | Path | None = None) -> Classifier:
+def load_classifier(path: str | None = None, themes: str | Path | Taxonomy | None = None) -> Classifier:
     """The classifier artifact at ``path`` (``None``: the committed default), loaded once per process,
-    detecting the themes of the taxonomy ``themes`` (``None``: ``SADA_THEMES``, else the artifact's own).
+    detecting the themes of the taxonomy ``themes`` (a file, or one loaded already; ``None``: ``SADA_THEMES``,
+    else the artifact's own).
 
     Raises:
         sada.pipeline.errors.ModelNotFoundError: the artifact or its encoder is missing; the message names the path.

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -39,13 +40,16 @@ from sada.models.data import (ARSARCASM, PARSINLU_ASPECTS, SHARED_TEST_FILES, He
                               corpus_training_frame, held_out_frames, parse_theme_labels, read_labelled,
                               read_theme_labels)
 from sada.models.encoder import Encoder
+from sada.models.few_shot import label_matrix, read_examples
 from sada.models.heads import SENTIMENTS, view_proba
-from sada.models.metrics import classification_metrics, theme_detection_metrics
+from sada.models.metrics import classification_metrics, theme_detection_metrics, theme_prf
 from sada.pipeline.config import load_settings
 from sada.pipeline.errors import InputError
+from sada.pipeline.language import default_identifier
+from sada.pipeline.taxonomy import Taxonomy
 
 __all__ = ["evaluate_file", "evaluate_frame", "evaluate_shared", "evaluate_corpus_test", "evaluate_sentence_probe",
-           "TASKS", "HELD_OUT_NAME", "PUBLISHED"]
+           "TASKS", "HELD_OUT_NAME", "PUBLISHED", "ThemeExamples", "theme_examples", "score_themes"]
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +199,60 @@ def evaluate_frame(classifier: Classifier, df: pd.DataFrame, task: str = "sentim
         "items_per_second": round(len(df) / elapsed, 2) if elapsed > 0 else None,
     })
     return result
+
+
+# --- a team's labelled texts: sada themes fit and sada themes score ----------------------------
+
+@dataclass(frozen=True)
+class ThemeExamples:
+    """Labelled texts of a taxonomy (the ``--examples`` file of ``sada themes fit`` and ``sada themes score``).
+
+    Attributes:
+        texts: The texts.
+        languages: Each text's language (the file's ``language`` column, else identified).
+        labels: Each text's ``themes`` cell (ids joined by ``;``).
+        truth: ``(n, k)`` 0/1, the labels over the taxonomy's ids in order.
+    """
+
+    texts: list[str]
+    languages: list[str]
+    labels: list[str]
+    truth: np.ndarray
+
+
+def theme_examples(path: str | Path, taxonomy: Taxonomy) -> ThemeExamples:
+    """The labelled texts of a CSV or XLSX file (``text``, ``themes``, optional ``language``) for ``taxonomy``.
+
+    Raises:
+        InputError: a column is missing, or a cell names a theme the taxonomy does not have (before any
+            model loads).
+    """
+    frame = read_examples(path)
+    labels = frame["themes"].tolist()
+    truth = label_matrix(labels, taxonomy)
+    texts = frame["text"].tolist()
+    languages = (frame["language"].tolist() if "language" in frame.columns
+                 else [g.language for g in default_identifier().predict(texts)])
+    return ThemeExamples(texts, languages, labels, truth)
+
+
+def score_themes(classifier: Classifier, taxonomy: Taxonomy, examples: ThemeExamples) -> dict[str, Any]:
+    """How well ``classifier`` detects ``taxonomy``'s themes on labelled texts (``sada themes score``).
+
+    Returns:
+        ``model_version``, ``n``, ``micro`` (precision, recall, f1, support) and ``themes``: per theme id, in
+        the taxonomy's order, ``precision``, ``recall``, ``f1``, ``support`` (labelled), ``predicted`` (found)
+        and ``zero_shot`` (detected with no training).
+    """
+    predictions = classifier.predict(examples.texts, examples.languages)
+    guess = np.array([[tid in p.themes for tid in taxonomy.ids] for p in predictions], dtype=bool)
+    guess = guess.reshape(len(examples.texts), len(taxonomy.ids))
+    scores = theme_prf(guess, examples.truth, None, taxonomy.ids)
+    zero_shot = set(classifier.config.zero_shot_themes)
+    per_theme = {tid: {**scores[tid], "predicted": int(guess[:, j].sum()), "zero_shot": tid in zero_shot}
+                 for j, tid in enumerate(taxonomy.ids)}
+    return {"model_version": classifier.model_version, "n": len(examples.texts), "micro": scores["micro"],
+            "themes": per_theme}
 
 
 # --- the test tables of sada train and sada reproduce ------------------------------------------

@@ -401,19 +401,19 @@ def themes_fit(themes: str, examples: str, out_dir: str, model_path: str | None,
     and F1 in the artifact's model card; the others stay zero-shot; trained themes stay as shipped.
     """
     from sada.models.classifier import Classifier
+    from sada.models.evaluation import theme_examples
     from sada.models.few_shot import few_shot_card, fit_themes
     from sada.models.train_driver import check_artifact_dir
     from sada.pipeline.taxonomy import load_taxonomy
 
     out = check_artifact_dir(Path(out_dir)).resolve()  # the rule sada train keeps: never inside the package
     taxonomy = load_taxonomy(themes)
-    frame, languages, _ = _labelled_examples(examples, taxonomy)  # unknown theme ids fail before the model loads
-    texts = frame["text"].tolist()
+    labelled = theme_examples(examples, taxonomy)  # unknown theme ids fail before the model loads
     from sada.progress import RowProgress, encoder_progress
 
     with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "fitting on"):
-        result = fit_themes(Classifier.from_pretrained(model_path), taxonomy, texts, languages,
-                            frame["themes"].tolist(), seed=seed)
+        result = fit_themes(Classifier.from_pretrained(model_path), taxonomy, labelled.texts, labelled.languages,
+                            labelled.labels, seed=seed)
     result.classifier.save_pretrained(out, model_card=few_shot_card(result, taxonomy, examples))
     (out / "themes.yaml").write_bytes(Path(themes).read_bytes())  # the taxonomy it was fitted for
     summary = {"out": str(out), "model_version": result.classifier.model_version, "labelled_texts": result.n,
@@ -430,20 +430,6 @@ def themes_fit(themes: str, examples: str, out_dir: str, model_path: str | None,
                f"zero-shot: {', '.join(result.zero_shot) or 'none'}")
 
 
-def _labelled_examples(examples: str, taxonomy: Any) -> tuple[Any, list[str], Any]:
-    """``(frame, languages, truth)`` of a labelled file (``text``, ``themes``, optional ``language``): the
-    input of `sada themes fit` and `sada themes score`. Unknown theme ids fail here, before a model loads."""
-    from sada.models.few_shot import label_matrix, read_examples
-    from sada.pipeline.language import default_identifier
-
-    frame = read_examples(examples)
-    truth = label_matrix(frame["themes"].tolist(), taxonomy)
-    texts = frame["text"].tolist()
-    languages = (frame["language"].tolist() if "language" in frame.columns
-                 else [g.language for g in default_identifier().predict(texts)])
-    return frame, languages, truth
-
-
 @themes_group.command("score")
 @click.option("--themes", "themes", required=True, type=click.Path(exists=True, dir_okay=False),
               help="The taxonomy file.")
@@ -457,31 +443,22 @@ def themes_score(themes: str, examples: str, model_path: str | None, as_json: bo
 
     Score texts that the model was not fitted on (labels kept apart from those given to `sada themes fit`).
     """
-    import numpy as np
-
     from sada.models.classifier import load_classifier
-    from sada.models.metrics import theme_prf
+    from sada.models.evaluation import score_themes, theme_examples
     from sada.pipeline.taxonomy import load_taxonomy
     from sada.progress import RowProgress, encoder_progress
 
     taxonomy = load_taxonomy(themes)
-    frame, languages, truth = _labelled_examples(examples, taxonomy)
-    classifier = load_classifier(model_path, themes)
+    labelled = theme_examples(examples, taxonomy)  # unknown theme ids fail before the model loads
+    classifier = load_classifier(model_path, taxonomy)
     with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "scoring"):
-        predictions = classifier.predict(frame["text"].tolist(), languages)
-    guess = np.array([[tid in p.themes for tid in taxonomy.ids] for p in predictions], dtype=bool)
-    scores = theme_prf(guess.reshape(len(frame), len(taxonomy.ids)), truth, None, taxonomy.ids)
-    zero_shot = set(classifier.config.zero_shot_themes)
-    per_theme = {tid: {**scores[tid], "predicted": int(guess[:, j].sum()), "zero_shot": tid in zero_shot}
-                 for j, tid in enumerate(taxonomy.ids)}
-    summary = {"model_version": classifier.model_version, "n": len(frame), "micro": scores["micro"],
-               "themes": per_theme}
+        summary = score_themes(classifier, taxonomy, labelled)
     if as_json:
         _echo_json(summary)
         return
-    click.echo(f"{len(frame)} labelled texts, model {classifier.model_version}")
+    click.echo(f"{summary['n']} labelled texts, model {summary['model_version']}")
     click.echo(f"{'theme':<24} {'precision':>9} {'recall':>7} {'F1':>6} {'labelled':>8} {'found':>6}")
-    for tid, m in per_theme.items():
+    for tid, m in summary["themes"].items():
         click.echo(f"{tid:<24} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>8} "
                    f"{m['predicted']:>6}" + ("  zero-shot" if m["zero_shot"] else ""))
     micro = summary["micro"]

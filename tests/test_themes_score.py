@@ -53,3 +53,18 @@ def test_unknown_theme_ids_fail_before_the_model_loads(tmp_path, cell, found):
     result = _score("--themes", str(DEFAULT_THEMES), "--examples", str(labels), "--model", str(tmp_path / "none"))
     assert result.returncode != 0
     assert f"expected theme ids of {DEFAULT_THEMES} in the themes column, found {found};" in result.stderr
+
+
+def test_labelled_examples_are_read_once_for_fit_and_score(tmp_path):
+    from sada.models.evaluation import theme_examples
+    from sada.pipeline.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(DEFAULT_THEMES)
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"text": ["التوصيل تأخر ساعتين والأكل وصل بارد", "قیمت‌ها خیلی بالاست و پیک دیر رسید", "  "],
+                  "themes": ["delivery", "price ; delivery", "price"]}).to_csv(labels, index=False)
+    examples = theme_examples(labels, taxonomy)
+    assert examples.languages == ["ar", "fa"]  # no language column: identified; the blank text is dropped
+    assert examples.labels == ["delivery", "price ; delivery"]
+    delivery, price = taxonomy.ids.index("delivery"), taxonomy.ids.index("price")
+    assert examples.truth.sum(axis=1).tolist() == [1, 2] and examples.truth[1, [delivery, price]].tolist() == [1, 1]
