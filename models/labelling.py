@@ -17,7 +17,7 @@ import numpy as np
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from sada.pipeline.taxonomy import Taxonomy
+from sada.pipeline.taxonomy import Taxonomy, format_theme_cell
 
 __all__ = ["CANDIDATES_PER_PICK", "pick_for_labelling", "write_labelling_workbook"]
 
@@ -47,10 +47,12 @@ def pick_for_labelling(scores: np.ndarray, thresholds: np.ndarray, vectors: np.n
 
 def write_labelling_workbook(path: str | Path, rows: Sequence[dict[str, Any]], taxonomy: Taxonomy,
                              right_to_left: bool = True) -> Path:
-    """Write ``rows`` (``feedback_id``, ``language``, ``text``, ``themes``, ``scores``) as the labelling sheet.
+    """Write ``rows`` (``feedback_id``, ``language``, ``text``, ``themes``: the predicted ids, ``scores``) as the
+    labelling sheet.
 
     The first sheet, ``label``, is what ``sada themes fit --examples`` reads: ``text`` and ``themes``
-    (ids joined by ``;``, pre-filled with the prediction; edit it). A second sheet lists the themes.
+    (ids joined by ``;``, :func:`sada.pipeline.taxonomy.format_theme_cell`, pre-filled with the prediction;
+    edit it). A second sheet lists the themes.
     """
     path = Path(path)
     book = Workbook()
@@ -61,7 +63,7 @@ def write_labelling_workbook(path: str | Path, rows: Sequence[dict[str, Any]], t
     sheet.append(header)
     for row in rows:
         scores = "; ".join(f"{tid} {p:.2f}" for tid, p in sorted(row["scores"].items(), key=lambda kv: -kv[1]))
-        sheet.append([row["feedback_id"], row["language"], row["text"], row["themes"], scores])
+        sheet.append([row["feedback_id"], row["language"], row["text"], format_theme_cell(row["themes"]), scores])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for column, width in zip("ABCDE", (24, 10, 80, 30, 40)):

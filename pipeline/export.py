@@ -30,6 +30,7 @@ from sada.pipeline.classify import as_dict
 from sada.pipeline.errors import InputError
 from sada.pipeline.report.data import report_date
 from sada.pipeline.store import Store
+from sada.pipeline.taxonomy import format_theme_cell
 
 __all__ = ["EXPORT_FORMATS", "ITEM_COLUMNS", "QUARANTINE_COLUMNS", "ExportFilter", "export_items",
            "export_quarantine", "item_record"]
@@ -97,7 +98,7 @@ def item_record(row: dict[str, Any]) -> dict[str, Any]:
     record.update({
         "text": row.get("raw_text"),
         "p_negative": probs.get("negative"), "p_neutral": probs.get("neutral"), "p_positive": probs.get("positive"),
-        "themes": ";".join(strongest) if analysed else None,
+        "themes": format_theme_cell(strongest) if analysed else None,
         "theme_scores": json.dumps({t: themes[t] for t in strongest}, ensure_ascii=False) if analysed else None,
         "theme_sentiment": ";".join(f"{t}:{s}" for t, s in as_dict(row.get("theme_sentiment")).items())
         if analysed else None,

@@ -26,14 +26,15 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
 from sada.pipeline.config import load_settings
 from sada.pipeline.errors import TaxonomyError
 
-__all__ = ["Theme", "Taxonomy", "default_taxonomy_path", "pack_paths", "load_taxonomy", "taxonomy_problems"]
+__all__ = ["Theme", "Taxonomy", "default_taxonomy_path", "pack_paths", "load_taxonomy", "taxonomy_problems",
+           "THEME_SEPARATOR", "parse_theme_cell", "format_theme_cell"]
 
 #: The shipped default taxonomy and the ready packs (``packs/``), beside this module.
 TAXONOMY_DIR = Path(__file__).resolve().parent / "taxonomies"
@@ -42,6 +43,8 @@ _LANG_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z]{2,4})?$")
 _THEME_KEYS = {"id", "names", "descriptions", "seeds", "examples", "parent"}
 _TEXT_FIELDS = ("names", "descriptions")
 _LIST_FIELDS = ("seeds", "examples")
+#: What joins theme ids in a labelling cell (``sada themes sample``, ``fit``, ``score``, ``sada export``).
+THEME_SEPARATOR = ";"
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,26 @@ class Taxonomy:
         """12 hex digits of the SHA-256 of the themes' content: equal files, equal versions."""
         canonical = json.dumps([asdict(t) for t in self.themes], ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def parse_theme_cell(cell: Any) -> list[str]:
+    """The theme ids of a labelling cell, ids joined by ``;`` (spaces around an id ignored; empty or missing: none).
+
+    >>> parse_theme_cell("delivery; price ;"), parse_theme_cell(""), parse_theme_cell(None)
+    (['delivery', 'price'], [], [])
+    """
+    if cell is None or cell != cell:  # None, or a spreadsheet's empty cell read as NaN
+        return []
+    return [tid for tid in (t.strip() for t in str(cell).split(THEME_SEPARATOR)) if tid]
+
+
+def format_theme_cell(ids: Iterable[str]) -> str:
+    """A labelling cell of theme ids, in the order given (the inverse of :func:`parse_theme_cell`).
+
+    >>> format_theme_cell(["delivery", "price"]), format_theme_cell([])
+    ('delivery;price', '')
+    """
+    return THEME_SEPARATOR.join(ids)
 
 
 def default_taxonomy_path() -> Path:

@@ -505,7 +505,7 @@ def themes_sample(db: str | None, n: int, out: str, model_path: str | None, pool
     picked = pick_for_labelling(scores, thresholds, x, n)
     ids = classifier.theme_ids
     rows = [{"feedback_id": items[i]["feedback_id"], "language": items[i]["language"], "text": texts[i],
-             "themes": ";".join(t for j, t in enumerate(ids) if scores[i, j] >= thresholds[j]),
+             "themes": [t for j, t in enumerate(ids) if scores[i, j] >= thresholds[j]],
              "scores": {t: float(scores[i, j]) for j, t in enumerate(ids) if scores[i, j] >= 0.2}} for i in picked]
     taxonomy = load_taxonomy(themes)
     rtl = sum(r["language"] in ("ar", "fa", "mixed") for r in rows) * 2 >= len(rows)

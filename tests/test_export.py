@@ -17,6 +17,7 @@ from sada.models.few_shot import read_examples
 from sada.pipeline.errors import InputError
 from sada.pipeline.export import ITEM_COLUMNS, ExportFilter, export_items, export_quarantine
 from sada.pipeline.store import Store, feedback
+from sada.pipeline.taxonomy import format_theme_cell, parse_theme_cell
 
 SADA = [sys.executable, "-m", "sada.cli"]
 
@@ -102,6 +103,19 @@ def test_an_export_goes_back_into_themes_fit_as_labels(store, tmp_path):
     export_items(store, tmp_path / "items.xlsx")
     labels = read_examples(tmp_path / "items.xlsx").set_index("feedback_id")
     assert labels.loc["ar-1", "themes"] == "delivery;quality" and labels.loc["ar-1", "text"] == ROWS[0][1]
+    assert parse_theme_cell(labels.loc["ar-1", "themes"]) == ["delivery", "quality"]
+    assert parse_theme_cell(labels.loc["fa-2", "themes"]) == []  # never classified: an empty cell, no themes
+
+
+@pytest.mark.parametrize("ids", [["delivery"], ["delivery", "price"], []])
+def test_a_labelling_workbook_cell_reads_back_as_its_theme_ids(tmp_path, ids):
+    from sada.models.labelling import write_labelling_workbook
+    from sada.pipeline.taxonomy import load_taxonomy
+
+    rows = [{"feedback_id": "ar-1", "language": "ar", "text": ROWS[0][1], "themes": ids, "scores": {"delivery": 0.7}}]
+    write_labelling_workbook(tmp_path / "label.xlsx", rows, load_taxonomy())
+    cell = read_examples(tmp_path / "label.xlsx")["themes"].iloc[0]
+    assert cell == format_theme_cell(ids) and parse_theme_cell(cell) == ids
 
 
 @pytest.mark.parametrize("name", ["items.txt", "items", "items.xls"])
