@@ -20,15 +20,12 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-import pandas as pd
-
 from sada.pipeline.classify import as_dict
 from sada.pipeline.errors import InputError
-from sada.pipeline.report.data import report_date
 from sada.pipeline.store import Store
 from sada.pipeline.taxonomy import format_theme_cell
 
@@ -57,26 +54,25 @@ _PAGE = 5_000
 class ExportFilter:
     """Which items to export: those one run stored, and/or those dated in ``[since, until]``.
 
-    An item's date is the report's (:func:`sada.pipeline.report.data.report_date`: when it was written,
-    else when Sada received it); ``until`` includes its whole day.
+    An item's date is the report's (:func:`sada.pipeline.store.item_date`: when it was written, else when
+    Sada received it), compared in the store's query; ``until`` includes its whole day.
     """
 
     run_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
-    def keep(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows of a page that fall in the date range."""
-        if not rows or (self.since is None and self.until is None):
-            return rows
-        dates = report_date(pd.Series([r["created_at"] for r in rows], dtype="object"),
-                            pd.Series([r["ingested_at"] for r in rows], dtype="object"))
-        keep = pd.Series(True, index=dates.index)
-        if self.since is not None:
-            keep &= dates >= pd.Timestamp(self.since)
-        if self.until is not None:
-            keep &= dates < pd.Timestamp(self.until).normalize() + pd.Timedelta(days=1)
-        return [r for r, k in zip(rows, keep) if k]
+    @property
+    def before(self) -> datetime | None:
+        """The first moment after ``until``'s day (items are dated before it), or None.
+
+        Example:
+            >>> ExportFilter(until=datetime(2026, 3, 20, 15, 30)).before
+            datetime.datetime(2026, 3, 21, 0, 0)
+        """
+        if self.until is None:
+            return None
+        return datetime.combine(self.until.date(), datetime.min.time()) + timedelta(days=1)
 
 
 def item_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -115,9 +111,9 @@ def export_items(store: Store, out: str | Path, where: ExportFilter = ExportFilt
     """
     def pages() -> Iterator[list[dict[str, Any]]]:
         after = None
-        while page := store.items_page(after, _PAGE, where.run_id):
+        while page := store.items_page(after, _PAGE, where.run_id, where.since, where.before):
             after = page[-1]["feedback_id"]
-            yield [item_record(r) for r in where.keep(page)]
+            yield [item_record(r) for r in page]
 
     return _write(Path(out), ITEM_COLUMNS, pages())
 

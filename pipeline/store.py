@@ -50,7 +50,8 @@ from sada.pipeline.errors import ConfigError
 from sada.pipeline.jsonable import jsonable
 
 __all__ = ["CHANNEL_LENGTH", "CUSTOMER_ID_LENGTH", "ID_LENGTH", "Store", "metadata", "feedback", "analysis",
-           "quarantine", "customers", "churn_scores", "churn_drivers", "runs", "item_vectors"]
+           "quarantine", "customers", "churn_scores", "churn_drivers", "runs", "item_vectors",
+           "item_date"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,17 @@ def _newest_analysis(*columns: str) -> Any:
                                   order_by=(analysis.c.analysed_at.desc(), analysis.c.id.desc()))
     ranked = select(analysis.c.feedback_id, *(analysis.c[c] for c in columns), rank.label("rank")).subquery()
     return select(*(c for c in ranked.c if c.name != "rank")).where(ranked.c.rank == 1).subquery()
+
+
+def item_date() -> Any:
+    """The date a stored item counts at, as SQL: when it was written, else when Sada received it (the report's
+    rule, :func:`sada.pipeline.report.data.report_date`; an input without dates still counts this week).
+
+    Example:
+        >>> str(item_date())
+        'coalesce(feedback.created_at, feedback.ingested_at)'
+    """
+    return func.coalesce(feedback.c.created_at, feedback.c.ingested_at)
 
 
 def _now() -> datetime:
@@ -366,43 +378,48 @@ class Store:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(query)]
 
+    def _items(self, own: Sequence[Any], newest_columns: Sequence[str], *, after: str | None, limit: int,
+               analysed_only: bool = False, with_vectors: bool = False,
+               where: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """A page of stored items by id (``feedback_id`` above ``after``): the ``own`` feedback columns, the stored
+        vector's ``encoder`` and ``vector`` (``with_vectors``; None where none is stored) and ``newest_columns``
+        of the newest analysis (None where there is none; ``analysed_only`` leaves such items out)."""
+        newest = _newest_analysis(*newest_columns)
+        vectors = (item_vectors.c.encoder, item_vectors.c.vector) if with_vectors else ()
+        query = (select(*own, *vectors, *(newest.c[c] for c in newest_columns))
+                 .join(newest, newest.c.feedback_id == feedback.c.feedback_id, isouter=not analysed_only))
+        if with_vectors:
+            query = query.outerjoin(item_vectors, item_vectors.c.feedback_id == feedback.c.feedback_id)
+        for condition in ([feedback.c.feedback_id > after] if after is not None else []) + list(where):
+            query = query.where(condition)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(query.order_by(feedback.c.feedback_id).limit(limit))]
+
     def items_to_retheme(self, after: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
-        """A page of stored items with their newest analysis and vector (None when not stored), by id.
+        """A page of analysed items with their newest analysis and vector (None when not stored), by id.
 
         Keys: ``feedback_id``, ``language``, ``raw_text``, ``normalised_text``, ``encoder``, ``vector``,
         ``model_version``, ``sentiment``, ``sentiment_probs``, ``theme_sentiment``.
         """
-        newest = _newest_analysis("model_version", "sentiment", "sentiment_probs", "theme_sentiment")
-        query = (select(feedback.c.feedback_id, feedback.c.language, feedback.c.raw_text, feedback.c.normalised_text,
-                        item_vectors.c.encoder, item_vectors.c.vector, newest.c.model_version, newest.c.sentiment,
-                        newest.c.sentiment_probs, newest.c.theme_sentiment)
-                 .join(newest, newest.c.feedback_id == feedback.c.feedback_id)
-                 .outerjoin(item_vectors, item_vectors.c.feedback_id == feedback.c.feedback_id)
-                 .order_by(feedback.c.feedback_id).limit(limit))
-        if after is not None:
-            query = query.where(feedback.c.feedback_id > after)
-        with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(query)]
+        own = (feedback.c.feedback_id, feedback.c.language, feedback.c.raw_text, feedback.c.normalised_text)
+        return self._items(own, ("model_version", "sentiment", "sentiment_probs", "theme_sentiment"), after=after,
+                           limit=limit, analysed_only=True, with_vectors=True)
 
-    def items_page(self, after: str | None = None, limit: int = 5_000, run_id: str | None = None) -> list[dict[str, Any]]:
+    def items_page(self, after: str | None = None, limit: int = 5_000, run_id: str | None = None,
+                   dated_from: datetime | None = None, dated_before: datetime | None = None) -> list[dict[str, Any]]:
         """A page of stored items joined to their newest analysis (None where not analysed), by id.
 
         Keys: the ``feedback`` columns but ``content_hash``, ``normalised_text`` and ``cues``, then ``model_version``,
         ``sentiment``, ``sentiment_probs``, ``themes``, ``theme_sentiment``, ``is_complaint``, ``analysed_at``.
-        Pass the last id of a page as ``after`` for the next one.
+        Pass the last id of a page as ``after`` for the next one. ``run_id``: one run's items only;
+        ``dated_from`` / ``dated_before``: items whose :func:`item_date` is at or after / before them.
         """
-        newest = _newest_analysis("model_version", "sentiment", "sentiment_probs", "themes", "theme_sentiment",
-                                  "is_complaint", "analysed_at")
         own = [c for c in feedback.c if c.name not in {"content_hash", "normalised_text", "cues"}]
-        query = (select(*own, *(c for c in newest.c if c.name != "feedback_id"))
-                 .outerjoin(newest, newest.c.feedback_id == feedback.c.feedback_id)
-                 .order_by(feedback.c.feedback_id).limit(limit))
-        if after is not None:
-            query = query.where(feedback.c.feedback_id > after)
-        if run_id is not None:
-            query = query.where(feedback.c.run_id == run_id)
-        with self.engine.connect() as c:
-            return [dict(r._mapping) for r in c.execute(query)]
+        where = [] if run_id is None else [feedback.c.run_id == run_id]
+        where += [] if dated_from is None else [item_date() >= dated_from]
+        where += [] if dated_before is None else [item_date() < dated_before]
+        return self._items(own, ("model_version", "sentiment", "sentiment_probs", "themes", "theme_sentiment",
+                                 "is_complaint", "analysed_at"), after=after, limit=limit, where=where)
 
     def quarantine_page(self, after: int = 0, limit: int = 5_000, run_id: str | None = None) -> list[dict[str, Any]]:
         """A page of quarantined rows (``id`` above ``after``), oldest first: ``id``, ``run_id``,

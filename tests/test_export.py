@@ -93,6 +93,18 @@ def test_dates_filter_by_the_report_date_and_undated_items_count_when_received(s
     assert export_items(store, tmp_path / "today.csv", ExportFilter(since=received)) == 1  # fa-2, no date
 
 
+def test_the_store_pages_by_date_in_its_query_and_rethemes_analysed_items_only(store):
+    march = store.items_page(dated_from=pd.Timestamp("2026-03-01"), dated_before=pd.Timestamp("2026-03-21"))
+    assert [r["feedback_id"] for r in march] == ["ar-1", "fa-1"]
+    assert store.items_page(after="ar-1", limit=1, dated_from=pd.Timestamp("2026-03-01"))[0]["feedback_id"] == "ar-2"
+    assert ExportFilter(until=pd.Timestamp("2026-03-20 18:00")).before == pd.Timestamp("2026-03-21")
+    # the same paged query, joined to the vectors and to analysed items only (fa-2 was never classified)
+    rows = store.items_to_retheme()
+    assert [r["feedback_id"] for r in rows] == ["ar-1", "ar-2", "fa-1"]
+    assert rows[0]["model_version"] == "m2" and rows[0]["vector"] is None and "normalised_text" in rows[0]
+    assert [r["feedback_id"] for r in store.items_to_retheme(after="ar-2", limit=5)] == ["fa-1"]
+
+
 def test_quarantined_rows_are_exported_with_their_reason(store, tmp_path):
     assert export_quarantine(store, tmp_path / "q.jsonl") == 1
     (row,) = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text(encoding="utf-8").splitlines()]
