@@ -30,7 +30,7 @@ from sada.pipeline.config import load_settings
 from sada.pipeline.errors import SadaError
 from sada.pipeline.store import Store
 
-__all__ = ["service_status"]
+__all__ = ["service_status", "status_lines"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,30 @@ def service_status(home: Path) -> dict[str, Any]:
         status["problems"] += [f"{d['name']}: {p}" for p in d.pop("problems")]
     status["healthy"] = not status["problems"]
     return status
+
+
+def status_lines(report: dict[str, Any]) -> list[str]:
+    """The plain-text ``sada status``: the server, a line per deployment (and one for its run in flight), problems.
+
+    Example:
+        >>> report = {"server": "up", "api_url": "http://127.0.0.1:4200/api", "problems": [], "deployments": [
+        ...     {"name": "cx-daily", "last_run": {"state": "Completed", "started": "2026-03-01T06:00:00"},
+        ...      "rows": {"rows_read": 120}, "next_run": "2026-03-02T06:00:00",
+        ...      "running": {"name": "brisk-fox", "state": "Running", "started": "2026-03-02T06:00:01"}}]}
+        >>> print("\\n".join(status_lines(report)))
+        server       up (http://127.0.0.1:4200/api)
+        cx-daily             last Completed 2026-03-01T06:00:00  rows 120  next 2026-03-02T06:00:00
+        cx-daily             running brisk-fox (Running) since 2026-03-02T06:00:01
+    """
+    lines = [f"server       {report['server']} ({report['api_url'] or 'none'})"]
+    for d in report["deployments"]:
+        last, rows, running = d["last_run"] or {}, d["rows"] or {}, d.get("running")
+        lines.append(f"{d['name']:<20} last {last.get('state', 'never')} {last.get('started') or ''}  "
+                     f"rows {rows.get('rows_read', '-')}  next {d['next_run'] or '-'}")
+        if running:
+            lines.append(f"{d['name']:<20} running {running['name']} ({running['state']}) since "
+                         f"{running.get('started') or running.get('scheduled') or '-'}")
+    return lines + [f"problem      {problem}" for problem in report["problems"]]
 
 
 def _deployment_status(client: Any, deployment: Any) -> dict[str, Any]:

@@ -279,28 +279,22 @@ def serve(db: str | None, inputs: tuple[str, ...], weekly_cron: str, daily_cron:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
 def status(as_json: bool) -> None:
-    """Health of the scheduled runs: last run per deployment, its state and rows, the next run.
+    """Health of the scheduled runs: last run per deployment, its state and rows, the next run, a run in flight.
 
     Exits 1 when something needs attention (no server, a failed or late run), so monitoring can poll it.
     """
     from sada.flows.runtime import configure_prefect
 
     configure_prefect()
-    from sada.flows.status import service_status
+    from sada.flows.status import service_status, status_lines
     from sada.pipeline.config import load_settings
 
     report = service_status(load_settings().home)
     if as_json:
         _echo_json(report)
     else:
-        click.echo(f"server       {report['server']} ({report['api_url'] or 'none'})")
-        for d in report["deployments"]:
-            last = d["last_run"] or {}
-            rows = d["rows"] or {}
-            click.echo(f"{d['name']:<20} last {last.get('state', 'never')} {last.get('started') or ''}  "
-                       f"rows {rows.get('rows_read', '-')}  next {d['next_run'] or '-'}")
-        for problem in report["problems"]:
-            click.echo(f"problem      {problem}")
+        for line in status_lines(report):
+            click.echo(line)
     if not report["healthy"]:
         raise SystemExit(1)
 
