@@ -10,9 +10,10 @@ the order ``sada train`` writes them), a key read as ``null`` stays ``null``, an
 numbers keep their spelling, and keys this version does not know live in ``extra`` and are written again,
 so an older or newer artifact still loads and saves unchanged.
 
-Training results (``finetune``, ``theme_calibration``, ``theme_cross_validated``, ``training_options``,
-``negative_rule``, ``training_classes``, ``taxonomy``) are recorded facts read by the model card and by
-``sada reproduce``: they are kept as JSON objects, checked to be objects.
+``encoder`` is an :class:`EncoderSpec` and ``training_options`` a :class:`TrainingChoices` (what ``sada
+reproduce`` reads back). The other training results (``finetune``, ``theme_calibration``,
+``theme_cross_validated``, ``negative_rule``, ``training_classes``, ``taxonomy``) are recorded facts the model
+card prints: they are kept as JSON objects, checked to be objects.
 
 Example:
     >>> cfg = ArtifactConfig.from_json({"model_version": "m-1", "tfidf_input": "normalised", "theme_ids": ["a"],
@@ -34,13 +35,11 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from sada.pipeline.errors import ConfigError
 
-__all__ = ["ArtifactConfig", "ArtifactConfigError", "EncoderSpec", "TEXT_INPUTS", "DEFAULT_MAX_LENGTH",
+__all__ = ["ArtifactConfig", "ArtifactConfigError", "EncoderSpec", "TrainingChoices", "TEXT_INPUTS",
            "DEFAULT_SEGMENT_BELOW_CONFIDENCE"]
 
 #: The text a view may read: as written, or as :class:`sada.pipeline.normalise.Normaliser` writes it.
 TEXT_INPUTS = ("raw", "normalised")
-#: Encoder tokens when the artifact names none.
-DEFAULT_MAX_LENGTH = 256
 #: Items whose top sentiment probability is below this get a sentiment per theme clause.
 DEFAULT_SEGMENT_BELOW_CONFIDENCE = 0.85
 
@@ -146,7 +145,7 @@ class EncoderSpec(_Record):
         path: A local Hugging Face checkpoint, or None for the default encoder.
         sha256: The encoder weights' hash: a different encoder loaded is warned about.
         prefix: Input prefix (e5: ``query: ``).
-        max_length: Tokens per text, or None for :data:`DEFAULT_MAX_LENGTH`.
+        max_length: Tokens per text, or None for :data:`sada.models.encoder.DEFAULT_MAX_LENGTH`.
     """
 
     _CHECKS: ClassVar[dict[str, _Check]] = {"name": _STR, "path": _STR, "sha256": _STR, "prefix": _STR,
@@ -175,6 +174,52 @@ _ENCODER: _Check = (lambda v: isinstance(v, dict), "a JSON object", EncoderSpec.
 
 
 @dataclass(frozen=True)
+class TrainingChoices(_Record):
+    """The data choices of a ``sada train`` run (``training_options`` in config.json): ``sada reproduce``
+    trains on the same rows again.
+
+    Attributes:
+        corpus: The run trained on a corpus folder.
+        shared_files: The files of the shared datasets folder it trained on (empty: none).
+        per_source_cap: At most this many rows a source, or None for every row.
+        source_caps: A cap of its own per named source.
+        negative_weight: The weight on P(negative) asked for; None: chosen on validation rows.
+    """
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {"corpus": _BOOL, "shared_files": _STR_LIST, "per_source_cap": _INT,
+                                            "source_caps": _COUNTS, "negative_weight": _NUMBER}
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS)
+
+    corpus: bool | None = None
+    shared_files: tuple[str, ...] | None = None
+    per_source_cap: int | None = None
+    source_caps: dict[str, int] | None = None
+    negative_weight: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "TrainingChoices":
+        """The choices of a ``training_options`` object.
+
+        Raises:
+            ArtifactConfigError: a key of the wrong type, or not an object.
+        """
+        return cls(**cls._parse(data, "training_options"))
+
+    @property
+    def weight_on_negative(self) -> float | None:
+        """``negative_weight`` as recorded; 1.0 (the most probable class) where a file from before the choice
+        was recorded has no such key (null: chosen on validation rows)."""
+        if self.key_order and "negative_weight" not in self.key_order:
+            return 1.0
+        return self.negative_weight
+
+
+_TRAINING: _Check = (lambda v: isinstance(v, dict), "a JSON object", TrainingChoices.from_json)
+
+
+@dataclass(frozen=True)
 class ArtifactConfig(_Record):
     """A classifier artifact's ``config.json`` (see the module docstring).
 
@@ -188,7 +233,7 @@ class ArtifactConfig(_Record):
         encoder: :class:`EncoderSpec`.
         encoder_overlay: File name of the fine-tuned top layers beside the heads.
         finetune: Facts of the fine-tuning run.
-        training_options: The data choices of the run (``sada reproduce`` reads them back).
+        training_options: :class:`TrainingChoices`, the data choices of the run.
         theme_thresholds: Detection threshold per theme id.
         theme_calibration, theme_cross_validated: How the thresholds were chosen and scored.
         negative_rule: The weight on P(negative) and what each weight scored.
@@ -204,7 +249,7 @@ class ArtifactConfig(_Record):
     _CHECKS: ClassVar[dict[str, _Check]] = {
         "model_name": _STR, "labels": _STR_LIST, "tfidf_input": _TEXT_INPUT, "encoder_input": _TEXT_INPUT,
         "quantize": _BOOL, "seed": _INT, "encoder": _ENCODER, "encoder_overlay": _STR, "finetune": _OBJECT,
-        "training_options": _OBJECT, "theme_thresholds": _THRESHOLDS, "theme_calibration": _OBJECT,
+        "training_options": _TRAINING, "theme_thresholds": _THRESHOLDS, "theme_calibration": _OBJECT,
         "theme_cross_validated": _OBJECT, "negative_rule": _OBJECT, "model_version": _STR, "trained": _STR,
         "training_data": _COUNTS, "training_classes": _OBJECT, "theme_ids": _STR_LIST, "taxonomy": _OBJECT,
         "segment_below_confidence": _NUMBER,
@@ -219,7 +264,7 @@ class ArtifactConfig(_Record):
     encoder: EncoderSpec | None = None
     encoder_overlay: str | None = None
     finetune: dict[str, Any] | None = None
-    training_options: dict[str, Any] | None = None
+    training_options: TrainingChoices | None = None
     theme_thresholds: dict[str, float] | None = None
     theme_calibration: dict[str, Any] | None = None
     theme_cross_validated: dict[str, Any] | None = None
@@ -238,7 +283,7 @@ class ArtifactConfig(_Record):
         for f in fields(self):  # values set in code are checked as the file's are
             check = self._CHECKS.get(f.name)
             value = getattr(self, f.name)
-            if check is not None and value is not None and not isinstance(value, EncoderSpec):
+            if check is not None and value is not None and not isinstance(value, _Record):
                 object.__setattr__(self, f.name, _check(f.name, _plain(value), check))
 
     @classmethod

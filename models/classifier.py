@@ -33,8 +33,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sada.models.artifact_config import DEFAULT_MAX_LENGTH, ArtifactConfig, ArtifactConfigError, EncoderSpec
-from sada.models.encoder import DEFAULT_BATCH_SIZE, Encoder, encode_cached
+from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
+from sada.models.encoder import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
 from sada.models.taxonomy_head import adapt_theme_head, taxonomy_model_version

@@ -233,10 +233,10 @@ def _training_data_lines(config: ArtifactConfig, oof: dict[str, Any]) -> list[st
 def _data_choices(config: ArtifactConfig) -> str:
     """How the run chose its rows (``training_options``): the shared files and the caps per source."""
     opts = config.training_options
-    if not opts:
+    if opts is None or not opts.as_dict():
         return ""
-    caps = opts.get("source_caps") or {}
-    cap = opts.get("per_source_cap")
+    caps = opts.source_caps or {}
+    cap = opts.per_source_cap
     said = "Every row of each source" if cap is None else f"At most {cap} rows of each source"
     if caps:
         by = ", ".join(f"{s} {n}" for s, n in sorted(caps.items()))

@@ -220,13 +220,13 @@ def recorded_choices(config: ArtifactConfig | Mapping[str, Any]) -> dict[str, An
     if not isinstance(config, ArtifactConfig):
         config = ArtifactConfig.from_json(config)
     opts = config.training_options
-    if not opts:
+    if opts is None or not opts.as_dict():
         return {"negative_weight": 1.0}
-    out: dict[str, Any] = {"per_source_cap": opts.get("per_source_cap"),
-                           "source_caps": tuple(sorted((opts.get("source_caps") or {}).items())),
-                           "negative_weight": opts.get("negative_weight", 1.0)}
-    if opts.get("shared_files"):
-        out = {"shared_files": tuple(opts["shared_files"]), **out}
+    out: dict[str, Any] = {"per_source_cap": opts.per_source_cap,
+                           "source_caps": tuple(sorted((opts.source_caps or {}).items())),
+                           "negative_weight": opts.weight_on_negative}
+    if opts.shared_files:
+        out = {"shared_files": tuple(opts.shared_files), **out}
     return out
 
 

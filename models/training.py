@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from sada.models.artifact_config import ArtifactConfig, EncoderSpec
+from sada.models.artifact_config import ArtifactConfig, EncoderSpec, TrainingChoices
 from sada.models.classifier import Classifier
 from sada.models.data import (SHARED_TRAIN_FILES, calibration_rows, corpus_training_frame, sources_with_neutral,
                               theme_matrix, training_frame)
@@ -117,16 +117,18 @@ def _base_config(encoder: Encoder, encoder_path: Path | None, inputs: TextInputs
 
 
 def data_choices(corpus: bool, datasets: bool, shared_files: tuple[str, ...], per_source_cap: int | None,
-                 source_caps: dict[str, int] | None) -> dict[str, Any]:
+                 source_caps: dict[str, int] | None, negative_weight: float | None = 1.0) -> TrainingChoices:
     """What a run trained on, as ``config.json`` records it (``training_options``): ``sada reproduce`` and
     the model card read it back.
 
     Example:
-        >>> data_choices(True, True, ("a.csv",), None, {"a.csv": 2000})
-        {'corpus': True, 'shared_files': ['a.csv'], 'per_source_cap': None, 'source_caps': {'a.csv': 2000}}
+        >>> choices = data_choices(True, True, ("a.csv",), None, {"a.csv": 2000}, None)
+        >>> choices.shared_files, choices.source_caps, list(choices.as_dict())
+        (('a.csv',), {'a.csv': 2000}, ['corpus', 'shared_files', 'per_source_cap', 'source_caps', 'negative_weight'])
     """
-    return {"corpus": bool(corpus), "shared_files": list(shared_files) if datasets else [],
-            "per_source_cap": per_source_cap, "source_caps": dict(sorted((source_caps or {}).items()))}
+    return TrainingChoices(corpus=bool(corpus), shared_files=tuple(shared_files) if datasets else (),
+                           per_source_cap=per_source_cap, source_caps=dict(sorted((source_caps or {}).items())),
+                           negative_weight=negative_weight)
 
 
 def _encode_by_source(encoder: Encoder, df: pd.DataFrame, texts: list[str], cache_dir: Path) -> np.ndarray:
@@ -266,8 +268,8 @@ def train(
         # Heads train on fp32 vectors even when the artifact runs int8: measured on the shared test sets,
         # fp32-trained heads on the int8 encoder beat int8-trained heads (e.g. ATT macro-F1 0.735 vs 0.721).
         encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir)
-    options = {**data_choices(corpus is not None, datasets is not None, shared_files, per_source_cap, source_caps),
-               "negative_weight": negative_weight}
+    options = data_choices(corpus is not None, datasets is not None, shared_files, per_source_cap, source_caps,
+                           negative_weight)
     texts = df["text"].tolist()
     normaliser = Normaliser() if "normalised" in (inputs.tfidf, inputs.encoder) else None
     tfidf, x_tfidf, x_emb = _features(df, encoder, inputs, normaliser, "tfidf" in views, cache_dir)

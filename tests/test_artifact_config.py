@@ -84,3 +84,19 @@ def test_code_reading_keys_still_sees_the_json_object() -> None:
     config = ArtifactConfig.from_json(DEFAULT_ARTIFACT / "config.json")
     assert {**config} == json.loads((DEFAULT_ARTIFACT / "config.json").read_text(encoding="utf-8"))
     assert config["theme_thresholds"] == config.theme_thresholds
+
+
+def test_training_choices_are_typed_and_read_back_as_sada_reproduce_needs() -> None:
+    from sada.models.train_driver import recorded_choices
+
+    recorded = {"corpus": True, "shared_files": ["a.csv"], "per_source_cap": None, "source_caps": {"a.csv": 9},
+                "negative_weight": None}
+    config = ArtifactConfig.from_json({"training_options": recorded})
+    assert config.training_options.shared_files == ("a.csv",) and config.training_options.source_caps == {"a.csv": 9}
+    assert config.as_dict()["training_options"] == recorded  # nulls kept: null weight means "chosen"
+    assert recorded_choices(config)["negative_weight"] is None
+    older = {k: v for k, v in recorded.items() if k != "negative_weight"}  # written before the weight was recorded
+    assert recorded_choices({"training_options": older})["negative_weight"] == 1.0
+    assert recorded_choices(ArtifactConfig())["negative_weight"] == 1.0
+    with pytest.raises(ArtifactConfigError, match="expected a whole number for `training_options.per_source_cap`"):
+        ArtifactConfig.from_json({"training_options": {**recorded, "per_source_cap": "9"}})
