@@ -41,6 +41,8 @@ from typing import Iterable
 
 import numpy as np
 
+from sada.models.checkpoint_config import CheckpointConfig
+
 __all__ = ["Encoder", "EmbeddingFile", "encode_passages", "topic_vectors", "RowInt8Linear", "DEFAULT_BATCH_SIZE",
            "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_TOKENS", "PAD_MULTIPLE", "bucket_length", "checkpoint_sha256",
            "encode_cached", "inference_threads", "pad_arrays", "passage_prefix", "set_inference_threads"]
@@ -358,9 +360,9 @@ class Encoder:
             path = ensure_converted(cache_dir)
         path = _check_dir(Path(path))
         is_e5 = (path / _E5_MARKER).is_file() or "e5" in path.name.lower()
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        max_length = min(max_length, int(config.get("max_position_embeddings") or max_length))
-        tokenizer, pad_id = _read_tokenizer(path, max_length, config.get("pad_token_id"))
+        config = CheckpointConfig.from_json(path)
+        max_length = min(max_length, config.max_position_embeddings or max_length)
+        tokenizer, pad_id = _read_tokenizer(path, max_length, config.pad_token_id)
         encoder = cls(None, tokenizer, path, ("query: " if is_e5 else "") if prefix is None else prefix, max_length,
                       pad_id, quantize)
         encoder.overlay = None if overlay is None else Path(overlay)
@@ -369,7 +371,7 @@ class Encoder:
             logger.info("loaded encoder %s (int8, ONNX Runtime, overlay=%s)", path, overlay)
             return encoder
         if quantize and runtime == "onnx":
-            logger.info("encoder %s: no ONNX graph for model_type %r, int8 on torch", path, config.get("model_type"))
+            logger.info("encoder %s: no ONNX graph for model_type %r, int8 on torch", path, config.model_type)
         encoder.overlay = None
         encoder._load_torch(overlay, quantize)
         logger.info("loaded encoder %s (quantized=%s, torch, overlay=%s)", path, quantize, overlay)

@@ -26,7 +26,6 @@ sha256 (overlay included) and :data:`GRAPH_VERSION`, written atomically; :class:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from sada.models.checkpoint_config import CheckpointConfig
 from sada.pipeline.errors import ConfigError, ModelNotFoundError
 
 __all__ = ["GRAPH_VERSION", "RUNTIME_ENV", "RUNTIMES", "GraphRunner", "GraphSpec", "build_graph", "check_runtime",
@@ -118,15 +118,15 @@ def graph_spec(path: Path) -> GraphSpec | None:
 
     Known: BERT and XLM-R/RoBERTa encoders with absolute positions, GELU (erf) and one ``model.safetensors``.
     """
-    config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
-    kind = str(config.get("model_type", ""))
-    if (kind not in _POSITIONS or config.get("hidden_act", "gelu") != "gelu"
-            or config.get("position_embedding_type", "absolute") != "absolute"
-            or not (Path(path) / "model.safetensors").is_file()):
+    config = CheckpointConfig.from_json(Path(path))
+    kind = config.model_type
+    shape = (config.hidden_size, config.num_attention_heads, config.num_hidden_layers, config.max_position_embeddings)
+    if (kind not in _POSITIONS or config.hidden_act != "gelu" or config.position_embedding_type != "absolute"
+            or None in shape or not (Path(path) / "model.safetensors").is_file()):
         return None
-    return GraphSpec(kind, int(config["hidden_size"]), int(config["num_attention_heads"]),
-                     int(config["num_hidden_layers"]), float(config.get("layer_norm_eps", 1e-12)), _POSITIONS[kind],
-                     int(config.get("pad_token_id") or 0), int(config["max_position_embeddings"]))
+    return GraphSpec(kind, int(config.hidden_size), int(config.num_attention_heads), int(config.num_hidden_layers),
+                     float(config.layer_norm_eps), _POSITIONS[kind], config.pad_token_id or 0,
+                     int(config.max_position_embeddings))
 
 
 def position_ids(spec: GraphSpec, input_ids: np.ndarray) -> np.ndarray:
