@@ -29,7 +29,7 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Mapping
 
@@ -109,6 +109,22 @@ class _Record:
     _CHECKS: ClassVar[dict[str, _Check]] = {}
     #: fields a record built in code writes even when None.
     _ALWAYS: ClassVar[frozenset[str]] = frozenset()
+    #: the record's key in config.json (``config``: the whole file), named in errors.
+    _WHERE: ClassVar[str] = "config"
+
+    #: keys this version does not know, written back unchanged.
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, kw_only=True)
+    #: the keys in the order they were read (not compared).
+    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False, kw_only=True)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Any:
+        """The record of a parsed JSON object.
+
+        Raises:
+            ArtifactConfigError: a key of the wrong type, or not an object.
+        """
+        return cls(**cls._parse(data, cls._WHERE))
 
     @classmethod
     def _parse(cls, data: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -124,8 +140,8 @@ class _Record:
     def _items(self) -> Iterator[tuple[str, Any]]:
         """``(key, value)`` pairs as they are written."""
         values = {name: getattr(self, name) for name in self._CHECKS}
-        values.update(self.extra)  # type: ignore[attr-defined]
-        order: tuple[str, ...] = self.key_order  # type: ignore[attr-defined]
+        values.update(self.extra)
+        order = self.key_order
         written = [k for k in order if k in values]
         always = self._ALWAYS if not order else frozenset()
         written += [k for k in values if k not in order and (values[k] is not None or k in always)]
@@ -151,23 +167,13 @@ class EncoderSpec(_Record):
     _CHECKS: ClassVar[dict[str, _Check]] = {"name": _STR, "path": _STR, "sha256": _STR, "prefix": _STR,
                                             "max_length": _INT}
     _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS)
+    _WHERE: ClassVar[str] = "encoder"
 
     name: str | None = None
     path: str | None = None
     sha256: str | None = None
     prefix: str | None = None
     max_length: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
-    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "EncoderSpec":
-        """The spec of an ``encoder`` object.
-
-        Raises:
-            ArtifactConfigError: a key of the wrong type, or not an object.
-        """
-        return cls(**cls._parse(data, "encoder"))
 
 
 _ENCODER: _Check = (lambda v: isinstance(v, dict), "a JSON object", EncoderSpec.from_json)
@@ -189,23 +195,13 @@ class TrainingChoices(_Record):
     _CHECKS: ClassVar[dict[str, _Check]] = {"corpus": _BOOL, "shared_files": _STR_LIST, "per_source_cap": _INT,
                                             "source_caps": _COUNTS, "negative_weight": _NUMBER}
     _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS)
+    _WHERE: ClassVar[str] = "training_options"
 
     corpus: bool | None = None
     shared_files: tuple[str, ...] | None = None
     per_source_cap: int | None = None
     source_caps: dict[str, int] | None = None
     negative_weight: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
-    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "TrainingChoices":
-        """The choices of a ``training_options`` object.
-
-        Raises:
-            ArtifactConfigError: a key of the wrong type, or not an object.
-        """
-        return cls(**cls._parse(data, "training_options"))
 
     @property
     def weight_on_negative(self) -> float | None:
@@ -276,8 +272,6 @@ class ArtifactConfig(_Record):
     theme_ids: tuple[str, ...] | None = None
     taxonomy: dict[str, Any] | None = None
     segment_below_confidence: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
-    key_order: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for f in fields(self):  # values set in code are checked as the file's are
@@ -300,17 +294,11 @@ class ArtifactConfig(_Record):
             except ValueError as exc:
                 raise ArtifactConfigError(f"expected JSON in {source}, found {exc}; write valid JSON or train the "
                                           "artifact again with `sada train`") from None
-        return cls(**cls._parse(source, "config"))
+        return super().from_json(source)
 
     def to_json(self) -> str:
         """The text of ``config.json`` (two-space indent, UTF-8 kept, a final newline)."""
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2) + "\n"
-
-    def with_values(self, **values: Any) -> "ArtifactConfig":
-        """A copy with ``values`` set (field names, or unknown keys that go into ``extra``)."""
-        known = {k: v for k, v in values.items() if k in self._CHECKS}
-        extra = {**self.extra, **{k: v for k, v in values.items() if k not in self._CHECKS}}
-        return replace(self, **known, extra=extra)
 
     # --- what the classifier reads -----------------------------------------------------------------
     @property
