@@ -17,12 +17,16 @@ import numpy as np
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from sada.models.classifier import Classifier
 from sada.pipeline.taxonomy import Taxonomy, format_theme_cell
 
-__all__ = ["CANDIDATES_PER_PICK", "pick_for_labelling", "write_labelling_workbook"]
+__all__ = ["CANDIDATES_PER_PICK", "SHOWN_SCORE", "pick_for_labelling", "sample_pool", "labelling_rows",
+           "write_labelling_workbook"]
 
 #: The most uncertain ``CANDIDATES_PER_PICK * n`` items are the pool that diversity picks ``n`` from.
 CANDIDATES_PER_PICK = 4
+#: Theme scores from this one up are shown beside an item in the workbook (detected or close to it).
+SHOWN_SCORE = 0.2
 
 
 def pick_for_labelling(scores: np.ndarray, thresholds: np.ndarray, vectors: np.ndarray, n: int) -> list[int]:
@@ -43,6 +47,31 @@ def pick_for_labelling(scores: np.ndarray, thresholds: np.ndarray, vectors: np.n
         chosen.append(pick)
         nearest = np.maximum(nearest, vectors[pool] @ vectors[pick])
     return sorted(chosen, key=lambda i: (uncertainty[i], i))
+
+
+def sample_pool(items: Sequence[dict[str, Any]], pool: int, seed: int) -> list[dict[str, Any]]:
+    """At most ``pool`` of ``items`` (a seeded sample, in their order) to choose the items to label from.
+
+    >>> [r["i"] for r in sample_pool([{"i": i} for i in range(10)], 3, seed=0)]
+    [5, 6, 9]
+    """
+    if len(items) <= pool:
+        return list(items)
+    return [items[i] for i in sorted(np.random.default_rng(seed).choice(len(items), pool, replace=False))]
+
+
+def labelling_rows(classifier: Classifier, items: Sequence[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The ``n`` of stored ``items`` (``feedback_id``, ``language``, ``raw_text``) worth labelling
+    (:func:`pick_for_labelling` on the classifier's theme scores and vectors), as rows of
+    :func:`write_labelling_workbook`: the detected theme ids pre-filled, the scores of :data:`SHOWN_SCORE` and up."""
+    texts, languages = [r["raw_text"] for r in items], [r["language"] for r in items]
+    x_tfidf, x = classifier.features(texts, languages)
+    scores = classifier.themes.predict_proba(x, x_tfidf) if classifier.themes is not None else np.zeros((len(x), 0))
+    thresholds, ids = classifier.theme_thresholds, classifier.theme_ids
+    return [{"feedback_id": items[i]["feedback_id"], "language": items[i]["language"], "text": texts[i],
+             "themes": [t for j, t in enumerate(ids) if scores[i, j] >= thresholds[j]],
+             "scores": {t: float(scores[i, j]) for j, t in enumerate(ids) if scores[i, j] >= SHOWN_SCORE}}
+            for i in pick_for_labelling(scores, thresholds, x, n)]
 
 
 def write_labelling_workbook(path: str | Path, rows: Sequence[dict[str, Any]], taxonomy: Taxonomy,

@@ -471,14 +471,13 @@ def themes_score(themes: str, examples: str, model_path: str | None, as_json: bo
 def themes_sample(db: str | None, n: int, out: str, model_path: str | None, pool: int, seed: int,
                   themes: str | None) -> None:
     """Pick stored items to label (uncertain and diverse first), predicted themes pre-filled, into an XLSX."""
-    import numpy as np
-
     from sada.models.classifier import load_classifier
-    from sada.models.labelling import pick_for_labelling, write_labelling_workbook
+    from sada.models.labelling import labelling_rows, sample_pool, write_labelling_workbook
     from sada.pipeline.config import load_settings
     from sada.pipeline.errors import InputError
     from sada.pipeline.store import Store
     from sada.pipeline.taxonomy import load_taxonomy
+    from sada.progress import RowProgress, encoder_progress
 
     if not out.lower().endswith(".xlsx"):
         raise InputError(f"expected --out to end in .xlsx, found {out}; the labelling file is an Excel workbook")
@@ -486,21 +485,9 @@ def themes_sample(db: str | None, n: int, out: str, model_path: str | None, pool
     items = [r for r in store.feedback_rows(["feedback_id", "language", "raw_text"]) if r["raw_text"]]
     if not items:
         raise InputError("expected analysed items in the store to sample from, found none; run `sada analyze` first")
-    if len(items) > pool:
-        items = [items[i] for i in sorted(np.random.default_rng(seed).choice(len(items), pool, replace=False))]
     classifier = load_classifier(model_path, themes)
-    texts, languages = [r["raw_text"] for r in items], [r["language"] for r in items]
-    from sada.progress import RowProgress, encoder_progress
-
     with RowProgress(_stderr_console()) as progress, encoder_progress(progress, "scoring"):
-        x_tfidf, x = classifier.features(texts, languages)
-    scores = classifier.themes.predict_proba(x, x_tfidf) if classifier.themes is not None else np.zeros((len(x), 0))
-    thresholds = classifier.theme_thresholds
-    picked = pick_for_labelling(scores, thresholds, x, n)
-    ids = classifier.theme_ids
-    rows = [{"feedback_id": items[i]["feedback_id"], "language": items[i]["language"], "text": texts[i],
-             "themes": [t for j, t in enumerate(ids) if scores[i, j] >= thresholds[j]],
-             "scores": {t: float(scores[i, j]) for j, t in enumerate(ids) if scores[i, j] >= 0.2}} for i in picked]
+        rows = labelling_rows(classifier, sample_pool(items, pool, seed), n)
     taxonomy = load_taxonomy(themes)
     rtl = sum(r["language"] in ("ar", "fa", "mixed") for r in rows) * 2 >= len(rows)
     write_labelling_workbook(out, rows, taxonomy, right_to_left=rtl)
