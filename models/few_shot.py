@@ -5,8 +5,13 @@ Starting from the shipped classifier adapted to the taxonomy (:meth:`Classifier.
 * each theme that is new to the model and has at least :data:`MIN_POSITIVES` labelled positives gets
   a logistic regression on the encoder's vectors, blended with its zero-shot similarity score by how
   many positives it has (``n / (n + 10)``, at most 0.85, as for the trained themes), then with its
-  lexical evidence as in zero-shot (:mod:`sada.models.taxonomy_head`), and a threshold
-  chosen on out-of-fold predictions of the labelled texts (the best F1; :func:`best_f1_threshold`);
+  lexical evidence: the seeds' lexical row of zero-shot (:mod:`sada.models.taxonomy_head`), or, when it
+  scores a higher F1 out of fold (each fold at the threshold the other folds choose), a logistic
+  regression on the classifier's TF-IDF features of the labelled texts (``C`` = :data:`FIT_LEX_C`, the
+  trained themes' lexical heads'), blended half and half (:data:`FIT_LEX_WEIGHT`): the words a team's
+  customers use can say more than the few the file lists, but with a handful of examples the seeds
+  often say more. A threshold is chosen on out-of-fold predictions of the labelled texts (the best F1;
+  :func:`best_f1_threshold`);
 * themes without enough examples stay zero-shot;
 * themes the model was trained on keep their trained heads unless the team's texts say otherwise:
   with :data:`MIN_POSITIVES` labelled positives, the supervised head is fitted again on them (a
@@ -43,7 +48,8 @@ from sada.models.thresholds import THRESHOLD_GRID, best_f1_threshold
 from sada.pipeline.errors import InputError
 from sada.pipeline.taxonomy import Taxonomy
 
-__all__ = ["MIN_POSITIVES", "REFIT_MARGIN", "FewShotResult", "few_shot_card", "fit_themes", "fitted_model_version", "label_matrix", "read_examples"]
+__all__ = ["FEW_SHOT_METHOD", "FIT_LEX_C", "FIT_LEX_WEIGHT", "MIN_POSITIVES", "REFIT_MARGIN", "FewShotResult",
+           "few_shot_card", "fit_themes", "fitted_model_version", "label_matrix", "read_examples"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,13 @@ MAX_FOLDS = 5
 _C = 0.05  # the trained themes' regularisation (models/theme_training.py)
 #: How much a trained theme's cross-validated F1 must rise before its supervised head is fitted again.
 REFIT_MARGIN = 0.0
+#: A new theme's TF-IDF logistic regression: inverse regularisation (the trained themes' lexical heads')
+#: and its weight in the blend (a zero-shot theme's lexical weight).
+FIT_LEX_C = 5.0
+FIT_LEX_WEIGHT = 0.5
+#: Version of the few-shot fit, in the fitted model version (``+fit<N>-``); bump it whenever the fit changes.
+#: 1: encoder regression + seeds' lexical row; 2: or a TF-IDF regression in its place, chosen out of fold.
+FEW_SHOT_METHOD = 2
 
 
 @dataclass(frozen=True)
@@ -120,9 +133,10 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     thresholds = dict(classifier.config["theme_thresholds"])
     zero_shot_predicted = zero_shot >= head.threshold[None, :]
     predicted_oof = zero_shot_predicted.copy()
-    fitted, left, rethresholded = [], [], []
+    fitted, left, rethresholded, words = [], [], [], []
     weight, bias = head.supervised.weight.copy(), head.supervised.bias.copy()
     sup_weight = head.sup_weight.copy()
+    lex_rows, lex_bias, lex_weight = _lexical_arrays(head)
     for j, tid in enumerate(taxonomy.ids):
         n_pos = int(y[:, j].sum())
         if tid in base.theme_ids and MIN_POSITIVES <= n_pos < len(y):
@@ -140,25 +154,23 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
         if n_pos < MIN_POSITIVES or n_pos == len(y):
             left.append(tid)
             continue
-        w = min(0.85, n_pos / (n_pos + 10.0))
-        oof = np.zeros(len(y))
-        folds = _folds(len(y), n_pos, seed)
-        for f in np.unique(folds):
-            train, test = folds != f, folds == f
-            coef, b = fit_binary_logistic(xs[train], y[train, j], _C, seed, class_weight="balanced")
-            oof[test] = _blend(w * sigmoid(xs[test] @ coef + b) + (1 - w) * encoder_part[test, j],
-                               lexical_part, head.lex_weight, j, test)
-        t, _ = best_f1_threshold(oof, y[:, j], THRESHOLD_GRID)
-        predicted_oof[:, j] = oof >= t
-        weight[j], bias[j] = fit_binary_logistic(xs, y[:, j], _C, seed, class_weight="balanced")
-        sup_weight[j], thresholds[tid] = w, t
+        fit = _fit_new_theme(head, xs, x_tfidf, y[:, j], encoder_part[:, j], lexical_part, j, seed)
+        (weight[j], bias[j]), sup_weight[j], thresholds[tid], predicted_oof[:, j] = fit.supervised, fit.weight, \
+            fit.threshold, fit.predicted
+        if fit.lexical is not None:
+            lex_rows[j], lex_bias[j] = fit.lexical
+            lex_weight[j] = FIT_LEX_WEIGHT
+            words.append(tid)
         fitted.append(tid)
     head = replace(head, supervised=LinearHead(weight, bias, head.supervised.mean, head.supervised.scale),
-                   sup_weight=sup_weight, threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32))
+                   sup_weight=sup_weight, lex_weight=lex_weight,
+                   lexical=replace(head.lexical, weight=lex_rows, bias=lex_bias) if head.lexical is not None else None,
+                   threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32))
     config = {**classifier.config, "theme_thresholds": thresholds,
               "model_version": fitted_model_version(classifier.model_version, texts, labels),
               "taxonomy": {**classifier.config["taxonomy"], "zero_shot": left, "few_shot": fitted,
-                           "thresholds_rechosen": rethresholded, "labelled_texts": len(y)}}
+                           "thresholds_rechosen": rethresholded, "labelled_texts": len(y),
+                           "lexical_fitted": words}}
     fitted_classifier = Classifier(classifier.encoder, classifier.tfidf, classifier.sentiment, head, config)
     logger.info("themes fitted on %d labelled texts: %s; zero-shot: %s", len(y), ", ".join(fitted) or "none",
                 ", ".join(left) or "none")
@@ -166,16 +178,76 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
                          theme_prf(zero_shot_predicted, y, None, taxonomy.ids), len(y))
 
 
+@dataclass(frozen=True)
+class _NewThemeFit:
+    """A new theme's fitted parts: supervised row, its blend weight, lexical row (or None), threshold, and the
+    out-of-fold predictions on the labelled texts."""
+
+    supervised: tuple[np.ndarray, float]
+    weight: float
+    lexical: tuple[np.ndarray, float] | None
+    threshold: float
+    predicted: np.ndarray
+
+
+def _lexical_arrays(head: ThemeHead) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of the lexical head's rows, biases and blend weights (empty when the head has no lexical part)."""
+    if head.lexical is None:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.float32), head.lex_weight.copy()
+    return head.lexical.weight.copy(), head.lexical.bias.copy(), head.lex_weight.copy()
+
+
+def _fit_new_theme(head: ThemeHead, xs: np.ndarray, x_tfidf: object, truth: np.ndarray, zero_shot: np.ndarray,
+                   lexical_part: np.ndarray | None, j: int, seed: int) -> _NewThemeFit:
+    """A new theme fitted on its labels (module docstring): the encoder's logistic regression blended with
+    the zero-shot score, then with the seeds' lexical row or, when that does better out of fold, a logistic
+    regression on the TF-IDF features of the labelled texts; the threshold with the best out-of-fold F1."""
+    n_pos = int(truth.sum())
+    w = min(0.85, n_pos / (n_pos + 10.0))
+    words = x_tfidf is not None and head.lexical is not None
+    encoder_oof, words_oof = np.zeros(len(truth)), np.zeros(len(truth))
+    folds = _folds(len(truth), n_pos, seed)
+    for f in np.unique(folds):
+        train, test = folds != f, folds == f
+        coef, b = fit_binary_logistic(xs[train], truth[train], _C, seed, class_weight="balanced")
+        encoder_oof[test] = w * sigmoid(xs[test] @ coef + b) + (1 - w) * zero_shot[test]
+        if words:
+            lex_coef, lex_b = fit_binary_logistic(x_tfidf[train], truth[train], FIT_LEX_C, seed,
+                                                  class_weight="balanced")
+            words_oof[test] = sigmoid(np.asarray(x_tfidf[test] @ lex_coef).ravel() + lex_b)
+    oof = _blend(encoder_oof, lexical_part, head.lex_weight, j, np.ones(len(truth), dtype=bool))
+    fitted_words = (1 - FIT_LEX_WEIGHT) * encoder_oof + FIT_LEX_WEIGHT * words_oof
+    words = words and binary_f1(truth, _nested_predictions(fitted_words, truth, folds)) > binary_f1(
+        truth, _nested_predictions(oof, truth, folds))
+    oof = fitted_words if words else oof
+    t, _ = best_f1_threshold(oof, truth, THRESHOLD_GRID)
+    rows = fit_binary_logistic(x_tfidf, truth, FIT_LEX_C, seed, class_weight="balanced") if words else None
+    return _NewThemeFit(fit_binary_logistic(xs, truth, _C, seed, class_weight="balanced"), w, rows, t, oof >= t)
+
+
+def _nested_predictions(oof: np.ndarray, truth: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """Out-of-fold predictions, each fold at the threshold the other folds choose (so that two ways of
+    scoring are compared without either's threshold chosen on its own answers)."""
+    predicted = np.zeros(len(truth), dtype=bool)
+    for f in np.unique(folds):
+        t, _ = best_f1_threshold(oof[folds != f], truth[folds != f], THRESHOLD_GRID)
+        predicted[folds == f] = oof[folds == f] >= t
+    return predicted
+
+
 def fitted_model_version(model_version: str, texts: Sequence[str], labels: Sequence[str]) -> str:
-    """``model_version`` (an adapted one) with ``+fit-<8 hex>`` of the labelled texts before ``+themes-``: a
-    fitted artifact's analyses are never taken for the zero-shot ones of the same taxonomy (nor another fit's).
+    """``model_version`` (an adapted one) with ``+fit<method>-<8 hex of the labelled texts>`` before
+    ``+themes-``: a fitted artifact's analyses are never taken for the zero-shot ones of the same taxonomy,
+    nor for another fit's, nor for those of the same labels fitted by an older method (:data:`FEW_SHOT_METHOD`).
 
     >>> fitted_model_version("m+zs2+themes-c8c6d9a30eeb", ["late"], ["delivery"])
-    'm+zs2+fit-a8f7e835+themes-c8c6d9a30eeb'
+    'm+zs2+fit2-a8f7e835+themes-c8c6d9a30eeb'
+    >>> fitted_model_version("m+zs2+fit-0123abcd+themes-c8c6d9a30eeb", ["late"], ["delivery"])
+    'm+zs2+fit2-a8f7e835+themes-c8c6d9a30eeb'
     """
     base, _, taxonomy = model_version.partition("+themes-")
     digest = hashlib.sha256("\0".join(f"{t}\t{c}" for t, c in zip(texts, labels)).encode("utf-8")).hexdigest()[:8]
-    return f"{re.sub(r'[+]fit-[0-9a-f]+', '', base)}+fit-{digest}+themes-{taxonomy}"
+    return f"{re.sub(r'[+]fit[0-9]*-[0-9a-f]+', '', base)}+fit{FEW_SHOT_METHOD}-{digest}+themes-{taxonomy}"
 
 
 def _refit_trained(head: ThemeHead, x: np.ndarray, xs: np.ndarray, truth: np.ndarray, lexical_part: np.ndarray | None,
@@ -195,10 +267,7 @@ def _refit_trained(head: ThemeHead, x: np.ndarray, xs: np.ndarray, truth: np.nda
         coef, b = fit_binary_logistic(xs[train], truth[train], _C, seed, class_weight="balanced")
         oof[test] = _blend(w * sigmoid(xs[test] @ coef + b) + (1 - w) * zero_shot[test],
                            lexical_part, head.lex_weight, j, test)
-    predicted = np.zeros(len(truth), dtype=bool)  # each fold at the threshold the other folds choose, as the shipped
-    for f in np.unique(folds):
-        t, _ = best_f1_threshold(oof[folds != f], truth[folds != f], THRESHOLD_GRID)
-        predicted[folds == f] = oof[folds == f] >= t
+    predicted = _nested_predictions(oof, truth, folds)  # as the shipped head's: no threshold on its own answers
     if binary_f1(truth, predicted) <= binary_f1(truth, shipped_oof) + REFIT_MARGIN:
         return None
     t, _ = best_f1_threshold(oof, truth, THRESHOLD_GRID)
@@ -235,6 +304,8 @@ def few_shot_card(result: FewShotResult, taxonomy: Taxonomy, examples: str) -> s
              f"and fitted on {result.n} labelled texts from `{examples}` by `sada themes fit`. "
              "Sentiment is the shipped model's.", "",
              f"- Fitted on examples: {', '.join(result.fitted) or 'none'}",
+             f"- Lexical evidence from the labelled texts' words (else from the file's names and seeds): "
+             f"{', '.join(result.classifier.config['taxonomy'].get('lexical_fitted', [])) or 'none'}",
              f"- Zero-shot (fewer than {MIN_POSITIVES} examples): {', '.join(result.zero_shot) or 'none'}",
              f"- Trained themes (shipped heads): "
              f"{', '.join(t for t in taxonomy.ids if t not in result.fitted + result.zero_shot) or 'none'}; "
