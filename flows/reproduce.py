@@ -10,7 +10,6 @@ the tables as markdown (``<out>/tables.md``, also a Prefect artifact).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -49,12 +48,13 @@ def theme_metrics(truth: list[set[str]], predicted: list[set[str]], theme_ids: l
 @task(cache_policy=NO_CACHE)
 def retrain(model_dir: str, seed: int, datasets: str | None, corpus_dir: str) -> str:
     """Retrain the heads on the default model's fine-tuned encoder layers (``sada train --finetune`` redoes those)."""
+    from sada.models.artifact_config import ArtifactConfig
     from sada.models.classifier import DEFAULT_ARTIFACT
     from sada.models.finetune import OVERLAY_FILE
     from sada.models.train_driver import TrainOptions, recorded_choices, run_training
 
     overlay = DEFAULT_ARTIFACT / OVERLAY_FILE
-    shipped = json.loads((DEFAULT_ARTIFACT / "config.json").read_text(encoding="utf-8"))
+    shipped = ArtifactConfig.from_json(DEFAULT_ARTIFACT / "config.json")
     # the shipped heads' data choices (shared files, caps), so the same seed gives the shipped model again
     choices = recorded_choices(shipped) if datasets is not None else {}
     result = run_training(TrainOptions(out=Path(model_dir), seed=seed, corpus=Path(corpus_dir),

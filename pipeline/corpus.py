@@ -30,7 +30,7 @@ import pandas as pd
 
 from sada.pipeline.errors import CorpusError
 from sada.pipeline.nps import DETRACTOR_MAX, NPS_MAX, NPS_MIN, PROMOTER_MIN
-from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
+from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy, parse_theme_cell
 
 __all__ = [
     "LANGUAGES",
@@ -116,12 +116,6 @@ def theme_ids() -> list[str]:
     return load_taxonomy(default_taxonomy_path()).ids
 
 
-def _split_themes(value: Any) -> list[str]:
-    if not isinstance(value, str) or not value:
-        return []
-    return [t for t in value.split(";") if t]
-
-
 def _parse_json_dict(value: Any) -> dict[str, str]:
     if not isinstance(value, str) or not value:
         return {}
@@ -156,7 +150,7 @@ def load_feedback(corpus_dir: str | Path, split: str | None = None) -> pd.DataFr
     for col in ("rating", "nps_score"):
         df[col] = pd.to_numeric(df[col].replace("", None), errors="raise").astype("Int64")
     df["created_at"] = pd.to_datetime(df["created_at"], format="ISO8601")
-    df["themes"] = df["themes"].map(_split_themes)
+    df["themes"] = df["themes"].map(parse_theme_cell)
     df["theme_sentiment"] = df["theme_sentiment"].map(_parse_json_dict)
     if split is not None:
         df = df[df["split"] == split].reset_index(drop=True)

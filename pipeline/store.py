@@ -181,8 +181,9 @@ def _newest_analysis(*columns: str) -> Any:
 
 
 def item_date() -> Any:
-    """The date a stored item counts at, as SQL: when it was written, else when Sada received it (the report's
-    rule, :func:`sada.pipeline.report.data.report_date`; an input without dates still counts this week).
+    """The date a stored item counts at, as SQL: when it was written, else when Sada received it (the one home
+    of the rule: the report, ``sada export`` and its date filter read it; an input without dates still counts
+    this week).
 
     Example:
         >>> str(item_date())
@@ -529,10 +530,12 @@ class Store:
         """Stored feedback items (the named ``feedback`` columns), ordered by id.
 
         Args:
-            columns: Columns of the ``feedback`` table.
+            columns: Columns of the ``feedback`` table, or ``item_date``: the date the item counts at
+                (:func:`item_date`).
             run_id: Only the items that run wrote.
         """
-        query = select(*(feedback.c[c] for c in columns)).order_by(feedback.c.feedback_id)
+        query = select(*(item_date().label(c) if c == "item_date" else feedback.c[c] for c in columns)
+                       ).order_by(feedback.c.feedback_id)
         if run_id is not None:
             query = query.where(feedback.c.run_id == run_id)
         with self.engine.connect() as c:

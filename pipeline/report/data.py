@@ -17,7 +17,7 @@ import pandas as pd
 from sada.pipeline.classify import as_dict, complaint_themes  # re-exported: the one complaint rule
 
 __all__ = ["FEEDBACK_COLUMNS", "ChurnSnapshot", "as_dict", "complaint_themes", "load_feedback", "load_churn_snapshot",
-           "one_taxonomy", "reason_records", "report_date"]
+           "one_taxonomy", "reason_records"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,37 +51,25 @@ def reason_records(value: Any) -> list[dict[str, Any]]:
             else {"text": str(x), "feature": "", "key": "", "params": {}} for x in value if x]
 
 
-def report_date(created_at: pd.Series, ingested_at: pd.Series) -> pd.Series:
-    """The date an item counts at in the report: when it was written, or, for an item whose input had no
-    date, when Sada received it (an export without dates still gives this week's report its items).
-
-    Example:
-        >>> report_date(pd.Series(["2026-03-02", None]), pd.Series(["2026-06-01", "2026-06-05"])).dt.date.tolist()
-        [datetime.date(2026, 3, 2), datetime.date(2026, 6, 5)]
-    """
-    written, received = pd.to_datetime(created_at), pd.to_datetime(ingested_at)
-    return written.astype(received.dtype).fillna(received) if written.isna().any() else written
-
-
 def load_feedback(store: Any) -> pd.DataFrame:
     """Feedback items joined to their newest analysis.
 
     Items without an analysis row keep NA ``sentiment`` and empty theme dicts. An item with no date
-    counts at the time it was received (:func:`report_date`).
+    counts at the time it was received (:func:`sada.pipeline.store.item_date`).
 
     Args:
         store: An open :class:`sada.pipeline.store.Store`.
 
     Returns:
-        A frame with :data:`FEEDBACK_COLUMNS`; ``created_at`` is the :func:`report_date`.
+        A frame with :data:`FEEDBACK_COLUMNS`; ``created_at`` is the item's date (written, else received).
     """
-    columns = ["feedback_id", "customer_id", "created_at", "ingested_at", "source", "channel", "language",
-               "nps_score", "rating", "raw_text"]
-    fb = pd.DataFrame(store.feedback_rows(columns), columns=columns)
+    columns = ["feedback_id", "customer_id", "item_date", "source", "channel", "language", "nps_score", "rating",
+               "raw_text"]
+    fb = pd.DataFrame(store.feedback_rows(columns), columns=columns).rename(columns={"item_date": "created_at"})
     an = pd.DataFrame(store.newest_analyses(), columns=["feedback_id", "model_version", "sentiment", "themes",
                                                          "theme_sentiment", "is_complaint"])
     frame = fb.merge(an, on="feedback_id", how="left")
-    frame["created_at"] = report_date(frame["created_at"], frame["ingested_at"])
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
     frame["nps_score"] = pd.to_numeric(frame["nps_score"], errors="coerce")
     frame["themes"] = frame["themes"].map(as_dict)
     frame["theme_sentiment"] = frame["theme_sentiment"].map(as_dict)
