@@ -321,12 +321,3 @@ class ArtifactConfig(_Record):
     def zero_shot_themes(self) -> tuple[str, ...]:
         """The themes an adapted artifact detects with no training (``taxonomy.zero_shot``)."""
         return tuple((self.taxonomy or {}).get("zero_shot") or ())
-
-    # --- transitional: models/few_shot.py still reads keys (``config["..."]``, ``{**config}``) -----------
-    def keys(self) -> list[str]:
-        """The keys written (for ``{**config}`` in code not yet reading attributes)."""
-        return [k for k, _ in self._items()]
-
-    def __getitem__(self, key: str) -> Any:
-        """The JSON value of ``key`` (for code not yet reading attributes)."""
-        return self.as_dict()[key]

@@ -46,7 +46,7 @@ from sada.models.logistic import fit_binary_logistic
 from sada.models.metrics import binary_f1, theme_prf
 from sada.models.thresholds import THRESHOLD_GRID, best_f1_threshold
 from sada.pipeline.errors import InputError
-from sada.pipeline.taxonomy import Taxonomy
+from sada.pipeline.taxonomy import Taxonomy, parse_theme_cell
 
 __all__ = ["FEW_SHOT_METHOD", "FIT_LEX_C", "FIT_LEX_WEIGHT", "MIN_POSITIVES", "REFIT_MARGIN", "FewShotResult",
            "few_shot_card", "fit_themes", "fitted_model_version", "label_matrix", "read_examples"]
@@ -94,9 +94,7 @@ def label_matrix(labels: Sequence[str], taxonomy: Taxonomy) -> np.ndarray:
     y = np.zeros((len(labels), len(ids)), dtype=np.int64)
     unknown: set[str] = set()
     for i, cell in enumerate(labels):
-        for tid in (t.strip() for t in str(cell or "").split(";")):
-            if not tid:
-                continue
+        for tid in parse_theme_cell(cell):
             if tid in ids:
                 y[i, ids.index(tid)] = 1
             else:
@@ -130,7 +128,7 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     xs = (x - head.supervised.mean) / head.supervised.scale
     encoder_part, lexical_part = head.parts(x, x_tfidf)
     zero_shot = head.combine(encoder_part, lexical_part)  # new themes: zero-shot; trained ones: their shipped blend
-    thresholds = dict(classifier.config["theme_thresholds"])
+    thresholds = dict(classifier.config.theme_thresholds or {})
     zero_shot_predicted = zero_shot >= head.threshold[None, :]
     predicted_oof = zero_shot_predicted.copy()
     fitted, left, rethresholded, words = [], [], [], []
@@ -166,11 +164,11 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
                    sup_weight=sup_weight, lex_weight=lex_weight,
                    lexical=replace(head.lexical, weight=lex_rows, bias=lex_bias) if head.lexical is not None else None,
                    threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32))
-    config = {**classifier.config, "theme_thresholds": thresholds,
-              "model_version": fitted_model_version(classifier.model_version, texts, labels),
-              "taxonomy": {**classifier.config["taxonomy"], "zero_shot": left, "few_shot": fitted,
-                           "thresholds_rechosen": rethresholded, "labelled_texts": len(y),
-                           "lexical_fitted": words}}
+    config = replace(classifier.config, theme_thresholds=thresholds,
+                     model_version=fitted_model_version(classifier.model_version, texts, labels),
+                     taxonomy={**(classifier.config.taxonomy or {}), "zero_shot": left, "few_shot": fitted,
+                               "thresholds_rechosen": rethresholded, "labelled_texts": len(y),
+                               "lexical_fitted": words})
     fitted_classifier = Classifier(classifier.encoder, classifier.tfidf, classifier.sentiment, head, config)
     logger.info("themes fitted on %d labelled texts: %s; zero-shot: %s", len(y), ", ".join(fitted) or "none",
                 ", ".join(left) or "none")
@@ -299,18 +297,19 @@ def _rethreshold(p: np.ndarray, truth: np.ndarray, folds: np.ndarray, thresholds
 
 def few_shot_card(result: FewShotResult, taxonomy: Taxonomy, examples: str) -> str:
     """The model card of a ``sada themes fit`` artifact: what was fitted on what, and how well."""
+    fit_facts = result.classifier.config.taxonomy or {}
     lines = [f"# Sada classifier {result.classifier.model_version}", "",
              f"The shipped classifier adapted to the taxonomy `{taxonomy.source}` (version {taxonomy.version}) "
              f"and fitted on {result.n} labelled texts from `{examples}` by `sada themes fit`. "
              "Sentiment is the shipped model's.", "",
              f"- Fitted on examples: {', '.join(result.fitted) or 'none'}",
              f"- Lexical evidence from the labelled texts' words (else from the file's names and seeds): "
-             f"{', '.join(result.classifier.config['taxonomy'].get('lexical_fitted', [])) or 'none'}",
+             f"{', '.join(fit_facts.get('lexical_fitted', [])) or 'none'}",
              f"- Zero-shot (fewer than {MIN_POSITIVES} examples): {', '.join(result.zero_shot) or 'none'}",
              f"- Trained themes (shipped heads): "
              f"{', '.join(t for t in taxonomy.ids if t not in result.fitted + result.zero_shot) or 'none'}; "
              f"threshold chosen again on the labelled texts: "
-             f"{', '.join(result.classifier.config['taxonomy']['thresholds_rechosen']) or 'none'}", "",
+             f"{', '.join(fit_facts.get('thresholds_rechosen', [])) or 'none'}", "",
              "## Themes: cross-validated on the labelled texts", "",
              "Out-of-fold predictions (up to 5 folds), at the threshold chosen on them; the zero-shot column is "
              "the same texts scored with no examples.", "",

@@ -79,13 +79,6 @@ def test_a_broken_artifact_fails_with_its_config_error(tmp_path: Path) -> None:
         ArtifactConfig.from_json(tmp_path / "config.json")
 
 
-def test_code_reading_keys_still_sees_the_json_object() -> None:
-    # models/few_shot.py reads config["..."] and {**config} until it reads attributes
-    config = ArtifactConfig.from_json(DEFAULT_ARTIFACT / "config.json")
-    assert {**config} == json.loads((DEFAULT_ARTIFACT / "config.json").read_text(encoding="utf-8"))
-    assert config["theme_thresholds"] == config.theme_thresholds
-
-
 def test_training_choices_are_typed_and_read_back_as_sada_reproduce_needs() -> None:
     from sada.models.train_driver import recorded_choices
 
