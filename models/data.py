@@ -22,6 +22,7 @@ import pandas as pd
 from sada.pipeline.corpus import corpus_folder, load_feedback, theme_ids
 from sada.pipeline.errors import CorpusError, InputError
 from sada.pipeline.language import default_identifier
+from sada.pipeline.taxonomy import parse_theme_cell
 
 __all__ = [
     "shared_datasets_dir",
@@ -360,12 +361,7 @@ def parse_theme_labels(value: object) -> dict[str, str]:
         >>> parse_theme_labels("price;app"), parse_theme_labels(None)
         ({'price': '', 'app': ''}, {})
     """
-    if isinstance(value, (list, tuple)):
-        parts = [str(v) for v in value]
-    elif value is None or (isinstance(value, float) and value != value):
-        parts = []
-    else:
-        parts = str(value).split(";")
+    parts = [str(v) for v in value] if isinstance(value, (list, tuple)) else parse_theme_cell(value)
     out: dict[str, str] = {}
     for part in parts:
         theme, _, sentiment = part.strip().partition(":")
