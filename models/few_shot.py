@@ -203,16 +203,13 @@ def _fit_new_theme(head: ThemeHead, xs: np.ndarray, x_tfidf: object, truth: np.n
     n_pos = int(truth.sum())
     w = min(0.85, n_pos / (n_pos + 10.0))
     words = x_tfidf is not None and head.lexical is not None
-    encoder_oof, words_oof = np.zeros(len(truth)), np.zeros(len(truth))
     folds = _folds(len(truth), n_pos, seed)
-    for f in np.unique(folds):
+    encoder_oof = _encoder_oof(xs, truth, folds, w, zero_shot, seed)
+    words_oof = np.zeros(len(truth))
+    for f in np.unique(folds) if words else ():
         train, test = folds != f, folds == f
-        coef, b = fit_binary_logistic(xs[train], truth[train], _C, seed, class_weight="balanced")
-        encoder_oof[test] = w * sigmoid(xs[test] @ coef + b) + (1 - w) * zero_shot[test]
-        if words:
-            lex_coef, lex_b = fit_binary_logistic(x_tfidf[train], truth[train], FIT_LEX_C, seed,
-                                                  class_weight="balanced")
-            words_oof[test] = sigmoid(np.asarray(x_tfidf[test] @ lex_coef).ravel() + lex_b)
+        lex_coef, lex_b = fit_binary_logistic(x_tfidf[train], truth[train], FIT_LEX_C, seed, class_weight="balanced")
+        words_oof[test] = sigmoid(np.asarray(x_tfidf[test] @ lex_coef).ravel() + lex_b)
     oof = _blend(encoder_oof, lexical_part, head.lex_weight, j, np.ones(len(truth), dtype=bool))
     fitted_words = (1 - FIT_LEX_WEIGHT) * encoder_oof + FIT_LEX_WEIGHT * words_oof
     words = words and binary_f1(truth, _nested_predictions(fitted_words, truth, folds)) > binary_f1(
@@ -259,17 +256,25 @@ def _refit_trained(head: ThemeHead, x: np.ndarray, xs: np.ndarray, truth: np.nda
     _rethreshold(shipped, truth, folds, {"t": threshold}, "t", shipped_oof)
     zero_shot = head.zero_shot(x)[:, j]
     w = max(float(head.sup_weight[j]), min(0.85, n_pos / (n_pos + 10.0)))
-    oof = np.zeros(len(truth))
-    for f in np.unique(folds):
-        train, test = folds != f, folds == f
-        coef, b = fit_binary_logistic(xs[train], truth[train], _C, seed, class_weight="balanced")
-        oof[test] = _blend(w * sigmoid(xs[test] @ coef + b) + (1 - w) * zero_shot[test],
-                           lexical_part, head.lex_weight, j, test)
+    oof = _blend(_encoder_oof(xs, truth, folds, w, zero_shot, seed), lexical_part, head.lex_weight, j,
+                 np.ones(len(truth), dtype=bool))
     predicted = _nested_predictions(oof, truth, folds)  # as the shipped head's: no threshold on its own answers
     if binary_f1(truth, predicted) <= binary_f1(truth, shipped_oof) + REFIT_MARGIN:
         return None
     t, _ = best_f1_threshold(oof, truth, THRESHOLD_GRID)
     return fit_binary_logistic(xs, truth, _C, seed, class_weight="balanced"), w, t, predicted
+
+
+def _encoder_oof(xs: np.ndarray, truth: np.ndarray, folds: np.ndarray, w: float, zero_shot: np.ndarray,
+                 seed: int) -> np.ndarray:
+    """Out-of-fold encoder scores of one theme: a logistic regression on the standardised vectors of the
+    other folds, weighted ``w`` against the theme's zero-shot score."""
+    oof = np.zeros(len(truth))
+    for f in np.unique(folds):
+        train, test = folds != f, folds == f
+        coef, b = fit_binary_logistic(xs[train], truth[train], _C, seed, class_weight="balanced")
+        oof[test] = w * sigmoid(xs[test] @ coef + b) + (1 - w) * zero_shot[test]
+    return oof
 
 
 def _blend(encoder_part: np.ndarray, lexical_part: np.ndarray | None, lex_weight: np.ndarray, j: int,
