@@ -130,12 +130,25 @@ class Taxonomy:
 def parse_theme_cell(cell: Any) -> list[str]:
     """The theme ids of a labelling cell, ids joined by ``;`` (spaces around an id ignored; empty or missing: none).
 
+    Missing is ``None``, NaN (a spreadsheet's empty cell) or pandas' ``NA`` (an empty cell of a ``string``
+    column).
+
     >>> parse_theme_cell("delivery; price ;"), parse_theme_cell(""), parse_theme_cell(None)
     (['delivery', 'price'], [], [])
     """
-    if cell is None or cell != cell:  # None, or a spreadsheet's empty cell read as NaN
+    if _is_missing(cell):
         return []
     return [tid for tid in (t.strip() for t in str(cell).split(THEME_SEPARATOR)) if tid]
+
+
+def _is_missing(cell: Any) -> bool:
+    """None, NaN or NaT (not equal to itself), or pandas' ``NA`` (whose comparisons have no truth value)."""
+    if cell is None:
+        return True
+    try:
+        return bool(cell != cell)
+    except TypeError:  # pandas.NA: `NA != NA` is NA, and bool(NA) raises
+        return True
 
 
 def format_theme_cell(ids: Iterable[str]) -> str:

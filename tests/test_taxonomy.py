@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -16,7 +17,8 @@ from sada.models import taxonomy_head
 from sada.models.classifier import artifact_version
 from sada.models.taxonomy_head import ZERO_SHOT_METHOD
 from sada.pipeline.errors import TaxonomyError
-from sada.pipeline.taxonomy import check_file, default_taxonomy_path, load_taxonomy, pack_paths, taxonomy_problems
+from sada.pipeline.taxonomy import (check_file, default_taxonomy_path, load_taxonomy, pack_paths, parse_theme_cell,
+                                   taxonomy_problems)
 
 #: A theme the shipped model was never trained on, in a team's words (this project's own writing).
 PARKING = {"id": "parking", "names": {"ar": "مواقف السيارات", "fa": "پارکینگ", "en": "Parking"},
@@ -88,6 +90,24 @@ def test_shipped_taxonomies_are_valid(name):
 
 def test_the_packs_cover_the_domains_cx_teams_asked_for():
     assert {"food_delivery", "telecom", "banking", "ecommerce", "hotels"} <= set(pack_paths())
+
+
+@pytest.mark.parametrize("cell, ids", [
+    ("delivery;price", ["delivery", "price"]),
+    (" delivery ; ;price; ", ["delivery", "price"]),
+    ("delivery", ["delivery"]),
+    ("", []),
+    (";", []),
+    (None, []),
+    (float("nan"), []),
+    (np.nan, []),
+    (pd.NA, []),
+    (pd.NaT, []),
+    (pd.array([None], dtype="string")[0], []),  # an empty cell of pandas' string dtype
+    (pd.Series([None], dtype="str").iloc[0], []),
+])
+def test_a_theme_cell_parses_to_its_ids_and_missing_is_none(cell, ids):
+    assert parse_theme_cell(cell) == ids
 
 
 def test_the_taxonomy_is_part_of_the_model_version(tmp_path, monkeypatch):
