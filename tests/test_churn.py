@@ -180,6 +180,26 @@ def test_store_feedback_signals_use_newest_analysis(db_url):
     assert sig.loc[0, "model_version"] == "new" and sig.loc[0, "sentiment"] == "negative"
 
 
+def test_an_undated_item_counts_in_churn_features_at_its_ingested_date(db_url):
+    """The report's date rule (written, else received) dates the items churn features use too."""
+    store = Store.open(db_url)
+    base = {"content_hash": "h", "customer_id": "c1", "raw_text": "t", "normalised_text": "t", "source": "survey"}
+    store.add_feedback([{**base, "feedback_id": "x1", "created_at": pd.Timestamp("2025-01-01").to_pydatetime(),
+                         "nps_score": 9},
+                        {**base, "feedback_id": "x2", "content_hash": "h2", "created_at": None, "nps_score": 2}])
+    with store.engine.begin() as c:  # received on 2025-03-05
+        c.execute(feedback.update().values(ingested_at=pd.Timestamp("2025-03-05 10:00").to_pydatetime()))
+    sig = load_feedback_signals(store).set_index("feedback_id")
+    assert sig.loc["x2", "created_at"] == pd.Timestamp("2025-03-05 10:00")
+    assert sig.loc["x1", "created_at"] == pd.Timestamp("2025-01-01")  # a written date wins
+    cust = pd.DataFrame({"customer_id": ["c1"], "signup_date": pd.to_datetime(["2024-01-01"]),
+                         "churned": [0.0], "churn_date": pd.to_datetime([None])})
+    before = build_features(cust, sig.reset_index(), "2025-03-04", FeatureConfig(themes=THEMES))
+    after = build_features(cust, sig.reset_index(), "2025-06-30", FeatureConfig(themes=THEMES))
+    assert before.feedback_used == 1 and before.X.loc["c1", "nps_promoter"] == 1.0
+    assert after.feedback_used == 2 and after.X.loc["c1", "nps_detractor"] == 1.0
+
+
 # ------------------------------------------------------------------ model: calibration, reasons, segments
 
 @pytest.fixture(scope="module")

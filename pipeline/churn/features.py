@@ -3,9 +3,11 @@
 :func:`build_features` joins the customers to their analysed feedback and
 computes one row of features per customer *as of* a date. Nothing after the
 as-of date is used: a feedback item dated after it, or after the customer's
-churn date, changes no feature (``tests/test_churn.py`` checks this), and
-feedback items without a timestamp are left out of the per-customer features
-(they still count in the aggregate NPS and driver tables).
+churn date, changes no feature (``tests/test_churn.py`` checks this). A stored
+item counts at its date as the report and ``sada export`` read it: when it was
+written, else when Sada received it (:func:`sada.pipeline.store.item_date`); an
+item of a frame handed in without a date is left out of the per-customer features
+(it still counts in the aggregate NPS and driver tables).
 
 Each customer's *cutoff* is the as-of date, or the churn date for customers who
 had already churned by then: a churner's features are the ones they had when
@@ -134,14 +136,16 @@ class FeatureSet:
 def load_feedback_signals(store: Any) -> pd.DataFrame:
     """Feedback items joined to their newest analysis (latest ``analysed_at`` per item).
 
-    Items without analysis keep their NPS and timestamp, with ``sentiment`` NA and no themes.
+    Items without analysis keep their NPS and date, with ``sentiment`` NA and no themes. An item with no
+    date counts at the time it was received, as in the report (:func:`sada.pipeline.store.item_date`).
 
     Returns:
         Columns ``feedback_id, customer_id, created_at, source, nps_score, sentiment, themes,
-        theme_sentiment, is_complaint, model_version``.
+        theme_sentiment, is_complaint, model_version``; ``created_at`` is the item's date (written, else
+        received).
     """
-    columns = ["feedback_id", "customer_id", "created_at", "source", "nps_score"]
-    fb = pd.DataFrame(store.feedback_rows(columns), columns=columns)
+    columns = ["feedback_id", "customer_id", "item_date", "source", "nps_score"]
+    fb = pd.DataFrame(store.feedback_rows(columns), columns=columns).rename(columns={"item_date": "created_at"})
     an = pd.DataFrame(store.newest_analyses(), columns=["feedback_id", "model_version", "sentiment", "themes",
                                                          "theme_sentiment", "is_complaint"])
     merged = fb.merge(an, on="feedback_id", how="left")
