@@ -11,9 +11,11 @@ numbers keep their spelling, and keys this version does not know live in ``extra
 so an older or newer artifact still loads and saves unchanged.
 
 ``encoder`` is an :class:`EncoderSpec` and ``training_options`` a :class:`TrainingChoices` (what ``sada
-reproduce`` reads back). The other training results (``finetune``, ``theme_calibration``,
-``theme_cross_validated``, ``negative_rule``, ``training_classes``, ``taxonomy``) are recorded facts the model
-card prints: they are kept as JSON objects, checked to be objects.
+reproduce`` reads back). The training results the model card prints are typed records too:
+``finetune`` a :class:`FinetuneFacts`, ``theme_calibration`` a :class:`ThemeCalibration`,
+``theme_cross_validated`` a table of :class:`ThemeScore` per source and theme, ``negative_rule`` a
+:class:`NegativeRule` and ``taxonomy`` a :class:`TaxonomyFacts`; ``training_classes`` stays a JSON object.
+A JSON object set in code (``replace(config, taxonomy={...})``) becomes its record, checked the same way.
 
 Example:
     >>> cfg = ArtifactConfig.from_json({"model_version": "m-1", "tfidf_input": "normalised", "theme_ids": ["a"],
@@ -35,8 +37,9 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from sada.pipeline.errors import ConfigError
 
-__all__ = ["ArtifactConfig", "ArtifactConfigError", "EncoderSpec", "TrainingChoices", "TEXT_INPUTS",
-           "DEFAULT_SEGMENT_BELOW_CONFIDENCE"]
+__all__ = ["ArtifactConfig", "ArtifactConfigError", "EncoderSpec", "TrainingChoices", "FinetuneFacts",
+           "ThemeThreshold", "ThemeCalibration", "ThemeScore", "WeightScore", "NegativeRule", "TaxonomyFacts",
+           "TEXT_INPUTS", "DEFAULT_SEGMENT_BELOW_CONFIDENCE"]
 
 #: The text a view may read: as written, or as :class:`sada.pipeline.normalise.Normaliser` writes it.
 TEXT_INPUTS = ("raw", "normalised")
@@ -95,10 +98,23 @@ def _check(key: str, value: Any, check: _Check) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """A field's value as JSON holds it (tuples as lists, nested records as objects)."""
+    """A field's value as JSON holds it (tuples as lists, nested records as objects, tables of records too)."""
     if isinstance(value, _Record):
         return value.as_dict()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return list(value) if isinstance(value, tuple) else value
+
+
+def _record(record: Callable[[Any], Any]) -> _Check:
+    """The check of a nested record (its own keys checked by ``record``, a ``from_json``)."""
+    return (lambda v: isinstance(v, dict), "a JSON object", record)
+
+
+def _table(record: Callable[[Any], Any], expected: str) -> _Check:
+    """The check of an object of name: record (each value checked by ``record``, a ``from_json``)."""
+    return (lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), expected,
+            lambda v: {k: record(x) for k, x in v.items()})
 
 
 @dataclass(frozen=True)
@@ -176,7 +192,7 @@ class EncoderSpec(_Record):
     max_length: int | None = None
 
 
-_ENCODER: _Check = (lambda v: isinstance(v, dict), "a JSON object", EncoderSpec.from_json)
+_ENCODER = _record(EncoderSpec.from_json)
 
 
 @dataclass(frozen=True)
@@ -212,7 +228,152 @@ class TrainingChoices(_Record):
         return self.negative_weight
 
 
-_TRAINING: _Check = (lambda v: isinstance(v, dict), "a JSON object", TrainingChoices.from_json)
+_TRAINING = _record(TrainingChoices.from_json)
+
+
+@dataclass(frozen=True)
+class FinetuneFacts(_Record):
+    """How the encoder's top layers were fine-tuned (``finetune``: the overlay's metadata, copied).
+
+    Attributes:
+        top_layers, epochs, steps, lr, batch_size, max_length, seed: The run's settings and steps taken.
+        rows, three_class_rows, theme_labelled_rows: The rows trained on, with a neutral class, with themes.
+        seconds: Training time; device: Where it ran (absent: 2 CPU cores).
+        continued_from: The facts of the overlay this run started from (``sada train --finetune-from``).
+        file: Under ``continued_from`` only: that overlay's file name.
+    """
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {
+        "top_layers": _INT, "epochs": _INT, "steps": _INT, "lr": _NUMBER, "batch_size": _INT, "max_length": _INT,
+        "rows": _INT, "three_class_rows": _INT, "theme_labelled_rows": _INT, "seed": _INT, "seconds": _NUMBER,
+        "device": _STR, "continued_from": _record(lambda v: FinetuneFacts.from_json(v)), "file": _STR}
+    _WHERE: ClassVar[str] = "finetune"
+
+    top_layers: int | None = None
+    epochs: int | None = None
+    steps: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    max_length: int | None = None
+    rows: int | None = None
+    three_class_rows: int | None = None
+    theme_labelled_rows: int | None = None
+    seed: int | None = None
+    seconds: float | None = None
+    device: str | None = None
+    continued_from: FinetuneFacts | None = None
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class ThemeThreshold(_Record):
+    """How one theme's threshold was chosen (``theme_calibration.themes``): ``source`` is ``own`` (its own
+    held-out predictions) or ``pooled`` (too few positives: the pooled threshold)."""
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {"threshold": _NUMBER, "held_out_positives": _INT,
+                                            "held_out_known": _INT, "source": _STR}
+    _WHERE: ClassVar[str] = "theme_calibration.themes"
+
+    threshold: float | None = None
+    held_out_positives: int | None = None
+    held_out_known: int | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class ThemeCalibration(_Record):
+    """How the theme thresholds and the lexical weight were chosen (``theme_calibration``).
+
+    Attributes:
+        pooled_threshold, pooled_f1: The threshold best for all themes pooled, and its F1.
+        themes: Per theme id, its :class:`ThemeThreshold`.
+        lexical_weight: The weight of the TF-IDF theme score; lexical_weight_scores: micro-F1 per weight tried.
+    """
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {
+        "pooled_threshold": _NUMBER, "pooled_f1": _NUMBER,
+        "themes": _table(ThemeThreshold.from_json, "an object of theme id: threshold choice"),
+        "lexical_weight": _NUMBER, "lexical_weight_scores": _THRESHOLDS}
+    _WHERE: ClassVar[str] = "theme_calibration"
+
+    pooled_threshold: float | None = None
+    pooled_f1: float | None = None
+    themes: dict[str, ThemeThreshold] | None = None
+    lexical_weight: float | None = None
+    lexical_weight_scores: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class ThemeScore(_Record):
+    """Precision, recall, F1 and support of one theme (a cell of ``theme_cross_validated``)."""
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {"precision": _NUMBER, "recall": _NUMBER, "f1": _NUMBER,
+                                            "support": _INT}
+    _WHERE: ClassVar[str] = "theme_cross_validated"
+
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    support: int | None = None
+
+
+#: ``theme_cross_validated``: per source, per theme id (and ``micro``), a :class:`ThemeScore`.
+_SCORES_BY_THEME = _table(ThemeScore.from_json, "an object of theme id: scores")
+_CROSS_VALIDATED = _table(lambda v: _check("theme_cross_validated.<source>", v, _SCORES_BY_THEME),
+                          "an object of source: {theme id: scores}")
+
+
+@dataclass(frozen=True)
+class WeightScore(_Record):
+    """What one weight on P(negative) scored (a row of ``negative_rule.scores``; null: no negatives)."""
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {"mean_macro_f1": _NUMBER, "negative_precision": _NUMBER,
+                                            "negative_recall": _NUMBER, "negative_f1": _NUMBER}
+    _WHERE: ClassVar[str] = "negative_rule.scores"
+
+    mean_macro_f1: float | None = None
+    negative_precision: float | None = None
+    negative_recall: float | None = None
+    negative_f1: float | None = None
+
+
+@dataclass(frozen=True)
+class NegativeRule(_Record):
+    """The decision rule's weight on P(negative) (``negative_rule``): ``chosen`` is ``given``
+    (``--negative-weight``) or ``validation``; ``scores`` what each weight tried scored, by weight."""
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {"weight": _NUMBER, "chosen": _STR,
+                                            "scores": _table(WeightScore.from_json, "an object of weight: scores")}
+    _WHERE: ClassVar[str] = "negative_rule"
+
+    weight: float | None = None
+    chosen: str | None = None
+    scores: dict[str, WeightScore] | None = None
+
+
+@dataclass(frozen=True)
+class TaxonomyFacts(_Record):
+    """The taxonomy an adapted or fitted artifact detects (``taxonomy``).
+
+    Attributes:
+        source, version: The taxonomy file's name and content version.
+        zero_shot: Themes detected with no training; few_shot: themes fitted on examples (``sada themes fit``).
+        thresholds_rechosen: Trained themes whose threshold the fit chose again; labelled_texts: texts fitted on.
+        lexical_fitted: Themes whose lexical evidence comes from the labelled texts' words.
+    """
+
+    _CHECKS: ClassVar[dict[str, _Check]] = {
+        "source": _STR, "version": _STR, "zero_shot": _STR_LIST, "few_shot": _STR_LIST,
+        "thresholds_rechosen": _STR_LIST, "labelled_texts": _INT, "lexical_fitted": _STR_LIST}
+    _WHERE: ClassVar[str] = "taxonomy"
+
+    source: str | None = None
+    version: str | None = None
+    zero_shot: tuple[str, ...] | None = None
+    few_shot: tuple[str, ...] | None = None
+    thresholds_rechosen: tuple[str, ...] | None = None
+    labelled_texts: int | None = None
+    lexical_fitted: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -228,15 +389,16 @@ class ArtifactConfig(_Record):
         seed: Training seed.
         encoder: :class:`EncoderSpec`.
         encoder_overlay: File name of the fine-tuned top layers beside the heads.
-        finetune: Facts of the fine-tuning run.
+        finetune: :class:`FinetuneFacts` of the fine-tuning run.
         training_options: :class:`TrainingChoices`, the data choices of the run.
         theme_thresholds: Detection threshold per theme id.
-        theme_calibration, theme_cross_validated: How the thresholds were chosen and scored.
-        negative_rule: The weight on P(negative) and what each weight scored.
+        theme_calibration: :class:`ThemeCalibration`, how the thresholds were chosen.
+        theme_cross_validated: Per source, per theme id (and ``micro``), its out-of-fold :class:`ThemeScore`.
+        negative_rule: :class:`NegativeRule`, the weight on P(negative) and what each weight scored.
         model_version, trained: Version string and training date.
         training_data: Rows per source; training_classes: rows per source and class.
         theme_ids: Theme ids in the theme head's column order.
-        taxonomy: The taxonomy an adapted or fitted artifact detects (source, version, zero_shot, ...).
+        taxonomy: :class:`TaxonomyFacts`, the taxonomy an adapted or fitted artifact detects.
         segment_below_confidence: See :data:`DEFAULT_SEGMENT_BELOW_CONFIDENCE`.
         extra: Keys this version does not know, written back unchanged.
         key_order: The keys in the order they were read (not compared).
@@ -244,11 +406,12 @@ class ArtifactConfig(_Record):
 
     _CHECKS: ClassVar[dict[str, _Check]] = {
         "model_name": _STR, "labels": _STR_LIST, "tfidf_input": _TEXT_INPUT, "encoder_input": _TEXT_INPUT,
-        "quantize": _BOOL, "seed": _INT, "encoder": _ENCODER, "encoder_overlay": _STR, "finetune": _OBJECT,
-        "training_options": _TRAINING, "theme_thresholds": _THRESHOLDS, "theme_calibration": _OBJECT,
-        "theme_cross_validated": _OBJECT, "negative_rule": _OBJECT, "model_version": _STR, "trained": _STR,
-        "training_data": _COUNTS, "training_classes": _OBJECT, "theme_ids": _STR_LIST, "taxonomy": _OBJECT,
-        "segment_below_confidence": _NUMBER,
+        "quantize": _BOOL, "seed": _INT, "encoder": _ENCODER, "encoder_overlay": _STR,
+        "finetune": _record(FinetuneFacts.from_json), "training_options": _TRAINING,
+        "theme_thresholds": _THRESHOLDS, "theme_calibration": _record(ThemeCalibration.from_json),
+        "theme_cross_validated": _CROSS_VALIDATED, "negative_rule": _record(NegativeRule.from_json),
+        "model_version": _STR, "trained": _STR, "training_data": _COUNTS, "training_classes": _OBJECT,
+        "theme_ids": _STR_LIST, "taxonomy": _record(TaxonomyFacts.from_json), "segment_below_confidence": _NUMBER,
     }
 
     model_name: str | None = None
@@ -259,18 +422,18 @@ class ArtifactConfig(_Record):
     seed: int | None = None
     encoder: EncoderSpec | None = None
     encoder_overlay: str | None = None
-    finetune: dict[str, Any] | None = None
+    finetune: FinetuneFacts | None = None
     training_options: TrainingChoices | None = None
     theme_thresholds: dict[str, float] | None = None
-    theme_calibration: dict[str, Any] | None = None
-    theme_cross_validated: dict[str, Any] | None = None
-    negative_rule: dict[str, Any] | None = None
+    theme_calibration: ThemeCalibration | None = None
+    theme_cross_validated: dict[str, dict[str, ThemeScore]] | None = None
+    negative_rule: NegativeRule | None = None
     model_version: str | None = None
     trained: str | None = None
     training_data: dict[str, int] | None = None
     training_classes: dict[str, Any] | None = None
     theme_ids: tuple[str, ...] | None = None
-    taxonomy: dict[str, Any] | None = None
+    taxonomy: TaxonomyFacts | None = None
     segment_below_confidence: float | None = None
 
     def __post_init__(self) -> None:
@@ -320,4 +483,4 @@ class ArtifactConfig(_Record):
     @property
     def zero_shot_themes(self) -> tuple[str, ...]:
         """The themes an adapted artifact detects with no training (``taxonomy.zero_shot``)."""
-        return tuple((self.taxonomy or {}).get("zero_shot") or ())
+        return tuple(self.taxonomy.zero_shot or ()) if self.taxonomy is not None else ()

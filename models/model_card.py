@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
+from sada.models.artifact_config import (ArtifactConfig, ArtifactConfigError, EncoderSpec, FinetuneFacts, ThemeScore,
+                                         ThemeThreshold)
 
 __all__ = ["model_card", "measured_speed_section", "SPEED_HEADING", "EXAMPLE_CONFIG"]
 
@@ -29,7 +30,7 @@ def _theme_section(config: ArtifactConfig, corpus_rows: list[dict[str, Any]]) ->
     thresholds = config.theme_thresholds or {}
     if not thresholds:
         return []
-    cal = (config.theme_calibration or {}).get("themes", {})
+    cal = (config.theme_calibration.themes if config.theme_calibration else None) or {}
     cv = config.theme_cross_validated or {}
     test = next((r for r in corpus_rows if r["task"] == "themes"), None)
     sources = sorted(cv)
@@ -51,23 +52,31 @@ def _theme_section(config: ArtifactConfig, corpus_rows: list[dict[str, Any]]) ->
         "|---|---|---|" + "---|" * len(sources) + ("---|" if test else ""),
     ]
     for tid, t in thresholds.items():
-        c = cal.get(tid, {})
-        cells = []
-        for s in sources:
-            m = cv[s].get(tid, {})
-            cells.append(f"{m['precision']:.2f} / {m['recall']:.2f} / {m['f1']:.2f} ({m['support']})"
-                         if m.get("support") else "-")
+        c = cal.get(tid) or ThemeThreshold()
+        cells = [_prf(cv[s].get(tid)) for s in sources]
         if test:
             m = test.get("per_theme", {}).get(tid)
             cells.append(f"{m['precision']:.2f} / {m['recall']:.2f} / {m['f1']:.2f} ({m['support']})" if m else "-")
-        own = "" if c.get("source") == "own" else " (pooled)"
-        lines.append(f"| {tid} | {t:.2f}{own} | {c.get('held_out_positives', 0)} | " + " | ".join(cells) + " |")
-    micro = [f"{s}: {cv[s]['micro']['f1']:.3f}" for s in sources if "micro" in cv[s]]
+        own = "" if c.source == "own" else " (pooled)"
+        lines.append(f"| {tid} | {t:.2f}{own} | {c.held_out_positives or 0} | " + " | ".join(cells) + " |")
+    micro = [f"{s}: {cv[s]['micro'].f1:.3f}" for s in sources if "micro" in cv[s]]
     if test:
         micro.append(f"corpus test split: {test['micro_f1']:.3f} (P {test['micro_precision']:.3f}, "
                      f"R {test['micro_recall']:.3f})")
     lines += ["", "Micro-F1 (support in brackets above): " + "; ".join(micro) + "."]
     return lines
+
+
+def _prf(score: ThemeScore | None) -> str:
+    """A theme's cell ``P / R / F1 (support)``, or ``-`` where it had no positives.
+
+    Example:
+        >>> _prf(ThemeScore(precision=0.5, recall=1.0, f1=0.667, support=2)), _prf(ThemeScore(support=0))
+        ('0.50 / 1.00 / 0.67 (2)', '-')
+    """
+    if score is None or not score.support:
+        return "-"
+    return f"{score.precision:.2f} / {score.recall:.2f} / {score.f1:.2f} ({score.support})"
 
 
 def _has_corpus(config: ArtifactConfig) -> bool:
@@ -92,42 +101,43 @@ def _neutral_sources(config: ArtifactConfig) -> list[str]:
 
 def _decision_rule(config: ArtifactConfig) -> str:
     """The card's bullet on how a sentiment label is chosen from the probabilities."""
-    rule = config.negative_rule or {}
-    how = "given by `--negative-weight`" if rule.get("chosen") == "given" else "chosen on validation predictions"
-    if not rule or rule.get("weight", 1.0) == 1.0:
+    rule = config.negative_rule
+    how = ("given by `--negative-weight`" if rule is not None and rule.chosen == "given"
+           else "chosen on validation predictions")
+    if rule is None or rule.weight in (None, 1.0):
         return "- Sentiment label: the most probable class" + (
             f" (a weight of 1 on P(negative), {how}; what other weights score: see \"Negatives\" below)."
-            if rule else ".")
-    return (f"- Sentiment label: the most probable class after P(negative) is multiplied by {rule['weight']} and "
+            if rule is not None else ".")
+    return (f"- Sentiment label: the most probable class after P(negative) is multiplied by {rule.weight} and "
             "the probabilities renormalised (the stacker's negative bias is raised by its logarithm, so the "
             f"stored probabilities carry the weight); {how}, see \"Negatives\" below.")
 
 
 def _negative_lines(config: ArtifactConfig) -> list[str]:
     """The weights on P(negative) that were tried and what each scored on the validation predictions."""
-    rule = config.negative_rule or {}
-    if not rule.get("scores"):
+    rule = config.negative_rule
+    if rule is None or not rule.scores:
         return []
     lines = ["", "## Negatives: the decision rule", "",
              "A weight w on P(negative) (label = argmax after P(negative) x w, renormalised) is chosen on the "
              "stacker's rows (calibration rows of the sources with a neutral class, which no held-out or test set "
              "shares): the w with the best macro-F1 averaged over sources, so that no single domain decides; ties "
-             f"go to the w nearest 1. Chosen: w = {rule['weight']}. Averages over sources:", "",
+             f"go to the w nearest 1. Chosen: w = {rule.weight}. Averages over sources:", "",
              "| w | mean macro-F1 | negative precision | negative recall | negative F1 |", "|---|---|---|---|---|"]
-    for w, m in rule["scores"].items():
-        mark = " (chosen)" if float(w) == float(rule["weight"]) else ""
-        cells = " | ".join("-" if m.get(k) is None else f"{m[k]:.3f}"
-                           for k in ("mean_macro_f1", "negative_precision", "negative_recall", "negative_f1"))
+    for w, m in rule.scores.items():
+        mark = " (chosen)" if rule.weight is not None and float(w) == float(rule.weight) else ""
+        cells = " | ".join("-" if v is None else f"{v:.3f}"
+                           for v in (m.mean_macro_f1, m.negative_precision, m.negative_recall, m.negative_f1))
         lines.append(f"| {w}{mark} | {cells} |")
     return lines
 
 
 def _lexical_weight(config: ArtifactConfig) -> str:
-    cal = config.theme_calibration or {}
-    if "lexical_weight" not in cal:
+    cal = config.theme_calibration
+    if cal is None or cal.lexical_weight is None:
         return "0.5 (not calibrated)"
-    scores = ", ".join(f"{w}: {f:.3f}" for w, f in cal.get("lexical_weight_scores", {}).items())
-    return f"{cal['lexical_weight']} (held-out micro-F1 by weight: {scores})"
+    scores = ", ".join(f"{w}: {f:.3f}" for w, f in (cal.lexical_weight_scores or {}).items())
+    return f"{cal.lexical_weight} (held-out micro-F1 by weight: {scores})"
 
 
 def _encoder_training(config: ArtifactConfig) -> str:
@@ -135,13 +145,28 @@ def _encoder_training(config: ArtifactConfig) -> str:
     ft = config.finetune
     if not config.encoder_overlay:
         return "frozen"
-    if not ft:
+    if ft is None or not ft.as_dict():
         return "fine-tuned"
-    return (f"top {ft['top_layers']} layers fine-tuned, multi-task: {ft['epochs']} epochs, {ft['steps']} steps of "
-            f"{ft['batch_size']} x {ft['max_length']} tokens, lr {ft['lr']}, on {ft['rows']} rows "
-            f"({ft['three_class_rows']} with a neutral class, {ft['theme_labelled_rows']} theme-labelled; sentiment "
+    minutes = "?" if ft.seconds is None else f"{ft.seconds / 60:.0f}"
+    return (f"top {ft.top_layers} layers fine-tuned, multi-task: {ft.epochs} epochs, {ft.steps} steps of "
+            f"{ft.batch_size} x {ft.max_length} tokens, lr {ft.lr}, on {ft.rows} rows "
+            f"({ft.three_class_rows} with a neutral class, {ft.theme_labelled_rows} theme-labelled; sentiment "
             "loss over negative/positive only for two-class rows, masked theme BCE); "
-            f"{ft['seconds'] / 60:.0f} minutes on {ft.get('device', '2 CPU cores')}")
+            f"{minutes} minutes on {ft.device or '2 CPU cores'}" + _continued(ft))
+
+
+def _continued(ft: FinetuneFacts) -> str:
+    """Where a continued fine-tune started (``sada train --finetune-from``), in words; ``""`` for none.
+
+    Example:
+        >>> _continued(FinetuneFacts(continued_from=FinetuneFacts(file="encoder_top.safetensors", steps=2061)))
+        ', continuing from the fine-tuned layers `encoder_top.safetensors` (themselves 2061 steps)'
+    """
+    before = ft.continued_from
+    if before is None:
+        return ""
+    steps = f" (themselves {before.steps} steps)" if before.steps is not None else ""
+    return f", continuing from the fine-tuned layers `{before.file or 'encoder_top.safetensors'}`{steps}"
 
 
 def _model_lines(config: ArtifactConfig) -> list[str]:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
+from sada.models.artifact_config import (ArtifactConfig, ArtifactConfigError, EncoderSpec, FinetuneFacts,
+                                         NegativeRule, TaxonomyFacts, ThemeCalibration, ThemeScore, ThemeThreshold)
 from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
 from sada.pipeline.errors import ConfigError, SadaError
 
@@ -21,6 +22,42 @@ def test_the_shipped_config_round_trips_byte_for_byte() -> None:
     assert config.encoder is not None and len(config.encoder.sha256 or "") == 64
     assert config.theme_ids and set(config.theme_ids) == set(config.theme_thresholds or {})
     assert config.extra == {}  # every key the shipped model has is a typed field
+
+
+def test_the_shipped_training_facts_are_typed_records() -> None:
+    config = ArtifactConfig.from_json(DEFAULT_ARTIFACT / "config.json")
+    assert isinstance(config.finetune, FinetuneFacts) and config.finetune.top_layers == 12
+    assert isinstance(config.theme_calibration, ThemeCalibration)
+    delivery = config.theme_calibration.themes["delivery"]
+    assert isinstance(delivery, ThemeThreshold) and delivery.source in ("own", "pooled")
+    assert delivery.threshold == config.theme_thresholds["delivery"]
+    scores = next(iter(config.theme_cross_validated.values()))
+    assert isinstance(scores["micro"], ThemeScore) and 0 <= scores["micro"].f1 <= 1
+
+
+def test_nested_facts_keep_unknown_keys_nulls_and_order() -> None:
+    data = {"negative_rule": {"scores": {"1.0": {"negative_f1": None, "mean_macro_f1": 0.5, "later": 1}},
+                              "weight": 1.0, "chosen": "given"},
+            "finetune": {"steps": 2, "continued_from": {"file": "encoder_top.safetensors", "steps": 5, "new": "x"}},
+            "taxonomy": {"version": "v", "source": "mine", "zero_shot": []},
+            "theme_calibration": {"themes": {"a": {"source": "own", "threshold": 0.4}}, "pooled_f1": float("nan")}}
+    config = ArtifactConfig.from_json(data)
+    assert config.to_json() == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    assert config.negative_rule == NegativeRule.from_json(data["negative_rule"]) and config.negative_rule.weight == 1.0
+    assert config.negative_rule.scores["1.0"].extra == {"later": 1}
+    assert config.finetune.continued_from.file == "encoder_top.safetensors" and config.finetune.continued_from.steps == 5
+    assert config.taxonomy.zero_shot == () and config.zero_shot_themes == ()
+
+
+def test_a_fact_set_in_code_as_an_object_becomes_its_record() -> None:
+    config = replace(ArtifactConfig(), taxonomy={"source": "mine", "zero_shot": ["parking"]},
+                     finetune={"steps": 3, "lr": 1e-5})
+    assert config.taxonomy == TaxonomyFacts(source="mine", zero_shot=("parking",))
+    assert config.finetune.steps == 3 and config.zero_shot_themes == ("parking",)
+    assert config.as_dict() == {"finetune": {"steps": 3, "lr": 1e-5},
+                                "taxonomy": {"source": "mine", "zero_shot": ["parking"]}}
+    fitted = replace(config, taxonomy=replace(config.taxonomy, few_shot=("atm",), labelled_texts=40))
+    assert list(fitted.as_dict()["taxonomy"]) == ["source", "zero_shot", "few_shot", "labelled_texts"]
 
 
 def test_unknown_keys_nulls_and_order_survive_a_round_trip() -> None:
@@ -42,20 +79,30 @@ def test_a_config_built_in_code_is_written_in_train_order() -> None:
                                            "max_length": 8}  # path: null, as sada train writes it
 
 
-@pytest.mark.parametrize("key, value, expected", [
-    ("seed", "0", "a whole number"),
-    ("quantize", 1, "true or false"),
-    ("tfidf_input", "lowercase", "raw or normalised"),
-    ("theme_ids", "delivery;price", "a list of strings"),
-    ("theme_thresholds", {"delivery": "0.4"}, "an object of theme id: number"),
-    ("training_data", {"corpus": 1.5}, "an object of source: whole number"),
-    ("encoder", {"max_length": "256"}, "a whole number"),
-])
-def test_a_wrong_type_says_expected_found_and_how_to_fix(key: str, value: object, expected: str) -> None:
+#: key, its value, the type expected, and the value found as the message quotes it (nested: the wrong leaf)
+WRONG_TYPES = [
+    ("seed", "0", "a whole number", "'0'"),
+    ("quantize", 1, "true or false", "1"),
+    ("tfidf_input", "lowercase", "raw or normalised", "'lowercase'"),
+    ("theme_ids", "delivery;price", "a list of strings", "'delivery;price'"),
+    ("theme_thresholds", {"delivery": "0.4"}, "an object of theme id: number", "{'delivery': '0.4'}"),
+    ("training_data", {"corpus": 1.5}, "an object of source: whole number", "{'corpus': 1.5}"),
+    ("encoder", {"max_length": "256"}, "a whole number", "'256'"),
+    ("negative_rule", {"weight": "1.5"}, "a number", "'1.5'"),
+    ("negative_rule", {"scores": {"1.0": {"mean_macro_f1": "0.7"}}}, "a number", "'0.7'"),
+    ("theme_calibration", {"themes": {"delivery": {"held_out_positives": 2.5}}}, "a whole number", "2.5"),
+    ("theme_cross_validated", {"corpus dev": [0.5]}, "an object of theme id: scores", "[0.5]"),
+    ("finetune", {"continued_from": {"steps": "10"}}, "a whole number", "'10'"),
+    ("taxonomy", {"zero_shot": "parking"}, "a list of strings", "'parking'"),
+]
+
+
+@pytest.mark.parametrize("key, value, expected, found", WRONG_TYPES)
+def test_a_wrong_type_says_expected_found_and_how_to_fix(key: str, value: object, expected: str, found: str) -> None:
     with pytest.raises(ArtifactConfigError) as info:
         ArtifactConfig.from_json({key: value})
     message = str(info.value)
-    assert f"expected {expected}" in message and repr(value if key != "encoder" else "256") in message
+    assert f"expected {expected}" in message and f"`{key}" in message and f"found {found} (" in message
     assert "sada train" in message and isinstance(info.value, ConfigError) and isinstance(info.value, SadaError)
 
 

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from sada.cli import main
+from sada.models.artifact_config import ArtifactConfig
 from sada.models.data import (ALL_TRAIN_FILES, DATASETS_ENV, NEW_TRAIN_FILES, SHARED_TRAIN_FILES, calibration_rows,
                               check_shared_files, training_frame)
 from sada.models.sentiment_training import choose_negative_weight, weigh_negative
@@ -143,7 +144,11 @@ def test_cli_data_choices_reach_the_artifact(tmp_path: Path, datasets: Path, mon
                                        "fa_neshan_places.csv", "--source-cap", "fa_neshan_places.csv=15",
                                        "--negative-weight", "auto", "--no-evaluate", "--json"])
     assert result.exit_code == 0, result.output
-    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    text = (out / "config.json").read_text(encoding="utf-8")
+    typed = ArtifactConfig.from_json(out / "config.json")
+    assert typed.to_json() == text and typed.extra == {}  # a trained artifact round trips byte for byte
+    assert typed.negative_rule.chosen == "validation" and "1.0" in typed.negative_rule.scores  # read as attributes
+    config = json.loads(text)
     assert config["training_options"] == {"corpus": False, "per_source_cap": None,
                                           "shared_files": ["fa_snappfood_train.csv", "fa_neshan_places.csv"],
                                           "source_caps": {"fa_neshan_places.csv": 15}, "negative_weight": None}
