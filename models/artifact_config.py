@@ -206,11 +206,13 @@ class TrainingChoices(_Record):
         per_source_cap: At most this many rows a source, or None for every row.
         source_caps: A cap of its own per named source.
         negative_weight: The weight on P(negative) asked for; None: chosen on validation rows.
+        finetune_from: The overlay the encoder's fine-tuning continued from (``sada train --finetune-from``);
+            absent when it started from the base encoder.
     """
 
     _CHECKS: ClassVar[dict[str, _Check]] = {"corpus": _BOOL, "shared_files": _STR_LIST, "per_source_cap": _INT,
-                                            "source_caps": _COUNTS, "negative_weight": _NUMBER}
-    _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS)
+                                            "source_caps": _COUNTS, "negative_weight": _NUMBER, "finetune_from": _STR}
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS) - {"finetune_from"}
     _WHERE: ClassVar[str] = "training_options"
 
     corpus: bool | None = None
@@ -218,6 +220,7 @@ class TrainingChoices(_Record):
     per_source_cap: int | None = None
     source_caps: dict[str, int] | None = None
     negative_weight: float | None = None
+    finetune_from: str | None = None
 
     @property
     def weight_on_negative(self) -> float | None:

@@ -152,21 +152,24 @@ def _encoder_training(config: ArtifactConfig) -> str:
             f"{ft.batch_size} x {ft.max_length} tokens, lr {ft.lr}, on {ft.rows} rows "
             f"({ft.three_class_rows} with a neutral class, {ft.theme_labelled_rows} theme-labelled; sentiment "
             "loss over negative/positive only for two-class rows, masked theme BCE); "
-            f"{minutes} minutes on {ft.device or '2 CPU cores'}" + _continued(ft))
+            f"{minutes} minutes on {ft.device or '2 CPU cores'}"
+            + _continued(ft, config.training_options.finetune_from if config.training_options else None))
 
 
-def _continued(ft: FinetuneFacts) -> str:
-    """Where a continued fine-tune started (``sada train --finetune-from``), in words; ``""`` for none.
+def _continued(ft: FinetuneFacts, path: str | None) -> str:
+    """Where a continued fine-tune started (``sada train --finetune-from``: the ``path`` given, else the file
+    name the overlay's facts keep), in words; ``""`` for none.
 
     Example:
-        >>> _continued(FinetuneFacts(continued_from=FinetuneFacts(file="encoder_top.safetensors", steps=2061)))
-        ', continuing from the fine-tuned layers `encoder_top.safetensors` (themselves 2061 steps)'
+        >>> _continued(FinetuneFacts(continued_from=FinetuneFacts(file="encoder_top.safetensors", steps=2061)),
+        ...            "models/default/encoder_top.safetensors")
+        ', continuing from the fine-tuned layers `models/default/encoder_top.safetensors` (themselves 2061 steps)'
     """
     before = ft.continued_from
     if before is None:
         return ""
     steps = f" (themselves {before.steps} steps)" if before.steps is not None else ""
-    return f", continuing from the fine-tuned layers `{before.file or 'encoder_top.safetensors'}`{steps}"
+    return f", continuing from the fine-tuned layers `{path or before.file or 'encoder_top.safetensors'}`{steps}"
 
 
 def _model_lines(config: ArtifactConfig) -> list[str]:

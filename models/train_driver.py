@@ -15,18 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from safetensors import SafetensorError, safe_open
+
 from sada.models.artifact_config import ArtifactConfig
 from sada.models.data import NEW_TRAIN_FILES, SHARED_TRAIN_FILES, STATEMENTS_SOURCE, check_shared_files
 from sada.models.encoder import Encoder
 from sada.models.evaluation import evaluate_corpus_test, evaluate_sentence_probe, evaluate_shared
-from sada.models.finetune import finetune_encoder
+from sada.models.finetune import OVERLAY_FILE, finetune_encoder
 from sada.models.model_card import measured_speed_section, model_card
 from sada.models.training import train
 from sada.pipeline.errors import InputError
 
 __all__ = ["TrainOptions", "run_training", "package_dirs", "check_artifact_dir", "parse_source_caps", "MIN_CAP",
-           "parse_negative_weight",
-           "recorded_choices"]
+           "parse_negative_weight", "finetune_start", "recorded_choices"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,42 @@ def check_artifact_dir(out: Path | None) -> Path:
             raise InputError(f"expected an artifact folder outside the installed package, found {out} inside "
                              f"{folder}; pass --out DIR elsewhere, e.g. --out out/models/mine")
     return Path(out)
+
+
+def _base_encoder(path: Path | None) -> str:
+    """An encoder checkpoint in words: its resolved path, or the default."""
+    return "the default e5-small" if path is None else str(Path(path).expanduser().resolve())
+
+
+def finetune_start(path: Path, encoder_path: Path | None) -> Path:
+    """The fine-tuned layers ``--finetune-from`` names: the ``encoder_top.safetensors`` given, or the one in the
+    artifact folder given. Whether they fit the encoder's shapes is checked when fine-tuning loads them.
+
+    Raises:
+        sada.pipeline.errors.InputError: No such file; not a file of encoder layers; an artifact folder whose
+            layers were fine-tuned from another base encoder than ``encoder_path`` (``--encoder``).
+    """
+    file = Path(path) / OVERLAY_FILE if Path(path).is_dir() else Path(path)
+    if not file.is_file():
+        raise InputError(f"expected fine-tuned layers to continue from ({OVERLAY_FILE}, or an artifact folder "
+                         f"holding one), found no such file at {file}; pass e.g. --finetune-from models/default")
+    try:
+        with safe_open(str(file), framework="numpy") as f:
+            keys: list[str] | None = list(f.keys())
+    except (SafetensorError, OSError):
+        keys = None
+    if not keys or not all(k.startswith("encoder.layer.") for k in keys):
+        found = "a file that is not safetensors" if keys is None else "tensors other than encoder layers"
+        raise InputError(f"expected fine-tuned encoder layers (an {OVERLAY_FILE} written by sada train "
+                         f"--finetune) at {file}, found {found}; pass an artifact's {OVERLAY_FILE}")
+    config = file.parent / "config.json"
+    spec = ArtifactConfig.from_json(config).encoder if config.is_file() else None
+    theirs = None if spec is None or spec.path is None else Path(spec.path)
+    if spec is not None and _base_encoder(theirs) != _base_encoder(encoder_path):
+        raise InputError(f"expected layers fine-tuned from this run's base encoder ({_base_encoder(encoder_path)}), "
+                         f"found layers of {_base_encoder(theirs)} ({config}); pass --encoder for that checkpoint, "
+                         "or layers fine-tuned from this one")
+    return file
 
 
 #: The smallest cap a source may get: one row a class.
@@ -141,6 +178,8 @@ class TrainOptions:
         epochs: Fine-tuning epochs.
         run_eval: Score the test sets and write the numbers into the model card.
         overlay: Train the heads on an encoder fine-tuned before (an ``encoder_top.safetensors``).
+        finetune_from: With ``finetune``: continue fine-tuning from these layers (an ``encoder_top.safetensors``
+            or an artifact folder holding one; :func:`finetune_start`) instead of the base encoder's.
         shared_files: The files of ``datasets`` the encoder and heads are trained on (each without its held-out
             part; :func:`sada.models.data.check_shared_files`).
         per_source_cap: At most this many rows a source (scarce classes kept first), or None for every row.
@@ -151,7 +190,7 @@ class TrainOptions:
 
     Raises:
         sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``;
-            or ``corpus`` is not a folder; or an unknown shared file, a cap below 3, a capped source the run
+            or ``finetune_from`` without ``finetune``, or layers it cannot start from; or ``corpus`` is not a folder; or an unknown shared file, a cap below 3, a capped source the run
             does not read.
     """
 
@@ -170,12 +209,18 @@ class TrainOptions:
     per_source_cap: int | None = None
     source_caps: tuple[tuple[str, int], ...] = ()
     negative_weight: float | None = 1.0
+    finetune_from: Path | None = None
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
         if self.finetune and self.overlay is not None:
-            raise InputError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder; "
-                             "pass one of them")
+            raise InputError("expected --finetune or --overlay, found both: --overlay re-uses a fine-tuned encoder "
+                             "as it is (--finetune-from continues fine-tuning it); pass one of them")
+        if self.finetune_from is not None:
+            if not self.finetune:
+                raise InputError("expected --finetune with --finetune-from, found --finetune-from alone; pass "
+                                 "--finetune too (or --overlay to use those layers as they are)")
+            object.__setattr__(self, "finetune_from", finetune_start(self.finetune_from, self.encoder_path))
         if self.corpus is not None and not Path(self.corpus).is_dir():
             raise InputError(f"expected a corpus folder, found no folder at {self.corpus}; pass an existing "
                              "corpus folder (or set SADA_CORPUS_DIR to one for --corpus)")
@@ -209,6 +254,7 @@ def recorded_choices(config: ArtifactConfig | Mapping[str, Any]) -> dict[str, An
     """The data choices an artifact's ``config.json`` recorded (``training_options``), as :class:`TrainOptions`
     keywords: ``sada reproduce`` retrains the shipped model's heads on the rows they were trained on. An artifact
     written before they were recorded was trained on the default files, and labelled the most probable class.
+    ``finetune_from`` is not returned: ``sada reproduce`` re-uses the fine-tuned layers, it does not tune them.
 
     Example:
         >>> recorded_choices({"training_options": {"corpus": True, "shared_files": ["a.csv"], "per_source_cap": None,
@@ -236,7 +282,7 @@ def _encoder(options: TrainOptions) -> tuple[Encoder | None, Path | None]:
         encoder, path, _ = finetune_encoder(data_files=options.data_files, corpus=options.corpus,
                                             datasets=options.datasets, seed=options.seed, epochs=options.epochs,
                                             encoder_path=options.encoder_path, out=options.out,
-                                            shared_files=options.shared_files,
+                                            init_overlay=options.finetune_from, shared_files=options.shared_files,
                                             per_source_cap=options.per_source_cap, source_caps=options.caps)
         return encoder, path
     if options.overlay is not None:
@@ -247,7 +293,8 @@ def _encoder(options: TrainOptions) -> tuple[Encoder | None, Path | None]:
 def run_training(options: TrainOptions) -> dict[str, Any]:
     """Train, save the artifact with its model card, and report (for ``sada train``).
 
-    ``options.finetune`` fine-tunes the encoder first (:mod:`sada.models.finetune`); ``options.overlay``
+    ``options.finetune`` fine-tunes the encoder first (:mod:`sada.models.finetune`; from ``options.finetune_from``'s
+    layers when given); ``options.overlay``
     re-uses the fine-tuned layers of an earlier run instead (``sada reproduce`` re-uses the default model's).
 
     Returns:
@@ -260,7 +307,8 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
     result = train(data_files=options.data_files, corpus=options.corpus, datasets=options.datasets,
                    seed=options.seed, encoder=encoder, encoder_path=encoder_path,
                    shared_files=options.shared_files, per_source_cap=options.per_source_cap,
-                   source_caps=options.caps, negative_weight=options.negative_weight)
+                   source_caps=options.caps, negative_weight=options.negative_weight,
+                   finetune_from=options.finetune_from)
     clf = result.classifier
     evaluation = evaluate_shared(clf, options.datasets) if options.run_eval else []
     scored_corpus = options.run_eval and options.corpus is not None

@@ -117,7 +117,8 @@ def _base_config(encoder: Encoder, encoder_path: Path | None, inputs: TextInputs
 
 
 def data_choices(corpus: bool, datasets: bool, shared_files: tuple[str, ...], per_source_cap: int | None,
-                 source_caps: dict[str, int] | None, negative_weight: float | None = 1.0) -> TrainingChoices:
+                 source_caps: dict[str, int] | None, negative_weight: float | None = 1.0,
+                 finetune_from: Path | None = None) -> TrainingChoices:
     """What a run trained on, as ``config.json`` records it (``training_options``): ``sada reproduce`` and
     the model card read it back.
 
@@ -128,7 +129,8 @@ def data_choices(corpus: bool, datasets: bool, shared_files: tuple[str, ...], pe
     """
     return TrainingChoices(corpus=bool(corpus), shared_files=tuple(shared_files) if datasets else (),
                            per_source_cap=per_source_cap, source_caps=dict(sorted((source_caps or {}).items())),
-                           negative_weight=negative_weight)
+                           negative_weight=negative_weight,
+                           finetune_from=None if finetune_from is None else str(finetune_from))
 
 
 def _encode_by_source(encoder: Encoder, df: pd.DataFrame, texts: list[str], cache_dir: Path) -> np.ndarray:
@@ -223,6 +225,7 @@ def train(
     per_source_cap: int | None = None,
     source_caps: dict[str, int] | None = None,
     negative_weight: float | None = 1.0,
+    finetune_from: Path | None = None,
 ) -> TrainResult:
     """Train sentiment and theme heads; return the classifier and training facts.
 
@@ -251,6 +254,8 @@ def train(
         negative_weight: The weight on P(negative) of the decision rule (1.0: the most probable class); None
             chooses it on the stacker's validation rows (:func:`sada.models.sentiment_training.choose_negative_weight`).
             What every weight scores there is recorded either way.
+        finetune_from: The overlay ``encoder``'s fine-tuning continued from (``sada train --finetune-from``),
+            recorded in ``training_options``.
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
@@ -269,7 +274,7 @@ def train(
         # fp32-trained heads on the int8 encoder beat int8-trained heads (e.g. ATT macro-F1 0.735 vs 0.721).
         encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir)
     options = data_choices(corpus is not None, datasets is not None, shared_files, per_source_cap, source_caps,
-                           negative_weight)
+                           negative_weight, finetune_from)
     texts = df["text"].tolist()
     normaliser = Normaliser() if "normalised" in (inputs.tfidf, inputs.encoder) else None
     tfidf, x_tfidf, x_emb = _features(df, encoder, inputs, normaliser, "tfidf" in views, cache_dir)

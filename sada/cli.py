@@ -651,6 +651,9 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--overlay", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Train the heads on an encoder fine-tuned before (an encoder_top.safetensors, e.g. "
                    "models/default's) instead of fine-tuning again.")
+@click.option("--finetune-from", "finetune_from", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="With --finetune: continue fine-tuning from these layers (an encoder_top.safetensors, or an "
+                   "artifact folder holding one, e.g. models/default) instead of the base encoder's.")
 @click.option("--evaluate/--no-evaluate", "run_eval", default=True, show_default=True,
               help="Score the test sets given (--datasets, --probe, the corpus test split) into the model card.")
 @click.option("--shared-file", "shared_files", multiple=True, metavar="NAME",
@@ -668,7 +671,7 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, datasets: Path | None,
               probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
-              run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None, source_caps: tuple[str, ...],
+              finetune_from: Path | None, run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None, source_caps: tuple[str, ...],
               negative_weight: str | None, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
     from sada.corpus import sample_dir
@@ -681,6 +684,7 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
                            corpus=sample_dir() if use_corpus else None,
                            datasets=shared_datasets_dir(datasets), probe=probe, encoder_path=encoder_path,
                            finetune=finetune, epochs=epochs, run_eval=run_eval, overlay=overlay,
+                           finetune_from=finetune_from,
                            per_source_cap=per_source_cap, source_caps=parse_source_caps(source_caps),
                            negative_weight=parse_negative_weight(negative_weight), **choices)
     if options.datasets is None:
