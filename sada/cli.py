@@ -671,8 +671,8 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, datasets: Path | None,
               probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
-              finetune_from: Path | None, run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None, source_caps: tuple[str, ...],
-              negative_weight: str | None, as_json: bool) -> None:
+              finetune_from: Path | None, run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None,
+              source_caps: tuple[str, ...], negative_weight: str | None, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
     from sada.corpus import sample_dir
     from sada.models.data import check_shared_files, shared_datasets_dir

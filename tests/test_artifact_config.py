@@ -45,7 +45,8 @@ def test_nested_facts_keep_unknown_keys_nulls_and_order() -> None:
     assert config.to_json() == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     assert config.negative_rule == NegativeRule.from_json(data["negative_rule"]) and config.negative_rule.weight == 1.0
     assert config.negative_rule.scores["1.0"].extra == {"later": 1}
-    assert config.finetune.continued_from.file == "encoder_top.safetensors" and config.finetune.continued_from.steps == 5
+    before = config.finetune.continued_from
+    assert before.file == "encoder_top.safetensors" and before.steps == 5 and before.extra == {"new": "x"}
     assert config.taxonomy.zero_shot == () and config.zero_shot_themes == ()
 
 
