@@ -50,6 +50,7 @@ from sada.models.data import (SHARED_TRAIN_FILES, calibration_rows, sources_with
 from sada.models.encoder import Encoder
 from sada.models.heads import SENTIMENTS
 from sada.pipeline.corpus import theme_ids
+from sada.pipeline.errors import InputError, ModelNotFoundError
 
 __all__ = ["finetune_encoder", "finetune_facts", "FinetuneSettings", "OVERLAY_FILE", "length_grouped_batches"]
 
@@ -80,6 +81,24 @@ def length_grouped_batches(lengths: list[int], batch_size: int, rng: np.random.G
         chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _start_encoder(encoder_path: Path | None, cache_dir: Path | None, max_length: int,
+                   init_overlay: Path | None) -> Encoder:
+    """The encoder fine-tuning starts from: the base checkpoint, with ``init_overlay``'s layers over it if given.
+
+    Raises:
+        sada.pipeline.errors.InputError: ``init_overlay``'s layers do not fit the base encoder (another model's).
+    """
+    encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, max_length=max_length)
+    if init_overlay is not None:
+        try:
+            encoder.load_overlay(Path(init_overlay))
+        except ModelNotFoundError as exc:
+            raise InputError(f"expected layers fine-tuned from the base encoder {encoder.path} to continue from, "
+                             f"found {exc}; pass --finetune-from layers of this encoder, or --encoder for "
+                             "their base checkpoint") from None
+    return encoder
 
 
 def finetune_facts(overlay: Path) -> dict[str, Any]:
@@ -262,6 +281,9 @@ def finetune_encoder(
     Returns:
         The fine-tuned encoder (fp32, eval mode), the base encoder path, and what was done
         (``finetune`` facts for the artifact's config).
+
+    Raises:
+        sada.pipeline.errors.InputError: ``init_overlay`` does not fit the base encoder (before any training).
     """
     import torch  # lazy: importing torch costs seconds and memory (measured), and only fine-tuning needs it here
 
@@ -270,7 +292,7 @@ def finetune_encoder(
     rng = np.random.default_rng(seed)
     df = training_frame(data_files, corpus, datasets, shared_files, per_source_cap, seed, source_caps)
     ids = _theme_ids()
-    encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir, max_length=max_length, overlay=init_overlay)
+    encoder = _start_encoder(encoder_path, cache_dir, max_length, init_overlay)
     prefixes = _layer_prefixes(encoder.model, top_layers)
     for name, param in encoder.model.named_parameters():
         param.requires_grad = any(name.startswith(p) for p in prefixes)

@@ -36,3 +36,21 @@ def test_finetune_continues_from_an_overlay(tmp_path: Path, cache: Path) -> None
     assert max(float(np.abs(base[k] - start[k]).max()) for k in end) > 1e-3
     assert info["continued_from"] == {"file": OVERLAY_FILE, **info_first}
     assert finetune_facts(again / OVERLAY_FILE) == info and "continued_from" not in info_first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key, shape", [("encoder.layer.11.output.dense.bias", (4,)), ("encoder.layer.40.x", (4,))])
+def test_layers_of_another_encoder_are_refused_before_training(tmp_path: Path, cache: Path, key: str,
+                                                               shape: tuple[int, ...]) -> None:
+    """Layers whose names or shapes the base encoder does not have: an InputError before any step."""
+    from safetensors.numpy import save_file
+
+    from sada.pipeline.errors import InputError
+
+    other = tmp_path / OVERLAY_FILE
+    save_file({key: np.zeros(shape, dtype=np.float16)}, str(other))
+    with pytest.raises(InputError, match="expected layers fine-tuned from the base encoder .* --encoder"):
+        finetune_encoder(data_files=[], corpus=sample_dir(), seed=1, epochs=1, encoder_path=None, max_steps=1,
+                         batch_size=8, top_layers=1, per_source_cap=40, cache_dir=cache, out=tmp_path / "out",
+                         init_overlay=other)
+    assert not (tmp_path / "out").exists()
