@@ -67,16 +67,19 @@ def write_input(path: Path, rows: int) -> Path:
 
 
 class PeakMemory:
-    """Samples the RSS of this process and its children every 0.2 s, in MiB.
+    """Samples the RSS and CPU time of this process and its children every 0.2 s.
 
-    ``peak`` is the highest total; ``per_process`` the highest RSS each process reached
+    ``peak`` is the highest total RSS in MiB; ``per_process`` the highest RSS each process reached
     (this one is ``main``; Dask workers are the children whose command line names a worker).
+    ``cpu_seconds()`` is the CPU time (user + system) each kind of process spent while sampled: the
+    flow process (with the Dask scheduler), the workers, and the rest (Prefect's server).
     """
 
     def __init__(self) -> None:
         self.peak = 0.0
         self.per_process: dict[int, float] = {}
         self.workers: set[int] = set()
+        self._cpu: dict[int, list[float]] = {}  # pid -> [first seen, last seen] CPU seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -87,14 +90,25 @@ class PeakMemory:
             for proc in [me, *me.children(recursive=True)]:
                 try:
                     rss = proc.memory_info().rss
+                    times = proc.cpu_times()
                     if proc.pid != me.pid and any("worker" in part or "spawn" in part for part in proc.cmdline()):
                         self.workers.add(proc.pid)
                 except psutil.Error:
                     continue
+                cpu = times.user + times.system
+                self._cpu.setdefault(proc.pid, [cpu, cpu])[1] = cpu
                 total += rss
                 self.per_process[proc.pid] = max(self.per_process.get(proc.pid, 0.0), rss / 2**20)
             self.peak = max(self.peak, total / 2**20)
             self._stop.wait(0.2)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds spent while sampled, by kind of process: ``flow``, ``workers``, ``other``."""
+        spent = {"flow": 0.0, "workers": 0.0, "other": 0.0}
+        for pid, (first, last) in self._cpu.items():
+            kind = "flow" if pid == os.getpid() else "workers" if pid in self.workers else "other"
+            spent[kind] += last - (first if kind != "workers" else 0.0)  # a worker starts within the sample
+        return spent
 
     @property
     def main(self) -> float:
@@ -115,8 +129,9 @@ class PeakMemory:
 
 
 def measure(source: Path, workers: int, runner: str, classify: bool, batch_size: int,
-            worker_cores: int | None = None) -> dict:
-    """One flow run over ``source``: rows/s and peak RSS (``worker_cores``: fixed cores per Dask worker)."""
+            worker_cores: int | None = None, in_flight: int | None = None) -> dict:
+    """One flow run over ``source``: rows/s and peak RSS (``worker_cores``: fixed cores per Dask worker;
+    ``in_flight``: batches read ahead, default the flow's own)."""
     from prefect_dask import DaskTaskRunner
     from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -136,18 +151,19 @@ def measure(source: Path, workers: int, runner: str, classify: bool, batch_size:
                 flow = analyse_feedback.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
                 start = time.perf_counter()
                 summary = flow(sources=[str(source)], database_url=url, classify_items=classify,
-                               batch_size=batch_size, max_in_flight=2 * workers)
+                               batch_size=batch_size, max_in_flight=in_flight)
                 seconds = time.perf_counter() - start
         else:
             flow = analyse_feedback.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
             start = time.perf_counter()
             summary = flow(sources=[str(source)], database_url=url, classify_items=classify,
-                           batch_size=batch_size, max_in_flight=2 * workers)
+                           batch_size=batch_size, max_in_flight=in_flight)
             seconds = time.perf_counter() - start
     return {"rows": summary["rows_read"], "workers": workers, "runner": runner, "classify": classify,
             "seconds": round(seconds, 1), "rows_per_second": round(summary["rows_read"] / seconds, 1),
             "peak_rss_mib": round(memory.peak), "main_rss_mib": round(memory.main),
-            "worker_rss_mib": round(memory.worker_peak)}
+            "worker_rss_mib": round(memory.worker_peak),
+            "cpu": {kind: round(seconds) for kind, seconds in memory.cpu_seconds().items()}}
 
 
 #: (label, runner, workers, cores per worker) of each measurement, in order.
@@ -160,6 +176,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[3000, 20000])
     parser.add_argument("--no-classify", action="store_true", help="Measure without the classifier.")
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--in-flight", type=int, default=None,
+                        help="batches read ahead (default: the flow's own, see analyse_feedback)")
+    parser.add_argument("--setups", nargs="+", choices=[label for label, *_ in SETUPS], default=None,
+                        help="measure only these setups (default: all)")
     parser.add_argument("--runtime", choices=["onnx", "torch"], default=None,
                         help="runtime of the int8 encoder (default: SADA_ENCODER_RUNTIME, else torch)")
     args = parser.parse_args()
@@ -178,18 +198,22 @@ def main() -> None:
         print(f"{len(os.sched_getaffinity(0))} cores, load average {os.getloadavg()[0]:.1f}, "
               f"int8 encoder on {encoder_runtime()}")
         print("| rows | setup | seconds | rows/s | ratio | peak RSS total (MiB) | flow process (MiB) "
-              "| per worker (MiB) |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| per worker (MiB) | CPU s: flow / workers / server |")
+        print("|---|---|---|---|---|---|---|---|---|")
         try:
             for rows in args.rows:
                 source = write_input(Path(tmp) / f"input-{rows}.csv", rows)
                 rates: dict[str, float] = {}
                 for label, runner, workers, cores in SETUPS:
-                    r = measure(source, workers, runner, not args.no_classify, args.batch_size, cores)
+                    if args.setups and label not in args.setups:
+                        continue
+                    r = measure(source, workers, runner, not args.no_classify, args.batch_size, cores,
+                                args.in_flight)
                     rates[label] = r["rows_per_second"]
                     print(f"| {r['rows']} | {label} | {r['seconds']} | {r['rows_per_second']} | "
                           f"{_ratio(label, rates)} | {r['peak_rss_mib']} | {r['main_rss_mib']} | "
-                          f"{r['worker_rss_mib'] or '-'} |", flush=True)
+                          f"{r['worker_rss_mib'] or '-'} | {r['cpu']['flow']} / {r['cpu']['workers']} / "
+                          f"{r['cpu']['other']} |", flush=True)
         finally:
             server.stop()
 

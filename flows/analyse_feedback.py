@@ -131,12 +131,15 @@ def classify(prepared: PreparedBatch, model_path: str | None, model_version: str
              themes: str | None = None) -> list[dict[str, Any]]:
     if model_version is None or not prepared.texts:
         return []
-    classifier = load_classifier(model_path, themes)
     cores = dask_worker_cores()
     if cores is not None:  # on a Dask worker: its share of the cores, not the one core OMP_NUM_THREADS=1 gives
         set_inference_threads(cores)
         restore_allocator()  # and glibc's own thresholds, not Dask's MALLOC_TRIM_THRESHOLD_
-    with _classify_lock():  # the encoder already uses every core: two batches at once would oversubscribe them
+    # One batch at a time: the encoder already uses every core, two would oversubscribe them. The load too: the
+    # first imports transformers, whose lazy module fails when two threads import from it at once (measured on
+    # a Dask worker of 2 threads: "cannot import name 'AutoModel'").
+    with _classify_lock():
+        classifier = load_classifier(model_path, themes)
         return classify_texts(prepared.texts, prepared.languages, classifier, prepared.normalised)
 
 
