@@ -22,8 +22,17 @@ shared theme-labelled files
 (:data:`SHARED_THEME_FILES`, each joined on ``id`` with its dataset's texts; skipped when absent). Caveat: the shipped encoder's layers were fine-tuned with every theme,
 so this is kinder than a theme the model never saw; retraining the encoder 14 times is out of reach on 2 cores.
 
+The plain encoder's calibration (``--calibrate-plain``): the slope and margin of a new theme's plain-encoder
+score (``PLAIN_SLOPE``, ``PLAIN_MARGIN`` in models/taxonomy_head.py), fitted on the shipped themes' labels of
+the corpus train split, and with each theme left out in turn (what ``--loto`` uses for that theme, so the
+left-out theme's labels never choose its own constants).
+
+Speed (``--speed N``): items/s of ``Classifier.predict`` on N corpus texts (no vector cache) with the shipped
+themes and with a taxonomy that has zero-shot themes (read by the plain encoder too), and the memory the plain
+encoder adds.
+
 Usage:
-    python -m benchmarks.bench_themes [--shots 8 16 32] [--loto] [--json]
+    python -m benchmarks.bench_themes [--shots 8 16 32] [--loto] [--json] [--calibrate-plain] [--speed 512]
 """
 
 from __future__ import annotations
@@ -33,14 +42,20 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
 from sada.corpus import sample_dir
 from sada.models.classifier import load_classifier
+from sada.models import taxonomy_head
+from sada.models.encoder import encode_cached
 from sada.models.few_shot import fit_themes
+from sada.models.logistic import fit_logistic
 from sada.models.metrics import theme_prf
 from sada.pipeline.corpus import load_feedback
 from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
@@ -130,6 +145,67 @@ def shared_themes_frame(dataset: str) -> pd.DataFrame | None:
     return pd.DataFrame({"text": df["text"], "language": SHARED_THEME_FILES[dataset], "themes": themes})
 
 
+@lru_cache(maxsize=1)
+def _plain_relative_similarity() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The corpus train split as the plain encoder sees it: each text's relative similarity to every default
+    theme (as a new theme's is computed), the labels, and the theme ids."""
+    classifier = load_classifier()
+    taxonomy = load_taxonomy(default_taxonomy_path())
+    view = taxonomy_head.plain_zero_shot(taxonomy, list(range(len(taxonomy.ids))), classifier.plain_encoder)
+    frame = corpus_frame("train")
+    texts, languages = frame["text"].tolist(), frame["language"].tolist()
+    if classifier.config.normalises_encoder_input:
+        texts = classifier._normalise(texts, languages)
+    relative = view.relative_similarity(encode_cached(classifier.plain_encoder, texts, CACHE))
+    truth = np.asarray([[tid in str(t).split(";") for tid in taxonomy.ids] for t in frame["themes"]])
+    return relative, truth, taxonomy.ids
+
+
+def plain_calibration(exclude: str | None = None) -> tuple[float, float, float]:
+    """Slope, margin and F1 of the plain encoder's calibration (taxonomy_head.PLAIN_SLOPE and PLAIN_MARGIN)
+    on the corpus train split, every default theme's column pooled (``exclude``: that theme's left out): the
+    slope of a logistic regression on the relative similarity (C=10, balanced classes, clipped to 20-200), and
+    the margin with the best F1 among the similarity's quantiles 0.5-0.995."""
+    relative, truth, ids = _plain_relative_similarity()
+    keep = [j for j, tid in enumerate(ids) if tid != exclude]
+    r, t = relative[:, keep].ravel(), truth[:, keep].ravel()
+    fit = fit_logistic(r.reshape(-1, 1), t.astype(int), c=10.0, seed=0, class_weight="balanced", max_iter=200)
+    slope = float(np.clip(fit.coef[0, 0], 20, 200))
+    f1, margin = max((2 * (t & (r >= b)).sum() / ((r >= b).sum() + t.sum()), b)
+                     for b in np.quantile(r, np.linspace(0.5, 0.995, 100)))
+    return slope, float(margin), float(f1)
+
+
+@contextmanager
+def plain_calibration_without(theme_id: str) -> Iterator[None]:
+    """The plain encoder's constants fitted without ``theme_id``'s labels, for as long as the block runs."""
+    saved = taxonomy_head.PLAIN_SLOPE, taxonomy_head.PLAIN_MARGIN
+    taxonomy_head.PLAIN_SLOPE, taxonomy_head.PLAIN_MARGIN, _ = plain_calibration(theme_id)
+    try:
+        yield
+    finally:
+        taxonomy_head.PLAIN_SLOPE, taxonomy_head.PLAIN_MARGIN = saved
+
+
+def speed(n: int, taxonomy_file: Path) -> None:
+    """Items/s of ``predict`` on ``n`` corpus texts with the shipped themes, then with ``taxonomy_file``'s
+    (zero-shot themes: the plain encoder too), and the resident memory before and after the plain encoder loads."""
+    frame = corpus_frame("test")
+    frame = pd.concat([frame] * (n // len(frame) + 1)).iloc[:n]
+    texts, languages = frame["text"].tolist(), frame["language"].tolist()
+    for themes in (default_taxonomy_path(), taxonomy_file):
+        classifier = load_classifier(themes=themes)
+        classifier.predict(texts[:32], languages[:32])  # warm up (and load the plain encoder)
+        rss = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+                   if line.startswith("VmRSS:")) / 1024
+        started = time.perf_counter()
+        classifier.predict(texts, languages)
+        seconds = time.perf_counter() - started
+        print(f"{Path(themes).name}: {n / seconds:.1f} items/s ({n} texts, {classifier.encoder.runtime} "
+              f"{'int8' if classifier.encoder.quantized else 'fp32'}, plain encoder read: {classifier.reads_plain}), "
+              f"RSS {rss:.0f} MB; load average {os.getloadavg()[0]:.1f}")
+
+
 def leave_one_theme_out(shots: list[int], tmp: Path, test: pd.DataFrame | None = None) -> dict[str, dict]:
     """Per default theme: P/R/F1 when it is zero-shot (and k-shot), the others keeping their trained heads.
 
@@ -148,12 +224,13 @@ def leave_one_theme_out(shots: list[int], tmp: Path, test: pd.DataFrame | None =
                                        allow_unicode=True), encoding="utf-8")
         rename = lambda cell: ";".join(new if t == tid else t for t in str(cell).split(";") if t)  # noqa: E731
         test_t = test.assign(themes=test["themes"].map(rename))
-        out[tid] = {"zero-shot": score(path, test_t)[new]}
-        for k in shots:
-            assert pool is not None
-            ids = [new if e is entry else e["id"] for e in entries]  # k texts of every theme, as a team labels
-            examples = sample_shots(pool.assign(themes=pool["themes"].map(rename)), ids, k)
-            out[tid][f"{k}-shot"] = score(path, test_t, examples)[new]
+        with plain_calibration_without(tid):
+            out[tid] = {"zero-shot": score(path, test_t)[new]}
+            for k in shots:
+                assert pool is not None
+                ids = [new if e is entry else e["id"] for e in entries]  # k texts of every theme, as a team labels
+                examples = sample_shots(pool.assign(themes=pool["themes"].map(rename)), ids, k)
+                out[tid][f"{k}-shot"] = score(path, test_t, examples)[new]
     return out
 
 
@@ -179,7 +256,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shots", type=int, nargs="*", default=[], help="Few-shot sizes per theme, e.g. 8 16 32.")
     parser.add_argument("--loto", action="store_true", help="Leave each default theme out on the sample corpus.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--calibrate-plain", action="store_true",
+                        help="Fit the plain encoder's slope and margin on the corpus train split.")
+    parser.add_argument("--speed", type=int, default=0, help="Items/s with and without zero-shot themes on N texts.")
     args = parser.parse_args(argv)
+    if args.calibrate_plain:
+        slope, margin, f1 = plain_calibration()
+        print(f"plain encoder, every default theme: slope {slope:.1f}, margin {margin:.4f} (F1 {f1:.3f} there); "
+              f"models/taxonomy_head.py has {taxonomy_head.PLAIN_SLOPE}, {taxonomy_head.PLAIN_MARGIN}")
+        for tid in _plain_relative_similarity()[2]:
+            print(f"  without {tid}: slope {plain_calibration(tid)[0]:.1f}, margin {plain_calibration(tid)[1]:.4f}")
+        return 0
+    if args.speed:
+        speed(args.speed, TAXONOMIES / "semeval_hotels.yaml")
+        return 0
     if not DATASETS.is_dir():
         print(f"no {DATASETS}: nothing to measure", file=sys.stderr)
         return 1

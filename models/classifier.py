@@ -34,10 +34,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
-from sada.models.encoder import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, encode_cached
+from sada.models.encoder import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, checkpoint_sha256, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
-from sada.models.taxonomy_head import adapt_theme_head, taxonomy_model_version
+from sada.models.taxonomy_head import adapt_theme_head, taxonomy_model_version, uses_plain_encoder
 from sada.pipeline.classify import is_complaint
 from sada.pipeline.taxonomy import Taxonomy, load_taxonomy
 
@@ -81,7 +81,8 @@ class Prediction:
         is_complaint: Negative overall, or negative about at least one theme
             (:func:`sada.pipeline.classify.is_complaint`).
         model_version: Identifier of the artifact that produced this prediction.
-        vector: The item's encoder vector (kept so its themes can be scored again for another taxonomy).
+        vector: The item's encoder vector, with the plain encoder's beside it when the theme head reads both
+            (kept so its themes can be scored again for another taxonomy).
     """
 
     sentiment: str
@@ -105,6 +106,9 @@ class Classifier:
         sentiment: The sentiment head.
         themes: The theme head (or None).
         config: The artifact's configuration; a dict (a parsed config.json) is validated into one.
+        plain_encoder: The encoder without its fine-tuned overlay, when already loaded (shared between the
+            classifiers adapted from one artifact); else loaded on first use, only if the theme head reads it
+            (:class:`~sada.models.heads.PlainZeroShot`).
     """
 
     def __init__(
@@ -114,8 +118,10 @@ class Classifier:
         sentiment: SentimentHead,
         themes: ThemeHead | None,
         config: ArtifactConfig | dict[str, Any],
+        plain_encoder: Encoder | None = None,
     ) -> None:
         self.encoder = encoder
+        self._plain_encoder = plain_encoder
         self.tfidf = tfidf
         self.sentiment = sentiment
         self.themes = themes
@@ -132,12 +138,27 @@ class Classifier:
 
     @property
     def encoder_version(self) -> str:
-        """Identity of the vectors this classifier's encoder gives: equal versions, interchangeable vectors."""
+        """Identity of the vectors this classifier gives (:meth:`features`): equal versions, interchangeable
+        vectors. It names the plain encoder too when the theme head reads its vectors beside the encoder's."""
         overlay = getattr(self.encoder, "overlay", None)
         size = Path(overlay).stat().st_size if overlay and Path(overlay).is_file() else 0
         key = f"{self.encoder.sha256}|{Path(overlay).name if overlay else ''}|{size}|{self.encoder.quantized}|" \
               f"{self.encoder.max_length}|{self.config.encoder_input}"
+        if self.reads_plain:
+            key += f"+plain|{checkpoint_sha256(self.encoder.path)}"
         return "enc-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    @property
+    def reads_plain(self) -> bool:
+        """Whether the theme head reads the plain encoder's vectors (the taxonomy has zero-shot themes)."""
+        return self.themes is not None and self.themes.plain is not None
+
+    @property
+    def plain_encoder(self) -> Encoder:
+        """The encoder without its fine-tuned overlay (:meth:`Encoder.without_overlay`), loaded on first use."""
+        if self._plain_encoder is None:
+            self._plain_encoder = self.encoder.without_overlay()
+        return self._plain_encoder
 
     @property
     def theme_ids(self) -> list[str]:
@@ -161,13 +182,18 @@ class Classifier:
 
             raise ModelNotFoundError(f"expected a classifier with a theme head to adapt to {taxonomy.source}, "
                                      f"found {self.model_version} without one; use a model trained with themes")
+        new = [tid for tid in taxonomy.ids if tid not in self.theme_ids]
+        plain = self.plain_encoder if (new or self.reads_plain) and uses_plain_encoder(self.encoder) else None
         head, thresholds = adapt_theme_head(self.themes, self.config.theme_thresholds or {}, taxonomy,
-                                            self.encoder, self.tfidf, self.config.normalises_tfidf)
+                                            self.encoder, self.tfidf, self.config.normalises_tfidf, plain)
         config = replace(self.config, theme_ids=tuple(taxonomy.ids), theme_thresholds=thresholds,
                          model_version=taxonomy_model_version(self.model_version, taxonomy),
-                         taxonomy={"source": taxonomy.source, "version": taxonomy.version,
-                                   "zero_shot": [tid for tid in taxonomy.ids if tid not in self.theme_ids]})
-        return Classifier(self.encoder, self.tfidf, self.sentiment, head, config)
+                         taxonomy={"source": taxonomy.source, "version": taxonomy.version, "zero_shot": new})
+        return self.with_themes(head, config)
+
+    def with_themes(self, themes: ThemeHead, config: ArtifactConfig) -> "Classifier":
+        """This classifier's encoders, TF-IDF and sentiment head with another theme head and configuration."""
+        return Classifier(self.encoder, self.tfidf, self.sentiment, themes, config, self._plain_encoder)
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -276,7 +302,8 @@ class Classifier:
         self, texts: Sequence[str], languages: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE,
         normalised: Sequence[str] | None = None,
     ) -> tuple[Any, np.ndarray]:
-        """TF-IDF matrix (or None) and encoder vectors, each on the input the config asks for.
+        """TF-IDF matrix (or None) and encoder vectors, each on the input the config asks for; the vectors
+        have the plain encoder's beside them when the theme head reads both (:attr:`reads_plain`).
 
         ``normalised``: the texts as the default :class:`~sada.pipeline.normalise.Normaliser` writes
         them, when the caller has them already (the pipeline does); computed here otherwise.
@@ -294,12 +321,18 @@ class Classifier:
         if self.tfidf is not None:
             x_tfidf = self.tfidf.transform(normalised if self.config.normalises_tfidf else texts)
         enc_in = normalised if self.config.normalises_encoder_input else texts
-        return x_tfidf, encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
+        x_emb = encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
+        if self.reads_plain:
+            x_emb = np.hstack([x_emb, encode_cached(self.plain_encoder, enc_in, self.embedding_cache, batch_size)])
+        return x_tfidf, x_emb
+
+    def _sentiment(self, x_tfidf: Any, x_emb: np.ndarray) -> np.ndarray:
+        """The sentiment head on the features (the encoder's vectors only, never the plain encoder's)."""
+        return self.sentiment.predict_proba(x_tfidf, x_emb[:, : self.encoder.dim])
 
     def sentiment_proba(self, texts: Sequence[str], languages: Sequence[str]) -> np.ndarray:
         """Calibrated ``(n, 3)`` sentiment probabilities (columns as :data:`SENTIMENTS`)."""
-        x_tfidf, x_emb = self.features(texts, languages)
-        return self.sentiment.predict_proba(x_tfidf, x_emb)
+        return self._sentiment(*self.features(texts, languages))
 
     def aspect_sentiment_proba(
         self, texts: Sequence[str], targets: Sequence[str], languages: Sequence[str]
@@ -333,7 +366,7 @@ class Classifier:
         if not texts:
             return []
         x_tfidf, x_emb = self.features(texts, languages, batch_size, normalised)
-        probs = self.sentiment.predict_proba(x_tfidf, x_emb)
+        probs = self._sentiment(x_tfidf, x_emb)
         theme_p = self.themes.predict_proba(x_emb, x_tfidf) if self.themes is not None else np.zeros((len(texts), 0))
         thresholds = self.theme_thresholds
         labels = np.asarray(SENTIMENTS)
@@ -385,7 +418,7 @@ class Classifier:
         if not seg_texts:
             return {}
         x_tfidf, x_emb = self.features(seg_texts, seg_lang)
-        seg_probs = self.sentiment.predict_proba(x_tfidf, x_emb)
+        seg_probs = self._sentiment(x_tfidf, x_emb)
         seg_theme = self.themes.predict_proba(x_emb, x_tfidf)
         owner = np.asarray(seg_owner)
         out: dict[tuple[int, str], str] = {}

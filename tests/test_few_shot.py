@@ -28,6 +28,8 @@ LABELLED = [
     ("الأكل وصل بارد ومتأخر", "ar", "delivery"), ("سفارشم یک ساعت دیر اومد", "fa", "delivery"),
     ("الموظف كان محترم", "ar", ""), ("غذا خیلی خوشمزه بود", "fa", ""), ("الأسعار مناسبة", "ar", ""),
     ("کیفیت غذا عالی بود", "fa", ""), ("التطبيق سهل", "ar", ""), ("پشتیبانی جواب نداد", "fa", ""),
+    ("كراج المبنى ما فيه مكان لسيارتي", "ar", "parking"), ("دخلت الكراج ودرت فيه ربع ساعة", "ar", "parking"),
+    ("گاراژ ساختمون جای خالی نداشت", "fa", "parking"), ("نگهبان گاراژ نذاشت وارد بشم", "fa", "parking"),
 ]
 
 
@@ -67,3 +69,30 @@ def test_the_fit_method_is_part_of_the_fitted_model_version():
     assert fitted_model_version(version, ["late"], ["delivery"]) == version  # fitting again replaces, never stacks
     older = version.replace(f"+fit{FEW_SHOT_METHOD}-", "+fit-")  # the same labels fitted by method 1
     assert older != version and fitted_model_version(older, ["late"], ["delivery"]) == version
+
+
+@pytest.mark.slow
+def test_a_fitted_artifact_keeps_the_plain_encoders_evidence(shipped, tmp_path):
+    """A fit keeps the zero-shot score it blends with (both encoders): saved and loaded again, the artifact reads
+    the plain vectors too, and its scores are the fitted classifier's, for a fitted theme and a zero-shot one."""
+    valet = Theme("valet", {"ar": "خدمة صف السيارات", "en": "Valet parking"}, seeds={"ar": ["الفاليه تأخر بالسيارة"]})
+    taxonomy = Taxonomy((PARKING, DELIVERY, valet), "mine.yaml")
+    texts, languages, labels = (list(c) for c in zip(*LABELLED))
+    result = fit_themes(shipped, taxonomy, texts, languages, labels)
+    fitted = result.classifier
+    assert result.fitted == ["parking"] and "valet" in result.zero_shot
+    assert fitted.reads_plain and fitted.themes.plain.columns.tolist() == [0, 2]  # the two themes new to the model
+    loaded = Classifier.from_pretrained(fitted.save_pretrained(tmp_path / "mine"))
+    assert loaded.reads_plain and loaded.encoder_version == fitted.encoder_version != shipped.encoder_version
+    probe = ["الكراج صغير ويزدحم", "الفاليه خدش سيارتي", "پیک خیلی دیر رسید"]
+    x_tfidf, x = fitted.features(probe, ["ar", "ar", "fa"])
+    again_tfidf, again = loaded.features(probe, ["ar", "ar", "fa"])
+    assert x.shape[1] == 2 * fitted.encoder.dim and np.array_equal(x, again)
+    scores = fitted.themes.predict_proba(x, x_tfidf)
+    assert np.abs(scores - loaded.themes.predict_proba(again, again_tfidf)).max() < 5e-3
+    wifi = Theme("wifi", {"ar": "الواي فاي", "en": "Wi-Fi"})  # the team adds a theme after the fit
+    edited = fitted.with_taxonomy(Taxonomy((PARKING, DELIVERY, valet, wifi), "edited.yaml"))
+    assert edited.themes.plain.columns.tolist() == [0, 2, 3]  # the fitted and zero-shot themes keep their evidence
+    edited_tfidf, edited_x = edited.features(probe, ["ar", "ar", "fa"])
+    assert np.array_equal(edited_x, x)
+    assert np.abs(edited.themes.predict_proba(x, edited_tfidf)[:, :3] - scores).max() < 1e-6

@@ -73,6 +73,29 @@ def test_graph_vectors_do_not_depend_on_batch_neighbours(pair) -> None:
     assert np.array_equal(together, alone) and np.array_equal(together, shuffled)
 
 
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_the_plain_encoder_shares_the_tokenizer_and_word_table(e5_dir: Path, cache: Path, runtime: str) -> None:
+    """The fine-tuned encoder without its overlay: the base checkpoint's int8 vectors, bit for bit, on the
+    same runtime, with the same tokenizer and word-embedding table objects (memory grows by the layers only)."""
+    from sada.models.encoder import Encoder
+
+    if not OVERLAY.is_file():
+        pytest.skip("no committed fine-tuned layers in models/default")
+    tuned = Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True, overlay=OVERLAY, runtime=runtime)
+    plain = tuned.without_overlay()
+    base = Encoder.from_pretrained(e5_dir, cache_dir=cache, quantize=True, runtime=runtime)
+    assert plain.runtime == runtime and plain.quantized and plain.overlay is None and plain.sha256 == base.sha256
+    assert plain.tokenizer is tuned.tokenizer
+    if runtime == "onnx":
+        assert plain._graph[2] is tuned._graph[2]
+    else:
+        assert plain.model.embeddings.word_embeddings is tuned.model.embeddings.word_embeddings
+    vectors = plain.encode(TEXTS)
+    assert np.array_equal(vectors, base.encode(TEXTS))
+    assert not np.allclose(vectors, tuned.encode(TEXTS), atol=1e-3)  # the overlay is not in it
+    assert base.without_overlay() is base
+
+
 def test_int8_layer_is_exact_integer_arithmetic() -> None:
     """One Linear layer of the graph against int8 x int8 -> int32 products computed in numpy, bit for bit, and
     against torch's RowInt8Linear; activations with outliers and exact halves (rounding ties)."""
