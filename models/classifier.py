@@ -140,11 +140,20 @@ class Classifier:
     def encoder_version(self) -> str:
         """Identity of the vectors this classifier gives (:meth:`features`): equal versions, interchangeable
         vectors. It names the plain encoder too when the theme head reads its vectors beside the encoder's."""
+        return self._vectors_version(self.reads_plain)
+
+    @property
+    def encoder_only_version(self) -> str:
+        """Identity of this classifier's encoder's vectors alone: the first part of :meth:`features`' vectors,
+        all of them when the theme head does not read the plain encoder's."""
+        return self._vectors_version(False)
+
+    def _vectors_version(self, with_plain: bool) -> str:
         overlay = getattr(self.encoder, "overlay", None)
         size = Path(overlay).stat().st_size if overlay and Path(overlay).is_file() else 0
         key = f"{self.encoder.sha256}|{Path(overlay).name if overlay else ''}|{size}|{self.encoder.quantized}|" \
               f"{self.encoder.max_length}|{self.config.encoder_input}"
-        if self.reads_plain:
+        if with_plain:
             key += f"+plain|{checkpoint_sha256(self.encoder.path)}"
         return "enc-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -325,6 +334,12 @@ class Classifier:
         if self.reads_plain:
             x_emb = np.hstack([x_emb, encode_cached(self.plain_encoder, enc_in, self.embedding_cache, batch_size)])
         return x_tfidf, x_emb
+
+    def plain_vectors(self, texts: Sequence[str], normalised: Sequence[str]) -> np.ndarray:
+        """The plain encoder's vectors of texts (``normalised``: as the pipeline stores them): the second part of
+        :meth:`features`' vectors when :attr:`reads_plain`."""
+        enc_in = list(normalised) if self.config.normalises_encoder_input else list(texts)
+        return encode_cached(self.plain_encoder, enc_in, self.embedding_cache, DEFAULT_BATCH_SIZE)
 
     def _sentiment(self, x_tfidf: Any, x_emb: np.ndarray) -> np.ndarray:
         """The sentiment head on the features (the encoder's vectors only, never the plain encoder's)."""

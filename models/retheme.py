@@ -5,7 +5,7 @@ analysis time (:data:`sada.pipeline.store.item_vectors`), or encodes the stored 
 there is none or it came from another encoder, and scores the taxonomy's themes on it. A taxonomy with
 zero-shot themes reads the plain encoder's vector beside the fine-tuned one (its
 :attr:`~sada.models.classifier.Classifier.encoder_version` names both): items analysed with the shipped
-themes only are encoded once more the first time, and keep both vectors from then on. Only the
+themes only get the plain encoder's vector once, the first time, and keep both from then on. Only the
 themes change: sentiment and its probabilities are copied from the item's newest analysis, each
 theme's sentiment is the one that analysis gave it (else the item's), and the complaint flag follows
 (:func:`sada.pipeline.classify.is_complaint`). The rows carry the classifier's model version, which
@@ -26,19 +26,32 @@ __all__ = ["retheme_items"]
 
 
 def _vectors(classifier: Classifier, items: Sequence[dict[str, Any]]) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """The items' vectors (stored, else encoded now) and the new vectors to store."""
-    encoder = classifier.encoder_version
-    fresh = [i for i, r in enumerate(items) if r["vector"] is None or r["encoder"] != encoder]
-    rows: list[np.ndarray | None] = [None if r["vector"] is None or r["encoder"] != encoder
-                                     else np.frombuffer(r["vector"], dtype="<f2").astype(np.float32) for r in items]
-    new = []
+    """The items' vectors (stored, else encoded now) and the new vectors to store.
+
+    An item stored with the encoder's vector alone (analysed with trained themes only), for a classifier whose
+    zero-shot themes also read the plain encoder's, gets only the plain vector computed, beside the stored one.
+    """
+    encoder, alone = classifier.encoder_version, classifier.encoder_only_version
+
+    def stored(r: dict[str, Any]) -> np.ndarray | None:
+        return None if r["vector"] is None else np.frombuffer(r["vector"], dtype="<f2").astype(np.float32)
+
+    rows: list[np.ndarray | None] = [stored(r) if r["encoder"] == encoder else None for r in items]
+    halves = [i for i, r in enumerate(items) if rows[i] is None and r["vector"] is not None and r["encoder"] == alone
+              and encoder != alone]
+    fresh = sorted({i for i, row in enumerate(rows) if row is None} - set(halves))
+    if halves:
+        plain = classifier.plain_vectors([items[i]["raw_text"] for i in halves],
+                                         [items[i]["normalised_text"] for i in halves])
+        for k, i in enumerate(halves):
+            rows[i] = np.concatenate([stored(items[i]), plain[k]])
     if fresh:
         _, encoded = classifier.features([items[i]["raw_text"] for i in fresh], [items[i]["language"] for i in fresh],
                                          normalised=[items[i]["normalised_text"] for i in fresh])
         for k, i in enumerate(fresh):
             rows[i] = encoded[k]
-        new = [{"feedback_id": items[i]["feedback_id"], "encoder": encoder, "vector": vector_bytes(encoded[k])}
-               for k, i in enumerate(fresh)]
+    new = [{"feedback_id": items[i]["feedback_id"], "encoder": encoder, "vector": vector_bytes(rows[i])}
+           for i in sorted(halves + fresh)]
     return np.stack(rows), new
 
 
