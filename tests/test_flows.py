@@ -120,23 +120,6 @@ def test_dask_cluster_gives_the_same_store_as_threads(prefect_api, tmp_path):
     assert _store_contents(dask_db) == _store_contents(threads_db)
 
 
-@pytest.mark.slow
-def test_dask_worker_of_several_threads_classifies_every_batch_as_threads_do(prefect_api, tmp_path):
-    # Several batches reach one worker's threads at once: each loads the classifier on first use, and two
-    # threads importing from transformers' lazy module at once failed ("cannot import name 'AutoModel'").
-    from dask.distributed import LocalCluster
-    from prefect_dask import DaskTaskRunner
-
-    source = _corpus_sample(tmp_path / "feedback.csv", 60)
-    threads_db, dask_db = f"sqlite:///{tmp_path / 'threads.sqlite'}", f"sqlite:///{tmp_path / 'dask.sqlite'}"
-    analyse_feedback(sources=[str(source)], database_url=threads_db, batch_size=15)
-    with LocalCluster(n_workers=1, threads_per_worker=3, processes=True, dashboard_address=None) as cluster:
-        on_dask = analyse_feedback.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
-        summary = on_dask(sources=[str(source)], database_url=dask_db, batch_size=15, max_in_flight=4)
-    assert summary["analysed"] == 60
-    assert _store_contents(dask_db) == _store_contents(threads_db)  # same sentiments, complaints, model version
-
-
 def test_killed_run_resumes_to_the_same_store(prefect_api, tmp_path):
     source = _corpus_sample(tmp_path / "feedback.csv", 1500)
     whole, resumed = f"sqlite:///{tmp_path / 'whole.sqlite'}", f"sqlite:///{tmp_path / 'resumed.sqlite'}"
