@@ -329,17 +329,21 @@ class Classifier:
         x_tfidf = None
         if self.tfidf is not None:
             x_tfidf = self.tfidf.transform(normalised if self.config.normalises_tfidf else texts)
-        enc_in = normalised if self.config.normalises_encoder_input else texts
-        x_emb = encode_cached(self.encoder, enc_in, self.embedding_cache, batch_size)
+        x_emb = encode_cached(self.encoder, self._encoder_input(texts, normalised), self.embedding_cache, batch_size)
         if self.reads_plain:
-            x_emb = np.hstack([x_emb, encode_cached(self.plain_encoder, enc_in, self.embedding_cache, batch_size)])
+            x_emb = np.hstack([x_emb, self.plain_vectors(texts, normalised, batch_size)])
         return x_tfidf, x_emb
 
-    def plain_vectors(self, texts: Sequence[str], normalised: Sequence[str]) -> np.ndarray:
-        """The plain encoder's vectors of texts (``normalised``: as the pipeline stores them): the second part of
-        :meth:`features`' vectors when :attr:`reads_plain`."""
-        enc_in = list(normalised) if self.config.normalises_encoder_input else list(texts)
-        return encode_cached(self.plain_encoder, enc_in, self.embedding_cache, DEFAULT_BATCH_SIZE)
+    def plain_vectors(self, texts: Sequence[str], normalised: Sequence[str] | None,
+                      batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """The plain encoder's vectors of texts (``normalised``: as the pipeline stores them, when the config's
+        encoder input is normalised): the second part of :meth:`features`' vectors when :attr:`reads_plain`."""
+        return encode_cached(self.plain_encoder, self._encoder_input(texts, normalised), self.embedding_cache,
+                             batch_size)
+
+    def _encoder_input(self, texts: Sequence[str], normalised: Sequence[str] | None) -> list[str]:
+        """What the encoders read: the normalised texts or the raw ones, as the config says."""
+        return list(normalised if self.config.normalises_encoder_input else texts)
 
     def _sentiment(self, x_tfidf: Any, x_emb: np.ndarray) -> np.ndarray:
         """The sentiment head on the features (the encoder's vectors only, never the plain encoder's)."""
