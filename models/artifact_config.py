@@ -79,6 +79,7 @@ _STR_LIST: _Check = (_is_str_list, "a list of strings", tuple)
 _TEXT_INPUT: _Check = (lambda v: v in TEXT_INPUTS, "raw or normalised", str)
 _THRESHOLDS: _Check = (_is_str_map(_is_number), "an object of theme id: number", dict)
 _COUNTS: _Check = (_is_str_map(_is_int), "an object of source: whole number", dict)
+_WEIGHTS: _Check = (_is_str_map(_is_number), "an object of source: number", dict)
 
 
 def _check(key: str, value: Any, check: _Check) -> Any:
@@ -208,11 +209,14 @@ class TrainingChoices(_Record):
         negative_weight: The weight on P(negative) asked for; None: chosen on validation rows.
         finetune_from: The overlay the encoder's fine-tuning continued from (``sada train --finetune-from``);
             absent when it started from the base encoder.
+        source_weights: The weight of each named source's rows in the sentiment views' regressions (``sada
+            train --source-weight``; scaled to mean 1 over the rows); absent when every row weighs 1.
     """
 
     _CHECKS: ClassVar[dict[str, _Check]] = {"corpus": _BOOL, "shared_files": _STR_LIST, "per_source_cap": _INT,
-                                            "source_caps": _COUNTS, "negative_weight": _NUMBER, "finetune_from": _STR}
-    _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS) - {"finetune_from"}
+                                            "source_caps": _COUNTS, "negative_weight": _NUMBER, "finetune_from": _STR,
+                                            "source_weights": _WEIGHTS}
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS) - {"finetune_from", "source_weights"}
     _WHERE: ClassVar[str] = "training_options"
 
     corpus: bool | None = None
@@ -221,6 +225,7 @@ class TrainingChoices(_Record):
     source_caps: dict[str, int] | None = None
     negative_weight: float | None = None
     finetune_from: str | None = None
+    source_weights: dict[str, float] | None = None
 
     @property
     def weight_on_negative(self) -> float | None:

@@ -50,6 +50,9 @@ DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "default"
 _CONFIG = "config.json"
 _WEIGHTS = "weights.safetensors"
 _VOCAB = "vocab.json"
+#: The theme heads' own TF-IDF vocabulary (absent in artifacts where they read the sentiment one).
+_THEME_VOCAB = "vocab_themes.json"
+_THEME_TFIDF = "theme_tfidf"
 
 # Clause boundaries: punctuation and contrastive conjunctions (ar, fa, en).
 _SEGMENT_RE = re.compile(
@@ -109,6 +112,8 @@ class Classifier:
         plain_encoder: The encoder without its fine-tuned overlay, when already loaded (shared between the
             classifiers adapted from one artifact); else loaded on first use, only if the theme head reads it
             (:class:`~sada.models.heads.PlainZeroShot`).
+        theme_tfidf: The theme heads' own TF-IDF vocabulary (fitted on the rows they train on, so sentiment rows
+            do not move theme scores), or None where they read ``tfidf`` (artifacts written before it).
     """
 
     def __init__(
@@ -119,10 +124,12 @@ class Classifier:
         themes: ThemeHead | None,
         config: ArtifactConfig | dict[str, Any],
         plain_encoder: Encoder | None = None,
+        theme_tfidf: TfidfFeatures | None = None,
     ) -> None:
         self.encoder = encoder
         self._plain_encoder = plain_encoder
         self.tfidf = tfidf
+        self.theme_tfidf = theme_tfidf
         self.sentiment = sentiment
         self.themes = themes
         self.config = config if isinstance(config, ArtifactConfig) else ArtifactConfig.from_json(config)
@@ -194,7 +201,7 @@ class Classifier:
         new = [tid for tid in taxonomy.ids if tid not in self.theme_ids]
         plain = self.plain_encoder if (new or self.reads_plain) and uses_plain_encoder(self.encoder) else None
         head, thresholds = adapt_theme_head(self.themes, self.config.theme_thresholds or {}, taxonomy,
-                                            self.encoder, self.tfidf, self.config.normalises_tfidf, plain)
+                                            self.encoder, self.themes_tfidf, self.config.normalises_tfidf, plain)
         config = replace(self.config, theme_ids=tuple(taxonomy.ids), theme_thresholds=thresholds,
                          model_version=taxonomy_model_version(self.model_version, taxonomy),
                          taxonomy={"source": taxonomy.source, "version": taxonomy.version, "zero_shot": new})
@@ -202,7 +209,31 @@ class Classifier:
 
     def with_themes(self, themes: ThemeHead, config: ArtifactConfig) -> "Classifier":
         """This classifier's encoders, TF-IDF and sentiment head with another theme head and configuration."""
-        return Classifier(self.encoder, self.tfidf, self.sentiment, themes, config, self._plain_encoder)
+        return Classifier(self.encoder, self.tfidf, self.sentiment, themes, config, self._plain_encoder,
+                          self.theme_tfidf)
+
+    def with_encoder(self, encoder: Encoder) -> "Classifier":
+        """This classifier's TF-IDF vocabularies, heads and configuration over another encoder (e.g. the other
+        precision)."""
+        return Classifier(encoder, self.tfidf, self.sentiment, self.themes, self.config, None, self.theme_tfidf)
+
+    @property
+    def themes_tfidf(self) -> TfidfFeatures | None:
+        """The TF-IDF vocabulary the theme heads read: their own, or the sentiment one in older artifacts."""
+        return self.theme_tfidf if self.theme_tfidf is not None else self.tfidf
+
+    def tfidf_matrix(self, tfidf_texts: Sequence[str]) -> Any:
+        """The TF-IDF columns of ``tfidf_texts`` (already the input the config asks for): the sentiment
+        vocabulary's, then the theme vocabulary's when the theme heads have their own (each head reads its
+        columns); None without TF-IDF."""
+        if self.tfidf is None:
+            return None
+        x = self.tfidf.transform(list(tfidf_texts))
+        if self.theme_tfidf is None:
+            return x
+        import scipy.sparse as sp
+
+        return sp.hstack([x, self.theme_tfidf.transform(list(tfidf_texts))], format="csr")
 
     # ------------------------------------------------------------------ persistence
     @classmethod
@@ -262,9 +293,13 @@ class Classifier:
         tfidf = None
         if (path / _VOCAB).is_file():
             tfidf = TfidfFeatures.from_state(json.loads((path / _VOCAB).read_text(encoding="utf-8")), arrays)
+        theme_tfidf = None
+        if tfidf is not None and (path / _THEME_VOCAB).is_file():
+            theme_tfidf = TfidfFeatures.from_state(json.loads((path / _THEME_VOCAB).read_text(encoding="utf-8")),
+                                                   arrays, _THEME_TFIDF)
         sentiment = SentimentHead.from_arrays(arrays)
         themes = ThemeHead.from_arrays(arrays, list(config.theme_ids)) if config.theme_ids else None
-        return cls(encoder, tfidf, sentiment, themes, config)
+        return cls(encoder, tfidf, sentiment, themes, config, theme_tfidf=theme_tfidf)
 
     def save_pretrained(self, path: str | Path, model_card: str | None = None) -> Path:
         """Write the artifact (config, weights, vocabulary, model card) to ``path``.
@@ -287,6 +322,11 @@ class Classifier:
             vocab, tf_arrays = self.tfidf.to_state()
             arrays.update(tf_arrays)
             (path / _VOCAB).write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        if self.tfidf is not None and self.theme_tfidf is not None:
+            vocab, tf_arrays = self.theme_tfidf.to_state(_THEME_TFIDF)
+            arrays.update(tf_arrays)
+            (path / _THEME_VOCAB).write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")),
+                                             encoding="utf-8")
         save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path / _WEIGHTS))
         overlay = getattr(self.encoder, "overlay", None)
         if overlay is not None and Path(overlay).resolve() != (path / Path(overlay).name).resolve():
@@ -326,9 +366,7 @@ class Classifier:
                 raise InputError(f"expected one normalised text per text, found {len(normalised)} for {len(texts)}")
         elif self.config.normalises_tfidf or self.config.normalises_encoder_input:
             normalised = self._normalise(texts, languages)
-        x_tfidf = None
-        if self.tfidf is not None:
-            x_tfidf = self.tfidf.transform(normalised if self.config.normalises_tfidf else texts)
+        x_tfidf = self.tfidf_matrix(normalised if self.config.normalises_tfidf else texts)
         x_emb = encode_cached(self.encoder, self._encoder_input(texts, normalised), self.embedding_cache, batch_size)
         if self.reads_plain:
             x_emb = np.hstack([x_emb, self.plain_vectors(texts, normalised, batch_size)])

@@ -278,7 +278,7 @@ def _other_precision(classifier: Classifier) -> Classifier:
     enc = classifier.encoder
     quant = Encoder.from_pretrained(enc.path, prefix=enc.prefix, max_length=enc.max_length,
                                     quantize=not enc.quantized, overlay=enc.overlay)
-    return Classifier(quant, classifier.tfidf, classifier.sentiment, classifier.themes, classifier.config)
+    return classifier.with_encoder(quant)
 
 
 def evaluate_shared(classifier: Classifier, datasets: Path | None, int8_too: bool = True) -> list[dict[str, Any]]:

@@ -79,8 +79,8 @@ class TfidfFeatures:
         return sp.hstack([self.word.transform(texts), self.char.transform(texts)], format="csr")
 
     # ------------------------------------------------------------------ persistence
-    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """JSON-able vocabularies and the IDF arrays."""
+    def to_state(self, prefix: str = "tfidf") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able vocabularies and the IDF arrays (named ``<prefix>.word.idf`` and ``<prefix>.char.idf``)."""
         vocab = {}
         arrays = {}
         for name, vec in (("word", self.word), ("char", self.char)):
@@ -88,18 +88,18 @@ class TfidfFeatures:
             for term, idx in vec.vocabulary_.items():
                 terms[idx] = term
             vocab[name] = terms
-            arrays[f"tfidf.{name}.idf"] = vec.idf_.astype(np.float32)
+            arrays[f"{prefix}.{name}.idf"] = vec.idf_.astype(np.float32)
         vocab["max_word"] = self.max_word
         vocab["max_char"] = self.max_char
         return vocab, arrays
 
     @classmethod
-    def from_state(cls, vocab: dict[str, Any], arrays: dict[str, np.ndarray]) -> "TfidfFeatures":
-        """Rebuild fitted vectorisers from :meth:`to_state` output."""
+    def from_state(cls, vocab: dict[str, Any], arrays: dict[str, np.ndarray], prefix: str = "tfidf") -> "TfidfFeatures":
+        """Rebuild fitted vectorisers from :meth:`to_state` output (written with the same ``prefix``)."""
         self = cls(int(vocab.get("max_word", 0)) or None, int(vocab.get("max_char", 0)) or None)
         for name, vec in (("word", self.word), ("char", self.char)):
             terms = vocab[name]
             vec.vocabulary_ = {t: i for i, t in enumerate(terms)}
             vec.fixed_vocabulary_ = True
-            vec.idf_ = np.asarray(arrays[f"tfidf.{name}.idf"], dtype=np.float64)
+            vec.idf_ = np.asarray(arrays[f"{prefix}.{name}.idf"], dtype=np.float64)
         return self

@@ -127,6 +127,7 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     head = classifier.themes
     assert head is not None and head.supervised is not None
     x_tfidf, x = classifier.features(list(texts), list(languages))  # with the plain vectors when zero-shot reads them
+    x_tfidf = None if x_tfidf is None else head.lexical_columns(x_tfidf)  # the theme vocabulary's columns
     xs = (x[:, : head.prototypes.shape[1]] - head.supervised.mean) / head.supervised.scale
     encoder_part, lexical_part = head.parts(x, x_tfidf)
     zero_shot = head.combine(encoder_part, lexical_part)  # new themes: zero-shot; trained ones: their shipped blend

@@ -134,8 +134,9 @@ class SentimentHead:
     def view_probs(self, x_tfidf: sp.spmatrix | None, x_emb: np.ndarray | None) -> list[np.ndarray]:
         """Per-view class probabilities."""
         parts = []
-        if self.tfidf is not None:
-            parts.append(view_proba(self.tfidf, x_tfidf))
+        if self.tfidf is not None:  # its columns come first (the theme vocabulary's may follow)
+            width = self.tfidf.weight.shape[1]
+            parts.append(view_proba(self.tfidf, x_tfidf if x_tfidf.shape[1] == width else x_tfidf[:, :width]))
         if self.emb is not None:
             parts.append(view_proba(self.emb, x_emb))
         return parts
@@ -322,8 +323,14 @@ class ThemeHead:
             p = w * ps + (1 - w) * p
         lexical = None
         if self.lexical is not None and x_tfidf is not None:
-            lexical = sigmoid(self.lexical.logits(x_tfidf))
+            lexical = sigmoid(self.lexical.logits(self.lexical_columns(x_tfidf)))
         return p, lexical
+
+    def lexical_columns(self, x_tfidf: sp.spmatrix) -> sp.spmatrix:
+        """The columns of ``x_tfidf`` the lexical part reads: the last ones, as many as its weights span (the
+        theme vocabulary's, after the sentiment vocabulary's; an artifact with one vocabulary: all of them)."""
+        width = self.lexical.weight.shape[1] if self.lexical is not None else x_tfidf.shape[1]
+        return x_tfidf if x_tfidf.shape[1] == width else x_tfidf[:, x_tfidf.shape[1] - width:]
 
     def combine(self, encoder_part: np.ndarray, lexical_part: np.ndarray | None,
                 lex_weight: np.ndarray | None = None) -> np.ndarray:

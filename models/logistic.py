@@ -22,7 +22,8 @@ from sklearn.linear_model import LogisticRegression
 
 from sada.models.heads import LinearHead
 
-__all__ = ["LogisticFit", "fit_logistic", "fit_binary_logistic", "fit_softmax_head", "standardise_columns"]
+__all__ = ["LogisticFit", "fit_logistic", "fit_binary_logistic", "fit_softmax_head", "standardise_columns",
+           "unit_mean_weights"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class LogisticFit:
 
 
 def fit_logistic(x: np.ndarray | sp.spmatrix, y: np.ndarray, *, c: float, seed: int,
-                 class_weight: str | None = None, max_iter: int = 2000) -> LogisticFit:
+                 class_weight: str | None = None, max_iter: int = 2000,
+                 sample_weight: np.ndarray | None = None) -> LogisticFit:
     """Fit scikit-learn's ``LogisticRegression`` (lbfgs) with inverse regularisation ``c``.
 
     Args:
@@ -45,18 +47,41 @@ def fit_logistic(x: np.ndarray | sp.spmatrix, y: np.ndarray, *, c: float, seed: 
         seed: Random state.
         class_weight: Passed to scikit-learn (``"balanced"`` or None).
         max_iter: Solver iterations.
+        sample_weight: ``(n,)`` weight of each row in the loss (None: every row 1); the weights scale the data
+            term against the regularisation, so a caller keeps their mean at 1 (:func:`unit_mean_weights`).
     """
-    clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed, class_weight=class_weight).fit(x, y)
+    clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed, class_weight=class_weight)
+    clf.fit(x, y, sample_weight=sample_weight)
     return LogisticFit(clf.coef_, clf.intercept_, [int(k) for k in clf.classes_])
 
 
 def fit_binary_logistic(x: np.ndarray | sp.spmatrix, y: np.ndarray, c: float, seed: int,
-                        class_weight: str | None = None, max_iter: int = 2000) -> tuple[np.ndarray, float]:
-    """Weights and bias of a binary logistic regression; a constant label gives a constant logit (+-30)."""
+                        class_weight: str | None = None, max_iter: int = 2000,
+                        sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Weights and bias of a binary logistic regression; a constant label gives a constant logit (+-30).
+    ``sample_weight`` weighs each row in the loss (:func:`fit_logistic`)."""
     if len(set(y.tolist())) < 2:
         return np.zeros(x.shape[1], dtype=np.float32), (30.0 if len(y) and y[0] == 1 else -30.0)
-    fit = fit_logistic(x, y, c=c, seed=seed, class_weight=class_weight, max_iter=max_iter)
+    fit = fit_logistic(x, y, c=c, seed=seed, class_weight=class_weight, max_iter=max_iter,
+                       sample_weight=sample_weight)
     return fit.coef[0].astype(np.float32), float(fit.intercept[0])
+
+
+def unit_mean_weights(sources: np.ndarray, weights: dict[str, float] | None) -> np.ndarray | None:
+    """Each row's weight: its source's weight in ``weights`` (1 for a source not named), scaled to mean 1 over
+    the rows, so that weighing sources moves them against each other, not the data against the
+    regularisation; None when no source is weighed (every row 1).
+
+    Example:
+        >>> unit_mean_weights(np.array(["a", "b", "b", "b"]), {"a": 4.0}).tolist()
+        [2.2857142857142856, 0.5714285714285714, 0.5714285714285714, 0.5714285714285714]
+        >>> unit_mean_weights(np.array(["a", "b"]), {}) is None
+        True
+    """
+    if not weights:
+        return None
+    w = np.asarray([float(weights.get(str(s), 1.0)) for s in sources], dtype=np.float64)
+    return w * (len(w) / w.sum())
 
 
 def standardise_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

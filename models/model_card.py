@@ -269,7 +269,12 @@ def _data_choices(config: ArtifactConfig) -> str:
     if caps:
         by = ", ".join(f"{s} {n}" for s, n in sorted(caps.items()))
         said += f", except these, capped at their own number of rows: {by}"
-    return said + " (a cap keeps the scarcer classes whole and cuts the largest first)."
+    said += " (a cap keeps the scarcer classes whole and cuts the largest first)."
+    if opts.source_weights:
+        by = ", ".join(f"{s} x{w:g}" for s, w in sorted(opts.source_weights.items()))
+        said += (f" In the sentiment views' fits these sources' rows are weighed ({by}; the others x1, all scaled "
+                 "to mean 1).")
+    return said
 
 
 def _test_set_lines(evaluation: list[dict[str, Any]]) -> list[str]:

@@ -65,7 +65,7 @@ def retheme_items(classifier: Classifier, items: Sequence[dict[str, Any]]) -> tu
     x_tfidf = None
     if classifier.tfidf is not None:
         field = "normalised_text" if classifier.config.normalises_tfidf else "raw_text"
-        x_tfidf = classifier.tfidf.transform([r[field] for r in items])
+        x_tfidf = classifier.tfidf_matrix([r[field] for r in items])
     scores = classifier.themes.predict_proba(x, x_tfidf)
     thresholds = classifier.theme_thresholds
     rows = []

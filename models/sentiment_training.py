@@ -96,7 +96,7 @@ def choose_negative_weight(probs: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
 
 def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray, c: float,
-                   standardise: bool = False, seed: int = 0) -> LinearHead:
+                   standardise: bool = False, seed: int = 0, sample_weight: np.ndarray | None = None) -> LinearHead:
     """A partial-label sentiment view: rows (subjectivity, polarity) of a 2-row :class:`LinearHead`.
 
     Args:
@@ -106,14 +106,18 @@ def fit_polar_view(x: np.ndarray | sp.spmatrix, y: np.ndarray, full: np.ndarray,
         c: Inverse regularisation strength of both regressions.
         standardise: Centre and scale dense features first.
         seed: Random state.
+        sample_weight: ``(n,)`` weight of each row in both regressions (None: every row 1).
     """
     mean = scale = None
     if standardise:
         x, mean, scale = standardise_columns(np.asarray(x, dtype=np.float64))
     neutral, positive = SENTIMENTS.index("neutral"), SENTIMENTS.index("positive")
     polar = y != neutral
-    w_s, b_s = fit_binary_logistic(x[np.flatnonzero(full)], (y[full] == neutral).astype(int), c, seed)
-    w_p, b_p = fit_binary_logistic(x[np.flatnonzero(polar)], (y[polar] == positive).astype(int), c, seed)
+    sw = (lambda rows: None) if sample_weight is None else (lambda rows: np.asarray(sample_weight)[rows])
+    w_s, b_s = fit_binary_logistic(x[np.flatnonzero(full)], (y[full] == neutral).astype(int), c, seed,
+                                   sample_weight=sw(full))
+    w_p, b_p = fit_binary_logistic(x[np.flatnonzero(polar)], (y[polar] == positive).astype(int), c, seed,
+                                   sample_weight=sw(polar))
     return LinearHead(np.vstack([w_s, w_p]).astype(np.float32), np.asarray([b_s, b_p], dtype=np.float32),
                       None if mean is None else mean.astype(np.float32),
                       None if scale is None else scale.astype(np.float32))
@@ -140,13 +144,14 @@ def stacker_rows(y: np.ndarray, full: np.ndarray, stack_rows: np.ndarray | None)
 
 
 def _out_of_fold(views: list[tuple[str, Any, float, bool]], y: np.ndarray, full: np.ndarray, folds: int,
-                 seed: int) -> list[np.ndarray]:
-    """Each view's ``(n, 3)`` out-of-fold probabilities (stratified folds)."""
+                 seed: int, sample_weight: np.ndarray | None = None) -> list[np.ndarray]:
+    """Each view's ``(n, 3)`` out-of-fold probabilities (stratified folds; rows weighed by ``sample_weight``)."""
     oof = [np.zeros((len(y), len(SENTIMENTS))) for _ in views]
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fold, (tr, te) in enumerate(skf.split(np.zeros(len(y)), y)):
         for v, (_, x, c, std) in enumerate(views):
-            head = fit_polar_view(x[tr], y[tr], full[tr], c, standardise=std, seed=seed)
+            head = fit_polar_view(x[tr], y[tr], full[tr], c, standardise=std, seed=seed,
+                                  sample_weight=None if sample_weight is None else sample_weight[tr])
             oof[v][te] = view_proba(head, x[te])
         logger.info("sentiment: fold %d/%d done", fold + 1, folds)
     return oof
@@ -165,6 +170,7 @@ def fit_sentiment_head(
     seed: int = 0,
     groups: np.ndarray | None = None,
     negative_weight: float | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> SentimentFit:
     """Train both views (partial labels), then the stacker on their out-of-fold predictions.
 
@@ -184,6 +190,8 @@ def fit_sentiment_head(
         groups: Each row's source: with it, the weight on P(negative) is chosen on the stacker rows' predictions
             (:func:`choose_negative_weight`) and put into the stacker's negative bias; None keeps weight 1.
         negative_weight: This weight on P(negative) instead of the chosen one (None: choose).
+        sample_weight: ``(n,)`` weight of each row in the views' regressions (``sada train --source-weight``;
+            :func:`sada.models.logistic.unit_mean_weights`); the stacker weighs its rows equally.
 
     Returns:
         The head with its out-of-fold predictions and stacker rows (:class:`SentimentFit`).
@@ -195,10 +203,11 @@ def fit_sentiment_head(
         views.append(("tfidf", x_tfidf, c_tfidf, False))
     if x_emb is not None:
         views.append(("emb", x_emb, c_emb, True))
-    oof = _out_of_fold(views, y, full, folds, seed)
+    oof = _out_of_fold(views, y, full, folds, seed, sample_weight)
     features = SentimentHead.view_features(oof)
     stack = fit_softmax_head(features[rows], y[rows], len(SENTIMENTS), 1.0, seed=seed)
-    fitted = {name: fit_polar_view(x, y, full, c, standardise=std, seed=seed) for name, x, c, std in views}
+    fitted = {name: fit_polar_view(x, y, full, c, standardise=std, seed=seed, sample_weight=sample_weight)
+              for name, x, c, std in views}
     probs = softmax(stack.logits(features))
     rule = None
     if groups is not None:

@@ -27,7 +27,7 @@ from sada.models.training import train
 from sada.pipeline.errors import InputError
 
 __all__ = ["TrainOptions", "run_training", "package_dirs", "check_artifact_dir", "parse_source_caps", "MIN_CAP",
-           "parse_negative_weight", "finetune_start", "recorded_choices"]
+           "parse_negative_weight", "finetune_start", "recorded_choices", "parse_source_weights"]
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,35 @@ def parse_source_caps(specs: tuple[str, ...] | list[str]) -> tuple[tuple[str, in
     return tuple(caps.items())
 
 
+def parse_source_weights(specs: tuple[str, ...] | list[str]) -> tuple[tuple[str, float], ...]:
+    """``--source-weight NAME=W`` values as ``(source, weight)`` pairs; ``new=W`` weighs each of
+    :data:`sada.models.data.NEW_TRAIN_FILES`, as ``--source-cap`` takes it. Only the weights' ratios matter
+    (they are scaled to mean 1 over the rows), so ``new=0.25`` is the other sources at 4.
+
+    Raises:
+        sada.pipeline.errors.InputError: A value without ``=``, or a weight that is not a number in (0, 100].
+
+    Example:
+        >>> parse_source_weights(["corpus=2"])
+        (('corpus', 2.0),)
+        >>> len(parse_source_weights(["new=0.25"]))
+        5
+    """
+    weights: dict[str, float] = {}
+    for spec in specs:
+        name, sep, value = str(spec).partition("=")
+        try:
+            weight = float(value) if sep and name.strip() else None
+        except ValueError:
+            weight = None
+        if weight is None or not 0 < weight <= 100:
+            raise InputError(f"expected --source-weight NAME=W with W a number above 0 and at most 100 (e.g. "
+                             f"new=0.25 or corpus=2), found {spec!r}; pass a source name, '=' and a weight")
+        for source in (NEW_TRAIN_FILES if name.strip() == "new" else (name.strip(),)):
+            weights[source] = weight
+    return tuple(weights.items())
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """The inputs of one ``sada train`` run, validated on creation.
@@ -187,6 +216,11 @@ class TrainOptions:
             (:func:`parse_source_caps`); a source must be one the run reads.
         negative_weight: The weight on P(negative) of the decision rule (1.0: the most probable class), or None
             to choose it on the stacker's validation rows (``--negative-weight auto``).
+        source_weights: ``(source, weight)`` pairs: a named source's rows weigh this much in the sentiment views'
+            regressions (:func:`parse_source_weights`; others 1); a source must be one the run reads.
+        finetune_steps: With ``finetune``: stop after this many steps (the learning-rate schedule spans them);
+            None runs every epoch.
+        finetune_lr: With ``finetune``: the peak learning rate.
 
     Raises:
         sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``;
@@ -210,6 +244,9 @@ class TrainOptions:
     source_caps: tuple[tuple[str, int], ...] = ()
     negative_weight: float | None = 1.0
     finetune_from: Path | None = None
+    source_weights: tuple[tuple[str, float], ...] = ()
+    finetune_steps: int | None = None
+    finetune_lr: float = 5e-5
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
@@ -231,7 +268,18 @@ class TrainOptions:
         if self.negative_weight is not None and not 0.1 <= self.negative_weight <= 10:
             raise InputError(f"expected a weight on P(negative) between 0.1 and 10, found {self.negative_weight}; "
                              "pass e.g. 1.5, or auto to choose it on validation rows")
+        if (self.finetune_steps is not None or self.finetune_lr != 5e-5) and not self.finetune:
+            raise InputError("expected --finetune with --finetune-steps or --finetune-lr, found them alone; pass "
+                             "--finetune too (or leave them out)")
+        if self.finetune_steps is not None and self.finetune_steps < 1 or not 0 < self.finetune_lr < 1:
+            raise InputError(f"expected --finetune-steps of at least 1 and --finetune-lr between 0 and 1, found "
+                             f"{self.finetune_steps} and {self.finetune_lr}; pass e.g. --finetune-steps 200 "
+                             "--finetune-lr 2e-5")
         readable = set(self.readable_sources())
+        for source, _ in self.source_weights:
+            if source not in readable:
+                raise InputError(f"expected --source-weight for a source this run reads "
+                                 f"({', '.join(sorted(readable))}), found {source!r}; weigh another")
         for source, cap in self.source_caps:
             _cap(str(cap), f"cap for {source}")
             if source not in readable:
@@ -248,6 +296,11 @@ class TrainOptions:
     def caps(self) -> dict[str, int]:
         """``source_caps`` as a dict."""
         return dict(self.source_caps)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """``source_weights`` as a dict."""
+        return dict(self.source_weights)
 
 
 def recorded_choices(config: ArtifactConfig | Mapping[str, Any]) -> dict[str, Any]:
@@ -271,6 +324,8 @@ def recorded_choices(config: ArtifactConfig | Mapping[str, Any]) -> dict[str, An
     out: dict[str, Any] = {"per_source_cap": opts.per_source_cap,
                            "source_caps": tuple(sorted((opts.source_caps or {}).items())),
                            "negative_weight": opts.weight_on_negative}
+    if opts.source_weights:
+        out["source_weights"] = tuple(sorted(opts.source_weights.items()))
     if opts.shared_files:
         out = {"shared_files": tuple(opts.shared_files), **out}
     return out
@@ -283,7 +338,8 @@ def _encoder(options: TrainOptions) -> tuple[Encoder | None, Path | None]:
                                             datasets=options.datasets, seed=options.seed, epochs=options.epochs,
                                             encoder_path=options.encoder_path, out=options.out,
                                             init_overlay=options.finetune_from, shared_files=options.shared_files,
-                                            per_source_cap=options.per_source_cap, source_caps=options.caps)
+                                            per_source_cap=options.per_source_cap, source_caps=options.caps,
+                                            max_steps=options.finetune_steps, lr=options.finetune_lr)
         return encoder, path
     if options.overlay is not None:
         return Encoder.from_pretrained(options.encoder_path, overlay=options.overlay), options.encoder_path
@@ -308,7 +364,7 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
                    seed=options.seed, encoder=encoder, encoder_path=encoder_path,
                    shared_files=options.shared_files, per_source_cap=options.per_source_cap,
                    source_caps=options.caps, negative_weight=options.negative_weight,
-                   finetune_from=options.finetune_from)
+                   finetune_from=options.finetune_from, source_weights=options.weights)
     clf = result.classifier
     evaluation = evaluate_shared(clf, options.datasets) if options.run_eval else []
     scored_corpus = options.run_eval and options.corpus is not None

@@ -15,7 +15,9 @@ The recipe (deterministic for a given ``seed``):
    the labelled items, and per-theme logistic regressions for themes with
    labelled examples, blended by how many positives a theme has. Theme labels
    come from the corpus, ParsiNLU's aspects and the ``*_themes.csv`` files of
-   the shared datasets (:mod:`sada.models.theme_training`).
+   the shared datasets (:mod:`sada.models.theme_training`). The lexical part
+   reads the theme heads' own TF-IDF vocabulary, fitted on the theme-labelled
+   rows only, so that adding sentiment rows does not move theme scores.
 5. Theme thresholds: one per theme, chosen (:mod:`sada.models.thresholds`) on
    held-out predictions: 5-fold out-of-fold predictions for every theme-labelled
    training item plus the corpus dev split scored by the final head. The
@@ -46,6 +48,7 @@ from sada.models.encoder import Encoder, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.finetune import finetune_facts
 from sada.models.heads import MIN_CALIBRATION_ROWS, SENTIMENTS, ThemeHead
+from sada.models.logistic import unit_mean_weights
 from sada.models.metrics import classification_metrics
 from sada.models.sentiment_training import SentimentFit, fit_sentiment_head
 from sada.models.theme_training import THEME_FOLDS, HeldOutThemes, build_theme_head, calibrate_theme_thresholds
@@ -118,7 +121,7 @@ def _base_config(encoder: Encoder, encoder_path: Path | None, inputs: TextInputs
 
 def data_choices(corpus: bool, datasets: bool, shared_files: tuple[str, ...], per_source_cap: int | None,
                  source_caps: dict[str, int] | None, negative_weight: float | None = 1.0,
-                 finetune_from: Path | None = None) -> TrainingChoices:
+                 finetune_from: Path | None = None, source_weights: dict[str, float] | None = None) -> TrainingChoices:
     """What a run trained on, as ``config.json`` records it (``training_options``): ``sada reproduce`` and
     the model card read it back.
 
@@ -130,7 +133,8 @@ def data_choices(corpus: bool, datasets: bool, shared_files: tuple[str, ...], pe
     return TrainingChoices(corpus=bool(corpus), shared_files=tuple(shared_files) if datasets else (),
                            per_source_cap=per_source_cap, source_caps=dict(sorted((source_caps or {}).items())),
                            negative_weight=negative_weight,
-                           finetune_from=None if finetune_from is None else str(finetune_from))
+                           finetune_from=None if finetune_from is None else str(finetune_from),
+                           source_weights=dict(sorted(source_weights.items())) if source_weights else None)
 
 
 def _encode_by_source(encoder: Encoder, df: pd.DataFrame, texts: list[str], cache_dir: Path) -> np.ndarray:
@@ -142,12 +146,28 @@ def _encode_by_source(encoder: Encoder, df: pd.DataFrame, texts: list[str], cach
 
 
 def _features(df: pd.DataFrame, encoder: Encoder, inputs: TextInputs, normaliser: Normaliser | None,
-              with_tfidf: bool, cache_dir: Path) -> tuple[TfidfFeatures | None, Any, np.ndarray]:
-    """The TF-IDF features (fitted on these rows) when asked for, and the encoder vectors of every row."""
+              with_tfidf: bool, cache_dir: Path) -> tuple[TfidfFeatures | None, Any, np.ndarray, list[str] | None]:
+    """The TF-IDF features (fitted on these rows) when asked for, the encoder vectors of every row, and the
+    texts TF-IDF reads (None without TF-IDF)."""
     tf_texts, enc_texts = inputs.texts(df["text"].tolist(), df["language"].tolist(), normaliser)
     tfidf = TfidfFeatures().fit(tf_texts) if with_tfidf else None
-    return tfidf, None if tfidf is None else tfidf.transform(tf_texts), _encode_by_source(encoder, df, enc_texts,
-                                                                                           cache_dir)
+    return (tfidf, None if tfidf is None else tfidf.transform(tf_texts),
+            _encode_by_source(encoder, df, enc_texts, cache_dir), tf_texts if with_tfidf else None)
+
+
+def _theme_vocabulary(tf_texts: list[str] | None, has: np.ndarray) -> tuple[TfidfFeatures | None, Any]:
+    """The theme heads' own TF-IDF vocabulary, fitted on the theme-labelled rows (so that sentiment rows do not
+    move theme scores), and those rows' features; ``(None, None)`` without TF-IDF or with too few such rows."""
+    if tf_texts is None or not has.any():
+        return None, None
+    texts = [t for t, h in zip(tf_texts, has) if h]
+    try:
+        tfidf = TfidfFeatures().fit(texts)
+    except ValueError as err:  # too few rows for any n-gram to reach the minimum document frequency
+        logger.warning("themes: no TF-IDF vocabulary from %d theme-labelled rows (%s); no lexical part", len(texts),
+                       err)
+        return None, None
+    return tfidf, tfidf.transform(texts)
 
 
 def _oof_metrics(fit: SentimentFit, y: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -159,8 +179,8 @@ def _oof_metrics(fit: SentimentFit, y: np.ndarray) -> dict[str, dict[str, Any]]:
     return oof
 
 
-def _dev_themes(encoder: Encoder, tfidf: TfidfFeatures | None, inputs: TextInputs, normaliser: Normaliser | None,
-                ids: list[str], *, cache_dir: Path, corpus: Path | None) -> HeldOutThemes | None:
+def _dev_themes(encoder: Encoder, inputs: TextInputs, normaliser: Normaliser | None, ids: list[str],
+                tfidf: TfidfFeatures | None, *, cache_dir: Path, corpus: Path | None) -> HeldOutThemes | None:
     """The corpus dev split as held-out theme items (None without a corpus folder, or when it has none)."""
     if corpus is None:
         return None
@@ -173,30 +193,33 @@ def _dev_themes(encoder: Encoder, tfidf: TfidfFeatures | None, inputs: TextInput
                          None if tfidf is None else tfidf.transform(tf_texts))
 
 
-def _train_themes(encoder: Encoder, df: pd.DataFrame, x_emb: np.ndarray, x_tfidf: Any, held: np.ndarray,
-                  dev: Callable[[list[str]], HeldOutThemes | None], *, seed: int, cache_dir: Path,
-                  calibrate: bool) -> tuple[ThemeHead | None, dict[str, Any]]:
-    """The theme head over the default taxonomy (the training data's label set), and its config entries.
+def _train_themes(encoder: Encoder, df: pd.DataFrame, x_emb: np.ndarray, tf_texts: list[str] | None,
+                  held: np.ndarray, dev: Callable[[list[str], TfidfFeatures | None], HeldOutThemes | None], *,
+                  seed: int, cache_dir: Path,
+                  calibrate: bool) -> tuple[ThemeHead | None, dict[str, Any], TfidfFeatures | None]:
+    """The theme head over the default taxonomy (the training data's label set), its config entries and its own
+    TF-IDF vocabulary (:func:`_theme_vocabulary`; ``tf_texts`` None: no lexical part).
 
     ``dev`` is called for the dev items only when the thresholds are calibrated.
     """
     themes = list(load_taxonomy(default_taxonomy_path()).themes)
     if not themes:
-        return None, {}
+        return None, {}, None
     ids = [t.id for t in themes]
     y_t, m_t = theme_matrix(df, ids)
     has = m_t.any(axis=1)
-    tf_has = None if x_tfidf is None else x_tfidf[np.flatnonzero(has)]
+    theme_tfidf, tf_has = _theme_vocabulary(tf_texts, has)
     head = build_theme_head(encoder, themes, x_emb[has], y_t[has], m_t[has], seed=seed, cache_dir=cache_dir,
                             x_tfidf=tf_has)
     if not calibrate or has.sum() < 10 * THEME_FOLDS:
-        return head, {}
+        return head, {}, theme_tfidf
     cal = calibrate_theme_thresholds(encoder, themes, head, x_emb[has], y_t[has], m_t[has],
-                                     df["source"].to_numpy()[has], dev(ids), seed=seed, cache_dir=cache_dir,
+                                     df["source"].to_numpy()[has], dev(ids, theme_tfidf), seed=seed,
+                                     cache_dir=cache_dir,
                                      choose_on=held[has] if held[has].sum() >= MIN_CALIBRATION_ROWS else None,
                                      x_tfidf=tf_has)
     return cal.head, {"theme_thresholds": cal.thresholds, "theme_calibration": cal.calibration,
-                      "theme_cross_validated": cal.cross_validated}
+                      "theme_cross_validated": cal.cross_validated}, theme_tfidf
 
 
 def _version(encoder: Encoder, seed: int, counts: dict[str, int], n: int) -> dict[str, Any]:
@@ -226,6 +249,7 @@ def train(
     source_caps: dict[str, int] | None = None,
     negative_weight: float | None = 1.0,
     finetune_from: Path | None = None,
+    source_weights: dict[str, float] | None = None,
 ) -> TrainResult:
     """Train sentiment and theme heads; return the classifier and training facts.
 
@@ -256,6 +280,9 @@ def train(
             What every weight scores there is recorded either way.
         finetune_from: The overlay ``encoder``'s fine-tuning continued from (``sada train --finetune-from``),
             recorded in ``training_options``.
+        source_weights: A weight for each named source's rows in the sentiment views' regressions (others 1;
+            scaled to mean 1 over the rows: :func:`sada.models.logistic.unit_mean_weights`), recorded in
+            ``training_options``.
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
@@ -274,24 +301,25 @@ def train(
         # fp32-trained heads on the int8 encoder beat int8-trained heads (e.g. ATT macro-F1 0.735 vs 0.721).
         encoder = Encoder.from_pretrained(encoder_path, cache_dir=cache_dir)
     options = data_choices(corpus is not None, datasets is not None, shared_files, per_source_cap, source_caps,
-                           negative_weight, finetune_from)
+                           negative_weight, finetune_from, source_weights)
     texts = df["text"].tolist()
     normaliser = Normaliser() if "normalised" in (inputs.tfidf, inputs.encoder) else None
-    tfidf, x_tfidf, x_emb = _features(df, encoder, inputs, normaliser, "tfidf" in views, cache_dir)
+    tfidf, x_tfidf, x_emb, tf_texts = _features(df, encoder, inputs, normaliser, "tfidf" in views, cache_dir)
     y = df["label"].map({s: i for i, s in enumerate(SENTIMENTS)}).to_numpy()
     # partial labels: only sources that label neutral teach it; a fine-tuned encoder has seen every row
     # but the calibration rows, so the stacker and the theme thresholds are fitted on those alone
     held = calibration_rows(texts) if encoder.overlay is not None else np.ones(len(df), dtype=bool)
     fit = fit_sentiment_head(x_tfidf, x_emb if "emb" in views else None, y, full=sources_with_neutral(df),
                              stack_rows=held, seed=seed, groups=df["source"].to_numpy(),
-                             negative_weight=negative_weight)
+                             negative_weight=negative_weight,
+                             sample_weight=unit_mean_weights(df["source"].to_numpy(), source_weights))
     oof = _oof_metrics(fit, y)
 
-    dev = partial(_dev_themes, encoder, tfidf, inputs, normaliser, cache_dir=cache_dir, corpus=corpus)
-    theme_head, theme_config = _train_themes(encoder, df, x_emb, x_tfidf, held, dev, seed=seed, cache_dir=cache_dir,
-                                             calibrate=calibrate_themes)
+    dev = partial(_dev_themes, encoder, inputs, normaliser, cache_dir=cache_dir, corpus=corpus)
+    theme_head, theme_config, theme_tfidf = _train_themes(encoder, df, x_emb, tf_texts, held, dev, seed=seed,
+                                                          cache_dir=cache_dir, calibrate=calibrate_themes)
     config = replace(_base_config(encoder, encoder_path, inputs, quantize, seed), training_options=options,
                      **theme_config, negative_rule=fit.negative_rule, **_version(encoder, seed, counts, len(df)),
                      training_classes=classes, theme_ids=tuple(theme_head.theme_ids) if theme_head is not None else ())
-    clf = Classifier(encoder, tfidf, fit.head, theme_head, config)
+    clf = Classifier(encoder, tfidf, fit.head, theme_head, config, theme_tfidf=theme_tfidf)
     return TrainResult(classifier=clf, data=dict(config.training_data or {}), oof=oof, config=config, n=len(df))

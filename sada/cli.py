@@ -665,6 +665,15 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--source-cap", "source_caps", multiple=True, metavar="NAME=N",
               help="At most N rows from the source NAME (a file name, corpus, or 'new' for each of the sets "
                    "--shared-file all adds), instead of --per-source-cap (repeatable).")
+@click.option("--source-weight", "source_weights", multiple=True, metavar="NAME=W",
+              help="Weigh the rows of the source NAME (as --source-cap takes it; 'new' for each of the sets "
+                   "--shared-file all adds) W times in the sentiment views' fits; only ratios matter (repeatable) "
+                   "[default: every row 1].")
+@click.option("--finetune-steps", type=int, default=None, metavar="N",
+              help="With --finetune: stop after N steps, the learning-rate schedule spanning them [default: every "
+                   "epoch].")
+@click.option("--finetune-lr", type=float, default=5e-5, show_default=True, metavar="LR",
+              help="With --finetune: the peak learning rate.")
 @click.option("--negative-weight", default=None, metavar="W|auto",
               help="Label = most probable class after P(negative) x W; auto chooses W on the stacker's validation "
                    "rows [default: 1, the most probable class].")
@@ -672,11 +681,13 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_corpus: bool, datasets: Path | None,
               probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
               finetune_from: Path | None, run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None,
-              source_caps: tuple[str, ...], negative_weight: str | None, as_json: bool) -> None:
+              source_caps: tuple[str, ...], source_weights: tuple[str, ...], finetune_steps: int | None,
+              finetune_lr: float, negative_weight: str | None, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
     from sada.corpus import sample_dir
     from sada.models.data import check_shared_files, shared_datasets_dir
-    from sada.models.train_driver import TrainOptions, parse_negative_weight, parse_source_caps, run_training
+    from sada.models.train_driver import (TrainOptions, parse_negative_weight, parse_source_caps, parse_source_weights,
+                                          run_training)
     from sada.progress import RowProgress, encoder_progress
 
     choices = {"shared_files": check_shared_files(shared_files)} if shared_files else {}
@@ -686,6 +697,8 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
                            finetune=finetune, epochs=epochs, run_eval=run_eval, overlay=overlay,
                            finetune_from=finetune_from,
                            per_source_cap=per_source_cap, source_caps=parse_source_caps(source_caps),
+                           source_weights=parse_source_weights(source_weights), finetune_steps=finetune_steps,
+                           finetune_lr=finetune_lr,
                            negative_weight=parse_negative_weight(negative_weight), **choices)
     if options.datasets is None:
         click.echo("no shared datasets folder given (--datasets DIR or SADA_SHARED_DATASETS): the public sets "

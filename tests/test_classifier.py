@@ -490,6 +490,52 @@ def test_lexical_theme_head_round_trips(trained, tmp_path: Path) -> None:
     assert [p.themes for p in a] == [p.themes for p in b]
 
 
+# Our own sentences with a sentiment and no theme labels (a sentiment-only source).
+SENTIMENT_ONLY = [("المطعم نظيف والأكل لذيذ", "ar", "positive"), ("الجهاز يسخن بسرعة وصوته عالي", "ar", "negative"),
+                  ("گوشی سبک است و باتری خوبی دارد", "fa", "positive"), ("متاسفانه پورت یو اس بی ندارد", "fa", "negative"),
+                  ("الفندق قريب من المحطة", "ar", "neutral"), ("این لپ تاپ دو رنگ دارد", "fa", "neutral")] * 3
+
+
+def test_sentiment_rows_do_not_move_theme_scores(trained, encoder, cache: Path, data_file: Path, tmp_path: Path) -> None:
+    """The theme heads read their own TF-IDF vocabulary, fitted on the theme-labelled rows: rows with a sentiment
+    and no theme labels change the sentiment head, not one theme score; the artifact keeps both vocabularies."""
+    from sada.models.classifier import Classifier
+    from sada.models.training import train
+
+    extra = tmp_path / "sentiment_only.jsonl"
+    extra.write_text("".join(json.dumps({"id": f"s{i}", "text": f"{t} {i}", "language": lang, "label": label},
+                                        ensure_ascii=False) + "\n" for i, (t, lang, label) in enumerate(SENTIMENT_ONLY)),
+                     encoding="utf-8")
+    more = train(data_files=[data_file, extra], corpus=None, encoder=encoder, cache_dir=cache, seed=7).classifier
+    clf = trained.classifier
+    assert more.tfidf.n_features > clf.tfidf.n_features                  # the sentiment vocabulary grew
+    assert more.theme_tfidf.n_features == clf.theme_tfidf.n_features < more.tfidf.n_features
+    texts, langs = [t for t, *_ in LABELLED[:8]] + ["الجهاز يسخن والخدمة سيئة"], ["ar"] * 9
+    def scores(c: Classifier) -> np.ndarray:
+        x_tfidf, x = c.features(texts, langs)
+        return c.themes.predict_proba(x, x_tfidf)
+
+    assert np.array_equal(scores(clf), scores(more)) and np.array_equal(clf.theme_thresholds, more.theme_thresholds)
+    assert not np.allclose(clf.sentiment_proba(texts, langs), more.sentiment_proba(texts, langs))
+    more.save_pretrained(tmp_path / "artifact")
+    assert (tmp_path / "artifact" / "vocab_themes.json").is_file()
+    loaded = Classifier.from_pretrained(tmp_path / "artifact", encoder=encoder)
+    assert loaded.theme_tfidf.n_features == more.theme_tfidf.n_features
+    assert np.allclose(scores(loaded), scores(more), atol=1e-6)
+
+
+def test_an_artifact_with_one_vocabulary_still_loads_and_detects_themes(cache: Path) -> None:
+    """Artifacts written before the theme heads had their own vocabulary (the default model, custom ones from
+    sada themes fit) keep reading the one vocabulary for both."""
+    from sada.models.classifier import Classifier
+
+    clf = Classifier.from_pretrained(None)
+    assert clf.theme_tfidf is None and clf.themes_tfidf is clf.tfidf
+    assert clf.themes.lexical.weight.shape[1] == clf.tfidf.n_features
+    found = clf.predict(["پیک خیلی دیر رسید و غذا سرد بود"], ["fa"])[0]
+    assert "delivery" in found.themes
+
+
 def test_sentence_probe_is_scored_and_written_into_the_model_card(trained) -> None:
     """The checkout's sentence probe is a 3-class test set of the model card (never a training file)."""
     import pandas as pd
