@@ -180,7 +180,7 @@ def analyse_feedback(
     inline = _tasks_run_here()  # threads in this process: the flow classifies, see _ClassifyHere
     if inline:  # the threads share these copies; a missing encoder fails before any batch
         default_identifier()
-        _normaliser(settings.mask_pii)
+        _normaliser(settings.mask_pii).load()  # hazm's word lists too, not in the first batch's time
         if model_version:
             load_classifier(model_path, themes)
     run_id = start_run(url, sources + ([f"sql:{sql_query}"] if sql_query else []))

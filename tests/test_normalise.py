@@ -92,3 +92,16 @@ def test_cues_are_taken_before_normalising(normaliser):
 
 def test_elongation_keeps_latin_doubles():
     assert reduce_elongation("good soooo") == "good soo"
+
+
+def test_load_builds_hazm_once_for_the_process():
+    # a long job loads hazm's word lists before its first batch (Normaliser.load), and every
+    # Normaliser of the process then shares them instead of reading them again
+    from sada.pipeline import normalise
+
+    loaded = Normaliser(mask_pii=False).load()
+    assert normalise._hazm_tokenizer.cache_info().currsize == 1
+    assert normalise._hazm_normalizer.cache_info().currsize == 1
+    hits = normalise._hazm_tokenizer.cache_info().hits
+    assert loaded("سلام، خیلی خوب بود", "fa").text == Normaliser()("سلام، خیلی خوب بود", "fa").text
+    assert normalise._hazm_tokenizer.cache_info().hits > hits
