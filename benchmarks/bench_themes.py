@@ -11,7 +11,9 @@ Two public label sets are used as if a CX team had written their themes, with th
 
 Few-shot (``--shots 8 16 32``): k labelled texts per theme (and k with no theme) drawn from the
 training part (ParsiNLU's dev split; the SemEval reviews not held out), fitted as ``sada themes fit``
-does, scored on the same held-out parts.
+does, scored on the same held-out parts; ``--draws N`` (default 3) draws the examples N times (seeds 0..N-1)
+and reports the mean over the draws (P, R, F1 and detections per theme, and micro-F1 with its range), so the
+curve is not one draw's noise.
 
 Leave one theme out (``--loto``), on the sample corpus's test split: each default theme in turn is given
 a new id (so the shipped classifier has no trained head for it and it is detected zero-shot from its
@@ -32,7 +34,7 @@ themes and with a taxonomy that has zero-shot themes (read by the plain encoder 
 encoder adds.
 
 Usage:
-    python -m benchmarks.bench_themes [--shots 8 16 32] [--loto] [--json] [--calibrate-plain] [--speed 512]
+    python -m benchmarks.bench_themes [--shots 8 16 32] [--draws 3] [--loto] [--json] [--calibrate-plain] [--speed 512]
 """
 
 from __future__ import annotations
@@ -130,6 +132,20 @@ def score(taxonomy_file: Path, frame: pd.DataFrame, examples: pd.DataFrame | Non
     return {"n": len(frame), "items_per_second": round(len(frame) / seconds, 1), **scores}
 
 
+def mean_scores(runs: list[dict]) -> dict:
+    """The mean of :func:`score`'s results over draws: every number per theme (and ``micro``), plus the
+    micro-F1's range (``micro_f1_min``, ``micro_f1_max``)."""
+    out: dict = {}
+    for key, value in runs[0].items():
+        if isinstance(value, dict):
+            out[key] = {m: float(np.mean([r[key][m] for r in runs])) for m in value}
+        else:
+            out[key] = float(np.mean([r[key] for r in runs]))
+    f1 = [r["micro"]["f1"] for r in runs]
+    out["micro_f1_min"], out["micro_f1_max"] = min(f1), max(f1)
+    return out
+
+
 def corpus_frame(split: str) -> pd.DataFrame:
     df = load_feedback(sample_dir(), split)
     return pd.DataFrame({"text": df["text"], "language": df["language"], "themes": [";".join(t) for t in df["themes"]]})
@@ -206,10 +222,12 @@ def speed(n: int, taxonomy_file: Path) -> None:
               f"RSS {rss:.0f} MB; load average {os.getloadavg()[0]:.1f}")
 
 
-def leave_one_theme_out(shots: list[int], tmp: Path, test: pd.DataFrame | None = None) -> dict[str, dict]:
+def leave_one_theme_out(shots: list[int], tmp: Path, test: pd.DataFrame | None = None,
+                        draws: int = 1) -> dict[str, dict]:
     """Per default theme: P/R/F1 when it is zero-shot (and k-shot), the others keeping their trained heads.
 
-    ``test``: the labelled texts scored (default: the corpus test split); k-shot examples come from the corpus train split.
+    ``test``: the labelled texts scored (default: the corpus test split); k-shot examples come from the corpus
+    train split, drawn ``draws`` times (the mean over the draws is kept).
     """
     import yaml
 
@@ -229,8 +247,9 @@ def leave_one_theme_out(shots: list[int], tmp: Path, test: pd.DataFrame | None =
             for k in shots:
                 assert pool is not None
                 ids = [new if e is entry else e["id"] for e in entries]  # k texts of every theme, as a team labels
-                examples = sample_shots(pool.assign(themes=pool["themes"].map(rename)), ids, k)
-                out[tid][f"{k}-shot"] = score(path, test_t, examples)[new]
+                runs = [score(path, test_t, sample_shots(pool.assign(themes=pool["themes"].map(rename)), ids, k, seed))
+                        for seed in range(draws)]
+                out[tid][f"{k}-shot"] = mean_scores(runs)[new]
     return out
 
 
@@ -245,7 +264,7 @@ def print_loto(table: dict[str, dict], columns: list[str]) -> None:
                                            f"{row[c]['f1']:.2f}" for c in columns) + f" | {row[columns[0]]['support']} |")
     for c in columns:
         cells = [row[c] for row in table.values()]
-        tp = sum(round(m["recall"] * m["support"]) for m in cells)
+        tp = sum(round(m["recall"] * m["support"], 3) for m in cells)  # a mean over draws: pooled over them
         micro = 2 * tp / max(1, sum(m["predicted"] + m["support"] for m in cells))
         mean_f1 = np.mean([m["f1"] for m in cells if m["support"]])
         print(f"{c}: micro-F1 over the left-out themes {micro:.3f}, mean F1 over those with support {mean_f1:.3f}")
@@ -254,6 +273,7 @@ def print_loto(table: dict[str, dict], columns: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shots", type=int, nargs="*", default=[], help="Few-shot sizes per theme, e.g. 8 16 32.")
+    parser.add_argument("--draws", type=int, default=3, help="Draws of few-shot examples to average (seeds 0..N-1).")
     parser.add_argument("--loto", action="store_true", help="Leave each default theme out on the sample corpus.")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--calibrate-plain", action="store_true",
@@ -278,7 +298,10 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             print("Sample corpus, test split:")
-            print_loto(leave_one_theme_out(args.shots, Path(tmp)), ["zero-shot", *(f"{k}-shot" for k in args.shots)])
+            if args.shots:
+                print(f"(k-shot: mean over {args.draws} draws of examples)")
+            print_loto(leave_one_theme_out(args.shots, Path(tmp), draws=args.draws),
+                       ["zero-shot", *(f"{k}-shot" for k in args.shots)])
             shipped = score(default_taxonomy_path(), corpus_frame("test"))["micro"]
             print(f"reference: the shipped heads (every theme trained on all labels): micro-F1 {shipped['f1']:.3f} "
                   f"(P {shipped['precision']:.3f} R {shipped['recall']:.3f})")
@@ -297,18 +320,22 @@ def main(argv: list[str] | None = None) -> int:
     for name, (taxonomy, test, pool) in sets.items():
         results[f"{name} zero-shot"] = score(taxonomy, test)
         for k in args.shots:
-            shots = sample_shots(pool, load_taxonomy(taxonomy).ids, k)
-            results[f"{name} {k}-shot ({len(shots)} texts)"] = score(taxonomy, test, shots)
+            draws = [sample_shots(pool, load_taxonomy(taxonomy).ids, k, seed) for seed in range(args.draws)]
+            runs = [score(taxonomy, test, shots) for shots in draws]
+            texts = round(float(np.mean([len(shots) for shots in draws])))
+            results[f"{name} {k}-shot (~{texts} texts, mean of {args.draws} draws)"] = mean_scores(runs)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for name, r in results.items():
-        print(f"\n{name}: {r['n']} items, micro-F1 {r['micro']['f1']:.3f} "
-              f"(P {r['micro']['precision']:.3f} R {r['micro']['recall']:.3f}), {r['items_per_second']} items/s")
+        spread = f", draws {r['micro_f1_min']:.3f}-{r['micro_f1_max']:.3f}" if "micro_f1_min" in r else ""
+        print(f"\n{name}: {r['n']:.0f} items, micro-F1 {r['micro']['f1']:.3f} "
+              f"(P {r['micro']['precision']:.3f} R {r['micro']['recall']:.3f}{spread}), "
+              f"{r['items_per_second']:.1f} items/s")
         print("| theme | P | R | F1 | support |\n|---|---|---|---|---|")
         for tid, m in r.items():
             if isinstance(m, dict) and tid != "micro":
-                print(f"| {tid} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+                print(f"| {tid} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']:.0f} |")
     return 0
 
 
