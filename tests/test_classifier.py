@@ -114,7 +114,8 @@ def test_save_and_load_round_trip_without_pickle(trained, encoder, tmp_path: Pat
 
     clf = trained.classifier
     out = clf.save_pretrained(tmp_path / "artifact", "# card\n")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "vocab.json", "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "vocab.json", "vocab_themes.json",
+                                                     "weights.safetensors"]
     loaded = Classifier.from_pretrained(out, encoder=encoder)
     written = (out / "config.json").read_text(encoding="utf-8")
     assert loaded.config == clf.config and loaded.config.to_json() == written  # the same bytes again
@@ -521,7 +522,10 @@ def test_sentiment_rows_do_not_move_theme_scores(trained, encoder, cache: Path, 
     assert (tmp_path / "artifact" / "vocab_themes.json").is_file()
     loaded = Classifier.from_pretrained(tmp_path / "artifact", encoder=encoder)
     assert loaded.theme_tfidf.n_features == more.theme_tfidf.n_features
-    assert np.allclose(scores(loaded), scores(more), atol=1e-6)
+    # the weights are stored as float32 (the trained heads hold float64): probabilities agree to about 1e-4
+    assert np.allclose(scores(loaded), scores(more), atol=1e-3)
+    detected = [sorted(p.themes) for p in loaded.predict(texts, langs)]
+    assert detected == [sorted(p.themes) for p in more.predict(texts, langs)]
 
 
 def test_an_artifact_with_one_vocabulary_still_loads_and_detects_themes(cache: Path) -> None:
