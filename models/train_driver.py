@@ -13,7 +13,7 @@ import importlib.util
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from safetensors import SafetensorError, safe_open
 
@@ -25,6 +25,8 @@ from sada.models.finetune import OVERLAY_FILE, finetune_encoder
 from sada.models.model_card import measured_speed_section, model_card
 from sada.models.training import train
 from sada.pipeline.errors import InputError
+
+T = TypeVar("T")
 
 __all__ = ["TrainOptions", "run_training", "package_dirs", "check_artifact_dir", "parse_source_caps", "MIN_CAP",
            "parse_negative_weight", "finetune_start", "recorded_choices", "parse_source_weights"]
@@ -149,16 +151,8 @@ def parse_source_caps(specs: tuple[str, ...] | list[str]) -> tuple[tuple[str, in
         >>> len(parse_source_caps(["new=2000"]))
         5
     """
-    caps: dict[str, int] = {}
-    for spec in specs:
-        name, sep, value = str(spec).partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"expected --source-cap NAME=N (e.g. fa_digikala_comments.csv=2000 or new=2000), "
-                             f"found {spec!r}; pass a source name, '=' and a number")
-        cap = _cap(value.strip(), f"cap for {name.strip()}")
-        for source in (NEW_TRAIN_FILES if name.strip() == "new" else (name.strip(),)):
-            caps[source] = cap
-    return tuple(caps.items())
+    return _per_source(specs, "--source-cap NAME=N (e.g. fa_digikala_comments.csv=2000 or new=2000)",
+                       lambda value, name: _cap(value, f"cap for {name}"))
 
 
 def parse_source_weights(specs: tuple[str, ...] | list[str]) -> tuple[tuple[str, float], ...]:
@@ -175,19 +169,35 @@ def parse_source_weights(specs: tuple[str, ...] | list[str]) -> tuple[tuple[str,
         >>> len(parse_source_weights(["new=0.25"]))
         5
     """
-    weights: dict[str, float] = {}
+    return _per_source(specs, "--source-weight NAME=W (e.g. new=0.25 or corpus=2)", _weight)
+
+
+def _weight(value: str, name: str) -> float:
+    """``value`` as a source weight above 0 and at most 100."""
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = None
+    if weight is None or not 0 < weight <= 100:
+        raise InputError(f"expected a weight for {name} above 0 and at most 100, found {value!r}; "
+                         "pass a number such as 0.25 or 2")
+    return weight
+
+
+def _per_source(specs: tuple[str, ...] | list[str], usage: str,
+                parse: Callable[[str, str], T]) -> tuple[tuple[str, T], ...]:
+    """``NAME=VALUE`` option values as ``(source, parse(VALUE, NAME))`` pairs; ``new`` stands for each of
+    :data:`sada.models.data.NEW_TRAIN_FILES`, and a later value for a source replaces an earlier one."""
+    values: dict[str, T] = {}
     for spec in specs:
         name, sep, value = str(spec).partition("=")
-        try:
-            weight = float(value) if sep and name.strip() else None
-        except ValueError:
-            weight = None
-        if weight is None or not 0 < weight <= 100:
-            raise InputError(f"expected --source-weight NAME=W with W a number above 0 and at most 100 (e.g. "
-                             f"new=0.25 or corpus=2), found {spec!r}; pass a source name, '=' and a weight")
-        for source in (NEW_TRAIN_FILES if name.strip() == "new" else (name.strip(),)):
-            weights[source] = weight
-    return tuple(weights.items())
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(f"expected {usage}, found {spec!r}; pass a source name, '=' and a value")
+        parsed = parse(value.strip(), name)
+        for source in (NEW_TRAIN_FILES if name == "new" else (name,)):
+            values[source] = parsed
+    return tuple(values.items())
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,16 @@ def test_source_weights_parse(specs: list[str], expected: dict[str, float]) -> N
     assert dict(parse_source_weights(specs)) == expected
 
 
-@pytest.mark.parametrize("spec", ["corpus", "corpus=heavy", "corpus=0", "corpus=-1", "=2", "corpus=101"])
-def test_bad_source_weights_are_refused(spec: str) -> None:
-    with pytest.raises(InputError, match="expected --source-weight NAME=W"):
+@pytest.mark.parametrize("spec, message", [
+    ("corpus", "expected --source-weight NAME=W"),  # no '='
+    ("=2", "expected --source-weight NAME=W"),  # no name
+    ("corpus=heavy", "above 0 and at most 100"),  # not a number
+    ("corpus=0", "above 0 and at most 100"),  # a zero weight would drop the source: --source-cap's job
+    ("corpus=-1", "above 0 and at most 100"),
+    ("corpus=101", "above 0 and at most 100"),
+])
+def test_bad_source_weights_are_refused(spec: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
         parse_source_weights([spec])
 
 
