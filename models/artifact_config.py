@@ -211,12 +211,14 @@ class TrainingChoices(_Record):
             absent when it started from the base encoder.
         source_weights: The weight of each named source's rows in the sentiment views' regressions (``sada
             train --source-weight``; scaled to mean 1 over the rows); absent when every row weighs 1.
+        theme_vocabulary: ``own`` when the theme heads read a TF-IDF vocabulary of their own (``sada train
+            --own-theme-vocabulary``); absent when they share the sentiment one.
     """
 
     _CHECKS: ClassVar[dict[str, _Check]] = {"corpus": _BOOL, "shared_files": _STR_LIST, "per_source_cap": _INT,
                                             "source_caps": _COUNTS, "negative_weight": _NUMBER, "finetune_from": _STR,
-                                            "source_weights": _WEIGHTS}
-    _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS) - {"finetune_from", "source_weights"}
+                                            "source_weights": _WEIGHTS, "theme_vocabulary": _STR}
+    _ALWAYS: ClassVar[frozenset[str]] = frozenset(_CHECKS) - {"finetune_from", "source_weights", "theme_vocabulary"}
     _WHERE: ClassVar[str] = "training_options"
 
     corpus: bool | None = None
@@ -226,6 +228,7 @@ class TrainingChoices(_Record):
     negative_weight: float | None = None
     finetune_from: str | None = None
     source_weights: dict[str, float] | None = None
+    theme_vocabulary: str | None = None
 
     @property
     def weight_on_negative(self) -> float | None:

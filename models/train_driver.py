@@ -231,6 +231,8 @@ class TrainOptions:
         finetune_steps: With ``finetune``: stop after this many steps (the learning-rate schedule spans them);
             None runs every epoch.
         finetune_lr: With ``finetune``: the peak learning rate.
+        own_theme_vocabulary: The theme heads' lexical part reads a TF-IDF vocabulary of the theme-labelled rows
+            alone (:func:`sada.models.training.train`); off, the one the sentiment heads read.
 
     Raises:
         sada.pipeline.errors.InputError: See :func:`check_artifact_dir`; or both ``finetune`` and ``overlay``;
@@ -257,6 +259,7 @@ class TrainOptions:
     source_weights: tuple[tuple[str, float], ...] = ()
     finetune_steps: int | None = None
     finetune_lr: float = 5e-5
+    own_theme_vocabulary: bool = False
 
     def __post_init__(self) -> None:
         check_artifact_dir(self.out)
@@ -336,6 +339,8 @@ def recorded_choices(config: ArtifactConfig | Mapping[str, Any]) -> dict[str, An
                            "negative_weight": opts.weight_on_negative}
     if opts.source_weights:
         out["source_weights"] = tuple(sorted(opts.source_weights.items()))
+    if opts.theme_vocabulary == "own":
+        out["own_theme_vocabulary"] = True
     if opts.shared_files:
         out = {"shared_files": tuple(opts.shared_files), **out}
     return out
@@ -374,7 +379,8 @@ def run_training(options: TrainOptions) -> dict[str, Any]:
                    seed=options.seed, encoder=encoder, encoder_path=encoder_path,
                    shared_files=options.shared_files, per_source_cap=options.per_source_cap,
                    source_caps=options.caps, negative_weight=options.negative_weight,
-                   finetune_from=options.finetune_from, source_weights=options.weights)
+                   finetune_from=options.finetune_from, source_weights=options.weights,
+                   own_theme_vocabulary=options.own_theme_vocabulary)
     clf = result.classifier
     evaluation = evaluate_shared(clf, options.datasets) if options.run_eval else []
     scored_corpus = options.run_eval and options.corpus is not None

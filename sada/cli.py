@@ -665,6 +665,9 @@ from pathlib import Path  # noqa: E402  (kept in this section: the models comman
 @click.option("--source-cap", "source_caps", multiple=True, metavar="NAME=N",
               help="At most N rows from the source NAME (a file name, corpus, or 'new' for each of the sets "
                    "--shared-file all adds), instead of --per-source-cap (repeatable).")
+@click.option("--own-theme-vocabulary", is_flag=True,
+              help="Fit the theme heads' words on a TF-IDF vocabulary of the theme-labelled rows alone, so that "
+                   "sentiment-only rows do not move theme scores [default: one vocabulary, as the shipped model].")
 @click.option("--source-weight", "source_weights", multiple=True, metavar="NAME=W",
               help="Weigh the rows of the source NAME (as --source-cap takes it; 'new' for each of the sets "
                    "--shared-file all adds) W times in the sentiment views' fits; only ratios matter (repeatable) "
@@ -682,7 +685,7 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
               probe: Path | None, encoder_path: Path | None, finetune: bool, epochs: int, overlay: Path | None,
               finetune_from: Path | None, run_eval: bool, shared_files: tuple[str, ...], per_source_cap: int | None,
               source_caps: tuple[str, ...], source_weights: tuple[str, ...], finetune_steps: int | None,
-              finetune_lr: float, negative_weight: str | None, as_json: bool) -> None:
+              finetune_lr: float, own_theme_vocabulary: bool, negative_weight: str | None, as_json: bool) -> None:
     """Train the sentiment and theme heads and write the artifact and its model card."""
     from sada.corpus import sample_dir
     from sada.models.data import check_shared_files, shared_datasets_dir
@@ -698,7 +701,7 @@ def train_cmd(data_files: tuple[Path, ...], out: Path | None, seed: int, use_cor
                            finetune_from=finetune_from,
                            per_source_cap=per_source_cap, source_caps=parse_source_caps(source_caps),
                            source_weights=parse_source_weights(source_weights), finetune_steps=finetune_steps,
-                           finetune_lr=finetune_lr,
+                           finetune_lr=finetune_lr, own_theme_vocabulary=own_theme_vocabulary,
                            negative_weight=parse_negative_weight(negative_weight), **choices)
     if options.datasets is None:
         click.echo("no shared datasets folder given (--datasets DIR or SADA_SHARED_DATASETS): the public sets "

@@ -114,8 +114,7 @@ def test_save_and_load_round_trip_without_pickle(trained, encoder, tmp_path: Pat
 
     clf = trained.classifier
     out = clf.save_pretrained(tmp_path / "artifact", "# card\n")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "vocab.json", "vocab_themes.json",
-                                                     "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "vocab.json", "weights.safetensors"]
     loaded = Classifier.from_pretrained(out, encoder=encoder)
     written = (out / "config.json").read_text(encoding="utf-8")
     assert loaded.config == clf.config and loaded.config.to_json() == written  # the same bytes again
@@ -498,7 +497,7 @@ SENTIMENT_ONLY = [("المطعم نظيف والأكل لذيذ", "ar", "positiv
 
 
 def test_sentiment_rows_do_not_move_theme_scores(trained, encoder, cache: Path, data_file: Path, tmp_path: Path) -> None:
-    """The theme heads read their own TF-IDF vocabulary, fitted on the theme-labelled rows: rows with a sentiment
+    """With ``own_theme_vocabulary`` the theme heads read their own TF-IDF vocabulary, fitted on the theme-labelled rows: rows with a sentiment
     and no theme labels change the sentiment head, not one theme score; the artifact keeps both vocabularies."""
     from sada.models.classifier import Classifier
     from sada.models.training import train
@@ -507,8 +506,12 @@ def test_sentiment_rows_do_not_move_theme_scores(trained, encoder, cache: Path, 
     extra.write_text("".join(json.dumps({"id": f"s{i}", "text": f"{t} {i}", "language": lang, "label": label},
                                         ensure_ascii=False) + "\n" for i, (t, lang, label) in enumerate(SENTIMENT_ONLY)),
                      encoding="utf-8")
-    more = train(data_files=[data_file, extra], corpus=None, encoder=encoder, cache_dir=cache, seed=7).classifier
-    clf = trained.classifier
+    assert trained.classifier.theme_tfidf is None  # the default: one vocabulary, as the shipped model
+    clf = train(data_files=[data_file], corpus=None, encoder=encoder, cache_dir=cache, seed=7,
+                own_theme_vocabulary=True).classifier
+    more = train(data_files=[data_file, extra], corpus=None, encoder=encoder, cache_dir=cache, seed=7,
+                 own_theme_vocabulary=True).classifier
+    assert more.config.training_options.theme_vocabulary == "own"
     assert more.tfidf.n_features > clf.tfidf.n_features                  # the sentiment vocabulary grew
     assert more.theme_tfidf.n_features == clf.theme_tfidf.n_features < more.tfidf.n_features
     texts, langs = [t for t, *_ in LABELLED[:8]] + ["الجهاز يسخن والخدمة سيئة"], ["ar"] * 9
