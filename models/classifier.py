@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
 from sada.models.encoder import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, checkpoint_sha256, encode_cached
@@ -231,8 +232,6 @@ class Classifier:
         x = self.tfidf.transform(list(tfidf_texts))
         if self.theme_tfidf is None:
             return x
-        import scipy.sparse as sp
-
         return sp.hstack([x, self.theme_tfidf.transform(list(tfidf_texts))], format="csr")
 
     # ------------------------------------------------------------------ persistence
