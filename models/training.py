@@ -296,7 +296,7 @@ def train(
             alone (``sada train --own-theme-vocabulary``), so that sentiment-only rows do not move theme scores;
             recorded in ``training_options``. Off: one vocabulary for both, as the shipped model was trained
             (measured on its data, the theme heads' cross-validated micro-F1 with their own vocabulary: corpus
-            0.784 -> 0.778, Elsahar PROD 0.875 -> 0.857, RES2 0.858 -> 0.864, SnappFood 0.851 -> 0.845).
+            0.783 -> 0.778, Elsahar PROD 0.875 -> 0.857, RES2 0.862 -> 0.864, SnappFood 0.851 -> 0.845).
 
     Raises:
         sada.pipeline.errors.InputError: No labelled data was found.
