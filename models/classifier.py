@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
+from sada.models.aspect_sentiment import AspectSentimentHead, term_focus
 from sada.models.encoder import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, checkpoint_sha256, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
@@ -115,6 +116,9 @@ class Classifier:
             (:class:`~sada.models.heads.PlainZeroShot`).
         theme_tfidf: The theme heads' own TF-IDF vocabulary (fitted on the rows they train on, so sentiment rows
             do not move theme scores), or None where they read ``tfidf`` (artifacts written before it).
+        aspect_sentiment: The trained head of the sentiment towards a theme or target term
+            (:class:`~sada.models.aspect_sentiment.AspectSentimentHead`), or None: the rule (the overall sentiment,
+            or the sentiment of the clause that names the theme or target).
     """
 
     def __init__(
@@ -126,6 +130,7 @@ class Classifier:
         config: ArtifactConfig | dict[str, Any],
         plain_encoder: Encoder | None = None,
         theme_tfidf: TfidfFeatures | None = None,
+        aspect_sentiment: AspectSentimentHead | None = None,
     ) -> None:
         self.encoder = encoder
         self._plain_encoder = plain_encoder
@@ -133,6 +138,7 @@ class Classifier:
         self.theme_tfidf = theme_tfidf
         self.sentiment = sentiment
         self.themes = themes
+        self.aspect_sentiment = aspect_sentiment
         self.config = config if isinstance(config, ArtifactConfig) else ArtifactConfig.from_json(config)
         self._normaliser = None
         #: Cache root for encoder vectors (evaluation runs); None encodes every time.
@@ -211,12 +217,13 @@ class Classifier:
     def with_themes(self, themes: ThemeHead, config: ArtifactConfig) -> "Classifier":
         """This classifier's encoders, TF-IDF and sentiment head with another theme head and configuration."""
         return Classifier(self.encoder, self.tfidf, self.sentiment, themes, config, self._plain_encoder,
-                          self.theme_tfidf)
+                          self.theme_tfidf, self.aspect_sentiment)
 
     def with_encoder(self, encoder: Encoder) -> "Classifier":
         """This classifier's TF-IDF vocabularies, heads and configuration over another encoder (e.g. the other
         precision)."""
-        return Classifier(encoder, self.tfidf, self.sentiment, self.themes, self.config, None, self.theme_tfidf)
+        return Classifier(encoder, self.tfidf, self.sentiment, self.themes, self.config, None, self.theme_tfidf,
+                          self.aspect_sentiment)
 
     @property
     def themes_tfidf(self) -> TfidfFeatures | None:
@@ -298,7 +305,8 @@ class Classifier:
                                                    arrays, _THEME_TFIDF)
         sentiment = SentimentHead.from_arrays(arrays)
         themes = ThemeHead.from_arrays(arrays, list(config.theme_ids)) if config.theme_ids else None
-        return cls(encoder, tfidf, sentiment, themes, config, theme_tfidf=theme_tfidf)
+        return cls(encoder, tfidf, sentiment, themes, config, theme_tfidf=theme_tfidf,
+                   aspect_sentiment=AspectSentimentHead.from_arrays(arrays))
 
     def save_pretrained(self, path: str | Path, model_card: str | None = None) -> Path:
         """Write the artifact (config, weights, vocabulary, model card) to ``path``.
@@ -317,6 +325,8 @@ class Classifier:
         arrays = self.sentiment.to_arrays()
         if self.themes is not None:
             arrays.update(self.themes.to_arrays())
+        if self.aspect_sentiment is not None:
+            arrays.update(self.aspect_sentiment.to_arrays())
         if self.tfidf is not None:
             vocab, tf_arrays = self.tfidf.to_state()
             arrays.update(tf_arrays)
@@ -393,12 +403,20 @@ class Classifier:
     def aspect_sentiment_proba(
         self, texts: Sequence[str], targets: Sequence[str], languages: Sequence[str]
     ) -> np.ndarray:
-        """Sentiment towards a target term: the clauses that mention it, else the whole text."""
-        spans = []
-        for text, target in zip(texts, targets):
-            segs = [s for s in split_segments(text) if target and target in s]
-            spans.append(" ".join(segs) if segs else text)
-        return self.sentiment_proba(spans, languages)
+        """``(n, 3)`` sentiment towards a target term: without an aspect head, the sentiment of the clauses that
+        name it, else of the whole text (:func:`~sada.models.aspect_sentiment.term_focus`); with one, the head on
+        those clauses' and the whole text's sentiment."""
+        spans = [term_focus(text, target) for text, target in zip(texts, targets)]
+        if self.aspect_sentiment is None:
+            return self.sentiment_proba(spans, languages)
+        x_tfidf, x_emb = self.features(spans, languages)
+        p_focus = self._sentiment(x_tfidf, x_emb)
+        part = np.asarray([span != text for span, text in zip(spans, texts)], dtype=bool)
+        p_overall = p_focus.copy()
+        if part.any():
+            rows = np.flatnonzero(part)
+            p_overall[rows] = self.sentiment_proba([texts[i] for i in rows], [languages[i] for i in rows])
+        return self.aspect_sentiment.predict_proba(p_overall, p_focus, part, x_emb[:, : self.encoder.dim])
 
     # ------------------------------------------------------------------ prediction
     def predict(self, texts: list[str], languages: list[str], batch_size: int = DEFAULT_BATCH_SIZE,
@@ -427,16 +445,16 @@ class Classifier:
         thresholds = self.theme_thresholds
         labels = np.asarray(SENTIMENTS)
         detected = theme_p >= thresholds[None, :]
-        # clear-cut items keep their overall sentiment for every theme; only mixed ones are split
-        mixed = probs.max(axis=1) < self.config.segment_threshold
-        seg_sent = self._theme_segment_sentiment(texts, languages, detected & mixed[:, None])
+        rows, cols = np.nonzero(detected)
+        towards = self._theme_sentiment_proba(texts, languages, rows, cols, probs, x_emb).argmax(axis=1)
+        theme_label = {(int(i), int(j)): str(labels[k]) for i, j, k in zip(rows, cols, towards)}
         version = self.model_version
         out = []
         for i in range(len(texts)):
             sentiment = str(labels[int(np.argmax(probs[i]))])
             themes = {tid: round(float(theme_p[i, j]), 4) for j, tid in enumerate(self.theme_ids)
                       if theme_p[i, j] >= thresholds[j]}
-            theme_sentiment = {tid: seg_sent.get((i, tid), sentiment) for tid in themes}
+            theme_sentiment = {tid: theme_label[(i, j)] for j, tid in enumerate(self.theme_ids) if tid in themes}
             complaint = is_complaint(float(probs[i, 0]), theme_sentiment)
             out.append(Prediction(
                 sentiment=sentiment,
@@ -449,42 +467,57 @@ class Classifier:
             ))
         return out
 
-    def _theme_segment_sentiment(
-        self, texts: Sequence[str], languages: Sequence[str], detected: np.ndarray
-    ) -> dict[tuple[int, str], str]:
-        """Per detected theme, the sentiment of the clause that talks about it.
+    def theme_sentiment_proba(self, texts: Sequence[str], languages: Sequence[str],
+                              themes: Sequence[str | None]) -> np.ndarray:
+        """``(n, 3)`` sentiment of each text towards one theme (``themes[i]``, a theme id, whether detected or not;
+        None or an unknown id: the text's overall sentiment, through the aspect head when there is one), as
+        :meth:`predict` gives it for the themes it detects."""
+        if not len(texts):
+            return np.zeros((0, 3), dtype=np.float32)
+        x_tfidf, x_emb = self.features(texts, languages)
+        probs = self._sentiment(x_tfidf, x_emb)
+        col = {tid: j for j, tid in enumerate(self.theme_ids)}
+        cols = np.asarray([col.get(t, -1) if t is not None else -1 for t in themes], dtype=np.int64)
+        return self._theme_sentiment_proba(texts, languages, np.arange(len(texts)), cols, probs, x_emb)
 
-        Only the items flagged in ``detected`` (a theme found and the overall
-        sentiment not clear-cut) with two or more clauses are re-encoded,
-        clause by clause; every other item keeps its overall sentiment for its
-        themes.
+    def _theme_sentiment_proba(self, texts: Sequence[str], languages: Sequence[str], rows: np.ndarray,
+                               cols: np.ndarray, probs: np.ndarray, x_emb: np.ndarray) -> np.ndarray:
+        """``(len(rows), 3)`` sentiment of item ``rows[k]`` towards theme column ``cols[k]`` (-1: no theme).
+
+        The focus of a pair is the clause where the theme scores highest, for items whose overall sentiment
+        is not clear-cut (top probability below the config's ``segment_threshold``) and that have two or more
+        clauses; every other pair's focus is the whole text. Only those items are re-encoded, clause by
+        clause, each on its own (one item's result does not depend on the others). Without an aspect head
+        the pair takes its focus's sentiment (the rule); with one, the head on the whole text's and the
+        focus's sentiment.
         """
-        if self.themes is None or not detected.any():
-            return {}
-        seg_texts, seg_lang, seg_owner = [], [], []
-        for i, text in enumerate(texts):
-            if not detected[i].any():
-                continue
-            segs = split_segments(text)
-            if len(segs) < 2:
-                continue
-            seg_texts.extend(segs)
-            seg_lang.extend([languages[i]] * len(segs))
-            seg_owner.extend([i] * len(segs))
-        if not seg_texts:
-            return {}
-        x_tfidf, x_emb = self.features(seg_texts, seg_lang)
-        seg_probs = self._sentiment(x_tfidf, x_emb)
-        seg_theme = self.themes.predict_proba(x_emb, x_tfidf)
-        owner = np.asarray(seg_owner)
-        out: dict[tuple[int, str], str] = {}
-        for i in np.unique(owner):
-            rows = np.flatnonzero(owner == i)
-            for j, tid in enumerate(self.theme_ids):
-                if detected[i, j]:
-                    best = rows[int(np.argmax(seg_theme[rows, j]))]
-                    out[(int(i), tid)] = SENTIMENTS[int(np.argmax(seg_probs[best]))]
-        return out
+        p_focus = probs[rows].astype(np.float64)
+        part = np.zeros(len(rows), dtype=bool)
+        x_focus = x_emb[rows, : self.encoder.dim]
+        mixed = probs.max(axis=1) < self.config.segment_threshold
+        split = [k for k in range(len(rows)) if cols[k] >= 0 and mixed[rows[k]]]
+        if self.themes is not None and split:
+            items = sorted({int(rows[k]) for k in split})
+            seg_texts, seg_lang, seg_owner = [], [], []
+            for i in items:
+                segs = split_segments(texts[i])
+                if len(segs) >= 2:
+                    seg_texts.extend(segs)
+                    seg_lang.extend([languages[i]] * len(segs))
+                    seg_owner.extend([i] * len(segs))
+            if seg_texts:
+                s_tfidf, s_emb = self.features(seg_texts, seg_lang)
+                seg_probs = self._sentiment(s_tfidf, s_emb)
+                seg_theme = self.themes.predict_proba(s_emb, s_tfidf)
+                owner = np.asarray(seg_owner)
+                for k in split:
+                    own = np.flatnonzero(owner == rows[k])
+                    if len(own):
+                        best = own[int(np.argmax(seg_theme[own, cols[k]]))]
+                        p_focus[k], part[k], x_focus[k] = seg_probs[best], True, s_emb[best, : self.encoder.dim]
+        if self.aspect_sentiment is None:
+            return p_focus
+        return self.aspect_sentiment.predict_proba(probs[rows], p_focus, part, x_focus)
 
 
 def artifact_version(path: str | Path | None = None, themes: str | Path | None = None) -> str:
