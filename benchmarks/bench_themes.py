@@ -29,12 +29,20 @@ score (``PLAIN_SLOPE``, ``PLAIN_MARGIN`` in models/taxonomy_head.py), fitted on 
 the corpus train split, and with each theme left out in turn (what ``--loto`` uses for that theme, so the
 left-out theme's labels never choose its own constants).
 
+Competition (``--choose-competition``): ``COMPETE_RATIO`` in models/taxonomy_head.py, chosen without held-out
+data: each default theme left out of the corpus *train* split in turn (as ``--loto`` does on the test split), the
+left-out themes' pooled zero-shot micro-F1 at each ratio of :data:`COMPETE_GRID` (the probabilities computed once
+per left-out theme, every ratio applied to them by ``ThemeHead.compete``, as ``predict`` does); the best ratio is
+kept (the smaller at a tie). ``--competition 0 R``: the same micro-F1 at those ratios on the held-out sets (corpus
+test split and the shared theme-labelled files left one theme out; SemEval and ParsiNLU, all their themes).
+
 Speed (``--speed N``): items/s of ``Classifier.predict`` on N corpus texts (no vector cache) with the shipped
 themes and with a taxonomy that has zero-shot themes (read by the plain encoder too), and the memory the plain
 encoder adds.
 
 Usage:
     python -m benchmarks.bench_themes [--shots 8 16 32] [--draws 3] [--loto] [--json] [--calibrate-plain] [--speed 512]
+    python -m benchmarks.bench_themes --choose-competition | --competition 0 0.8
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ from sada.models.classifier import load_classifier
 from sada.models import taxonomy_head
 from sada.models.encoder import encode_cached
 from sada.models.few_shot import fit_themes
+from sada.models.heads import ThemeHead
 from sada.models.logistic import fit_logistic
 from sada.models.metrics import theme_prf
 from sada.pipeline.corpus import load_feedback
@@ -67,12 +76,15 @@ DATASETS = HERE.parent.parent / "shared" / "datasets"
 TAXONOMIES = HERE / "data" / "taxonomies"
 #: Encoder vectors of the texts, kept between runs (SADA_BENCH_CACHE; unset: none kept).
 CACHE = Path(os.environ["SADA_BENCH_CACHE"]) if os.environ.get("SADA_BENCH_CACHE") else None
+taxonomy_head.PASSAGE_CACHE = CACHE  # the theme texts' vectors too (each leave-one-theme-out pass adapts again)
 PARSINLU_ASPECTS = ("taste", "value", "delivery", "packaging", "nutrition", "quality")
 #: SemEval ENTITY#ATTRIBUTE -> the hotel taxonomy's theme (None: an overall judgement, no theme).
 SEMEVAL_THEMES = {"SERVICE": "staff", "LOCATION": "location", "FOOD_DRINKS": "food", "FACILITIES": "facilities",
                   "ROOMS": "rooms", "ROOMS_AMENITIES": "rooms", "HOTEL": None}
 #: Theme-labelled samples of shared datasets (``<dataset>_themes.csv``) and their language.
 SHARED_THEME_FILES = {"ar_elsahar_prod": "ar", "ar_elsahar_res2": "ar", "fa_snappfood_train": "fa"}
+#: Competition ratios tried by ``--choose-competition`` (0: none).
+COMPETE_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def semeval_theme(category: str) -> str | None:
@@ -222,6 +234,26 @@ def speed(n: int, taxonomy_file: Path) -> None:
               f"RSS {rss:.0f} MB; load average {os.getloadavg()[0]:.1f}")
 
 
+def loto_taxonomies(tmp: Path) -> Iterator[tuple[str, str, Path, list[str]]]:
+    """Per default theme: its id, the new id it is given, a taxonomy file in ``tmp`` where it has that id (so it
+    is zero-shot, the other themes keeping their trained heads), and the taxonomy's ids."""
+    import yaml
+
+    entries = yaml.safe_load(default_taxonomy_path().read_text(encoding="utf-8"))["themes"]
+    for entry in entries:
+        tid, new = entry["id"], f"{entry['id']}_new"
+        path = tmp / f"loto_{tid}.yaml"
+        path.write_text(yaml.safe_dump({"themes": [{**e, "id": new} if e is entry else e for e in entries]},
+                                       allow_unicode=True), encoding="utf-8")
+        yield tid, new, path, [new if e is entry else e["id"] for e in entries]
+
+
+def renamed(frame: pd.DataFrame, tid: str, new: str) -> pd.DataFrame:
+    """``frame`` with the theme ``tid`` labelled ``new``."""
+    rename = lambda cell: ";".join(new if t == tid else t for t in str(cell).split(";") if t)  # noqa: E731
+    return frame.assign(themes=frame["themes"].map(rename))
+
+
 def leave_one_theme_out(shots: list[int], tmp: Path, test: pd.DataFrame | None = None,
                         draws: int = 1) -> dict[str, dict]:
     """Per default theme: P/R/F1 when it is zero-shot (and k-shot), the others keeping their trained heads.
@@ -229,28 +261,73 @@ def leave_one_theme_out(shots: list[int], tmp: Path, test: pd.DataFrame | None =
     ``test``: the labelled texts scored (default: the corpus test split); k-shot examples come from the corpus
     train split, drawn ``draws`` times (the mean over the draws is kept).
     """
-    import yaml
-
-    entries = yaml.safe_load(default_taxonomy_path().read_text(encoding="utf-8"))["themes"]
     test = corpus_frame("test") if test is None else test
     pool = corpus_frame("train") if shots else None
     out: dict[str, dict] = {}
-    for entry in entries:
-        tid, new = entry["id"], f"{entry['id']}_new"
-        path = tmp / f"loto_{tid}.yaml"
-        path.write_text(yaml.safe_dump({"themes": [{**e, "id": new} if e is entry else e for e in entries]},
-                                       allow_unicode=True), encoding="utf-8")
-        rename = lambda cell: ";".join(new if t == tid else t for t in str(cell).split(";") if t)  # noqa: E731
-        test_t = test.assign(themes=test["themes"].map(rename))
+    for tid, new, path, ids in loto_taxonomies(tmp):
+        test_t = renamed(test, tid, new)
         with plain_calibration_without(tid):
             out[tid] = {"zero-shot": score(path, test_t)[new]}
             for k in shots:
-                assert pool is not None
-                ids = [new if e is entry else e["id"] for e in entries]  # k texts of every theme, as a team labels
-                runs = [score(path, test_t, sample_shots(pool.assign(themes=pool["themes"].map(rename)), ids, k, seed))
+                assert pool is not None  # k texts of every theme, as a team labels
+                runs = [score(path, test_t, sample_shots(renamed(pool, tid, new), ids, k, seed))
                         for seed in range(draws)]
                 out[tid][f"{k}-shot"] = mean_scores(runs)[new]
     return out
+
+
+def competition_inputs(taxonomy_file: Path,
+                       frame: pd.DataFrame) -> tuple[ThemeHead, np.ndarray, np.ndarray, np.ndarray]:
+    """What :meth:`ThemeHead.compete` needs to score ``frame`` at any ratio: the adapted head, its blended
+    probabilities before competition, the detection thresholds and the labels (``(n, k)``, the taxonomy's order)."""
+    classifier = load_classifier(themes=taxonomy_file)
+    classifier.embedding_cache = CACHE
+    x_tfidf, x = classifier.features(frame["text"].tolist(), frame["language"].tolist())
+    head = classifier.themes
+    assert head is not None
+    p = head.combine(*head.parts(x, x_tfidf))
+    truth = np.asarray([[tid in str(t).split(";") for tid in classifier.theme_ids] for t in frame["themes"]])
+    return head, p, classifier.theme_thresholds, truth
+
+
+def counts(detected: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """True positives, detections and labels, summed (micro-F1 = 2 tp / (detections + labels))."""
+    return np.asarray([(detected & truth).sum(), detected.sum(), truth.sum()], dtype=np.int64)
+
+
+def micro_f1(c: np.ndarray) -> str:
+    """``F1 (P / R)`` of :func:`counts`."""
+    tp, detected, labels = (int(v) for v in c)
+    return f"{2 * tp / max(1, detected + labels):.3f} ({tp / max(1, detected):.2f} / {tp / max(1, labels):.2f})"
+
+
+def loto_competition(frame: pd.DataFrame, ratios: list[float], tmp: Path) -> dict[float, np.ndarray]:
+    """Leave one theme out on ``frame`` (as :func:`leave_one_theme_out`), zero-shot: per ratio of
+    :meth:`ThemeHead.compete` (0: no competition), the :func:`counts` of the left-out themes, pooled."""
+    out = {r: np.zeros(3, dtype=np.int64) for r in ratios}
+    for tid, new, path, ids in loto_taxonomies(tmp):
+        with plain_calibration_without(tid):
+            head, p, thresholds, truth = competition_inputs(path, renamed(frame, tid, new))
+        j = ids.index(new)
+        assert head.competing.tolist() == [j]
+        for r in ratios:
+            out[r] += counts(head.compete(p, r)[:, j] >= thresholds[j], truth[:, j])
+    return out
+
+
+def taxonomy_competition(taxonomy_file: Path, frame: pd.DataFrame, ratios: list[float]) -> dict[float, np.ndarray]:
+    """Every theme of a team's taxonomy (zero-shot where the classifier has no head for it): per ratio of
+    :meth:`ThemeHead.compete`, the :func:`counts` over all the taxonomy's themes (as :func:`score`'s micro)."""
+    head, p, thresholds, truth = competition_inputs(taxonomy_file, frame)
+    return {r: counts(head.compete(p, r) >= thresholds[None, :], truth) for r in ratios}
+
+
+def print_competition(tables: dict[str, dict[float, np.ndarray]], ratios: list[float]) -> None:
+    """One row per set: micro-F1 (P / R) at each ratio."""
+    print("| set | " + " | ".join("none" if r == 0 else f"ratio {r:g}" for r in ratios) + " |")
+    print("|---|" + "---|" * len(ratios))
+    for name, row in tables.items():
+        print(f"| {name} | " + " | ".join(micro_f1(row[r]) for r in ratios) + " |", flush=True)
 
 
 def print_loto(table: dict[str, dict], columns: list[str]) -> None:
@@ -279,6 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrate-plain", action="store_true",
                         help="Fit the plain encoder's slope and margin on the corpus train split.")
     parser.add_argument("--speed", type=int, default=0, help="Items/s with and without zero-shot themes on N texts.")
+    parser.add_argument("--choose-competition", action="store_true",
+                        help="Zero-shot micro-F1 per competition ratio, each default theme left out of the corpus "
+                             "train split (how COMPETE_RATIO is chosen).")
+    parser.add_argument("--competition", type=float, nargs="+", metavar="RATIO",
+                        help="Zero-shot micro-F1 at these competition ratios (0: none) on the held-out sets.")
     args = parser.parse_args(argv)
     if args.calibrate_plain:
         slope, margin, f1 = plain_calibration()
@@ -290,9 +372,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed:
         speed(args.speed, TAXONOMIES / "semeval_hotels.yaml")
         return 0
+    if args.choose_competition:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            table = loto_competition(corpus_frame("train"), list(COMPETE_GRID), Path(tmp))
+        print_competition({"corpus train split, leave one theme out": table}, list(COMPETE_GRID))
+        best = max(COMPETE_GRID, key=lambda r: (2 * table[r][0] / max(1, table[r][1] + table[r][2]), -r))
+        print(f"best ratio there: {best:g}; models/taxonomy_head.py has {taxonomy_head.COMPETE_RATIO}")
+        return 0
     if not DATASETS.is_dir():
         print(f"no {DATASETS}: nothing to measure", file=sys.stderr)
         return 1
+    if args.competition:
+        import tempfile
+
+        ratios = sorted(set(args.competition))
+        with tempfile.TemporaryDirectory() as tmp:
+            test = loto_competition(corpus_frame("test"), ratios, Path(tmp))
+            tables = {"corpus test split, leave one theme out": test}
+            print_competition(tables, ratios)
+            tables = {"SemEval hotels, held-out fifth": taxonomy_competition(TAXONOMIES / "semeval_hotels.yaml",
+                                                                             semeval_frame(), ratios),
+                      "ParsiNLU food, test": taxonomy_competition(TAXONOMIES / "parsinlu_food.yaml", parsinlu_frame(),
+                                                                  ratios)}
+            print_competition(tables, ratios)
+            for dataset in SHARED_THEME_FILES:
+                frame = shared_themes_frame(dataset)
+                if frame is not None:
+                    print_competition({f"{dataset}_themes.csv, leave one theme out":
+                                       loto_competition(frame, ratios, Path(tmp))}, ratios)
+        return 0
     if args.loto:
         import tempfile
 

@@ -13,7 +13,9 @@ Starting from the shipped classifier adapted to the taxonomy (:meth:`Classifier.
   customers use can say more than the few the file lists, but with a handful of examples the seeds
   often say more. A threshold is chosen on out-of-fold predictions of the labelled texts (the best F1;
   :func:`best_f1_threshold`);
-* themes without enough examples stay zero-shot;
+* themes without enough examples stay zero-shot, and keep competing with the item's other themes
+  (:meth:`ThemeHead.compete`, :mod:`sada.models.taxonomy_head`); a fitted theme no longer competes: its
+  threshold is chosen on its labels;
 * themes the model was trained on keep their trained heads unless the team's texts say otherwise:
   with :data:`MIN_POSITIVES` labelled positives, the supervised head is fitted again on them (a
   logistic regression as for a new theme, weighted ``max(shipped, n / (n + 10))``, the rest of the
@@ -130,7 +132,8 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     x_tfidf = None if x_tfidf is None else head.lexical_columns(x_tfidf)  # the theme vocabulary's columns
     xs = (x[:, : head.prototypes.shape[1]] - head.supervised.mean) / head.supervised.scale
     encoder_part, lexical_part = head.parts(x, x_tfidf)
-    zero_shot = head.combine(encoder_part, lexical_part)  # new themes: zero-shot; trained ones: their shipped blend
+    # new themes: zero-shot, competing with the item's other themes; trained ones: their shipped blend
+    zero_shot = head.compete(head.combine(encoder_part, lexical_part))
     thresholds = dict(classifier.config.theme_thresholds or {})
     zero_shot_predicted = zero_shot >= head.threshold[None, :]
     predicted_oof = zero_shot_predicted.copy()
@@ -166,7 +169,8 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
     head = replace(head, supervised=LinearHead(weight, bias, head.supervised.mean, head.supervised.scale),
                    sup_weight=sup_weight, lex_weight=lex_weight,
                    lexical=replace(head.lexical, weight=lex_rows, bias=lex_bias) if head.lexical is not None else None,
-                   threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32))
+                   threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32),
+                   competing=np.asarray([c for c in head.competing if taxonomy.ids[c] not in fitted], np.int64))
     config = replace(classifier.config, theme_thresholds=thresholds,
                      model_version=fitted_model_version(classifier.model_version, texts, labels),
                      taxonomy=replace(classifier.config.taxonomy or TaxonomyFacts(), zero_shot=tuple(left),

@@ -257,6 +257,9 @@ class ThemeHead:
             None). With it the head reads each item's fine-tuned vector and plain vector side by side
             (:attr:`input_dim` columns), and such a theme's zero-shot probability is the geometric mean of
             the two encoders' calibrated probabilities.
+        competing: Columns of the zero-shot themes (no labelled example) that must compete with the item's
+            other themes (:meth:`compete`); empty: none (a trained head, or one adapted before the rule).
+        compete_ratio: The share of the item's highest theme probability a competing column must reach.
     """
 
     theme_ids: list[str]
@@ -271,6 +274,8 @@ class ThemeHead:
     lex_weight: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     baseline: tuple[np.ndarray, np.ndarray] | None = None
     plain: PlainZeroShot | None = None
+    competing: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    compete_ratio: float = 0.0
 
     @property
     def input_dim(self) -> int:
@@ -340,9 +345,34 @@ class ThemeHead:
         w = (self.lex_weight if lex_weight is None else lex_weight)[None, :]
         return (1 - w) * encoder_part + w * lexical_part
 
+    def compete(self, p: np.ndarray, ratio: float | None = None) -> np.ndarray:
+        """``p`` (``(n, n_themes)`` blended probabilities) with the :attr:`competing` columns made to compete:
+        such a column keeps its probability on an item only where it reaches ``ratio`` (default
+        :attr:`compete_ratio`) times the item's highest probability over all columns; elsewhere it is scaled
+        below its :attr:`threshold` (``threshold * p / (ratio * highest)``, never above ``p``), so it is not
+        detected there and keeps its order between items. Other columns are unchanged; each item on its own.
+
+        >>> head = ThemeHead(["delivery", "atm"], np.eye(2, dtype=np.float32), np.arange(2),
+        ...                  threshold=np.asarray([0.5, 0.5], np.float32), competing=np.asarray([1]), compete_ratio=0.8)
+        >>> head.compete(np.asarray([[0.9, 0.6], [0.9, 0.75], [0.1, 0.6]])).round(3).tolist()
+        [[0.9, 0.417], [0.9, 0.75], [0.1, 0.6]]
+        """
+        ratio = self.compete_ratio if ratio is None else ratio
+        if not len(self.competing) or ratio <= 0:
+            return p
+        cols = self.competing
+        bar = ratio * p.max(axis=1, keepdims=True)
+        own = p[:, cols]
+        loses = own < bar
+        scaled = self.threshold[cols][None, :] * np.where(loses, own / np.where(loses, bar, 1.0), 1.0) * (1 - 1e-6)
+        out = p.copy()
+        out[:, cols] = np.where(loses, np.minimum(own, scaled), own)
+        return out
+
     def predict_proba(self, x_emb: np.ndarray, x_tfidf: sp.spmatrix | None = None) -> np.ndarray:
-        """``(n, n_themes)`` blended probabilities (the lexical part only when ``x_tfidf`` is given)."""
-        return self.combine(*self.parts(x_emb, x_tfidf))
+        """``(n, n_themes)`` blended probabilities (the lexical part only when ``x_tfidf`` is given), the
+        :attr:`competing` columns made to compete (:meth:`compete`)."""
+        return self.compete(self.combine(*self.parts(x_emb, x_tfidf)))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Arrays to store."""
@@ -364,6 +394,9 @@ class ThemeHead:
             out["themes.baseline_owner"] = self.baseline[1].astype(np.int32)
         if self.plain is not None:
             out.update(self.plain.to_arrays())
+        if len(self.competing):
+            out["themes.competing"] = self.competing.astype(np.int32)
+            out["themes.compete_ratio"] = np.asarray([self.compete_ratio], dtype=np.float32)
         return out
 
     @classmethod
@@ -385,4 +418,6 @@ class ThemeHead:
             (arrays["themes.baseline_prototypes"].astype(np.float32), arrays["themes.baseline_owner"].astype(np.int64))
             if "themes.baseline_prototypes" in arrays else None,
             PlainZeroShot.from_arrays(arrays),
+            arrays["themes.competing"].astype(np.int64) if "themes.competing" in arrays else np.zeros(0, np.int64),
+            float(arrays["themes.compete_ratio"][0]) if "themes.competing" in arrays else 0.0,
         )
