@@ -482,14 +482,24 @@ class Classifier:
 
     def _theme_sentiment_proba(self, texts: Sequence[str], languages: Sequence[str], rows: np.ndarray,
                                cols: np.ndarray, probs: np.ndarray, x_emb: np.ndarray) -> np.ndarray:
-        """``(len(rows), 3)`` sentiment of item ``rows[k]`` towards theme column ``cols[k]`` (-1: no theme).
+        """``(len(rows), 3)`` sentiment of item ``rows[k]`` towards theme column ``cols[k]`` (-1: no theme): without
+        an aspect head its focus's sentiment (the rule); with one, the head on the whole text's and the focus's
+        sentiment (:meth:`theme_focus`)."""
+        p_focus, part, x_focus = self.theme_focus(texts, languages, rows, cols, probs, x_emb)
+        if self.aspect_sentiment is None:
+            return p_focus
+        return self.aspect_sentiment.predict_proba(probs[rows], p_focus, part, x_focus)
+
+    def theme_focus(self, texts: Sequence[str], languages: Sequence[str], rows: np.ndarray, cols: np.ndarray,
+                    probs: np.ndarray, x_emb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The focus of item ``rows[k]`` for theme column ``cols[k]`` (-1: no theme), given the items' sentiment
+        ``probs`` and vectors ``x_emb``: its sentiment ``(len(rows), 3)``, whether it is a clause ``(len(rows),)``
+        and its vector ``(len(rows), dim)``.
 
         The focus of a pair is the clause where the theme scores highest, for items whose overall sentiment
         is not clear-cut (top probability below the config's ``segment_threshold``) and that have two or more
         clauses; every other pair's focus is the whole text. Only those items are re-encoded, clause by
-        clause, each on its own (one item's result does not depend on the others). Without an aspect head
-        the pair takes its focus's sentiment (the rule); with one, the head on the whole text's and the
-        focus's sentiment.
+        clause, each on its own (one item's result does not depend on the others).
         """
         p_focus = probs[rows].astype(np.float64)
         part = np.zeros(len(rows), dtype=bool)
@@ -515,9 +525,7 @@ class Classifier:
                     if len(own):
                         best = own[int(np.argmax(seg_theme[own, cols[k]]))]
                         p_focus[k], part[k], x_focus[k] = seg_probs[best], True, s_emb[best, : self.encoder.dim]
-        if self.aspect_sentiment is None:
-            return p_focus
-        return self.aspect_sentiment.predict_proba(probs[rows], p_focus, part, x_focus)
+        return p_focus, part, x_focus
 
 
 def artifact_version(path: str | Path | None = None, themes: str | Path | None = None) -> str:

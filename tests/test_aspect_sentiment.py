@@ -152,10 +152,10 @@ def with_head(shipped):
     x_tfidf, x_emb = shipped.features(texts, langs)
     probs = shipped._sentiment(x_tfidf, x_emb)
     cols = np.asarray([shipped.theme_ids.index(t) for t in themes])
-    p_focus = shipped._theme_sentiment_proba(texts, langs, np.arange(len(texts)), cols, probs, x_emb)
-    part = ~np.isclose(p_focus, probs).all(axis=1)
+    p_focus, part, x_focus = shipped.theme_focus(texts, langs, np.arange(len(texts)), cols, probs, x_emb)
+    assert part[:8].any() and not part[9:].any()  # mixed two-clause reviews read a clause; one-clause ones cannot
     y = np.asarray([SENTIMENTS.index(r[3]) for r in labelled])
-    head = fit_aspect_head(aspect_features(probs, p_focus, part, x_emb), y, c=1.0)
+    head = fit_aspect_head(aspect_features(probs, p_focus, part, x_focus), y, c=1.0)
     return Classifier(shipped.encoder, shipped.tfidf, shipped.sentiment, shipped.themes, shipped.config,
                       theme_tfidf=shipped.theme_tfidf, aspect_sentiment=head)
 
