@@ -180,6 +180,66 @@ def test_int8_quantisation_stays_close(e5_dir: Path, encoder) -> None:
     assert cos.mean() > 0.95
 
 
+@pytest.mark.parametrize("shape", [
+    (1, 8, 384),    # one text of one bucket
+    (5, 24, 384),   # a batch of texts
+    (2, 16, 1536),  # the feed-forward output layer's width
+])
+def test_both_int8_kernels_give_the_same_bits(shape: tuple[int, int, int]) -> None:
+    """PyTorch's int8 product and the float64 product of the same codes (the faster where the CPU lacks VNNI)
+    are both exact: identical outputs, and each row's output is the same alone as in its batch."""
+    import torch
+
+    from sada.models.encoder import RowInt8Linear
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(shape[-1], 384)
+    x = torch.randn(*shape) * torch.logspace(-2, 1, shape[-1])  # rows and columns of very different scales
+    as_int, as_float = RowInt8Linear(linear, "int"), RowInt8Linear(linear, "float64")
+    assert as_float.weight_f64 is not None and as_int.weight_f64 is None
+    assert set(as_float.state_dict()) == set(as_int.state_dict())  # the float copy is never saved
+    out = as_int(x)
+    assert torch.equal(out, as_float(x))
+    assert torch.equal(as_float(x[:1]), out[:1])
+    assert not torch.equal(out, linear(x))  # it is the int8 layer, not the float one
+
+
+@pytest.mark.parametrize("value, kernel", [("int", "int"), ("float64", "float64"), (" Float64 ", "float64")])
+def test_the_int8_kernel_is_chosen_by_the_environment(monkeypatch, value: str, kernel: str) -> None:
+    from sada.models.encoder import int8_matmul_kernel
+
+    monkeypatch.setenv("SADA_INT8_MATMUL", value)
+    int8_matmul_kernel.cache_clear()
+    try:
+        assert int8_matmul_kernel() == kernel
+    finally:
+        int8_matmul_kernel.cache_clear()
+
+
+def test_an_unknown_int8_kernel_is_a_one_line_error(monkeypatch) -> None:
+    from sada.models.encoder import int8_matmul_kernel
+    from sada.pipeline.errors import ConfigError
+
+    monkeypatch.setenv("SADA_INT8_MATMUL", "vnni")
+    int8_matmul_kernel.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="expected int, float64 or auto, found 'vnni'"):
+            int8_matmul_kernel()
+    finally:
+        int8_matmul_kernel.cache_clear()
+
+
+def test_auto_chooses_a_kernel_that_exists(monkeypatch) -> None:
+    from sada.models.encoder import INT8_MATMUL_KERNELS, int8_matmul_kernel
+
+    monkeypatch.delenv("SADA_INT8_MATMUL", raising=False)
+    int8_matmul_kernel.cache_clear()
+    try:
+        assert int8_matmul_kernel() in INT8_MATMUL_KERNELS
+    finally:
+        int8_matmul_kernel.cache_clear()
+
+
 def test_missing_encoder_path_names_path_and_fix(tmp_path: Path) -> None:
     from sada.models.encoder import Encoder
     from sada.pipeline.errors import ModelNotFoundError
