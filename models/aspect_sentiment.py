@@ -26,13 +26,14 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from sada.models.heads import LinearHead, softmax
 
-__all__ = ["AspectSentimentHead", "ARRAY_PREFIX", "term_focus", "aspect_features", "fit_aspect_head",
+__all__ = ["AspectSentimentHead", "ARRAY_PREFIX", "split_segments", "term_focus", "aspect_features", "fit_aspect_head",
            "N_PROB_FEATURES"]
 
 #: Name prefix of the head's arrays in ``weights.safetensors``.
@@ -41,10 +42,26 @@ ARRAY_PREFIX = "aspect_sentiment"
 N_PROB_FEATURES = 7
 
 
+# Clause boundaries: punctuation and contrastive conjunctions (ar, fa, en).
+_SEGMENT_RE = re.compile(
+    r"[.!?؟؛;\n]+|[,،]\s*|\s(?=(?:ولی|اما|ولكن|لكن|لاكن|بس|but|however)\s)",
+    flags=re.IGNORECASE,
+)
+
+
+def split_segments(text: str) -> list[str]:
+    """Split a review into clauses at punctuation and contrast words (ولی, اما, لكن, بس, but).
+
+    Example:
+        >>> split_segments("غذا خوشمزه بود ولی پیک دیر رسید")
+        ['غذا خوشمزه بود', 'ولی پیک دیر رسید']
+    """
+    parts = [p.strip() for p in _SEGMENT_RE.split(text)]
+    return [p for p in parts if p]
+
+
 def term_focus(text: str, target: str) -> str:
     """The clauses of ``text`` that name ``target`` (joined by a space), else the whole text."""
-    from sada.models.classifier import split_segments
-
     segs = [s for s in split_segments(text) if target and target in s]
     return " ".join(segs) if segs else text
 

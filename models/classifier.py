@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
-from sada.models.aspect_sentiment import AspectSentimentHead, term_focus
+from sada.models.aspect_sentiment import AspectSentimentHead, split_segments, term_focus
 from sada.models.encoder import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, checkpoint_sha256, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
@@ -55,24 +54,6 @@ _VOCAB = "vocab.json"
 #: The theme heads' own TF-IDF vocabulary (absent in artifacts where they read the sentiment one).
 _THEME_VOCAB = "vocab_themes.json"
 _THEME_TFIDF = "theme_tfidf"
-
-# Clause boundaries: punctuation and contrastive conjunctions (ar, fa, en).
-_SEGMENT_RE = re.compile(
-    r"[.!?؟؛;\n]+|[,،]\s*|\s(?=(?:ولی|اما|ولكن|لكن|لاكن|بس|but|however)\s)",
-    flags=re.IGNORECASE,
-)
-
-
-def split_segments(text: str) -> list[str]:
-    """Split a review into clauses at punctuation and contrast words (ولی, اما, لكن, بس, but).
-
-    Example:
-        >>> split_segments("غذا خوشمزه بود ولی پیک دیر رسید")
-        ['غذا خوشمزه بود', 'ولی پیک دیر رسید']
-    """
-    parts = [p.strip() for p in _SEGMENT_RE.split(text)]
-    return [p for p in parts if p]
-
 
 @dataclass
 class Prediction:

@@ -35,7 +35,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from sada.models.classifier import Classifier, split_segments
+from sada.models.aspect_sentiment import term_focus
+from sada.models.classifier import Classifier
 from sada.models.data import (ARSARCASM, PARSINLU_ASPECTS, SHARED_TEST_FILES, HeldOutSet,
                               corpus_training_frame, held_out_frames, parse_theme_labels, read_labelled,
                               read_theme_labels)
@@ -159,8 +160,7 @@ def _sentiment_result(classifier: Classifier, df: pd.DataFrame, task: str, basel
             raise InputError(f"--task aspects needs a `target` column in {name}")
         targets = df["target"].astype(str).tolist()
         if baseline:  # the baseline reads the clauses that name the target
-            spans = [[s for s in split_segments(t) if tg in s] for t, tg in zip(texts, targets)]
-            texts = [" ".join(segs) if segs else t for segs, t in zip(spans, texts)]
+            texts = [term_focus(t, tg) for t, tg in zip(texts, targets)]
         else:
             probs = classifier.aspect_sentiment_proba(texts, targets, langs)
     if baseline:
