@@ -187,9 +187,9 @@ def _row_int8_linear_class():
             self.register_buffer("bias", bias)
             self.in_features = linear.in_features
             self.out_features = linear.out_features
-            self.kernel = kernel or int8_matmul_kernel()
-            # the float64 kernel's copy of the codes: not a buffer, so state dicts stay int8
-            self.weight_f64 = self.weight_t.to(torch.float64) if self.kernel == "float64" else None
+            # the float64 kernel's copy of the codes (None: the int kernel): not a buffer, so state dicts stay int8
+            float64 = (kernel or int8_matmul_kernel()) == "float64"
+            self.weight_f64 = self.weight_t.to(torch.float64) if float64 else None
 
         def forward(self, x: "torch.Tensor") -> "torch.Tensor":
             shape = x.shape

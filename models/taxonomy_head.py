@@ -85,8 +85,8 @@ from sada.pipeline.normalise import Normaliser
 from sada.pipeline.taxonomy import Taxonomy, Theme, default_taxonomy_path, load_taxonomy
 
 __all__ = ["COMPETE_RATIO", "LEX_MARGIN", "LEX_SLOPE", "LEX_WEIGHT", "NEW_THEME_THRESHOLD", "PASSAGE_CACHE",
-           "PLAIN_ENCODER_SHA256", "PLAIN_MARGIN", "PLAIN_SLOPE", "ZERO_SHOT_METHOD", "adapt_theme_head", "lexical_profile", "passage_prototypes",
-           "plain_zero_shot", "taxonomy_model_version", "uses_plain_encoder"]
+           "PLAIN_ENCODER_SHA256", "PLAIN_MARGIN", "PLAIN_SLOPE", "ZERO_SHOT_METHOD", "adapt_theme_head",
+           "lexical_profile", "passage_prototypes", "plain_zero_shot", "taxonomy_model_version", "uses_plain_encoder"]
 
 logger = logging.getLogger(__name__)
 
