@@ -68,9 +68,12 @@ _INT8_MAX = 127.0
 _E5_MARKER = "sada_conversion.json"
 #: Cores an encode call uses (see :func:`set_inference_threads`); None leaves PyTorch's own count.
 _THREADS: int | None = None
-#: How the int8 encoder multiplies its integer codes (:func:`int8_matmul_kernel`): ``int``, ``float64`` or ``auto``.
+#: How the int8 encoder multiplies its integer codes (:func:`int8_matmul_kernel`): ``int``, ``float32``,
+#: ``float64`` or ``auto``.
 INT8_MATMUL_ENV = "SADA_INT8_MATMUL"
-INT8_MATMUL_KERNELS = ("int", "float64")
+INT8_MATMUL_KERNELS = ("int", "float32", "float64")
+#: Longest sum of int8 x int8 products that float32 holds exactly: 1,040 x 127 x 127 < 2**24.
+_FLOAT32_EXACT_TERMS = int(2**24 // (_INT8_MAX * _INT8_MAX))
 
 
 def set_inference_threads(threads: int | None) -> None:
@@ -116,18 +119,24 @@ def bucket_length(n_tokens: int, multiple: int = PAD_MULTIPLE) -> int:
 
 @lru_cache(maxsize=1)
 def int8_matmul_kernel() -> str:
-    """How :class:`RowInt8Linear` multiplies int8 codes in this process: ``int`` or ``float64``.
+    """How :class:`RowInt8Linear` multiplies int8 codes in this process: ``int``, ``float32`` or ``float64``.
 
-    ``int`` is PyTorch's int8 x int8 -> int32 product (``torch._int_mm``); ``float64`` multiplies the same
-    integer codes as float64 numbers. Both are exact (a sum of at most 1,536 products of magnitude <= 127 x 127
-    is far below 2**53), so they give bit-identical vectors and either keeps batch invariance and the model
-    version. Their speed is not the same everywhere: PyTorch's int8 kernel is fast only where the CPU has int8
-    dot-product instructions (VNNI). Measured on a 2-core AMD EPYC with AVX2 and no VNNI (torch 2.14.1), a
-    512 x 384 by 384 x 1,536 product took 0.437 CPU-s as int8 and 0.021 as float64, and 40 corpus reviews took
-    52 CPU-s through ``Classifier.predict``; earlier machines ran the int8 encoder at 240-285 items/s.
+    ``int`` is PyTorch's int8 x int8 -> int32 product (``torch._int_mm``); ``float32`` and ``float64`` multiply
+    the same integer codes as floating-point numbers. All three are exact, so they give bit-identical vectors
+    and each keeps batch invariance and the model version: every partial sum is an integer, and float64 holds
+    any sum of 1,536 products of magnitude <= 127 x 127 exactly; float32 holds one of at most 1,040 (2**24),
+    so the float32 kernel splits a longer product in two halves and adds them once, which rounds exactly as
+    converting the int32 sum to float32 does (a layer with more than 2,080 inputs uses float64). Their speed is
+    not the same everywhere: PyTorch's int8 kernel is fast only where the CPU has int8 dot-product
+    instructions (VNNI). Measured on a 2-core AMD EPYC with AVX2 and no VNNI (torch 2.14.1, one thread), a
+    512 x 384 by 384 x 1,536 product took 0.437 CPU-s as int8, 0.0154 as float64 and 0.0084 as float32, and 40
+    corpus reviews took 52 CPU-s through ``Classifier.predict`` with the int kernel; earlier machines ran the
+    int8 encoder at 240-285 items/s.
 
-    ``SADA_INT8_MATMUL`` (``int``, ``float64``, or ``auto``/unset) chooses; ``auto`` times both once per
-    process on a 128 x 384 by 384 x 384 product and keeps the faster (the choice cannot change a result).
+    ``SADA_INT8_MATMUL`` (``int``, ``float32``, ``float64``, or ``auto``/unset) chooses; ``auto`` times the three
+    once per process on a 128 x 384 by 384 x 384 product and keeps the fastest whose result equals the int8
+    product on that probe (a float32 product run at reduced precision, e.g. under
+    ``torch.set_float32_matmul_precision("medium")``, is left out), so the choice cannot change a result.
 
     Raises:
         ConfigError: ``SADA_INT8_MATMUL`` holds another value.
@@ -136,24 +145,46 @@ def int8_matmul_kernel() -> str:
     if chosen in INT8_MATMUL_KERNELS:
         return chosen
     if chosen != "auto":
-        raise ConfigError(f"invalid {INT8_MATMUL_ENV}: expected int, float64 or auto, found {chosen!r}; "
-                          "unset it to let Sada time both kernels on this CPU")
+        raise ConfigError(f"invalid {INT8_MATMUL_ENV}: expected int, float32, float64 or auto, found {chosen!r}; "
+                          "unset it to let Sada time the kernels on this CPU")
     import torch
 
     codes = torch.randint(-127, 128, (128, 384), dtype=torch.int8)
     weight = torch.randint(-127, 128, (384, 384), dtype=torch.int8)
-    as_float = codes.to(torch.float64), weight.to(torch.float64)
+    exact = torch._int_mm(codes, weight).to(torch.float64)
+    products = {"int": lambda: torch._int_mm(codes, weight)}
+    for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
+        as_float = codes.to(dtype), weight.to(dtype)
+        products[name] = lambda as_float=as_float: torch.mm(*as_float)
     seconds = {}
-    for kernel, run in (("int", lambda: torch._int_mm(codes, weight)), ("float64", lambda: torch.mm(*as_float))):
-        run()
+    for kernel, run in products.items():
+        if not torch.equal(run().to(torch.float64), exact):
+            continue
         started = time.perf_counter()
         for _ in range(3):
             run()
         seconds[kernel] = time.perf_counter() - started
     kernel = min(seconds, key=seconds.__getitem__)
-    logger.info("int8 encoder: %s products (int %.4f s, float64 %.4f s on a probe)", kernel, seconds["int"],
-                seconds["float64"])
+    logger.info("int8 encoder: %s products (%s on a probe)", kernel,
+                ", ".join(f"{k} {v:.4f} s" for k, v in seconds.items()))
     return kernel
+
+
+def _exact_product(codes: "torch.Tensor", weight_t: "torch.Tensor", weight_float: "torch.Tensor | None") -> "torch.Tensor":
+    """The exact product of float32 int8 codes (rows) and int8 weights ``(in, out)``, as float32: PyTorch's
+    int8 kernel when ``weight_float`` is None, else the same integers multiplied in ``weight_float``'s dtype
+    (:func:`int8_matmul_kernel`). A float32 sum of more than 1,040 terms is split in two exact halves, added
+    once: that rounds as converting the int32 sum to float32 does."""
+    import torch  # only ever called from RowInt8Linear, whose module already imported it
+
+    if weight_float is None:
+        return torch._int_mm(codes.to(torch.int8), weight_t).to(torch.float32)
+    if weight_float.dtype == torch.float64:
+        return torch.mm(codes.to(torch.float64), weight_float).to(torch.float32)
+    if weight_float.shape[0] <= _FLOAT32_EXACT_TERMS:
+        return torch.mm(codes, weight_float)
+    k = (weight_float.shape[0] + 1) // 2
+    return torch.mm(codes[:, :k], weight_float[:k]).add_(torch.mm(codes[:, k:], weight_float[k:]))
 
 
 def _row_int8_linear_class():
@@ -168,12 +199,12 @@ def _row_int8_linear_class():
         the result is rescaled per row and per output channel. A row's output is
         therefore a function of that row alone: the batch it arrives in cannot change
         it (PyTorch's dynamic quantisation computes one activation scale per call).
-        Where PyTorch's int8 kernel is slow, the same exact product runs in float64
-        (:func:`int8_matmul_kernel`): the same bits out.
+        Where PyTorch's int8 kernel is slow, the same exact product runs in float32 or
+        float64 (:func:`int8_matmul_kernel`): the same bits out.
 
         Args:
             linear: The float Linear layer to replace (its weights are quantised once).
-            kernel: ``int`` or ``float64`` (default: :func:`int8_matmul_kernel`).
+            kernel: ``int``, ``float32`` or ``float64`` (default: :func:`int8_matmul_kernel`).
         """
 
         def __init__(self, linear: "torch.nn.Linear", kernel: str | None = None) -> None:
@@ -187,9 +218,12 @@ def _row_int8_linear_class():
             self.register_buffer("bias", bias)
             self.in_features = linear.in_features
             self.out_features = linear.out_features
-            # the float64 kernel's copy of the codes (None: the int kernel): not a buffer, so state dicts stay int8
-            float64 = (kernel or int8_matmul_kernel()) == "float64"
-            self.weight_f64 = self.weight_t.to(torch.float64) if float64 else None
+            # the float kernels' copy of the codes (None: the int kernel): not a buffer, so state dicts stay int8
+            kernel = kernel or int8_matmul_kernel()
+            if kernel == "float32" and self.in_features > 2 * _FLOAT32_EXACT_TERMS:
+                kernel = "float64"  # two exact float32 halves would not cover the sum
+            dtype = {"float32": torch.float32, "float64": torch.float64}.get(kernel)
+            self.weight_float = None if dtype is None else self.weight_t.to(dtype)
 
         def forward(self, x: "torch.Tensor") -> "torch.Tensor":
             shape = x.shape
@@ -197,10 +231,7 @@ def _row_int8_linear_class():
             scale = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-12).div_(_INT8_MAX)
             # |rows / scale| <= 127 by construction, so rounding needs no clamp
             codes = torch.round(rows / scale)
-            if self.weight_f64 is not None:
-                out = torch.mm(codes.to(torch.float64), self.weight_f64).to(torch.float32).mul_(scale)
-            else:
-                out = torch._int_mm(codes.to(torch.int8), self.weight_t).to(torch.float32).mul_(scale)
+            out = _exact_product(codes, self.weight_t, self.weight_float).mul_(scale)
             if self.bias is None:
                 out.mul_(self.weight_scale)
             else:

@@ -185,9 +185,10 @@ def test_int8_quantisation_stays_close(e5_dir: Path, encoder) -> None:
     (5, 24, 384),   # a batch of texts
     (2, 16, 1536),  # the feed-forward output layer's width
 ])
-def test_both_int8_kernels_give_the_same_bits(shape: tuple[int, int, int]) -> None:
-    """PyTorch's int8 product and the float64 product of the same codes (the faster where the CPU lacks VNNI)
-    are both exact: identical outputs, and each row's output is the same alone as in its batch."""
+@pytest.mark.parametrize("kernel", ["float32", "float64"])
+def test_the_int8_kernels_give_the_same_bits(shape: tuple[int, int, int], kernel: str) -> None:
+    """PyTorch's int8 product and the float products of the same codes (faster where the CPU lacks VNNI)
+    are all exact: identical outputs, and each row's output is the same alone as in its batch."""
     import torch
 
     from sada.models.encoder import RowInt8Linear
@@ -195,8 +196,8 @@ def test_both_int8_kernels_give_the_same_bits(shape: tuple[int, int, int]) -> No
     torch.manual_seed(0)
     linear = torch.nn.Linear(shape[-1], 384)
     x = torch.randn(*shape) * torch.logspace(-2, 1, shape[-1])  # rows and columns of very different scales
-    as_int, as_float = RowInt8Linear(linear, "int"), RowInt8Linear(linear, "float64")
-    assert as_float.weight_f64 is not None and as_int.weight_f64 is None
+    as_int, as_float = RowInt8Linear(linear, "int"), RowInt8Linear(linear, kernel)
+    assert as_float.weight_float is not None and as_int.weight_float is None
     assert set(as_float.state_dict()) == set(as_int.state_dict())  # the float copy is never saved
     out = as_int(x)
     assert torch.equal(out, as_float(x))
@@ -204,7 +205,25 @@ def test_both_int8_kernels_give_the_same_bits(shape: tuple[int, int, int]) -> No
     assert not torch.equal(out, linear(x))  # it is the int8 layer, not the float one
 
 
-@pytest.mark.parametrize("value, kernel", [("int", "int"), ("float64", "float64"), (" Float64 ", "float64")])
+@pytest.mark.parametrize("kernel", ["float32", "float64"])
+def test_a_sum_beyond_float32s_integers_is_still_exact(kernel: str) -> None:
+    """The worst case of the feed-forward output layer: 1,536 codes of 127 against weights of 127 (one 126),
+    an odd sum of 24,774,017 > 2**24 that float32 cannot hold; it must round as PyTorch's int32 result does."""
+    import torch
+
+    from sada.models.encoder import RowInt8Linear
+
+    linear = torch.nn.Linear(1536, 2)
+    with torch.no_grad():
+        linear.weight.fill_(1.0)
+        linear.weight[0, -1] = 126 / 127
+    x = torch.ones(3, 1536)
+    as_int, as_float = RowInt8Linear(linear, "int"), RowInt8Linear(linear, kernel)
+    assert torch.equal(as_float(x), as_int(x))
+
+
+@pytest.mark.parametrize("value, kernel", [("int", "int"), ("float32", "float32"), ("float64", "float64"),
+                                                  (" Float64 ", "float64")])
 def test_the_int8_kernel_is_chosen_by_the_environment(monkeypatch, value: str, kernel: str) -> None:
     from sada.models.encoder import int8_matmul_kernel
 
@@ -223,7 +242,7 @@ def test_an_unknown_int8_kernel_is_a_one_line_error(monkeypatch) -> None:
     monkeypatch.setenv("SADA_INT8_MATMUL", "vnni")
     int8_matmul_kernel.cache_clear()
     try:
-        with pytest.raises(ConfigError, match="expected int, float64 or auto, found 'vnni'"):
+        with pytest.raises(ConfigError, match="expected int, float32, float64 or auto, found 'vnni'"):
             int8_matmul_kernel()
     finally:
         int8_matmul_kernel.cache_clear()
