@@ -172,15 +172,20 @@ def test_a_new_theme_gets_lexical_evidence_from_its_seeds(tmp_path, shipped, lan
 
 @pytest.mark.slow
 def test_zero_shot_themes_on_real_hotel_reviews(shared_datasets):
-    """The SemEval-2016 hotel categories as a team's own taxonomy, scored zero-shot on a held-out fifth of
-    the reviews: micro-F1 0.55 measured (0.45 from sentence similarity alone, without the seeds' words)."""
+    """The SemEval-2016 hotel categories as a team's own taxonomy, scored zero-shot on held-out reviews (a
+    third of bench_themes' held-out fifth, the reviews whose id is a multiple of 15: 315 sentences, to keep
+    the suite short): micro-F1 0.617 measured there, 0.615 on the whole fifth (932 sentences)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_themes", REPO / "benchmarks" / "bench_themes.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    result = bench.score(bench.TAXONOMIES / "semeval_hotels.yaml", bench.semeval_frame())
-    assert result["micro"]["f1"] >= 0.52, result["micro"]
+    reviews = pd.read_csv(bench.DATASETS / "ar_semeval16_hotels_train.csv", usecols=["review_id"])["review_id"]
+    held_out = reviews[reviews.astype(int) % 5 == 0].astype(int).to_numpy()  # semeval_frame's rows, in order
+    frame = bench.semeval_frame()
+    assert len(frame) == len(held_out)
+    result = bench.score(bench.TAXONOMIES / "semeval_hotels.yaml", frame[held_out % 15 == 0])
+    assert result["n"] == 315 and result["micro"]["f1"] >= 0.58, result["micro"]
 
 
 @pytest.mark.slow
