@@ -60,8 +60,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sada.models.aspect_sentiment import aspect_features, fit_aspect_head, term_focus
-from sada.models.classifier import Classifier, load_classifier, split_segments
+from sada.models.aspect_sentiment import aspect_features, fit_aspect_head, split_segments, term_focus
+from sada.models.classifier import Classifier, load_classifier
 from sada.models.data import PARSINLU_ASPECTS, held_out_set, map_label, parse_theme_labels
 from sada.models.heads import SENTIMENTS
 from sada.models.metrics import classification_metrics

@@ -42,7 +42,7 @@ from sada.models.taxonomy_head import adapt_theme_head, taxonomy_model_version, 
 from sada.pipeline.classify import is_complaint
 from sada.pipeline.taxonomy import Taxonomy, load_taxonomy
 
-__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "load_classifier", "split_segments"]
+__all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "load_classifier"]
 
 logger = logging.getLogger(__name__)
 

@@ -182,8 +182,8 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
                    lexical=replace(head.lexical, weight=lex_rows, bias=lex_bias) if head.lexical is not None else None,
                    threshold=np.asarray([thresholds[t] for t in taxonomy.ids], np.float32),
                    competing=np.asarray([c for c in head.competing if taxonomy.ids[c] not in fitted], np.int64))
-    facts = TaxonomyFacts(zero_shot=tuple(left), few_shot=tuple(fitted), thresholds_rechosen=tuple(rethresholded),
-                          labelled_texts=len(y), lexical_fitted=tuple(words))
+    facts = {"zero_shot": tuple(left), "few_shot": tuple(fitted), "thresholds_rechosen": tuple(rethresholded),
+             "labelled_texts": len(y), "lexical_fitted": tuple(words)}
     fitted_classifier = classifier.with_themes(head, _fitted_config(classifier, thresholds, texts, labels, facts))
     logger.info("themes fitted on %d labelled texts: %s; zero-shot: %s", len(y), ", ".join(fitted) or "none",
                 ", ".join(left) or "none")
@@ -192,14 +192,12 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
 
 
 def _fitted_config(classifier: Classifier, thresholds: dict[str, float], texts: Sequence[str],
-                   labels: Sequence[str], facts: TaxonomyFacts) -> ArtifactConfig:
+                   labels: Sequence[str], facts: dict[str, object]) -> ArtifactConfig:
     """``classifier``'s configuration after a fit: the chosen thresholds, the fitted model version and ``facts``
-    (which themes were fitted, left zero-shot or re-thresholded) over the taxonomy facts it had."""
+    (:class:`TaxonomyFacts` fields: which themes were fitted, left zero-shot or re-thresholded) over the
+    taxonomy facts it had."""
     config = classifier.config
-    taxonomy = replace(config.taxonomy or TaxonomyFacts(), zero_shot=facts.zero_shot, few_shot=facts.few_shot,
-                       thresholds_rechosen=facts.thresholds_rechosen, labelled_texts=facts.labelled_texts,
-                       lexical_fitted=facts.lexical_fitted)
-    return replace(config, theme_thresholds=thresholds, taxonomy=taxonomy,
+    return replace(config, theme_thresholds=thresholds, taxonomy=replace(config.taxonomy or TaxonomyFacts(), **facts),
                    model_version=fitted_model_version(classifier.model_version, texts, labels))
 
 

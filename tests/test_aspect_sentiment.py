@@ -97,7 +97,7 @@ def shipped(cache: Path):
 def _rule_theme_sentiment(clf, text: str, lang: str, theme: str) -> str:
     """Today's rule written out: the overall sentiment, or for an item that is not clear-cut with two or more
     clauses, the sentiment of the clause where the theme scores highest."""
-    from sada.models.classifier import split_segments
+    from sada.models.aspect_sentiment import split_segments
 
     probs = clf.sentiment_proba([text], [lang])[0]
     segs = split_segments(text)
