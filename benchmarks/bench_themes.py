@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from sada.corpus import sample_dir
-from sada.models.classifier import load_classifier
+from sada.models.classifier import Classifier, load_classifier
 from sada.models import taxonomy_head
 from sada.models.encoder import encode_cached
 from sada.models.few_shot import fit_themes
@@ -76,7 +76,6 @@ DATASETS = HERE.parent.parent / "shared" / "datasets"
 TAXONOMIES = HERE / "data" / "taxonomies"
 #: Encoder vectors of the texts, kept between runs (SADA_BENCH_CACHE; unset: none kept).
 CACHE = Path(os.environ["SADA_BENCH_CACHE"]) if os.environ.get("SADA_BENCH_CACHE") else None
-taxonomy_head.PASSAGE_CACHE = CACHE  # the theme texts' vectors too (each leave-one-theme-out pass adapts again)
 PARSINLU_ASPECTS = ("taste", "value", "delivery", "packaging", "nutrition", "quality")
 #: SemEval ENTITY#ATTRIBUTE -> the hotel taxonomy's theme (None: an overall judgement, no theme).
 SEMEVAL_THEMES = {"SERVICE": "staff", "LOCATION": "location", "FOOD_DRINKS": "food", "FACILITIES": "facilities",
@@ -122,16 +121,24 @@ def sample_shots(pool: pd.DataFrame, ids: list[str], k: int, seed: int = 0) -> p
     return pool.iloc[sorted(chosen)]
 
 
+def cached_classifier(taxonomy_file: Path | None = None) -> Classifier:
+    """The shipped classifier keeping its vectors in :data:`CACHE`, adapted to ``taxonomy_file``'s themes as
+    ``load_classifier(themes=...)`` adapts it (the theme texts' vectors are cached too: each leave-one-theme-out
+    pass adapts again)."""
+    base = load_classifier()
+    base.embedding_cache = CACHE
+    if taxonomy_file is None or (taxonomy := load_taxonomy(taxonomy_file)).ids == base.theme_ids:
+        return base
+    return base.with_taxonomy(taxonomy)
+
+
 def score(taxonomy_file: Path, frame: pd.DataFrame, examples: pd.DataFrame | None = None) -> dict:
     """Predictions of the shipped classifier adapted to the taxonomy (fitted on ``examples`` if given)."""
     taxonomy = load_taxonomy(taxonomy_file)
-    classifier = load_classifier(themes=taxonomy_file)
+    classifier = cached_classifier(taxonomy_file)
     if examples is not None:
-        base = load_classifier()
-        base.embedding_cache = CACHE
-        classifier = fit_themes(base, taxonomy, examples["text"].tolist(),
+        classifier = fit_themes(cached_classifier(), taxonomy, examples["text"].tolist(),
                                 examples["language"].tolist(), examples["themes"].tolist()).classifier
-    classifier.embedding_cache = CACHE
     started = time.perf_counter()
     predictions = classifier.predict(frame["text"].tolist(), frame["language"].tolist())
     seconds = time.perf_counter() - started
@@ -179,7 +186,7 @@ def _plain_relative_similarity() -> tuple[np.ndarray, np.ndarray, list[str]]:
     theme (as a new theme's is computed), the labels, and the theme ids."""
     classifier = load_classifier()
     taxonomy = load_taxonomy(default_taxonomy_path())
-    view = taxonomy_head.plain_zero_shot(taxonomy, list(range(len(taxonomy.ids))), classifier.plain_encoder)
+    view = taxonomy_head.plain_zero_shot(taxonomy, list(range(len(taxonomy.ids))), classifier.plain_encoder, CACHE)
     frame = corpus_frame("train")
     texts, languages = frame["text"].tolist(), frame["language"].tolist()
     if classifier.config.normalises_encoder_input:
@@ -280,8 +287,7 @@ def competition_inputs(taxonomy_file: Path,
                        frame: pd.DataFrame) -> tuple[ThemeHead, np.ndarray, np.ndarray, np.ndarray]:
     """What :meth:`ThemeHead.compete` needs to score ``frame`` at any ratio: the adapted head, its blended
     probabilities before competition, the detection thresholds and the labels (``(n, k)``, the taxonomy's order)."""
-    classifier = load_classifier(themes=taxonomy_file)
-    classifier.embedding_cache = CACHE
+    classifier = cached_classifier(taxonomy_file)
     x_tfidf, x = classifier.features(frame["text"].tolist(), frame["language"].tolist())
     head = classifier.themes
     assert head is not None

@@ -189,16 +189,20 @@ class Classifier:
         new = [tid for tid in taxonomy.ids if tid not in self.theme_ids]
         plain = self.plain_encoder if (new or self.reads_plain) and uses_plain_encoder(self.encoder) else None
         head, thresholds = adapt_theme_head(self.themes, self.config.theme_thresholds or {}, taxonomy,
-                                            self.encoder, self.themes_tfidf, self.config.normalises_tfidf, plain)
+                                            self.encoder, self.themes_tfidf, self.config.normalises_tfidf, plain,
+                                            self.embedding_cache)
         config = replace(self.config, theme_ids=tuple(taxonomy.ids), theme_thresholds=thresholds,
                          model_version=taxonomy_model_version(self.model_version, taxonomy),
                          taxonomy={"source": taxonomy.source, "version": taxonomy.version, "zero_shot": new})
         return self.with_themes(head, config)
 
     def with_themes(self, themes: ThemeHead, config: ArtifactConfig) -> "Classifier":
-        """This classifier's encoders, TF-IDF and sentiment head with another theme head and configuration."""
-        return Classifier(self.encoder, self.tfidf, self.sentiment, themes, config, self._plain_encoder,
-                          self.theme_tfidf, self.aspect_sentiment)
+        """This classifier's encoders (and vector cache), TF-IDF and sentiment head with another theme head and
+        configuration."""
+        classifier = Classifier(self.encoder, self.tfidf, self.sentiment, themes, config, self._plain_encoder,
+                                self.theme_tfidf, self.aspect_sentiment)
+        classifier.embedding_cache = self.embedding_cache
+        return classifier
 
     def with_encoder(self, encoder: Encoder) -> "Classifier":
         """This classifier's TF-IDF vocabularies, heads and configuration over another encoder (e.g. the other

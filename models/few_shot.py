@@ -136,7 +136,6 @@ def fit_themes(base: Classifier, taxonomy: Taxonomy, texts: Sequence[str], langu
         raise InputError("expected labelled texts (a text and a themes column), found none")
     y = label_matrix(labels, taxonomy)
     classifier = base.with_taxonomy(taxonomy)
-    classifier.embedding_cache = base.embedding_cache  # the caller's vector cache, if any
     head = classifier.themes
     assert head is not None and head.supervised is not None
     x_tfidf, x = classifier.features(list(texts), list(languages))  # with the plain vectors when zero-shot reads them

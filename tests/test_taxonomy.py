@@ -152,6 +152,23 @@ def test_a_theme_only_in_the_file_is_detected_zero_shot(tmp_path, shipped, langu
 
 
 @pytest.mark.slow
+def test_a_classifiers_vector_cache_keeps_the_new_themes_vectors_and_adapting_again_reads_them(tmp_path, shipped):
+    """Evaluations re-adapt to a taxonomy many times (leave one theme out): the classifier's own cache serves."""
+    cached = shipped.with_themes(shipped.themes, shipped.config)  # a copy: the shared instance stays uncached
+    cached.embedding_cache = tmp_path / "cache"
+    taxonomy = load_taxonomy(_write(tmp_path, [PARKING, DELIVERY]))
+    first = cached.with_taxonomy(taxonomy)
+    stored = sorted((tmp_path / "cache" / "embeddings").glob("*.npy"))
+    assert stored and first.embedding_cache == tmp_path / "cache"  # the adapted classifier keeps the cache
+    for path in stored:  # a second adaptation must read these, not encode again: mark them
+        np.save(path, np.load(path) * 0.5)
+    again = cached.with_taxonomy(taxonomy)
+    column = taxonomy.ids.index("parking")
+    marked = again.themes.prototypes[again.themes.prototype_theme == column]
+    assert np.allclose(marked, first.themes.prototypes[first.themes.prototype_theme == column] * 0.5)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("language, with_seed_word, without", [
     ("ar", "المواقف زحمة دايم قدام الفرع", "الموظف كان محترم وخدمني بسرعة"),
     ("fa", "پارکینگ شعبه همیشه پره", "غذا خیلی خوشمزه بود"),
