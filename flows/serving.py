@@ -52,7 +52,13 @@ logger = logging.getLogger(__name__)
 LATE_POLICIES = ("once", "all", "skip")
 #: A run this late when ``sada serve`` starts counts as missed (less is the runner's ordinary delay).
 LATE_GRACE = timedelta(minutes=10)
-SCHEDULING_SECONDS = 60
+#: How long a scheduled deployment may wait for its first scheduled run. Prefect's scheduler schedules a new or
+#: changed deployment in its recent-deployments loop (every 5 s by default): measured 5 s after registering on
+#: 2 busy cores. A server without a scheduler never does (measured), so waiting longer only delays the error.
+SCHEDULING_SECONDS = 30
+#: How often the runner asks the server for runs to start: a run started by hand (`prefect deployment run`, the
+#: UI) and each alert's ``sada-notify`` run start within this (Prefect's default is 10 s; the alert waits twice).
+RUNNER_QUERY_SECONDS = 2
 NOTIFY_AUTOMATION = "sada: alert on failed, crashed or late runs"
 ALERT_EVENTS = ["prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.TimedOut",
                 "prefect.flow-run.Late"]
@@ -136,7 +142,7 @@ def serve(deployments: list[Any], notify_deployment: Any, home: Path, late_runs:
 
 def _serve_on(url: str, deployments: list[Any], notify_deployment: Any, late_runs: str, notify: Any,
               server: LocalServer | None) -> None:
-    runner = Runner(name="sada-serve", pause_on_shutdown=False)
+    runner = Runner(name="sada-serve", query_seconds=RUNNER_QUERY_SECONDS, pause_on_shutdown=False)
     ids = {d.name: runner.add_deployment(d) for d in deployments}
     notify_id = runner.add_deployment(notify_deployment)
     scheduled = [ids[d.name] for d in deployments if d.schedules]
