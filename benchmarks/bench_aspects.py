@@ -60,7 +60,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sada.models.aspect_sentiment import aspect_features, fit_aspect_head, split_segments, term_focus
+from sada.models.aspect_sentiment import aspect_features, fit_aspect_head, focus_clauses, needs_focus, term_focus
 from sada.models.classifier import Classifier, load_classifier
 from sada.models.data import PARSINLU_ASPECTS, held_out_set, map_label, parse_theme_labels
 from sada.models.heads import SENTIMENTS
@@ -208,9 +208,7 @@ def needed_spans(df: pd.DataFrame) -> list[tuple[str, str]]:
     out: dict[tuple[str, str], None] = {}
     for text, lang, term in zip(df["text"], df["language"], df["term"]):
         out[(text, lang)] = None
-        segs = split_segments(text)
-        if len(segs) >= 2:
-            out.update({(s, lang): None for s in segs})
+        out.update({(s, lang): None for s in focus_clauses(text)})
         if term:
             out[(term_focus(text, term), lang)] = None
     return list(out)
@@ -249,9 +247,8 @@ def row_features(df: pd.DataFrame, spans: Spans, theme_ids: list[str], segment_t
         focus = whole
         if term:
             focus = spans.index[(term_focus(text, term), lang)]
-        elif theme in col and (not gated or spans.probs[whole].max() < segment_threshold):
-            segs = split_segments(text)
-            if len(segs) >= 2:
+        elif theme in col and (not gated or needs_focus(spans.probs[whole], segment_threshold)):
+            if segs := focus_clauses(text):
                 rows = spans.rows([(s, lang) for s in segs])
                 focus = int(rows[int(np.argmax(spans.theme[rows, col[theme]]))])
         p_focus[i] = spans.probs[focus]

@@ -33,8 +33,8 @@ import numpy as np
 
 from sada.models.heads import LinearHead, softmax
 
-__all__ = ["AspectSentimentHead", "ARRAY_PREFIX", "split_segments", "term_focus", "aspect_features", "fit_aspect_head",
-           "N_PROB_FEATURES"]
+__all__ = ["AspectSentimentHead", "ARRAY_PREFIX", "focus_clauses", "needs_focus", "split_segments", "term_focus",
+           "aspect_features", "fit_aspect_head", "N_PROB_FEATURES"]
 
 #: Name prefix of the head's arrays in ``weights.safetensors``.
 ARRAY_PREFIX = "aspect_sentiment"
@@ -58,6 +58,31 @@ def split_segments(text: str) -> list[str]:
     """
     parts = [p.strip() for p in _SEGMENT_RE.split(text)]
     return [p for p in parts if p]
+
+
+def focus_clauses(text: str) -> list[str]:
+    """The clauses a theme's focus is chosen among: ``text``'s clauses when it has two or more, else none.
+
+    Example:
+        >>> focus_clauses("غذا خوشمزه بود ولی پیک دیر رسید")
+        ['غذا خوشمزه بود', 'ولی پیک دیر رسید']
+        >>> focus_clauses("غذا خوشمزه بود")
+        []
+    """
+    segments = split_segments(text)
+    return segments if len(segments) >= 2 else []
+
+
+def needs_focus(probs: np.ndarray, segment_threshold: float) -> np.ndarray:
+    """Whether each item's themes take the sentiment of a clause: its overall sentiment is not clear-cut (top
+    probability below ``segment_threshold``). The clause is the one of :func:`focus_clauses` where the theme
+    scores highest.
+
+    Example:
+        >>> needs_focus(np.array([[0.1, 0.2, 0.7], [0.05, 0.05, 0.9]]), 0.8).tolist()
+        [True, False]
+    """
+    return np.asarray(probs).max(axis=-1) < segment_threshold
 
 
 def term_focus(text: str, target: str) -> str:

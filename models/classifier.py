@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sada.models.artifact_config import ArtifactConfig, ArtifactConfigError, EncoderSpec
-from sada.models.aspect_sentiment import AspectSentimentHead, split_segments, term_focus
+from sada.models.aspect_sentiment import AspectSentimentHead, focus_clauses, needs_focus, term_focus
 from sada.models.encoder import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, Encoder, checkpoint_sha256, encode_cached
 from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
@@ -489,17 +489,16 @@ class Classifier:
         p_focus = probs[rows].astype(np.float64)
         part = np.zeros(len(rows), dtype=bool)
         x_focus = x_emb[rows, : self.encoder.dim]
-        mixed = probs.max(axis=1) < self.config.segment_threshold
+        mixed = needs_focus(probs, self.config.segment_threshold)
         split = [k for k in range(len(rows)) if cols[k] >= 0 and mixed[rows[k]]]
         if self.themes is not None and split:
             items = sorted({int(rows[k]) for k in split})
             seg_texts, seg_lang, seg_owner = [], [], []
             for i in items:
-                segs = split_segments(texts[i])
-                if len(segs) >= 2:
-                    seg_texts.extend(segs)
-                    seg_lang.extend([languages[i]] * len(segs))
-                    seg_owner.extend([i] * len(segs))
+                segs = focus_clauses(texts[i])
+                seg_texts.extend(segs)
+                seg_lang.extend([languages[i]] * len(segs))
+                seg_owner.extend([i] * len(segs))
             if seg_texts:
                 s_tfidf, s_emb = self.features(seg_texts, seg_lang)
                 seg_probs = self._sentiment(s_tfidf, s_emb)
