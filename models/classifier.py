@@ -40,6 +40,7 @@ from sada.models.features import TfidfFeatures
 from sada.models.heads import SENTIMENTS, SentimentHead, ThemeHead
 from sada.models.taxonomy_head import adapt_theme_head, taxonomy_model_version, uses_plain_encoder
 from sada.pipeline.classify import is_complaint
+from sada.pipeline.errors import InputError, ModelNotFoundError
 from sada.pipeline.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["Prediction", "Classifier", "DEFAULT_ARTIFACT", "artifact_version", "load_classifier"]
@@ -182,8 +183,6 @@ class Classifier:
         """A classifier that detects ``taxonomy``'s themes, zero-shot where this one was not trained on a
         theme (see :mod:`sada.models.taxonomy_head`); sentiment is untouched and ``self`` unchanged."""
         if self.themes is None:
-            from sada.pipeline.errors import ModelNotFoundError
-
             raise ModelNotFoundError(f"expected a classifier with a theme head to adapt to {taxonomy.source}, "
                                      f"found {self.model_version} without one; use a model trained with themes")
         new = [tid for tid in taxonomy.ids if tid not in self.theme_ids]
@@ -253,8 +252,6 @@ class Classifier:
             sada.models.artifact_config.ArtifactConfigError: config.json has a key of the wrong type.
         """
         from safetensors.numpy import load_file
-
-        from sada.pipeline.errors import ModelNotFoundError
 
         path = Path(path).expanduser() if path is not None else DEFAULT_ARTIFACT
         if not (path / _CONFIG).is_file() or not (path / _WEIGHTS).is_file():
@@ -355,8 +352,6 @@ class Classifier:
         if normalised is not None:
             normalised = list(normalised)
             if len(normalised) != len(texts):
-                from sada.pipeline.errors import InputError
-
                 raise InputError(f"expected one normalised text per text, found {len(normalised)} for {len(texts)}")
         elif self.config.normalises_tfidf or self.config.normalises_encoder_input:
             normalised = self._normalise(texts, languages)
@@ -419,8 +414,6 @@ class Classifier:
             One :class:`Prediction` per text, in order.
         """
         if len(texts) != len(languages):
-            from sada.pipeline.errors import InputError
-
             raise InputError(f"expected one language per text, found {len(texts)} texts and {len(languages)} languages")
         if not texts:
             return []
@@ -522,8 +515,6 @@ def artifact_version(path: str | Path | None = None, themes: str | Path | None =
         sada.pipeline.errors.ModelNotFoundError: there is no readable config.json or no weights at ``path``.
         sada.pipeline.errors.TaxonomyError: the taxonomy file cannot be used.
     """
-    from sada.pipeline.errors import ModelNotFoundError
-
     directory = Path(path) if path else DEFAULT_ARTIFACT
     config = directory / _CONFIG
     try:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from sada.pipeline.errors import InputError
+
 __all__ = ["LinearHead", "PlainZeroShot", "SentimentHead", "ThemeHead", "softmax", "sigmoid", "polar_proba",
            "view_proba", "SENTIMENTS", "MIN_CALIBRATION_ROWS"]
 
@@ -289,8 +291,6 @@ class ThemeHead:
             sada.pipeline.errors.InputError: ``x_emb`` does not have :attr:`input_dim` columns.
         """
         if x_emb.shape[1] != self.input_dim:
-            from sada.pipeline.errors import InputError
-
             what = ("the encoder's and the plain encoder's vectors side by side" if self.plain is not None
                     else "the encoder's vectors")
             raise InputError(f"expected {self.input_dim} columns ({what}), found {x_emb.shape[1]}; "
