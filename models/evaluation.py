@@ -292,13 +292,14 @@ def evaluate_shared(classifier: Classifier, datasets: Path | None, int8_too: boo
         return []
     jobs = _shared_jobs(classifier, Path(datasets))
     int8 = _other_precision(classifier) if int8_too else None
-    cache = load_settings().cache_dir
+    cache, callers = load_settings().cache_dir, classifier.embedding_cache
     classifier.embedding_cache = cache  # re-running an evaluation re-uses the vectors
     if int8 is not None:
         int8.embedding_cache = cache
-    rows = [_evaluate_job(classifier, int8, name, task, score) for name, task, score in jobs]
-    classifier.embedding_cache = None
-    return rows
+    try:
+        return [_evaluate_job(classifier, int8, name, task, score) for name, task, score in jobs]
+    finally:
+        classifier.embedding_cache = callers  # the caller's own cache setting, not None
 
 
 def _evaluate_job(classifier: Classifier, int8: Classifier | None, name: str, task: str,
